@@ -1,0 +1,34 @@
+#pragma once
+
+#include <vector>
+
+#include <executorch/runtime/core/evalue.h>
+
+#include "engine_runtime.h"
+
+namespace executorch_tensorrt {
+
+// Checks one execute()'s arguments against the engine metadata, sizes the
+// outputs and runs the engine. Scratch space is sized once at construction so
+// the steady-state call does not allocate.
+class DelegateExecutor {
+ public:
+  DelegateExecutor(const EngineMetadata& metadata, Engine& engine);
+
+  // `args` holds the delegate's inputs then outputs, in metadata order.
+  Error execute(Span<executorch::runtime::EValue*> args);
+
+ private:
+  Error check_argument_count(size_t count) const;
+  Error bind_input(size_t index, executorch::runtime::EValue* arg);
+  Error bind_output(size_t index, executorch::runtime::EValue* arg);
+
+  const EngineMetadata& metadata_;
+  Engine& engine_;
+  std::vector<Shape> input_shapes_;
+  std::vector<Shape> output_shapes_;
+  std::vector<HostTensor> inputs_;
+  std::vector<HostTensor> outputs_;
+};
+
+} // namespace executorch_tensorrt

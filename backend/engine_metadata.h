@@ -1,0 +1,70 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace executorch_tensorrt {
+
+// Which builder produced an engine; values are the blob's flavour codes
+// (docs/blob_format.md).
+enum class Flavour : uint8_t {
+  kTensorRT = 1,
+  kTensorRTRtx = 2,
+  kTest = 240,
+};
+
+const char* flavour_name(Flavour flavour);
+bool is_known_flavour(uint8_t code);
+
+inline constexpr size_t kMaxRank = 16;
+
+// "float32", "int64", ... for an ExecuTorch ScalarType code the blob may hold,
+// nullptr for any other code.
+const char* dtype_name(uint8_t scalar_type);
+
+// A tensor shape of bounded rank, cheap to copy and free of heap allocation so
+// it can be used on the execute path.
+struct Shape {
+  uint8_t rank = 0;
+  std::array<int64_t, kMaxRank> dims{};
+
+  int64_t numel() const;
+  bool operator==(const Shape& other) const;
+  bool operator!=(const Shape& other) const {
+    return !(*this == other);
+  }
+  // "[2, 3, 4]"
+  std::string to_string() const;
+};
+
+// One optimization profile's range for one tensor.
+struct ShapeRange {
+  Shape min;
+  Shape opt;
+  Shape max;
+
+  bool contains(const Shape& shape) const;
+  std::string to_string() const;
+};
+
+struct TensorSpec {
+  std::string name;
+  uint8_t dtype = 0; // ExecuTorch ScalarType code
+  uint8_t rank = 0;
+  std::vector<ShapeRange> ranges; // one per optimization profile
+};
+
+// What the exporter recorded about the engine, parsed from the blob.
+struct EngineMetadata {
+  Flavour flavour = Flavour::kTensorRT;
+  bool version_compatible = false;
+  int32_t device_index = 0;
+  std::string builder_version;
+  uint32_t num_profiles = 1;
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+};
+
+} // namespace executorch_tensorrt

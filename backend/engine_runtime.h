@@ -1,0 +1,85 @@
+#pragma once
+
+// The seam between the delegate and whatever executes engines.
+//
+// Everything above this interface (blob parsing, compatibility decisions,
+// argument checks, binding by name, output resizing) is plain C++ tested on a
+// CPU-only machine through ExecuTorch's real runtime. Below it sit exactly two
+// implementations: the TensorRT adapter (backend/tensorrt/, the only code that
+// includes NvInfer headers or calls CUDA) and the test engine (tests/engine/).
+// This header is installed with the package so out-of-tree runtimes (like the
+// test engine) can register themselves.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <executorch/runtime/core/error.h>
+#include <executorch/runtime/core/result.h>
+#include <executorch/runtime/core/span.h>
+
+#include "engine_metadata.h"
+
+namespace executorch_tensorrt {
+
+using executorch::runtime::Error;
+using executorch::runtime::Result;
+using executorch::runtime::Span;
+
+// A tensor in host memory handed to an engine. `spec` is the blob's metadata
+// entry it binds to (by name); `shape` is the actual shape of this call.
+struct HostTensor {
+  const TensorSpec* spec = nullptr;
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Shape shape;
+};
+
+// Which builder and version an engine or a runtime belongs to.
+struct EngineIdentity {
+  Flavour flavour = Flavour::kTensorRT;
+  std::string version; // "major.minor.patch[.build]"
+};
+
+// A deserialized engine ready to run.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Shapes of the outputs (metadata order) for the given input shapes
+  // (metadata order). Inputs were already checked against the profiles.
+  virtual Error infer_output_shapes(
+      Span<const Shape> input_shapes,
+      Span<Shape> output_shapes) = 0;
+
+  // Runs the engine to completion. Tensors are in metadata order; outputs are
+  // already sized to infer_output_shapes().
+  virtual Error run(
+      Span<const HostTensor> inputs,
+      Span<const HostTensor> outputs) = 0;
+};
+
+// Turns engine bytes into engines. One instance per flavour, process-wide.
+class EngineRuntime {
+ public:
+  virtual ~EngineRuntime() = default;
+
+  // The builder flavour and version whose engines this runtime executes.
+  virtual EngineIdentity identity() const = 0;
+
+  // Human-readable name for messages, e.g. "TensorRT 11.1.0 (lean runtime)".
+  virtual std::string description() const = 0;
+
+  // Checks that `device_index` names a usable device. Called before any other
+  // work for a delegate, so a machine without a GPU gets that message first.
+  virtual Error check_device(int32_t device_index) = 0;
+
+  // Deserializes `engine` (the blob's engine bytes, valid for this call only).
+  virtual Result<std::unique_ptr<Engine>> deserialize(
+      const uint8_t* engine,
+      size_t engine_size,
+      const EngineMetadata& metadata) = 0;
+};
+
+} // namespace executorch_tensorrt

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <NvInferRuntime.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../engine_runtime.h"
+#include "cuda_resources.h"
+#include "tensorrt_logger.h"
+
+namespace executorch_tensorrt {
+namespace tensorrt_adapter {
+
+// One deserialized TensorRT engine with its execution context, stream and
+// device staging buffers (grown on demand, reused across calls).
+class TensorRTEngine final : public Engine {
+ public:
+  // Builds the engine from TensorRT objects; checks that every metadata
+  // tensor exists in the engine with the recorded direction and dtype.
+  static Result<std::unique_ptr<TensorRTEngine>> create(
+      std::unique_ptr<nvinfer1::ICudaEngine> engine,
+      const EngineMetadata& metadata,
+      TensorRTLogger& logger);
+
+  Error infer_output_shapes(Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
+  Error run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) override;
+
+ private:
+  TensorRTEngine(
+      std::unique_ptr<nvinfer1::ICudaEngine> engine,
+      const EngineMetadata& metadata,
+      TensorRTLogger& logger);
+
+  Error check_signature(const EngineMetadata& metadata) const;
+  Error stage_in(const HostTensor& input, DeviceBuffer& buffer);
+  Error bind_output(const HostTensor& output, DeviceBuffer& buffer);
+
+  // Declared in this order so the context is destroyed before the engine.
+  std::unique_ptr<nvinfer1::ICudaEngine> engine_;
+  std::unique_ptr<nvinfer1::IExecutionContext> context_;
+  TensorRTLogger& logger_;
+  int32_t device_index_;
+  std::vector<std::string> input_names_;
+  std::vector<std::string> output_names_;
+  CudaStream stream_;
+  std::vector<DeviceBuffer> input_buffers_;
+  std::vector<DeviceBuffer> output_buffers_;
+};
+
+// Reports a failed CUDA call with its error string and returns `code`.
+Error cuda_failure(Error code, const char* what, cudaError_t status);
+
+} // namespace tensorrt_adapter
+} // namespace executorch_tensorrt

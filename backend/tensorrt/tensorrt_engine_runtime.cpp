@@ -1,0 +1,133 @@
+// The TensorRT adapter's entry point: the EngineRuntime for TensorRT engines.
+// Built as its own library (libexecutorch_tensorrt_adapter.so), which the
+// delegate dlopen()s on first use, so a process without TensorRT or CUDA can
+// still import the package and get a clear message instead of a
+// dynamic-linker failure.
+
+#include <NvInferRuntime.h>
+#include <cuda_runtime_api.h>
+
+#include <mutex>
+#include <new>
+#include <string>
+
+#include "../engine_runtime_registry.h"
+#include "../error_report.h"
+#include "tensorrt_engine.h"
+#include "tensorrt_logger.h"
+
+#ifndef EXECUTORCH_TENSORRT_RUNTIME_LIBRARY
+#define EXECUTORCH_TENSORRT_RUNTIME_LIBRARY "libnvinfer"
+#endif
+
+namespace executorch_tensorrt {
+namespace tensorrt_adapter {
+namespace {
+
+// "major.minor.patch" of the TensorRT library actually loaded, which may be
+// newer than the headers we compiled against.
+std::string loaded_tensorrt_version() {
+  return std::to_string(getInferLibMajorVersion()) + "." +
+      std::to_string(getInferLibMinorVersion()) + "." +
+      std::to_string(getInferLibPatchVersion());
+}
+
+class TensorRTEngineRuntime final : public EngineRuntime {
+ public:
+  EngineIdentity identity() const override {
+    return EngineIdentity{Flavour::kTensorRT, loaded_tensorrt_version()};
+  }
+
+  std::string description() const override {
+    return "TensorRT " + loaded_tensorrt_version() + " (" +
+        EXECUTORCH_TENSORRT_RUNTIME_LIBRARY + ")";
+  }
+
+  Error check_device(int32_t device_index) override {
+    // Without a driver, TensorRT's createInferRuntime returns a bogus
+    // non-null pointer that crashes on first use (see FACTS.md), so the CUDA
+    // device check must come first and must gate every TensorRT call.
+    int count = 0;
+    const cudaError_t status = cudaGetDeviceCount(&count);
+    if (status != cudaSuccess || count == 0) {
+      return report_error(
+          Error::NotSupported,
+          "no CUDA device is available (cudaGetDeviceCount: %s, CUDA error %d); "
+          "TensorRT engines run only on a machine with an NVIDIA GPU and driver",
+          status == cudaSuccess ? "0 devices" : cudaGetErrorString(status),
+          static_cast<int>(status));
+    }
+    if (device_index >= count) {
+      return report_error(
+          Error::NotSupported,
+          "the program targets CUDA device %d but this machine has %d device(s); "
+          "re-export with device_index below %d",
+          device_index,
+          count,
+          count);
+    }
+    return Error::Ok;
+  }
+
+  Result<std::unique_ptr<Engine>> deserialize(
+      const uint8_t* engine_bytes,
+      size_t engine_size,
+      const EngineMetadata& metadata) override {
+    const cudaError_t status = cudaSetDevice(metadata.device_index);
+    if (status != cudaSuccess) {
+      return cuda_failure(Error::Internal, "cudaSetDevice", status);
+    }
+    nvinfer1::IRuntime* runtime = nullptr;
+    Error err = get_runtime(&runtime);
+    if (err != Error::Ok) {
+      return err;
+    }
+    std::unique_ptr<nvinfer1::ICudaEngine> engine(
+        runtime->deserializeCudaEngine(engine_bytes, engine_size));
+    if (!engine) {
+      return report_error(
+          Error::DelegateInvalidCompatibility,
+          "%s could not deserialize the engine (built by %s %s): %s",
+          description().c_str(),
+          flavour_name(metadata.flavour),
+          metadata.builder_version.c_str(),
+          logger_.take_last_error().c_str());
+    }
+    Result<std::unique_ptr<TensorRTEngine>> created =
+        TensorRTEngine::create(std::move(engine), metadata, logger_);
+    if (!created.ok()) {
+      return created.error();
+    }
+    return std::unique_ptr<Engine>(std::move(*created));
+  }
+
+ private:
+  // Creates the IRuntime once, only after check_device() succeeded.
+  Error get_runtime(nvinfer1::IRuntime** out) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!runtime_) {
+      runtime_.reset(nvinfer1::createInferRuntime(logger_));
+      if (!runtime_) {
+        return report_error(
+            Error::Internal,
+            "TensorRT createInferRuntime failed: %s",
+            logger_.take_last_error().c_str());
+      }
+    }
+    *out = runtime_.get();
+    return Error::Ok;
+  }
+
+  TensorRTLogger logger_;
+  std::mutex mutex_;
+  std::unique_ptr<nvinfer1::IRuntime> runtime_;
+};
+
+} // namespace
+} // namespace tensorrt_adapter
+} // namespace executorch_tensorrt
+
+extern "C" __attribute__((visibility("default")))
+executorch_tensorrt::EngineRuntime* executorch_tensorrt_create_tensorrt_runtime() {
+  return new (std::nothrow) executorch_tensorrt::tensorrt_adapter::TensorRTEngineRuntime();
+}

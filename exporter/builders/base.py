@@ -1,0 +1,57 @@
+"""The interface between the backend and whatever turns a graph into an engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, Tuple, runtime_checkable
+
+import torch
+
+from ..blob import Flavour, TensorSpec
+
+if TYPE_CHECKING:  # the compile-spec module imports the registry, which imports this
+    from ..compile_specs import TensorRTCompileSpec
+
+
+@dataclass(frozen=True)
+class EngineBuildRequest:
+    """Everything a builder needs to build one delegate's engine.
+
+    Attributes:
+        module: an aten-level callable taking the delegate's user inputs in
+            order and returning its outputs in order (for the backend: the edge
+            program's ``module()``; its edge ops dispatch to aten).
+        example_inputs: one tensor per input spec, of its shape and dtype.
+        input_specs: the delegate's inputs; engines must name theirs alike.
+        output_specs: the delegate's outputs; engines must name theirs alike.
+        compile_spec: the user's options.
+    """
+
+    module: torch.nn.Module
+    example_inputs: Tuple[torch.Tensor, ...]
+    input_specs: Tuple[TensorSpec, ...]
+    output_specs: Tuple[TensorSpec, ...]
+    compile_spec: "TensorRTCompileSpec"
+
+
+@dataclass(frozen=True)
+class BuiltEngine:
+    """A builder's result: the engine bytes and what the blob records about them."""
+
+    engine: bytes = field(repr=False)
+    flavour: Flavour
+    builder_version: str
+    version_compatible: bool = False
+
+
+@runtime_checkable
+class EngineBuilder(Protocol):
+    """Builds an engine; register implementations with ``register_engine_builder``."""
+
+    name: str
+
+    def build(self, request: EngineBuildRequest) -> BuiltEngine: ...
+
+
+class EngineBuilderUnavailableError(ImportError):
+    """The Python package a builder needs is not installed (or fails to load)."""

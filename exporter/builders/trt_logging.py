@@ -1,0 +1,162 @@
+"""TensorRT logger -> Python logging, and a build progress display on TTYs."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import sys
+from types import ModuleType
+from typing import Any, Deque, Dict, Iterator, List, Optional
+
+TENSORRT_LOGGER_NAME = "executorch_tensorrt.tensorrt"
+_LOG = logging.getLogger(TENSORRT_LOGGER_NAME)
+
+_LEVELS = {
+    "INTERNAL_ERROR": logging.CRITICAL,
+    "ERROR": logging.ERROR,
+    "WARNING": logging.WARNING,
+    "INFO": logging.INFO,
+    "VERBOSE": logging.DEBUG,
+}
+_KEPT_ERRORS = 20
+
+
+def make_logger(trt: ModuleType) -> Any:
+    """An ``ILogger`` of module ``trt`` (tensorrt or tensorrt_rtx) forwarding to
+    the ``executorch_tensorrt.tensorrt`` Python logger with matching levels.
+
+    The returned object's ``errors`` keeps the last error messages, for
+    exceptions raised when a build fails.
+    """
+
+    class _Logger(trt.ILogger):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+            self.errors: Deque[str] = collections.deque(maxlen=_KEPT_ERRORS)
+
+        def log(self, severity: Any, msg: str) -> None:
+            # Never raise into TensorRT: it calls this from C++.
+            try:
+                level = _LEVELS.get(getattr(severity, "name", ""), logging.INFO)
+                if level >= logging.ERROR:
+                    self.errors.append(str(msg).strip())
+                if _LOG.isEnabledFor(level):
+                    _LOG.log(level, "%s", msg)
+            except Exception:  # pragma: no cover - defensive
+                pass
+
+    return _Logger()
+
+
+class _PhaseDisplay:
+    """Shows TensorRT build phases with rich (or tqdm when rich is missing)."""
+
+    def __init__(self) -> None:
+        self._rich: Any = None
+        self._bars: Dict[str, Any] = {}
+        self._depth: Dict[str, int] = {}
+        try:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._rich = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(file=sys.stderr),
+                transient=True,
+            )
+        except ImportError:
+            self._rich = None
+
+    def __enter__(self) -> "_PhaseDisplay":
+        if self._rich is not None:
+            self._rich.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+        for bar in self._bars.values():
+            if not isinstance(bar, int):
+                bar.close()
+        self._bars.clear()
+
+    def start(self, name: str, parent: Optional[str], steps: int) -> None:
+        depth = self._depth.get(parent, -1) + 1 if parent else 0
+        self._depth[name] = depth
+        label = "  " * depth + (name if depth else f"TensorRT: {name}")
+        if self._rich is not None:
+            self._bars[name] = self._rich.add_task(label, total=max(steps, 1))
+        else:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                return
+            self._bars[name] = tqdm(total=max(steps, 1), desc=label, leave=False, file=sys.stderr)
+
+    def step(self, name: str, step: int) -> None:
+        bar = self._bars.get(name)
+        if bar is None:
+            return
+        if self._rich is not None:
+            self._rich.update(bar, completed=step + 1)
+        else:
+            bar.n = step + 1
+            bar.refresh()
+
+    def finish(self, name: str) -> None:
+        bar = self._bars.pop(name, None)
+        self._depth.pop(name, None)
+        if bar is None:
+            return
+        if self._rich is not None:
+            self._rich.remove_task(bar)
+        else:
+            bar.close()
+
+
+@contextlib.contextmanager
+def build_progress(trt: ModuleType, config: Any) -> Iterator[None]:
+    """Attach a progress monitor to ``config`` while building, on TTYs only.
+
+    Logs and CI output stay clean: nothing is drawn unless stderr is a terminal.
+    """
+    monitor_base = getattr(trt, "IProgressMonitor", None)
+    isatty = getattr(sys.stderr, "isatty", None)
+    if monitor_base is None or not callable(isatty) or not isatty():
+        yield
+        return
+
+    with _PhaseDisplay() as display:
+
+        class _Monitor(monitor_base):  # type: ignore[misc,valid-type]
+            def __init__(self) -> None:
+                monitor_base.__init__(self)
+
+            # TensorRT calls these from C++; a display glitch must not fail the build.
+            def phase_start(self, phase_name: str, parent_phase: Optional[str], num_steps: int) -> None:
+                with contextlib.suppress(Exception):
+                    display.start(phase_name, parent_phase, num_steps)
+
+            def step_complete(self, phase_name: str, step: int) -> bool:
+                with contextlib.suppress(Exception):
+                    display.step(phase_name, step)
+                return True  # keep building
+
+            def phase_finish(self, phase_name: str) -> None:
+                with contextlib.suppress(Exception):
+                    display.finish(phase_name)
+
+        monitor = _Monitor()  # referenced until the build ends: TensorRT does not own it
+        config.progress_monitor = monitor
+        try:
+            yield
+        finally:
+            config.progress_monitor = None
+
+
+def format_errors(errors: List[str]) -> str:
+    return "\n".join(f"  {line}" for line in errors) if errors else "  (TensorRT logged no error)"

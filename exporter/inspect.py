@@ -1,0 +1,210 @@
+"""What a ``.pte`` holds for TensorRT: engines, their signatures and options."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from executorch.exir._serialize._program import _get_extended_header, deserialize_pte_binary
+from executorch.exir.schema import DataLocation, KernelCall, Program
+
+from . import blob
+from .compile_specs import decode_compile_specs
+
+BACKEND_ID = "ExecutorchTensorRTBackend"  # == ExecutorchTensorRTBackend.__name__
+
+
+@dataclass(frozen=True)
+class TensorReport:
+    name: str
+    dtype: str
+    # One "[1, 16]" (static) or "[1, 16]..[8, 16]" per optimization profile.
+    shapes: List[str]
+
+
+@dataclass(frozen=True)
+class EngineReport:
+    engine_bytes: int
+    flavour: str
+    builder_version: str
+    version_compatible: bool
+    device_index: int
+    num_profiles: int
+    inputs: List[TensorReport]
+    outputs: List[TensorReport]
+
+
+@dataclass(frozen=True)
+class DelegateReport:
+    index: int
+    backend_id: str
+    size_bytes: int
+    # Only for ExecutorchTensorRTBackend delegates:
+    compile_specs: Dict[str, str] = field(default_factory=dict)
+    engine: Optional[EngineReport] = None
+    error: Optional[str] = None  # why the blob or specs could not be read
+
+
+@dataclass(frozen=True)
+class MethodReport:
+    name: str
+    delegates: List[DelegateReport]
+    non_delegated_operators: int  # kernel calls ExecuTorch runs outside delegates
+    operator_names: List[str]  # the distinct operators of those calls
+
+
+@dataclass(frozen=True)
+class ProgramReport:
+    size_bytes: int
+    methods: List[MethodReport]
+
+    @property
+    def tensorrt_delegates(self) -> List[DelegateReport]:
+        return [d for m in self.methods for d in m.delegates if d.backend_id == BACKEND_ID]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _shape_text(shape_range: blob.ShapeRange) -> str:
+    low, high = list(shape_range.min), list(shape_range.max)
+    if low == high:
+        return str(low)
+    return f"{low}..{high} (opt {list(shape_range.opt)})"
+
+
+def _tensor_report(spec: blob.TensorSpec) -> TensorReport:
+    return TensorReport(spec.name, spec.dtype_name, [_shape_text(r) for r in spec.ranges])
+
+
+def _engine_report(meta: blob.EngineMetadata, engine_size: int) -> EngineReport:
+    return EngineReport(
+        engine_bytes=engine_size,
+        flavour=meta.flavour.label,
+        builder_version=meta.builder_version,
+        version_compatible=meta.version_compatible,
+        device_index=meta.device_index,
+        num_profiles=meta.num_profiles,
+        inputs=[_tensor_report(s) for s in meta.inputs],
+        outputs=[_tensor_report(s) for s in meta.outputs],
+    )
+
+
+def delegate_payload(program: Program, data: bytes, plan_index: int, delegate_index: int) -> bytes:
+    """The processed bytes of one delegate, inline in the program or in a segment."""
+    reference = program.execution_plan[plan_index].delegates[delegate_index].processed
+    where = f"method {program.execution_plan[plan_index].name!r} delegate {delegate_index}"
+    if reference.location == DataLocation.INLINE:
+        if not 0 <= reference.index < len(program.backend_delegate_data):
+            raise ValueError(f"{where}: inline data index {reference.index} out of range")
+        return bytes(program.backend_delegate_data[reference.index].data)
+    if reference.location == DataLocation.SEGMENT:
+        # deserialize_pte_binary normally moves segments inline; read them from
+        # the file for programs where it has not.
+        header = _get_extended_header(data)
+        if header is None or not 0 <= reference.index < len(program.segments):
+            raise ValueError(f"{where}: segment {reference.index} is not in the file")
+        segment = program.segments[reference.index]
+        start = header.segment_base_offset + segment.offset
+        if start + segment.size > len(data):
+            raise ValueError(f"{where}: segment {reference.index} runs past the end of the file")
+        return bytes(data[start : start + segment.size])
+    raise ValueError(f"{where}: unknown data location {reference.location!r}")
+
+
+def _read(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> bytes:
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        return bytes(path_or_bytes)
+    if isinstance(path_or_bytes, (str, os.PathLike)):
+        return Path(path_or_bytes).read_bytes()
+    raise TypeError(f"expected a path or bytes, got {type(path_or_bytes).__name__}")
+
+
+def _non_delegated(program: Program, plan_index: int) -> tuple:
+    plan = program.execution_plan[plan_index]
+    names: List[str] = []
+    count = 0
+    for chain in plan.chains:
+        for instruction in chain.instructions:
+            if isinstance(instruction.instr_args, KernelCall):
+                count += 1
+                op = plan.operators[instruction.instr_args.op_index]
+                names.append(f"{op.name}.{op.overload}" if op.overload else op.name)
+    return count, sorted(set(names))
+
+
+def inspect_program(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> ProgramReport:
+    """Describe a ``.pte`` (path or bytes) using ExecuTorch's own deserializer."""
+    data = _read(path_or_bytes)
+    # The flatbuffer file identifier ("ET" + schema version) sits at bytes 4..8;
+    # without it the deserializer may "succeed" on garbage.
+    if len(data) < 8 or data[4:6] != b"ET":
+        raise ValueError(f"not a readable ExecuTorch program ({len(data)} bytes): no 'ET..' file identifier")
+    try:
+        program = deserialize_pte_binary(data).program
+        plans = list(program.execution_plan)
+    except Exception as err:
+        raise ValueError(f"not a readable ExecuTorch program ({len(data)} bytes): {err}") from None
+    methods: List[MethodReport] = []
+    for plan_index, plan in enumerate(plans):
+        delegates: List[DelegateReport] = []
+        for delegate_index, delegate in enumerate(plan.delegates):
+            payload = delegate_payload(program, data, plan_index, delegate_index)
+            if delegate.id != BACKEND_ID:
+                delegates.append(DelegateReport(delegate_index, delegate.id, len(payload)))
+                continue
+            specs: Dict[str, str] = {}
+            engine: Optional[EngineReport] = None
+            error: Optional[str] = None
+            try:
+                specs = decode_compile_specs(delegate.compile_specs)
+                decoded = blob.decode(payload)
+                engine = _engine_report(decoded.metadata, len(decoded.engine))
+            except ValueError as err:  # BlobFormatError is a ValueError
+                error = str(err)
+            delegates.append(DelegateReport(delegate_index, delegate.id, len(payload), specs, engine, error))
+        count, names = _non_delegated(program, plan_index)
+        methods.append(MethodReport(plan.name, delegates, count, names))
+    return ProgramReport(len(data), methods)
+
+
+def _tensor_lines(kind: str, tensors: Sequence[TensorReport]) -> List[str]:
+    width = max((len(t.name) for t in tensors), default=0)
+    lines = [f"      {kind}:"]
+    for t in tensors:
+        lines.append(f"        {t.name:<{width}}  {t.dtype:<8}  {' | '.join(t.shapes)}")
+    return lines
+
+
+def format_report(report: ProgramReport, title: str = "program") -> str:
+    """A human-readable summary of ``report``."""
+    lines = [f"{title}: {report.size_bytes:,} bytes, {len(report.methods)} method(s)"]
+    for method in report.methods:
+        lines.append(
+            f"  method {method.name!r}: {len(method.delegates)} delegate(s), "
+            f"{method.non_delegated_operators} non-delegated operator call(s)"
+        )
+        if method.operator_names:
+            lines.append(f"    non-delegated operators: {', '.join(method.operator_names)}")
+        for d in method.delegates:
+            lines.append(f"    delegate {d.index}: {d.backend_id} ({d.size_bytes:,} bytes)")
+            if d.backend_id != BACKEND_ID:
+                continue
+            if d.engine is not None:
+                e = d.engine
+                lines.append(
+                    f"      engine: {e.engine_bytes:,} bytes, {e.flavour} {e.builder_version}, "
+                    f"device {e.device_index}, version-compatible: {'yes' if e.version_compatible else 'no'}, "
+                    f"{e.num_profiles} profile(s)"
+                )
+                lines += _tensor_lines("inputs", e.inputs)
+                lines += _tensor_lines("outputs", e.outputs)
+            if d.compile_specs:
+                specs = ", ".join(f"{k}={v}" for k, v in d.compile_specs.items())
+                lines.append(f"      compile specs: {specs}")
+            if d.error:
+                lines.append(f"      error: {d.error}")
+    return "\n".join(lines)

@@ -1,0 +1,198 @@
+"""The ``executorch-tensorrt`` command: export, inspect and run ``.pte`` programs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+PROG = "executorch-tensorrt"
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one ``error:`` line."""
+
+
+# Errors that describe the user's input or environment, not a bug here; they
+# print as one line without a traceback. Anything else propagates.
+_USER_ERRORS = (UserError, ValueError, TypeError, OSError, ImportError, NotImplementedError, RuntimeError)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Run PyTorch models on NVIDIA TensorRT through ExecuTorch.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    export = commands.add_parser(
+        "export",
+        help="export a model to a .pte",
+        description="Export MODEL_FILE's `model` with its `example_inputs` to a .pte whose graph runs on TensorRT.",
+    )
+    export.add_argument(
+        "model_file",
+        metavar="MODEL_FILE",
+        help="Python file defining `model` (an nn.Module or a zero-argument callable returning one) and "
+        "`example_inputs` (a tuple of tensors or a zero-argument callable returning one)",
+    )
+    export.add_argument("-o", "--output", required=True, metavar="OUT.pte", help="where to write the program")
+    export.add_argument(
+        "--engine-builder",
+        default="auto",
+        help="auto (default: tensorrt if installed, else tensorrt_rtx), tensorrt, tensorrt_rtx, or a registered name",
+    )
+    export.add_argument(
+        "--device-index", type=_non_negative_int, default=0, metavar="N", help="CUDA device (default 0)"
+    )
+    export.add_argument(
+        "--workspace-bytes", type=_non_negative_int, default=None, metavar="N", help="TensorRT workspace limit"
+    )
+    export.add_argument("--version-compatible", action="store_true", help="build version-compatible engines")
+
+    inspect = commands.add_parser(
+        "inspect", help="describe a .pte", description="Describe the TensorRT engines of a .pte."
+    )
+    inspect.add_argument("program", metavar="PTE", help="the .pte to describe")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    run = commands.add_parser(
+        "run", help="run a .pte", description="Load a .pte, run one method and print its outputs."
+    )
+    run.add_argument("program", metavar="PTE", help="the .pte to run")
+    run.add_argument("--method", default="forward", help="method to run (default: forward)")
+    run.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="FILE.npy",
+        help="one per method input, in order (default: tensors of ones)",
+    )
+    run.add_argument(
+        "--backend-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="load-time option for the TensorRT delegate (repeatable)",
+    )
+    run.add_argument("--verbose", action="store_true", help="print the program's description and full outputs")
+    return parser
+
+
+def _load_model_file(path: Path) -> Dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"model file {path} does not exist")
+    try:
+        return runpy.run_path(str(path), run_name="__executorch_tensorrt_model__")
+    except Exception as err:
+        raise UserError(f"running {path} failed: {type(err).__name__}: {err}") from err
+
+
+def _resolve(namespace: Dict[str, Any], name: str, path: Path, expected: str) -> Any:
+    if name not in namespace:
+        raise UserError(f"{path} does not define `{name}` ({expected})")
+    return namespace[name]
+
+
+def _model_and_inputs(path: Path) -> tuple:
+    import torch
+
+    namespace = _load_model_file(path)
+    model = _resolve(namespace, "model", path, "an nn.Module or a zero-argument callable returning one")
+    # nn.Module is callable too: only call what is not already a module.
+    if not isinstance(model, torch.nn.Module):
+        if not callable(model):
+            raise UserError(f"`model` in {path} is a {type(model).__name__}, not an nn.Module or a callable")
+        model = model()
+        if not isinstance(model, torch.nn.Module):
+            raise UserError(f"`model()` in {path} returned a {type(model).__name__}, not an nn.Module")
+    inputs = _resolve(namespace, "example_inputs", path, "a tuple of tensors or a zero-argument callable returning one")
+    if callable(inputs) and not isinstance(inputs, torch.Tensor):
+        inputs = inputs()
+    if isinstance(inputs, torch.Tensor):
+        raise UserError(f"`example_inputs` in {path} must be a tuple of tensors; write `(x,)` for a single input")
+    if not isinstance(inputs, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in inputs):
+        raise UserError(f"`example_inputs` in {path} must be a tuple of tensors, got {type(inputs).__name__}")
+    return model, tuple(inputs)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .exporter import save
+
+    model_file = Path(args.model_file)
+    model, inputs = _model_and_inputs(model_file)
+    out = save(
+        model,
+        args.output,
+        inputs=inputs,
+        engine_builder=args.engine_builder,
+        device_index=args.device_index,
+        workspace_bytes=args.workspace_bytes,
+        version_compatible=args.version_compatible,
+    )
+    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .exporter import format_report, inspect_program
+
+    path = Path(args.program)
+    if not path.is_file():
+        raise UserError(f"{path} does not exist")
+    report = inspect_program(path)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(format_report(report, title=str(path)))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    try:
+        from .runtime import cli_run
+    except ImportError as err:
+        raise UserError(f"the executorch-tensorrt runtime is not available: {err}") from err
+    return int(cli_run(args) or 0)
+
+
+_COMMANDS = {"export": _cmd_export, "inspect": _cmd_inspect, "run": _cmd_run}
+
+
+def _one_line(err: BaseException) -> str:
+    # Builder errors list one problem per line; keep them, on one line.
+    text = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text or type(err).__name__
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    # Emitted by ExecuTorch's own deep copies on every export; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exit_:  # argparse already printed usage and the error (or --help)
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        return _COMMANDS[args.command](args)
+    except _USER_ERRORS as err:
+        print(f"error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""``executorch-tensorrt run``: load a program, run one method, print outputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import torch
+
+from .program import DelegateError, Program, load
+
+
+def parse_backend_options(assignments: List[str]) -> Dict[str, str]:
+    options: Dict[str, str] = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--backend-option {assignment!r} is not of the form KEY=VALUE")
+        if key in options:
+            raise ValueError(f"--backend-option {key!r} is given twice")
+        options[key] = value
+    return options
+
+
+def _read_inputs(program: Program, method: str, files: List[str]) -> List[Any]:
+    specs = program.input_specs(method)
+    if files and len(files) != len(specs):
+        raise ValueError(f"method {method!r} takes {len(specs)} inputs, got {len(files)} --input files")
+    inputs: List[Any] = []
+    for index, spec in enumerate(specs):
+        if spec is None:
+            raise ValueError(f"input {index} of {method!r} is not a tensor; `run` feeds tensors only")
+        shape, dtype = spec
+        if not files:
+            inputs.append(torch.ones(shape, dtype=dtype))
+            continue
+        import numpy as np
+
+        array = np.load(files[index])
+        tensor = torch.from_numpy(array)
+        if tuple(tensor.shape) != tuple(shape) or tensor.dtype != dtype:
+            raise ValueError(
+                f"--input {files[index]} holds {tensor.dtype} {tuple(tensor.shape)}; "
+                f"input {index} needs {dtype} {tuple(shape)}"
+            )
+        inputs.append(tensor)
+    return inputs
+
+
+def cli_run(args: argparse.Namespace) -> int:
+    """Runs ``args.program``; returns the process exit code."""
+    try:
+        options = parse_backend_options(args.backend_option or [])
+        program = load(Path(args.program), backend_options=options, load_methods=False)
+        if args.verbose:
+            print(f"program: {args.program}")
+            print(f"methods: {', '.join(program.method_names)}")
+            print(f"backend options: {options or '(none)'}")
+            from ..exporter import inspect_program
+            from ..exporter.inspect import format_report
+
+            print(format_report(inspect_program(args.program)))
+        inputs = _read_inputs(program, args.method, args.input or [])
+        outputs = program.run(args.method, inputs)
+    except (DelegateError, ValueError, TypeError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for index, value in enumerate(outputs):
+        if isinstance(value, torch.Tensor):
+            shown = value.flatten()[: None if args.verbose else 8].tolist()
+            more = "" if args.verbose or value.numel() <= 8 else " ..."
+            print(f"output {index}: {value.dtype} {list(value.shape)} = {shown}{more}")
+        else:
+            print(f"output {index}: {value!r}")
+    return 0

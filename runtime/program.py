@@ -1,0 +1,160 @@
+"""``load()`` and ``Program``: the Python face of the native loader."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import torch
+
+from .. import _native
+from . import _runtime
+
+BackendOptionValue = Union[str, int, bool]
+
+# torch dtype <-> ExecuTorch ScalarType code.
+_SCALAR_TYPE_OF = {
+    torch.uint8: 0,
+    torch.int8: 1,
+    torch.int16: 2,
+    torch.int32: 3,
+    torch.int64: 4,
+    torch.float16: 5,
+    torch.float32: 6,
+    torch.float64: 7,
+    torch.bool: 11,
+    torch.bfloat16: 15,
+}
+_DTYPE_OF = {code: dtype for dtype, code in _SCALAR_TYPE_OF.items()}
+
+
+class DelegateError(RuntimeError):
+    """Loading or running a program failed; the message carries the delegate's reason."""
+
+
+def _check_backend_options(options: Mapping[str, BackendOptionValue]) -> Dict[str, BackendOptionValue]:
+    if not isinstance(options, Mapping):
+        raise TypeError(f"backend_options must be a dict of option name to value, got {type(options).__name__}")
+    checked: Dict[str, BackendOptionValue] = {}
+    for key, value in options.items():
+        if not isinstance(key, str):
+            raise TypeError(f"backend option names must be str, got {key!r}")
+        if not isinstance(value, (str, int, bool)):
+            raise TypeError(
+                f"backend option {key!r} must be str, int or bool, got {type(value).__name__}; "
+                "pass large integers as decimal strings"
+            )
+        checked[key] = value
+    return checked
+
+
+def _to_native_input(value: Any, keep_alive: List[torch.Tensor], index: int) -> Any:
+    if isinstance(value, torch.Tensor):
+        if value.device.type != "cpu":
+            raise ValueError(
+                f"input {index} is on {value.device}; this runtime takes CPU tensors (device tensors come later)"
+            )
+        if value.dtype not in _SCALAR_TYPE_OF:
+            raise TypeError(f"input {index} has dtype {value.dtype}, which ExecuTorch cannot take")
+        tensor = value.contiguous()
+        keep_alive.append(tensor)
+        return (tensor.data_ptr(), list(tensor.shape), _SCALAR_TYPE_OF[tensor.dtype])
+    if isinstance(value, (bool, int, float)):
+        return value
+    raise TypeError(f"input {index} is a {type(value).__name__}; pass torch tensors or Python scalars")
+
+
+def _to_torch_output(value: Any) -> Any:
+    if not isinstance(value, tuple):
+        return value
+    view, sizes, scalar_type = value
+    dtype = _DTYPE_OF[scalar_type]
+    if view.nbytes == 0:
+        return torch.empty(sizes, dtype=dtype)
+    # Copy at once: the memory belongs to the method and is reused next run.
+    return torch.frombuffer(view, dtype=dtype).reshape(sizes).clone()
+
+
+class Program:
+    """A loaded ``.pte`` program; see :func:`load`."""
+
+    def __init__(self, path: Path, native: Any, backend_options: Dict[str, BackendOptionValue]) -> None:
+        self.path = path
+        self.backend_options = backend_options
+        self._native = native
+        self._loaded_methods: set[str] = set()
+
+    @property
+    def method_names(self) -> List[str]:
+        return sorted(self._native.method_names())
+
+    def load_method(self, method: str) -> None:
+        """Initializes ``method`` (its delegates' ``init()`` runs here)."""
+        if method in self._loaded_methods:
+            return
+        if method not in self.method_names:
+            raise ValueError(f"no method {method!r} in {self.path}; it has {self.method_names}")
+        try:
+            self._native.load_method(method)
+        except RuntimeError as err:
+            raise DelegateError(str(err)) from None
+        self._loaded_methods.add(method)
+
+    def input_specs(self, method: str = "forward") -> List[Optional[tuple]]:
+        """(shape, dtype) of each tensor input of ``method``; None for other inputs."""
+        specs = self._native.input_specs(method)
+        return [None if s is None else (tuple(s[0]), _DTYPE_OF[s[1]]) for s in specs]
+
+    def run(self, method: str, inputs: Sequence[Any]) -> List[Any]:
+        """Runs ``method`` on ``inputs`` (CPU tensors or scalars); returns new tensors."""
+        self.load_method(method)
+        keep_alive: List[torch.Tensor] = []
+        native_inputs = [_to_native_input(v, keep_alive, i) for i, v in enumerate(inputs)]
+        try:
+            outputs = self._native.execute(method, native_inputs)
+        except RuntimeError as err:
+            raise DelegateError(str(err)) from None
+        return [_to_torch_output(v) for v in outputs]
+
+    def forward(self, *inputs: Any) -> List[Any]:
+        return self.run("forward", inputs)
+
+    __call__ = forward
+
+    @property
+    def delegates(self) -> Any:
+        """What the program's delegates hold (engine, builder, I/O), from the .pte itself."""
+        from ..exporter import inspect_program
+
+        return inspect_program(self.path)
+
+
+def load(
+    path: Union[str, os.PathLike],
+    backend_options: Optional[Mapping[str, BackendOptionValue]] = None,
+    *,
+    load_methods: bool = True,
+) -> Program:
+    """Loads a ``.pte`` program through ExecuTorch with the TensorRT delegate.
+
+    ``backend_options`` are load-time options for the delegate (keys up to 63
+    characters, string values up to 255, ints 32-bit; checked here because
+    ExecuTorch would truncate silently). With ``load_methods`` every method is
+    initialized now, so a delegate that cannot run (no GPU, wrong engine) fails
+    here rather than on the first call.
+    """
+    _native.check_registered()
+    program_path = Path(path)
+    if not program_path.is_file():
+        raise FileNotFoundError(f"no program file at {program_path}")
+    options = _check_backend_options(backend_options or {})
+    try:
+        native = _runtime.LoadedProgram(str(program_path), {_native.BACKEND_ID: options} if options else {})
+    except RuntimeError as err:
+        raise DelegateError(str(err)) from None
+    program = Program(program_path, native, options)
+    if load_methods:
+        for method in program.method_names:
+            program.load_method(method)
+    return program

@@ -1,0 +1,47 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENGINE_DIR = Path(__file__).resolve().parent / "engine"
+
+# ---------------------------------------------------------------------------
+# Exporter: the CPU test-engine builder (tests/engine/test_engine_builder.py)
+# ---------------------------------------------------------------------------
+
+if str(ENGINE_DIR) not in sys.path:
+    # Same module name pytest gives the file when it collects tests/engine/.
+    sys.path.insert(0, str(ENGINE_DIR))
+
+from test_engine_builder import TestEngineBuilder  # noqa: E402
+
+
+@pytest.fixture
+def test_engine_builder() -> Iterator[TestEngineBuilder]:
+    """Registers the test-engine builder as ``engine_builder="test"`` for one test."""
+    from executorch_tensorrt.exporter import register_engine_builder, unregister_engine_builder
+
+    builder = TestEngineBuilder()
+    register_engine_builder("test", builder)
+    try:
+        yield builder
+    finally:
+        unregister_engine_builder("test")
+
+
+@pytest.fixture
+def examples_dir() -> Path:
+    return REPO_ROOT / "examples"
+
+
+# ---------------------------------------------------------------------------
+# Native delegate: test engine and exported programs (tests/native_fixtures.py)
+# ---------------------------------------------------------------------------
+
+from native_fixtures import native_build_dir, test_engine, test_programs  # noqa: E402,F401

@@ -1,0 +1,283 @@
+// The test engine: an EngineRuntime for flavour `test` that interprets the
+// small program of tests/engine/PROGRAM_FORMAT.md on the CPU. Loading this
+// library (ctypes.CDLL from pytest, or linking it into a C++ test) registers
+// it with the installed delegate, so .pte files exported with the "test"
+// builder run through ExecuTorch's real runtime and the delegate's real
+// init/execute path on a machine without a GPU. It is never shipped.
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <engine_runtime.h>
+#include <engine_runtime_registry.h>
+#include <error_report.h>
+
+namespace executorch_tensorrt {
+namespace test_engine {
+namespace {
+
+constexpr uint8_t kFloat32 = 6;
+
+std::atomic<int> g_deserialize_count{0};
+std::atomic<int> g_run_count{0};
+std::atomic<int> g_device_count{1};
+
+struct Operand {
+  bool is_tensor = false;
+  std::string name;
+  float constant = 0.0f;
+};
+
+struct Instruction {
+  std::string dst;
+  std::string op;
+  std::vector<Operand> args;
+};
+
+struct ProgramText {
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  std::vector<Instruction> body;
+};
+
+size_t arity(const std::string& op) {
+  if (op == "add" || op == "sub" || op == "mul") {
+    return 2;
+  }
+  if (op == "relu" || op == "neg" || op == "copy") {
+    return 1;
+  }
+  return 0;
+}
+
+Error bad_program(const std::string& why) {
+  return report_error(Error::InvalidProgram, "test engine: %s", why.c_str());
+}
+
+Error parse_program(const std::string& text, ProgramText* out) {
+  std::istringstream lines(text);
+  std::string line;
+  if (!std::getline(lines, line) || line != "etrt-test-engine 1") {
+    return bad_program("program must start with 'etrt-test-engine 1'");
+  }
+  std::map<std::string, bool> defined;
+  int line_no = 1;
+  while (std::getline(lines, line)) {
+    ++line_no;
+    std::istringstream words(line);
+    std::vector<std::string> w;
+    for (std::string word; words >> word;) {
+      w.push_back(word);
+    }
+    if (w.empty() || w[0][0] == '#') {
+      continue;
+    }
+    const std::string where = " (line " + std::to_string(line_no) + ")";
+    if ((w[0] == "input" || w[0] == "output") && w.size() == 2) {
+      (w[0] == "input" ? out->inputs : out->outputs).push_back(w[1]);
+      if (w[0] == "input") {
+        defined[w[1]] = true;
+      }
+      continue;
+    }
+    if (w.size() < 3 || w[1] != "=") {
+      return bad_program("cannot parse '" + line + "'" + where);
+    }
+    Instruction ins{w[0], w[2], {}};
+    const size_t n = arity(ins.op);
+    if (n == 0 || w.size() != 3 + n) {
+      return bad_program("unknown op or wrong argument count in '" + line + "'" + where);
+    }
+    for (size_t i = 3; i < w.size(); ++i) {
+      Operand operand;
+      char* end = nullptr;
+      const float value = std::strtof(w[i].c_str(), &end);
+      if (end != w[i].c_str() && *end == '\0') {
+        operand.constant = value;
+      } else if (defined.count(w[i]) != 0) {
+        operand.is_tensor = true;
+        operand.name = w[i];
+      } else {
+        return bad_program("'" + w[i] + "' is used before it is defined" + where);
+      }
+      ins.args.push_back(operand);
+    }
+    if (!ins.args[0].is_tensor && (ins.args.size() < 2 || !ins.args[1].is_tensor)) {
+      return bad_program("an op needs at least one tensor argument" + where);
+    }
+    defined[ins.dst] = true;
+    out->body.push_back(std::move(ins));
+  }
+  for (const std::string& name : out->outputs) {
+    if (defined.count(name) == 0) {
+      return bad_program("output '" + name + "' is never assigned");
+    }
+  }
+  return Error::Ok;
+}
+
+float apply(const std::string& op, float a, float b) {
+  if (op == "add") {
+    return a + b;
+  }
+  if (op == "sub") {
+    return a - b;
+  }
+  if (op == "mul") {
+    return a * b;
+  }
+  if (op == "relu") {
+    return a > 0.0f ? a : 0.0f;
+  }
+  if (op == "neg") {
+    return -a;
+  }
+  return a; // copy
+}
+
+class TestEngine final : public Engine {
+ public:
+  TestEngine(ProgramText program, const EngineMetadata& metadata) : program_(std::move(program)) {
+    for (const TensorSpec& spec : metadata.inputs) {
+      input_names_.push_back(spec.name);
+    }
+    for (const TensorSpec& spec : metadata.outputs) {
+      output_names_.push_back(spec.name);
+    }
+  }
+
+  Error infer_output_shapes(Span<const Shape> input_shapes, Span<Shape> output_shapes) override {
+    std::map<std::string, Shape> shapes;
+    for (size_t i = 0; i < input_names_.size(); ++i) {
+      shapes[input_names_[i]] = input_shapes[i];
+    }
+    for (const Instruction& ins : program_.body) {
+      const Operand& first = ins.args[0].is_tensor ? ins.args[0] : ins.args[1];
+      shapes[ins.dst] = shapes[first.name];
+    }
+    for (size_t i = 0; i < output_names_.size(); ++i) {
+      output_shapes[i] = shapes[output_names_[i]];
+    }
+    return Error::Ok;
+  }
+
+  Error run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) override {
+    ++g_run_count;
+    std::map<std::string, std::vector<float>> values;
+    for (const HostTensor& input : inputs) {
+      if (input.spec->dtype != kFloat32) {
+        return report_error(Error::NotSupported, "test engine: input '%s' is not float32", input.spec->name.c_str());
+      }
+      const auto* data = static_cast<const float*>(input.data);
+      values[input.spec->name].assign(data, data + input.nbytes / sizeof(float));
+    }
+    for (const Instruction& ins : program_.body) {
+      const std::vector<float>* a = ins.args[0].is_tensor ? &values[ins.args[0].name] : nullptr;
+      const std::vector<float>* b =
+          ins.args.size() > 1 && ins.args[1].is_tensor ? &values[ins.args[1].name] : nullptr;
+      const size_t n = a ? a->size() : b->size();
+      if (a && b && a->size() != b->size()) {
+        return report_error(Error::InvalidArgument, "test engine: '%s' mixes sizes %zu and %zu", ins.dst.c_str(), a->size(), b->size());
+      }
+      std::vector<float> result(n);
+      for (size_t k = 0; k < n; ++k) {
+        const float x = a ? (*a)[k] : ins.args[0].constant;
+        const float y = ins.args.size() < 2 ? 0.0f : (b ? (*b)[k] : ins.args[1].constant);
+        result[k] = apply(ins.op, x, y);
+      }
+      values[ins.dst] = std::move(result);
+    }
+    for (const HostTensor& output : outputs) {
+      const std::vector<float>& value = values[output.spec->name];
+      if (value.size() * sizeof(float) != output.nbytes) {
+        return report_error(Error::Internal, "test engine: output '%s' has %zu values for %zu bytes", output.spec->name.c_str(), value.size(), output.nbytes);
+      }
+      std::copy(value.begin(), value.end(), static_cast<float*>(output.data));
+    }
+    return Error::Ok;
+  }
+
+ private:
+  ProgramText program_;
+  std::vector<std::string> input_names_;
+  std::vector<std::string> output_names_;
+};
+
+bool same_names(std::vector<std::string> a, const std::vector<TensorSpec>& specs) {
+  std::vector<std::string> b;
+  for (const TensorSpec& spec : specs) {
+    b.push_back(spec.name);
+  }
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
+class TestEngineRuntime final : public EngineRuntime {
+ public:
+  EngineIdentity identity() const override {
+    return EngineIdentity{Flavour::kTest, "1.0.0"};
+  }
+
+  std::string description() const override {
+    return "test engine 1.0.0 (CPU, tests/engine)";
+  }
+
+  Error check_device(int32_t device_index) override {
+    const int count = g_device_count.load();
+    if (device_index >= count) {
+      return report_error(
+          Error::NotSupported,
+          "test engine: no device %d (this run simulates %d device(s))",
+          device_index,
+          count);
+    }
+    return Error::Ok;
+  }
+
+  Result<std::unique_ptr<Engine>> deserialize(
+      const uint8_t* engine,
+      size_t engine_size,
+      const EngineMetadata& metadata) override {
+    ++g_deserialize_count;
+    ProgramText program;
+    Error err = parse_program(std::string(reinterpret_cast<const char*>(engine), engine_size), &program);
+    if (err != Error::Ok) {
+      return err;
+    }
+    if (!same_names(program.inputs, metadata.inputs) || !same_names(program.outputs, metadata.outputs)) {
+      return bad_program("the program's inputs/outputs do not match the blob metadata");
+    }
+    return std::unique_ptr<Engine>(new TestEngine(std::move(program), metadata));
+  }
+};
+
+const bool g_registered = [] {
+  return register_engine_runtime(std::make_unique<TestEngineRuntime>()) == Error::Ok;
+}();
+
+} // namespace
+} // namespace test_engine
+} // namespace executorch_tensorrt
+
+// Controls and counters for the tests.
+extern "C" {
+int etrt_test_engine_registered() {
+  return executorch_tensorrt::test_engine::g_registered ? 1 : 0;
+}
+int etrt_test_engine_deserialize_count() {
+  return executorch_tensorrt::test_engine::g_deserialize_count.load();
+}
+int etrt_test_engine_run_count() {
+  return executorch_tensorrt::test_engine::g_run_count.load();
+}
+void etrt_test_engine_set_device_count(int count) {
+  executorch_tensorrt::test_engine::g_device_count.store(count);
+}
+}

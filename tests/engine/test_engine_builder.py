@@ -1,0 +1,265 @@
+"""An engine builder for the CPU test engine (``tests/engine/PROGRAM_FORMAT.md``).
+
+It lets the whole export -> .pte -> delegate path run on machines without a
+GPU: instead of a TensorRT plan, the "engine" is a small text program of
+float32 elementwise ops that the test engine interprets.
+
+Register it with ``register_engine_builder("test", TestEngineBuilder())`` (the
+``test_engine_builder`` fixture in ``tests/conftest.py`` does).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Dict, List, Sequence, Union
+
+import torch
+from executorch_tensorrt.exporter.blob import Flavour
+from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildRequest
+
+HEADER = "etrt-test-engine 1"
+FLOAT32 = 6  # ExecuTorch ScalarType code
+
+# OpOverload.name() -> test-engine op.
+_BINARY = {
+    "aten::add.Tensor": "add",
+    "aten::sub.Tensor": "sub",
+    "aten::mul.Tensor": "mul",
+    "aten::add.Scalar": "add",
+    "aten::sub.Scalar": "sub",
+    "aten::mul.Scalar": "mul",
+}
+_UNARY = {
+    "aten::relu": "relu",
+    "aten::neg": "neg",
+    "aten::clone": "copy",
+    "aten::alias": "copy",
+    "aten::alias_copy": "copy",
+    "aten::detach": "copy",
+    "aten::detach_copy": "copy",
+    "dim_order_ops::_clone_dim_order": "copy",
+}
+
+Arg = Union[str, float]  # a tensor name in the program, or a float literal
+
+
+class TestEngineBuilder:
+    """Builds test-engine programs from aten graphs of elementwise float32 ops."""
+
+    __test__ = False  # not a pytest test class despite its name
+
+    name = "test"
+    version = "1.0.0"
+
+    def build(self, request: EngineBuildRequest) -> BuiltEngine:
+        program = program_text(request)
+        return BuiltEngine(
+            engine=program.encode("utf-8"), flavour=Flavour.TEST, builder_version=self.version, version_compatible=False
+        )
+
+
+def _graph_module(request: EngineBuildRequest) -> torch.fx.GraphModule:
+    if isinstance(request.module, torch.fx.GraphModule):
+        return request.module
+    exported = torch.export.export(request.module, tuple(request.example_inputs), strict=False)
+    return exported.module()
+
+
+def _op_name(target: object) -> str:
+    name = getattr(target, "name", None)
+    # OpOverload and ExecuTorch's EdgeOpOverload both have name() -> "ns::op.overload".
+    return name() if callable(name) else getattr(target, "__name__", repr(target))
+
+
+def _literal(value: float) -> str:
+    if not math.isfinite(value):
+        raise NotImplementedError(f"test engine builder: literal {value} is not finite")
+    return repr(float(value))
+
+
+class _Emitter:
+    def __init__(self, module: torch.fx.GraphModule) -> None:
+        self.module = module
+        self.names: Dict[torch.fx.Node, str] = {}
+        self.lines: List[str] = []
+        self._temps = 0
+
+    def temp(self) -> str:
+        self._temps += 1
+        return f"t{self._temps - 1}"
+
+    def arg(self, value: object, op: str) -> Arg:
+        if isinstance(value, torch.fx.Node):
+            if value.op == "get_attr":
+                return self._constant(value, op)
+            if value not in self.names:
+                raise NotImplementedError(
+                    f"test engine builder: {op} uses {value.name} ({value.op}), which it cannot map"
+                )
+            return self.names[value]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise NotImplementedError(f"test engine builder: {op} has argument {value!r}, not a tensor or a number")
+        return float(value)
+
+    def _constant(self, node: torch.fx.Node, op: str) -> float:
+        # Scalars of the model (x * 2.0) arrive as lifted 0-d tensor constants.
+        owner: object = self.module
+        for part in str(node.target).split("."):
+            owner = getattr(owner, part)
+        if not isinstance(owner, torch.Tensor) or owner.numel() != 1:
+            raise NotImplementedError(
+                f"test engine builder: {op} uses the constant {node.target} of shape "
+                f"{list(getattr(owner, 'shape', []))}; only scalar constants can be literals"
+            )
+        return float(owner.reshape(()).item())
+
+    def emit(self, dst: str, op: str, args: Sequence[Arg]) -> None:
+        if not any(isinstance(a, str) for a in args):
+            raise NotImplementedError(f"test engine builder: {op} needs at least one tensor argument")
+        text = " ".join(a if isinstance(a, str) else _literal(a) for a in args)
+        self.lines.append(f"{dst} = {op} {text}")
+
+
+def _check_float32(node: torch.fx.Node, what: str) -> None:
+    value = node.meta.get("val")
+    if isinstance(value, torch.Tensor) and value.dtype != torch.float32:
+        raise NotImplementedError(
+            f"test engine builder: {what} is {value.dtype}; the test engine computes float32 only"
+        )
+
+
+def _no_broadcast(node: torch.fx.Node, op: str) -> None:
+    # The test engine has no broadcasting: tensor operands must match the result.
+    result = node.meta.get("val")
+    for arg in node.args[:2]:
+        if isinstance(arg, torch.fx.Node) and arg.op != "get_attr" and isinstance(result, torch.Tensor):
+            shape = arg.meta["val"].shape
+            if shape != result.shape:
+                raise NotImplementedError(f"test engine builder: {op} broadcasts {list(shape)} to {list(result.shape)}")
+
+
+def program_text(request: EngineBuildRequest) -> str:
+    """The test-engine program computing ``request.module``.
+
+    Raises NotImplementedError naming any operator the test engine lacks.
+    """
+    for spec in (*request.input_specs, *request.output_specs):
+        if spec.dtype != FLOAT32:
+            raise NotImplementedError(f"test engine builder: tensor {spec.name} is not float32")
+    module = _graph_module(request)
+    graph = module.graph
+    emitter = _Emitter(module)
+
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != len(request.input_specs):
+        raise NotImplementedError(
+            f"test engine builder: graph has {len(placeholders)} inputs, the request {len(request.input_specs)}"
+        )
+    for node, spec in zip(placeholders, request.input_specs, strict=True):
+        emitter.names[node] = spec.name
+
+    output_node = next(n for n in graph.nodes if n.op == "output")
+    returned = output_node.args[0]
+    results: List[object] = list(returned) if isinstance(returned, (tuple, list)) else [returned]
+    if len(results) != len(request.output_specs):
+        raise NotImplementedError(
+            f"test engine builder: graph returns {len(results)} values, "
+            f"the request has {len(request.output_specs)} outputs"
+        )
+    # An operator's result is written straight to the output it becomes, once;
+    # inputs and repeated results are copied into their outputs afterwards.
+    direct: Dict[torch.fx.Node, str] = {}
+    copies: List[tuple] = []
+    for value, spec in zip(results, request.output_specs, strict=True):
+        if isinstance(value, torch.fx.Node) and value.op == "call_function" and value not in direct:
+            direct[value] = spec.name
+        else:
+            copies.append((spec.name, value))
+
+    for node in graph.nodes:
+        if node.op != "call_function":
+            if node.op in ("placeholder", "output", "get_attr"):
+                continue
+            raise NotImplementedError(f"test engine builder: node {node.name} ({node.op}) is not supported")
+        op = _op_name(node.target)
+        _check_float32(node, f"{op} ({node.name})")
+        dst = direct.get(node) or emitter.temp()
+        emitter.names[node] = dst
+        if op in _UNARY:
+            emitter.emit(dst, _UNARY[op], [emitter.arg(node.args[0], op)])
+        elif op in _BINARY:
+            _no_broadcast(node, op)
+            left, right = (emitter.arg(a, op) for a in node.args[:2])
+            alpha = node.kwargs.get("alpha", node.args[2] if len(node.args) > 2 else 1)
+            if alpha != 1:
+                if _BINARY[op] == "mul" or not isinstance(right, str):
+                    raise NotImplementedError(f"test engine builder: {op} with alpha={alpha} on a literal")
+                scaled = emitter.temp()
+                emitter.emit(scaled, "mul", [right, float(alpha)])
+                right = scaled
+            emitter.emit(dst, _BINARY[op], [left, right])
+        else:
+            supported = ", ".join(sorted({*_BINARY, *_UNARY}))
+            raise NotImplementedError(
+                f"test engine builder: operator {op} ({node.name}) is not supported; supported: {supported}"
+            )
+
+    for name, value in copies:
+        emitter.emit(name, "copy", [emitter.arg(value, "output")])
+
+    lines = [HEADER]
+    lines += [f"input {spec.name}" for spec in request.input_specs]
+    # Reversed on purpose: the delegate must bind engine tensors by name, not position.
+    lines += [f"output {spec.name}" for spec in reversed(request.output_specs)]
+    lines += emitter.lines
+    return "\n".join(lines) + "\n"
+
+
+def parse_program(text: str) -> Dict[str, List[str]]:
+    """Minimal reader for tests: ``{"inputs": [...], "outputs": [...], "ops": [...]}``."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    if not lines or lines[0] != HEADER:
+        raise ValueError("not a test-engine program")
+    result: Dict[str, List[str]] = {"inputs": [], "outputs": [], "ops": []}
+    for line in lines[1:]:
+        kind, _, rest = line.partition(" ")
+        if kind == "input":
+            result["inputs"].append(rest)
+        elif kind == "output":
+            result["outputs"].append(rest)
+        else:
+            result["ops"].append(line)
+    return result
+
+
+def run_program(text: str, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Interpret a test-engine program in Python (a reference for the tests).
+
+    Mirrors PROGRAM_FORMAT.md: float32 elementwise ops, DST takes the shape of
+    its first tensor argument.
+    """
+    parsed = parse_program(text)
+    env: Dict[str, torch.Tensor] = {name: inputs[name].to(torch.float32) for name in parsed["inputs"]}
+    for line in parsed["ops"]:
+        dst, _, expr = line.partition(" = ")
+        op, *raw = expr.split()
+        args = [env[a] if a in env else float(a) for a in raw]
+        first = next(a for a in args if isinstance(a, torch.Tensor))
+        flat = [a.reshape(-1) if isinstance(a, torch.Tensor) else a for a in args]
+        if op == "add":
+            out = flat[0] + flat[1]
+        elif op == "sub":
+            out = flat[0] - flat[1]
+        elif op == "mul":
+            out = flat[0] * flat[1]
+        elif op == "relu":
+            out = torch.relu(flat[0])
+        elif op == "neg":
+            out = -flat[0]
+        elif op == "copy":
+            out = flat[0].clone()
+        else:
+            raise ValueError(f"unknown op {op!r}")
+        env[dst] = torch.as_tensor(out, dtype=torch.float32).reshape(first.shape)
+    return {name: env[name] for name in parsed["outputs"]}
