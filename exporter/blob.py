@@ -134,8 +134,8 @@ def _encode_metadata(meta: EngineMetadata) -> bytes:
         raise ValueError("an engine needs at least one output")
     if len(meta.inputs) > MAX_TENSORS or len(meta.outputs) > MAX_TENSORS:
         raise ValueError(f"at most {MAX_TENSORS} inputs and {MAX_TENSORS} outputs")
-    if meta.device_index < 0:
-        raise ValueError(f"device_index must be >= 0, got {meta.device_index}")
+    if not 0 <= meta.device_index < 2**31:
+        raise ValueError(f"device_index must be in 0..{2**31 - 1}, got {meta.device_index}")
     names = [t.name for t in (*meta.inputs, *meta.outputs)]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -6,15 +6,16 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from executorch.exir._serialize._program import _get_extended_header, deserialize_pte_binary
 from executorch.exir.schema import DataLocation, KernelCall, Program
 
 from . import blob
+from .backend_details import ExecutorchTensorRTBackend
 from .compile_specs import decode_compile_specs
 
-BACKEND_ID = "ExecutorchTensorRTBackend"  # == ExecutorchTensorRTBackend.__name__
+BACKEND_ID = ExecutorchTensorRTBackend.__name__
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def _read(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) 
     raise TypeError(f"expected a path or bytes, got {type(path_or_bytes).__name__}")
 
 
-def _non_delegated(program: Program, plan_index: int) -> tuple:
+def _non_delegated(program: Program, plan_index: int) -> Tuple[int, List[str]]:
     plan = program.execution_plan[plan_index]
     names: List[str] = []
     count = 0
@@ -158,13 +159,19 @@ def inspect_program(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, mem
                 continue
             specs: Dict[str, str] = {}
             engine: Optional[EngineReport] = None
-            error: Optional[str] = None
+            errors: List[str] = []
+            # A bad blob or bad specs is reported, not raised: inspect is for
+            # looking at programs that may well be broken.
             try:
                 specs = decode_compile_specs(delegate.compile_specs)
+            except (TypeError, ValueError) as err:
+                errors.append(f"compile specs: {err}")
+            try:
                 decoded = blob.decode(payload)
                 engine = _engine_report(decoded.metadata, len(decoded.engine))
-            except ValueError as err:  # BlobFormatError is a ValueError
-                error = str(err)
+            except blob.BlobFormatError as err:
+                errors.append(f"delegate blob: {err}")
+            error = "; ".join(errors) or None
             delegates.append(DelegateReport(delegate_index, delegate.id, len(payload), specs, engine, error))
         count, names = _non_delegated(program, plan_index)
         methods.append(MethodReport(plan.name, delegates, count, names))

@@ -18,8 +18,11 @@ from typing import Any, Dict, List, Tuple
 import pytest
 import tensorrt_rtx
 import torch
+from executorch.exir import to_edge_transform_and_lower
 from executorch.exir._serialize._flatbuffer_program import _flatbuffer_to_program
 from executorch.exir._serialize._program import _get_extended_header, deserialize_pte_binary
+from executorch.exir.backend.backend_details import BackendDetails, PreprocessResult
+from executorch.exir.backend.canonical_partitioners.all_node_partitioner import AllNodePartitioner
 from executorch.exir.schema import DataLocation
 from executorch_tensorrt.cli import main
 from executorch_tensorrt.exporter import (
@@ -179,6 +182,38 @@ def test_inspect_reads_segment_and_inline_delegates(mlp_pte: bytes) -> None:
     assert delegate_payload(raw, mlp_pte, 0, 0) == delegate_payload(restored, mlp_pte, 0, 0)
 
 
+def test_inspect_reports_a_corrupt_blob(test_engine_builder: TestEngineBuilder) -> None:
+    data = bytearray(export(Double(), inputs=(torch.randn(4),), engine_builder="test").buffer)
+    start = data.find(b"ETRT")
+    data[start + 4] = 9  # blob format version 9
+    (delegate,) = inspect_program(bytes(data)).tensorrt_delegates
+    assert delegate.engine is None
+    assert delegate.error is not None and "format version 9 is not supported" in delegate.error
+    assert delegate.compile_specs["engine_builder"] == "test"
+    assert "error: delegate blob" in format_report(inspect_program(bytes(data)))
+
+
+class OtherDemoBackend(BackendDetails):
+    @staticmethod
+    def preprocess(edge_program: Any, compile_specs: Any) -> PreprocessResult:
+        return PreprocessResult(processed_bytes=b"not ours")
+
+
+def test_inspect_lists_other_delegates_by_id() -> None:
+    exported = torch.export.export(Double(), (torch.randn(4),))
+    pte = to_edge_transform_and_lower(exported, partitioner=[AllNodePartitioner("OtherDemoBackend", [])])
+    report = inspect_program(pte.to_executorch().buffer)
+    (delegate,) = report.methods[0].delegates
+    assert (delegate.backend_id, delegate.size_bytes, delegate.engine, delegate.error) == (
+        "OtherDemoBackend",
+        len(b"not ours"),
+        None,
+        None,
+    )
+    assert report.tensorrt_delegates == []
+    assert "delegate 0: OtherDemoBackend (8 bytes)" in format_report(report)
+
+
 def test_inspect_refuses_non_programs(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a readable ExecuTorch program"):
         inspect_program(b"\x00" * 64)
@@ -204,6 +239,43 @@ def test_rtx_conv_softmax_two_inputs_two_outputs() -> None:
     assert meta.device_index == 1
     specs = inspect_program(pte).tensorrt_delegates[0].compile_specs
     assert specs["workspace_bytes"] == str(1 << 26) and specs["device_index"] == "1"
+
+
+class TinyAttention(torch.nn.Module):
+    def __init__(self, dim: int = 16) -> None:
+        super().__init__()
+        self.qkv = torch.nn.Linear(dim, 3 * dim)
+        self.norm = torch.nn.LayerNorm(dim)
+        self.out = torch.nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(self.norm(x)).chunk(3, dim=-1)
+        weights = torch.softmax(q @ k.transpose(-2, -1) / 4.0, dim=-1)
+        return x + torch.nn.functional.gelu(self.out(weights @ v))
+
+
+class Where(torch.nn.Module):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor):
+        return torch.where(mask, x, torch.zeros_like(x)), x > 0
+
+
+@pytest.mark.parametrize(
+    "model, inputs, input_dtypes, output_dtypes",
+    [
+        (TinyAttention(), (torch.randn(2, 5, 16),), ["float32"], ["float32"]),
+        (torch.nn.Linear(4, 3).half(), (torch.randn(2, 4).half(),), ["float16"], ["float16"]),
+        (torch.nn.Linear(4, 3).bfloat16(), (torch.randn(2, 4).bfloat16(),), ["bfloat16"], ["bfloat16"]),
+        (Where(), (torch.randn(3), torch.tensor([True, False, True])), ["float32", "bool"], ["float32", "bool"]),
+    ],
+    ids=["attention", "float16", "bfloat16", "bool"],
+)
+def test_rtx_models_and_dtypes(model: torch.nn.Module, inputs: tuple, input_dtypes: list, output_dtypes: list) -> None:
+    (payload,) = _payloads(export(model, inputs=inputs, engine_builder="tensorrt_rtx").buffer)
+    decoded = blob.decode(payload)
+    assert decoded.engine[:4] == b"vtrt"
+    assert [s.dtype_name for s in decoded.metadata.inputs] == input_dtypes
+    assert sorted(s.dtype_name for s in decoded.metadata.outputs) == sorted(output_dtypes)
+    assert [s.ranges[0].opt for s in decoded.metadata.inputs] == [tuple(t.shape) for t in inputs]
 
 
 def test_rtx_builder_logs_and_shows_progress_on_tty(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
@@ -302,6 +374,43 @@ def test_test_builder_program_matches_the_graph(test_engine_builder: TestEngineB
 
     report = inspect_program(pte)
     assert report.tensorrt_delegates[0].engine.flavour == "test"  # type: ignore[union-attr]
+
+
+def test_test_builder_handles_passthrough_and_repeated_outputs() -> None:
+    class Passthrough(torch.nn.Module):
+        def forward(self, x: torch.Tensor, y: torch.Tensor):
+            z = torch.sub(x, y, alpha=0.5) * 3.0
+            return z, x, z, torch.relu(-z)
+
+    x, y = torch.randn(4), torch.randn(4)
+    request = _request(Passthrough(), (x, y))  # an aten graph straight from torch.export
+    program = TestEngineBuilder().build(request).engine.decode()
+    got = run_program(program, {"input_0": x, "input_1": y})
+    for index, expected in enumerate(Passthrough()(x, y)):
+        torch.testing.assert_close(got[f"output_{index}"], expected)
+    assert "output_1 = copy input_0" in program and "output_2 = copy output_0" in program
+
+
+def test_test_builder_refuses_what_the_test_engine_lacks() -> None:
+    class Broadcast(torch.nn.Module):
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return x + y
+
+    with pytest.raises(NotImplementedError, match="broadcasts"):
+        TestEngineBuilder().build(_request(Broadcast(), (torch.randn(2, 3), torch.randn(3))))
+    with pytest.raises(NotImplementedError, match="not float32"):
+        TestEngineBuilder().build(_request(torch.nn.ReLU(), (torch.randn(3).half(),)))
+
+    class Scale(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(2))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.weight
+
+    with pytest.raises(NotImplementedError, match="only scalar constants"):
+        TestEngineBuilder().build(_request(Scale(), (torch.randn(2),)))
 
 
 def test_test_builder_names_unsupported_ops(test_engine_builder: TestEngineBuilder) -> None:
@@ -466,12 +575,14 @@ def test_cli_export_and_inspect(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_cli_accepts_callables(tmp_path: Path, capsys: Any, test_engine_builder: TestEngineBuilder) -> None:
+    # A module beside the model file is importable, as with `python model.py`.
+    (tmp_path / "cli_helper_layers.py").write_text(
+        "import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n        return torch.relu(x) * 3.0\n"
+    )
     model_file = tmp_path / "model.py"
     model_file.write_text(
         "import torch\n"
-        "class M(torch.nn.Module):\n"
-        "    def forward(self, x):\n"
-        "        return torch.relu(x) * 3.0\n"
+        "from cli_helper_layers import M\n"
         "model = M\n"  # a class is a zero-argument callable returning a module
         "def example_inputs():\n"
         "    return (torch.randn(2, 2),)\n"
@@ -491,6 +602,10 @@ def test_cli_accepts_callables(tmp_path: Path, capsys: Any, test_engine_builder:
         ("import torch\nmodel = torch.nn.ReLU()\nexample_inputs = torch.randn(1)\n", "must be a tuple of tensors"),
         ("import torch\nmodel = torch.nn.ReLU()\nexample_inputs = (1,)\n", "must be a tuple of tensors"),
         ("raise ImportError('no module named foo')\n", "running .* failed: ImportError: no module named foo"),
+        (
+            "import torch\ndef model():\n    raise KeyError('boom')\nexample_inputs = (torch.randn(1),)\n",
+            r"calling `model\(\)` from .* failed: KeyError: 'boom'",
+        ),
     ],
 )
 def test_cli_model_file_errors(tmp_path: Path, capsys: Any, source: str, match: str) -> None:

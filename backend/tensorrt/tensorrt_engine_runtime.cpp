@@ -77,11 +77,18 @@ class TensorRTEngineRuntime final : public EngineRuntime {
     if (status != cudaSuccess) {
       return cuda_failure(Error::Internal, "cudaSetDevice", status);
     }
+    // The host-code flag is state of the shared IRuntime: hold it for the
+    // whole deserialization.
+    std::lock_guard<std::mutex> lock(mutex_);
     nvinfer1::IRuntime* runtime = nullptr;
-    Error err = get_runtime(&runtime);
+    Error err = get_runtime_locked(&runtime);
     if (err != Error::Ok) {
       return err;
     }
+    // A version-compatible engine carries the lean runtime that built it as
+    // host code; TensorRT refuses to load it unless host code is allowed.
+    // Engines come from the user's own program, which already runs code.
+    runtime->setEngineHostCodeAllowed(metadata.version_compatible);
     std::unique_ptr<nvinfer1::ICudaEngine> engine(
         runtime->deserializeCudaEngine(engine_bytes, engine_size));
     if (!engine) {
@@ -102,9 +109,9 @@ class TensorRTEngineRuntime final : public EngineRuntime {
   }
 
  private:
-  // Creates the IRuntime once, only after check_device() succeeded.
-  Error get_runtime(nvinfer1::IRuntime** out) {
-    std::lock_guard<std::mutex> lock(mutex_);
+  // Creates the IRuntime once, only after check_device() succeeded. Caller
+  // holds mutex_.
+  Error get_runtime_locked(nvinfer1::IRuntime** out) {
     if (!runtime_) {
       runtime_.reset(nvinfer1::createInferRuntime(logger_));
       if (!runtime_) {

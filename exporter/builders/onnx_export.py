@@ -11,7 +11,7 @@ import torch
 
 # Loggers torch.onnx reports through; quieted while exporting because their
 # messages (e.g. "torchvision is not installed") do not concern our users.
-_NOISY_LOGGERS = ("torch.onnx", "torch.export", "torch._export", "onnxscript")
+_NOISY_LOGGERS = ("torch.onnx", "torch.export", "torch._export", "onnxscript", "onnx_ir")
 
 
 @contextlib.contextmanager

@@ -77,8 +77,7 @@ class TensorRTEngineBuilder:
 
         logger = make_logger(trt)
         builder = trt.Builder(logger)
-        # Explicit batch is the only mode (and the default) since TensorRT 10.
-        network = builder.create_network(0)
+        network = builder.create_network(_network_flags(trt))
         parser = trt.OnnxParser(network, logger)
         if not _parse(parser, onnx_program):
             raise RuntimeError(
@@ -109,6 +108,14 @@ class TensorRTEngineBuilder:
             builder_version=str(trt.__version__),
             version_compatible=version_flag is not None,
         )
+
+
+def _network_flags(trt: ModuleType) -> int:
+    # Strongly typed: TensorRT keeps the graph's dtypes (fp16 stays fp16, fp32
+    # stays fp32) as PyTorch ran them. TensorRT-RTX networks always are; full
+    # TensorRT needs the flag. Explicit batch is the only mode since TensorRT 10.
+    flag = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
+    return 0 if flag is None else 1 << int(flag)
 
 
 def _parse(parser: Any, onnx_program: Any) -> bool:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import runpy
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 PROG = "executorch-tensorrt"
 
@@ -105,6 +106,25 @@ def _resolve(namespace: Dict[str, Any], name: str, path: Path, expected: str) ->
     return namespace[name]
 
 
+def _call(factory: Any, name: str, path: Path) -> Any:
+    try:
+        return factory()
+    except Exception as err:
+        raise UserError(f"calling `{name}()` from {path} failed: {type(err).__name__}: {err}") from err
+
+
+@contextlib.contextmanager
+def _importable_from(directory: Path) -> Iterator[None]:
+    # Like `python MODEL_FILE`: modules beside the model file can be imported.
+    entry = str(directory.resolve())
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+
+
 def _model_and_inputs(path: Path) -> tuple:
     import torch
 
@@ -114,12 +134,12 @@ def _model_and_inputs(path: Path) -> tuple:
     if not isinstance(model, torch.nn.Module):
         if not callable(model):
             raise UserError(f"`model` in {path} is a {type(model).__name__}, not an nn.Module or a callable")
-        model = model()
+        model = _call(model, "model", path)
         if not isinstance(model, torch.nn.Module):
             raise UserError(f"`model()` in {path} returned a {type(model).__name__}, not an nn.Module")
     inputs = _resolve(namespace, "example_inputs", path, "a tuple of tensors or a zero-argument callable returning one")
     if callable(inputs) and not isinstance(inputs, torch.Tensor):
-        inputs = inputs()
+        inputs = _call(inputs, "example_inputs", path)
     if isinstance(inputs, torch.Tensor):
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors; write `(x,)` for a single input")
     if not isinstance(inputs, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in inputs):
@@ -131,16 +151,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .exporter import save
 
     model_file = Path(args.model_file)
-    model, inputs = _model_and_inputs(model_file)
-    out = save(
-        model,
-        args.output,
-        inputs=inputs,
-        engine_builder=args.engine_builder,
-        device_index=args.device_index,
-        workspace_bytes=args.workspace_bytes,
-        version_compatible=args.version_compatible,
-    )
+    with _importable_from(model_file.parent):
+        model, inputs = _model_and_inputs(model_file)
+        out = save(
+            model,
+            args.output,
+            inputs=inputs,
+            engine_builder=args.engine_builder,
+            device_index=args.device_index,
+            workspace_bytes=args.workspace_bytes,
+            version_compatible=args.version_compatible,
+        )
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
 
@@ -177,15 +198,17 @@ def _one_line(err: BaseException) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    # Emitted by ExecuTorch's own deep copies on every export; nothing a user can act on.
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
     parser = build_parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as exit_:  # argparse already printed usage and the error (or --help)
-        return exit_.code if isinstance(exit_.code, int) else 2
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
     try:
-        return _COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            # Emitted by ExecuTorch's own deep copies on every export; nothing a user can act on.
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
+            return _COMMANDS[args.command](args)
     except _USER_ERRORS as err:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
