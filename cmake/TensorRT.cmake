@@ -11,6 +11,10 @@
 
 set(TensorRT_ROOT "$ENV{TensorRT_ROOT}" CACHE PATH "TensorRT SDK root (include/NvInfer.h)")
 option(ETTRT_REQUIRE_TENSORRT "Fail unless the TensorRT adapter can be built" OFF)
+if(TensorRT_ROOT AND NOT IS_ABSOLUTE "${TensorRT_ROOT}")
+  # A relative path means relative to the source tree, where `pip install .` runs.
+  get_filename_component(TensorRT_ROOT "${TensorRT_ROOT}" ABSOLUTE BASE_DIR "${CMAKE_SOURCE_DIR}")
+endif()
 
 set(ETTRT_WITH_TENSORRT OFF)
 set(_ettrt_why "")
@@ -47,13 +51,18 @@ if(NOT _ettrt_why)
   get_filename_component(_ettrt_trt_dir "${ETTRT_TENSORRT_LIBRARY}" DIRECTORY)
   # Relative entry for the wheel next to ours, absolute one for an SDK.
   set(ETTRT_TENSORRT_RPATH "$ORIGIN/../../tensorrt_lean_libs;${_ettrt_trt_dir}")
-  set(_ettrt_cuda_hints "$ENV{CUDA_HOME}" "$ENV{CUDA_PATH}" /usr/local/cuda)
+  # The toolkit, or the `nvidia-cuda-runtime` wheel (site-packages/nvidia/cu13).
+  execute_process(
+    COMMAND "${Python_EXECUTABLE}" -c
+            "import nvidia, os; print(';'.join(os.path.join(p, 'cu13') for p in nvidia.__path__))"
+    OUTPUT_VARIABLE _ettrt_cuda_wheel_dirs OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  set(_ettrt_cuda_hints "$ENV{CUDA_HOME}" "$ENV{CUDA_PATH}" /usr/local/cuda ${_ettrt_cuda_wheel_dirs})
   find_path(ETTRT_CUDA_INCLUDE_DIR cuda_runtime_api.h
     HINTS ${_ettrt_cuda_hints} PATH_SUFFIXES include NO_CACHE)
   find_library(ETTRT_CUDART_LIBRARY NAMES cudart libcudart.so.13
     HINTS ${_ettrt_cuda_hints} PATH_SUFFIXES lib64 lib NO_CACHE)
   if(NOT ETTRT_CUDA_INCLUDE_DIR OR NOT ETTRT_CUDART_LIBRARY)
-    set(_ettrt_why "no CUDA runtime (cuda_runtime_api.h and libcudart) under CUDA_HOME or /usr/local/cuda")
+    set(_ettrt_why "no CUDA runtime (cuda_runtime_api.h and libcudart) under CUDA_HOME, /usr/local/cuda or the nvidia-cuda-runtime wheel")
   else()
     get_filename_component(_ettrt_cudart_dir "${ETTRT_CUDART_LIBRARY}" DIRECTORY)
     set(ETTRT_CUDART_RPATH "$ORIGIN/../../nvidia/cu13/lib;${_ettrt_cudart_dir}")

@@ -54,6 +54,8 @@ def test_runner_reports_delegate_reason(test_programs: Dict[str, Path]) -> None:
 
 def test_runner_refuses_bad_command_lines(tmp_path: Path, test_programs: Dict[str, Path]) -> None:
     assert "--model is required" in _run([]).stderr
+    missing = _run(["--model", str(tmp_path / "missing.pte")])
+    assert missing.returncode == 2 and "cannot read program file" in missing.stderr
     bad_option = _run(["--model", str(test_programs["add_relu"]), "--backend-option", "novalue"])
     assert bad_option.returncode == 2 and "KEY=VALUE" in bad_option.stderr
     long_key = _run(["--model", str(test_programs["add_relu"]), "--backend-option", "k" * 64 + "=1"])

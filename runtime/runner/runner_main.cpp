@@ -165,6 +165,10 @@ int run(const RunnerOptions& options) {
       return fail("setting backend options", err);
     }
   }
+  if (!std::ifstream(options.model_path, std::ios::binary)) {
+    std::fprintf(stderr, "error: cannot read program file '%s'\n", options.model_path.c_str());
+    return 2;
+  }
   Module module(options.model_path, Module::LoadMode::Mmap);
   clear_last_error();
   Error err = module.load(map);
