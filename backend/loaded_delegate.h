@@ -11,9 +11,8 @@ namespace executorch_tensorrt {
 // What init() hands ExecuTorch as the DelegateHandle: one engine with the
 // metadata it was exported with.
 struct LoadedDelegate {
-  LoadedDelegate(EngineMetadata meta, EngineRuntime& rt, std::unique_ptr<Engine> eng)
+  LoadedDelegate(EngineMetadata meta, std::unique_ptr<Engine> eng)
       : metadata(std::move(meta)),
-        runtime(rt),
         engine(std::move(eng)),
         executor(metadata, *engine) {}
 
@@ -21,7 +20,6 @@ struct LoadedDelegate {
   LoadedDelegate& operator=(const LoadedDelegate&) = delete;
 
   const EngineMetadata metadata;
-  EngineRuntime& runtime;
   const std::unique_ptr<Engine> engine;
   DelegateExecutor executor;
   // An engine's execution state is not re-entrant: one execute at a time.

@@ -53,7 +53,7 @@ Result<LoadedDelegate*> load_delegate(FreeableBuffer* processed) {
     return engine.error();
   }
   auto* loaded = new (std::nothrow)
-      LoadedDelegate(std::move(blob->metadata), **runtime, std::move(*engine));
+      LoadedDelegate(std::move(blob->metadata), std::move(*engine));
   if (loaded == nullptr) {
     return report_error(Error::MemoryAllocationFailed, "out of host memory creating the delegate");
   }
@@ -88,6 +88,8 @@ Result<DelegateHandle*> TensorRTBackend::init(
     return report_error(Error::MemoryAllocationFailed, "out of host memory in init()");
   } catch (const std::exception& e) {
     return report_error(Error::Internal, "init() failed: %s", e.what());
+  } catch (...) {
+    return report_error(Error::Internal, "init() failed with an unknown exception");
   }
 }
 
@@ -104,6 +106,8 @@ Error TensorRTBackend::execute(
     return loaded->executor.execute(args);
   } catch (const std::exception& e) {
     return report_error(Error::Internal, "execute() failed: %s", e.what());
+  } catch (...) {
+    return report_error(Error::Internal, "execute() failed with an unknown exception");
   }
 }
 

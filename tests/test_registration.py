@@ -56,3 +56,13 @@ def test_second_copy_reports_failed_registration(tmp_path: Path) -> None:
     assert status != 0
     assert "registering backend 'ExecutorchTensorRTBackend' failed" in result.stderr
     assert "already registered" in result.stderr
+
+
+def test_loader_refuses_when_registration_failed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from executorch_tensorrt.runtime import load
+
+    program = tmp_path / "any.pte"
+    program.write_bytes(b"\0" * 16)
+    monkeypatch.setattr(_native._runtime, "registration_status", lambda: 0x12)
+    with pytest.raises(_native.RegistrationError, match="already taken .* or ExecuTorch's backend registry is full"):
+        load(program)
