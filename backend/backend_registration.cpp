@@ -11,8 +11,6 @@
 namespace executorch_tensorrt {
 namespace {
 
-executorch::runtime::Error g_registration_status = executorch::runtime::Error::Internal;
-
 executorch::runtime::Error register_delegate() {
   // Never destroyed: ExecuTorch keeps the pointer for the life of the process.
   static auto* backend = new TensorRTBackend();
@@ -32,8 +30,8 @@ executorch::runtime::Error register_delegate() {
   return status;
 }
 
-const bool g_registered = (g_registration_status = register_delegate(),
-                           g_registration_status == executorch::runtime::Error::Ok);
+// Runs when the library is loaded.
+const executorch::runtime::Error g_registration_status = register_delegate();
 
 } // namespace
 } // namespace executorch_tensorrt

@@ -135,7 +135,6 @@ Error read_tensor(
         kMaxRank);
   }
   spec->dtype = dtype;
-  spec->rank = rank;
   spec->ranges.resize(num_profiles);
   for (uint32_t p = 0; p < num_profiles; ++p) {
     ShapeRange& range = spec->ranges[p];
@@ -221,9 +220,11 @@ Error parse_metadata(const uint8_t* data, size_t size, EngineMetadata* meta) {
         kMaxTensors,
         kMaxTensors);
   }
-  // Each tensor needs at least 12 bytes; refusing impossible counts early
+  // Each tensor needs at least 9 bytes (name length, a 1-byte name, dtype,
+  // rank, reserved; rank 0 has no dims). Refusing impossible counts early
   // keeps a tiny blob from making us reserve large vectors.
-  if (static_cast<uint64_t>(num_inputs + num_outputs) * 12 >
+  constexpr uint64_t kMinTensorBytes = 4 + 1 + 1 + 1 + 2;
+  if (static_cast<uint64_t>(num_inputs + num_outputs) * kMinTensorBytes >
       reader.remaining()) {
     return truncated(reader, "tensor list");
   }

@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include <limits>
+
+#include <executorch/runtime/core/exec_aten/util/dim_order_util.h>
 #include <executorch/runtime/core/exec_aten/util/tensor_util.h>
 
 #include "error_report.h"
@@ -82,6 +85,20 @@ Error DelegateExecutor::bind_input(size_t index, EValue* arg) {
   }
   const Tensor& tensor = arg->toTensor();
   const auto dtype = static_cast<uint8_t>(tensor.scalar_type());
+  if (tensor.dim() > static_cast<ssize_t>(kMaxRank)) {
+    return report_error(
+        Error::InvalidArgument,
+        "input '%s' (#%zu) has rank %zd; engines take at most %zu",
+        spec.name.c_str(), index, static_cast<ssize_t>(tensor.dim()), kMaxRank);
+  }
+  // TensorRT reads and writes row-major buffers; another dim order would be
+  // read as garbage.
+  if (!executorch::runtime::is_contiguous_dim_order(tensor.dim_order().data(), tensor.dim())) {
+    return report_error(
+        Error::InvalidArgument,
+        "input '%s' (#%zu) is not in contiguous (row-major) dim order; pass a contiguous tensor",
+        spec.name.c_str(), index);
+  }
   const Shape shape = shape_of(tensor);
   bool shape_ok = false;
   for (const ShapeRange& range : spec.ranges) {
@@ -129,8 +146,20 @@ Error DelegateExecutor::bind_output(size_t index, EValue* arg) {
         dtype_name(spec.dtype),
         shape.rank);
   }
+  if (!executorch::runtime::is_contiguous_dim_order(tensor.dim_order().data(), tensor.dim())) {
+    return report_error(
+        Error::InvalidArgument,
+        "output '%s' (#%zu) is not in contiguous (row-major) dim order; re-export the model",
+        spec.name.c_str(), index);
+  }
   SizesType sizes[kMaxRank];
   for (uint8_t d = 0; d < shape.rank; ++d) {
+    if (shape.dims[d] < 0 || shape.dims[d] > std::numeric_limits<SizesType>::max()) {
+      return report_error(
+          Error::InvalidArgument,
+          "output '%s' (#%zu): dimension %u is %lld, beyond what an ExecuTorch tensor can hold",
+          spec.name.c_str(), index, d, static_cast<long long>(shape.dims[d]));
+    }
     sizes[d] = static_cast<SizesType>(shape.dims[d]);
   }
   const Error resized = executorch::runtime::resize_tensor(
@@ -138,16 +167,39 @@ Error DelegateExecutor::bind_output(size_t index, EValue* arg) {
   if (resized != Error::Ok) {
     return report_error(
         resized,
-        "output '%s' (#%zu): cannot resize to %s (the program's memory plan is smaller)",
+        "output '%s' (#%zu): the engine produces %s but the program planned %s and cannot resize it; re-export the model",
         spec.name.c_str(),
         index,
-        shape.to_string().c_str());
+        shape.to_string().c_str(),
+        shape_of(tensor).to_string().c_str());
   }
   HostTensor& bound = outputs_[index];
   bound.data = tensor.mutable_data_ptr();
   bound.nbytes = tensor.nbytes();
   bound.shape = shape;
   return Error::Ok;
+}
+
+// The first optimization profile whose ranges hold every input shape. Each
+// input already fits some profile; together they must fit the same one.
+Result<uint32_t> DelegateExecutor::select_profile() const {
+  for (uint32_t p = 0; p < metadata_.num_profiles; ++p) {
+    bool fits = true;
+    for (size_t i = 0; i < input_shapes_.size() && fits; ++i) {
+      fits = metadata_.inputs[i].ranges[p].contains(input_shapes_[i]);
+    }
+    if (fits) {
+      return p;
+    }
+  }
+  std::string given;
+  for (size_t i = 0; i < input_shapes_.size(); ++i) {
+    given += (i ? ", " : "") + metadata_.inputs[i].name + " " + input_shapes_[i].to_string();
+  }
+  return report_error(
+      Error::InvalidArgument,
+      "no optimization profile of the engine holds all inputs together (%s); each profile's ranges must hold every input at once",
+      given.c_str());
 }
 
 Error DelegateExecutor::execute(Span<EValue*> args) {
@@ -161,7 +213,12 @@ Error DelegateExecutor::execute(Span<EValue*> args) {
       return err;
     }
   }
+  Result<uint32_t> profile = select_profile();
+  if (!profile.ok()) {
+    return profile.error();
+  }
   err = engine_.infer_output_shapes(
+      *profile,
       {input_shapes_.data(), input_shapes_.size()},
       {output_shapes_.data(), output_shapes_.size()});
   if (err != Error::Ok) {

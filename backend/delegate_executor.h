@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include <executorch/runtime/core/result.h>
+
 #include <executorch/runtime/core/evalue.h>
 
 #include "engine_runtime.h"
@@ -21,6 +23,7 @@ class DelegateExecutor {
  private:
   Error check_argument_count(size_t count) const;
   Error bind_input(size_t index, executorch::runtime::EValue* arg);
+  Result<uint32_t> select_profile() const;
   Error bind_output(size_t index, executorch::runtime::EValue* arg);
 
   const EngineMetadata& metadata_;

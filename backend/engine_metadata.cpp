@@ -47,14 +47,6 @@ const char* dtype_name(uint8_t scalar_type) {
   }
 }
 
-int64_t Shape::numel() const {
-  int64_t n = 1;
-  for (uint8_t i = 0; i < rank; ++i) {
-    n *= dims[i];
-  }
-  return n;
-}
-
 bool Shape::operator==(const Shape& other) const {
   if (rank != other.rank) {
     return false;

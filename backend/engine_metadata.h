@@ -30,11 +30,7 @@ struct Shape {
   uint8_t rank = 0;
   std::array<int64_t, kMaxRank> dims{};
 
-  int64_t numel() const;
   bool operator==(const Shape& other) const;
-  bool operator!=(const Shape& other) const {
-    return !(*this == other);
-  }
   // "[2, 3, 4]"
   std::string to_string() const;
 };
@@ -52,8 +48,7 @@ struct ShapeRange {
 struct TensorSpec {
   std::string name;
   uint8_t dtype = 0; // ExecuTorch ScalarType code
-  uint8_t rank = 0;
-  std::vector<ShapeRange> ranges; // one per optimization profile
+  std::vector<ShapeRange> ranges; // one per optimization profile, same rank
 };
 
 // What the exporter recorded about the engine, parsed from the blob.

@@ -47,9 +47,11 @@ class Engine {
  public:
   virtual ~Engine() = default;
 
-  // Shapes of the outputs (metadata order) for the given input shapes
-  // (metadata order). Inputs were already checked against the profiles.
+  // Selects optimization profile `profile` (every input shape lies in its
+  // ranges, checked by the caller) and returns the shapes of the outputs
+  // (metadata order) for the given input shapes (metadata order).
   virtual Error infer_output_shapes(
+      uint32_t profile,
       Span<const Shape> input_shapes,
       Span<Shape> output_shapes) = 0;
 

@@ -11,6 +11,13 @@
 #ifndef EXECUTORCH_TENSORRT_WITH_TENSORRT
 #define EXECUTORCH_TENSORRT_WITH_TENSORRT 0
 #endif
+// File names of the libraries the adapter was linked against, for messages.
+#ifndef EXECUTORCH_TENSORRT_RUNTIME_LIBRARY_FILE
+#define EXECUTORCH_TENSORRT_RUNTIME_LIBRARY_FILE "libnvinfer"
+#endif
+#ifndef EXECUTORCH_TENSORRT_CUDART_FILE
+#define EXECUTORCH_TENSORRT_CUDART_FILE "libcudart"
+#endif
 
 namespace executorch_tensorrt {
 namespace {
@@ -54,8 +61,9 @@ void load_adapter_locked(Registry& reg) {
   if (handle == nullptr) {
     const char* why = dlerror();
     reg.adapter_error = std::string("could not load the TensorRT adapter (") +
-        (why ? why : path.c_str()) +
-        "); install TensorRT (libnvinfer) or `pip install tensorrt-lean-cu13-libs`, and the CUDA runtime (libcudart.so.13)";
+        (why ? why : path.c_str()) + "); it was built against " +
+        EXECUTORCH_TENSORRT_RUNTIME_LIBRARY_FILE + " and " + EXECUTORCH_TENSORRT_CUDART_FILE +
+        ": install them (for the lean runtime, `pip install tensorrt-lean-cu13-libs`)";
     return;
   }
   auto create = reinterpret_cast<ExecutorchTensorRTCreateRuntimeFn>(

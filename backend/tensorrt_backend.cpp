@@ -104,6 +104,8 @@ Error TensorRTBackend::execute(
   try {
     std::lock_guard<std::mutex> lock(loaded->execute_mutex);
     return loaded->executor.execute(args);
+  } catch (const std::bad_alloc&) {
+    return report_error(Error::MemoryAllocationFailed, "out of host memory in execute()");
   } catch (const std::exception& e) {
     return report_error(Error::Internal, "execute() failed: %s", e.what());
   } catch (...) {

@@ -65,15 +65,23 @@ def _to_native_input(value: Any, keep_alive: List[torch.Tensor], index: int) -> 
     raise TypeError(f"input {index} is a {type(value).__name__}; pass torch tensors or Python scalars")
 
 
-def _to_torch_output(value: Any) -> Any:
+def _dtype_of(scalar_type: int, what: str) -> torch.dtype:
+    try:
+        return _DTYPE_OF[scalar_type]
+    except KeyError:
+        raise TypeError(f"{what} has ExecuTorch scalar type {scalar_type}, which has no torch dtype here") from None
+
+
+def _to_torch_output(value: Any, index: int) -> Any:
     if not isinstance(value, tuple):
         return value
-    view, sizes, scalar_type = value
-    dtype = _DTYPE_OF[scalar_type]
-    if view.nbytes == 0:
+    data, sizes, scalar_type = value
+    dtype = _dtype_of(scalar_type, f"output {index}")
+    if not data:
         return torch.empty(sizes, dtype=dtype)
-    # Copy at once: the memory belongs to the method and is reused next run.
-    return torch.frombuffer(view, dtype=dtype).reshape(sizes).clone()
+    # `data` is a bytearray the extension copied out under its lock; the
+    # tensor takes it over, so no further copy is needed.
+    return torch.frombuffer(data, dtype=dtype).reshape(sizes)
 
 
 class Program:
@@ -104,7 +112,7 @@ class Program:
     def input_specs(self, method: str = "forward") -> List[Optional[tuple]]:
         """(shape, dtype) of each tensor input of ``method``; None for other inputs."""
         specs = self._native.input_specs(method)
-        return [None if s is None else (tuple(s[0]), _DTYPE_OF[s[1]]) for s in specs]
+        return [None if s is None else (tuple(s[0]), _dtype_of(s[1], f"input {i}")) for i, s in enumerate(specs)]
 
     def run(self, method: str, inputs: Sequence[Any]) -> List[Any]:
         """Runs ``method`` on ``inputs`` (CPU tensors or scalars); returns new tensors."""
@@ -115,7 +123,7 @@ class Program:
             outputs = self._native.execute(method, native_inputs)
         except RuntimeError as err:
             raise DelegateError(str(err)) from None
-        return [_to_torch_output(v) for v in outputs]
+        return [_to_torch_output(v, i) for i, v in enumerate(outputs)]
 
     def forward(self, *inputs: Any) -> List[Any]:
         return self.run("forward", inputs)

@@ -52,6 +52,19 @@ def test_python_writer_cpp_reader_round_trip(flavour: Flavour) -> None:
     assert parsed["engine"] == engine
 
 
+def test_smallest_tensors_are_accepted_by_both_readers() -> None:
+    # One-byte names and rank 0: the smallest tensor entries the format has.
+    meta = _metadata(
+        inputs=(TensorSpec("x", 6, (ShapeRange.static(()),)),),
+        outputs=(TensorSpec("y", 6, (ShapeRange.static(()),)),),
+        num_profiles=1,
+    )
+    data = blob.encode(DelegateBlob(meta, b"e"))
+    assert blob.decode(data).metadata == meta
+    parsed = _runtime.parse_blob(data)
+    assert [t["name"] for t in parsed["inputs"] + parsed["outputs"]] == ["x", "y"]
+
+
 def test_both_readers_refuse_a_newer_format_naming_the_version() -> None:
     data = bytearray(blob.encode(DelegateBlob(_metadata(), b"engine")))
     struct.pack_into("<H", data, 4, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Dict, List
@@ -64,3 +65,18 @@ def test_runner_refuses_bad_command_lines(tmp_path: Path, test_programs: Dict[st
     short = _run(["--model", str(test_programs["add_relu"]), "--input", str(tmp_path / "short.bin"),
                   "--input", str(tmp_path / "short.bin")], with_test_engine=True)
     assert short.returncode == 2 and "has 4 bytes; input 0 needs 24" in short.stderr
+
+
+def test_missing_tensorrt_runtime_is_reported(tmp_path: Path, test_programs: Dict[str, Path]) -> None:
+    # A copy of the installed runner and delegate whose adapter cannot load, as
+    # when TensorRT's library is absent: init() must say what to install.
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "lib").mkdir()
+    runner = tmp_path / "bin" / _native.RUNNER.name
+    shutil.copy(_native.RUNNER, runner)
+    shutil.copy(_native.LIB_DIR / "libexecutorch_tensorrt_delegate.so", tmp_path / "lib")
+    (tmp_path / "lib" / "libexecutorch_tensorrt_adapter.so").write_text("not a shared library")
+    result = subprocess.run([str(runner), "--model", str(test_programs["rtx_mlp"])], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "could not load the TensorRT adapter" in result.stderr
+    assert "pip install tensorrt-lean-cu13-libs" in result.stderr

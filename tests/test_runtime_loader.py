@@ -43,6 +43,22 @@ def test_outputs_do_not_alias_between_calls(test_engine, test_programs: Dict[str
     torch.testing.assert_close(first, torch.full((2, 3), 2.0))
 
 
+def test_concurrent_calls_on_one_program_give_correct_outputs(test_engine, test_programs: Dict[str, Path]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    program = load(test_programs["add_relu"])
+
+    def call(seed: int) -> bool:
+        x = torch.full((2, 3), float(seed))
+        y = torch.full((2, 3), -1.0)
+        relu, twice = program.forward(x, y)
+        return bool(torch.equal(relu, torch.relu(x + y)) and torch.equal(twice, x * 2))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(call, range(400), timeout=120))
+    assert results.count(False) == 0, f"{results.count(False)} of {len(results)} calls returned another call's outputs"
+
+
 def test_executorch_own_runtime_runs_the_program(test_engine, test_programs: Dict[str, Path]) -> None:
     from executorch.runtime import Runtime
 

@@ -68,6 +68,35 @@ class DeviceBuffer {
   size_t capacity_ = 0;
 };
 
+// Makes `device` current for a scope and restores the caller's device after,
+// so the delegate never changes the device a host framework (PyTorch, say)
+// set on this thread.
+class ScopedDevice {
+ public:
+  explicit ScopedDevice(int device) {
+    if (cudaGetDevice(&previous_) != cudaSuccess) {
+      previous_ = -1;
+    }
+    status_ = previous_ == device ? cudaSuccess : cudaSetDevice(device);
+  }
+  ScopedDevice(const ScopedDevice&) = delete;
+  ScopedDevice& operator=(const ScopedDevice&) = delete;
+  ~ScopedDevice() {
+    if (previous_ >= 0 && status_ == cudaSuccess) {
+      cudaSetDevice(previous_);
+    }
+  }
+
+  // The result of making `device` current.
+  cudaError_t status() const {
+    return status_;
+  }
+
+ private:
+  int previous_ = -1;
+  cudaError_t status_ = cudaSuccess;
+};
+
 // A non-blocking CUDA stream owned by one engine.
 class CudaStream {
  public:

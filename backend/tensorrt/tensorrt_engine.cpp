@@ -75,6 +75,7 @@ Result<std::unique_ptr<TensorRTEngine>> TensorRTEngine::create(
   if (err != Error::Ok) {
     return err;
   }
+  logger.clear_last_error();
   out->context_.reset(out->engine_->createExecutionContext());
   if (!out->context_) {
     return report_error(
@@ -90,6 +91,14 @@ Result<std::unique_ptr<TensorRTEngine>> TensorRTEngine::create(
 }
 
 Error TensorRTEngine::check_signature(const EngineMetadata& metadata) const {
+  const int32_t profiles = engine_->getNbOptimizationProfiles();
+  if (profiles < 0 || static_cast<uint32_t>(profiles) != metadata.num_profiles) {
+    return report_error(
+        Error::DelegateInvalidCompatibility,
+        "the engine has %d optimization profiles but the blob metadata lists %u; re-export the model",
+        profiles,
+        metadata.num_profiles);
+  }
   const size_t expected = metadata.inputs.size() + metadata.outputs.size();
   const int32_t actual = engine_->getNbIOTensors();
   if (actual < 0 || static_cast<size_t>(actual) != expected) {
@@ -133,9 +142,37 @@ Error TensorRTEngine::check_signature(const EngineMetadata& metadata) const {
   return Error::Ok;
 }
 
+TensorRTEngine::~TensorRTEngine() {
+  // TensorRT and CUDA objects must be released on the device they live on,
+  // in order: context before engine; buffers and stream last.
+  ScopedDevice device(device_index_);
+  context_.reset();
+  engine_.reset();
+  input_buffers_.clear();
+  output_buffers_.clear();
+}
+
 Error TensorRTEngine::infer_output_shapes(
+    uint32_t profile,
     Span<const Shape> input_shapes,
     Span<Shape> output_shapes) {
+  ScopedDevice device(device_index_);
+  if (device.status() != cudaSuccess) {
+    return report_error(
+        Error::Internal, "cannot make CUDA device %d current: %s", device_index_, cudaGetErrorString(device.status()));
+  }
+  if (static_cast<int32_t>(profile) != active_profile_) {
+    logger_.clear_last_error();
+    if (!context_->setOptimizationProfileAsync(static_cast<int32_t>(profile), stream_.get())) {
+      return report_error(
+          Error::Internal,
+          "TensorRT refused optimization profile %u: %s",
+          profile,
+          logger_.take_last_error().c_str());
+    }
+    active_profile_ = static_cast<int32_t>(profile);
+  }
+  logger_.clear_last_error();
   for (size_t i = 0; i < input_names_.size(); ++i) {
     nvinfer1::Dims dims{};
     dims.nbDims = input_shapes[i].rank;
@@ -201,27 +238,35 @@ Error TensorRTEngine::bind_output(const HostTensor& output, DeviceBuffer& buffer
   return Error::Ok;
 }
 
+Error TensorRTEngine::drain_and_fail(Error error) {
+  cudaStreamSynchronize(stream_.get()); // the original error is the one to report
+  return error;
+}
+
 Error TensorRTEngine::run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) {
-  cudaError_t status = cudaSetDevice(device_index_);
-  if (status != cudaSuccess) {
-    return cuda_failure(Error::Internal, "cudaSetDevice", status);
+  ScopedDevice device(device_index_);
+  if (device.status() != cudaSuccess) {
+    return report_error(
+        Error::Internal, "cannot make CUDA device %d current: %s", device_index_, cudaGetErrorString(device.status()));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     Error err = stage_in(inputs[i], input_buffers_[i]);
     if (err != Error::Ok) {
-      return err;
+      return drain_and_fail(err);
     }
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
     Error err = bind_output(outputs[i], output_buffers_[i]);
     if (err != Error::Ok) {
-      return err;
+      return drain_and_fail(err);
     }
   }
+  logger_.clear_last_error();
   if (!context_->enqueueV3(stream_.get())) {
-    return report_error(
-        Error::Internal, "TensorRT enqueueV3 failed: %s", logger_.take_last_error().c_str());
+    return drain_and_fail(report_error(
+        Error::Internal, "TensorRT enqueueV3 failed: %s", logger_.take_last_error().c_str()));
   }
+  cudaError_t status = cudaSuccess;
   for (size_t i = 0; i < outputs.size(); ++i) {
     status = cudaMemcpyAsync(
         outputs[i].data,
@@ -230,7 +275,7 @@ Error TensorRTEngine::run(Span<const HostTensor> inputs, Span<const HostTensor> 
         cudaMemcpyDeviceToHost,
         stream_.get());
     if (status != cudaSuccess) {
-      return cuda_failure(Error::Internal, "copying an output to the host", status);
+      return drain_and_fail(cuda_failure(Error::Internal, "copying an output to the host", status));
     }
   }
   // execute() returns with the outputs on the host, so wait for the stream.

@@ -24,7 +24,9 @@ class TensorRTEngine final : public Engine {
       const EngineMetadata& metadata,
       TensorRTLogger& logger);
 
-  Error infer_output_shapes(Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
+  ~TensorRTEngine() override;
+
+  Error infer_output_shapes(uint32_t profile, Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
   Error run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) override;
 
  private:
@@ -36,12 +38,16 @@ class TensorRTEngine final : public Engine {
   Error check_signature(const EngineMetadata& metadata) const;
   Error stage_in(const HostTensor& input, DeviceBuffer& buffer);
   Error bind_output(const HostTensor& output, DeviceBuffer& buffer);
+  // Waits for work already enqueued before an error return, so no copy is
+  // still writing into ExecuTorch's buffers when execute() reports failure.
+  Error drain_and_fail(Error error);
 
   // Declared in this order so the context is destroyed before the engine.
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
   TensorRTLogger& logger_;
   int32_t device_index_;
+  int32_t active_profile_ = 0;
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   CudaStream stream_;

@@ -25,7 +25,8 @@ namespace tensorrt_adapter {
 namespace {
 
 // "major.minor.patch" of the TensorRT library actually loaded, which may be
-// newer than the headers we compiled against.
+// newer than the headers we compiled against. These getters only read
+// constants, so unlike createInferRuntime they are safe without a GPU.
 std::string loaded_tensorrt_version() {
   return std::to_string(getInferLibMajorVersion()) + "." +
       std::to_string(getInferLibMinorVersion()) + "." +
@@ -73,9 +74,13 @@ class TensorRTEngineRuntime final : public EngineRuntime {
       const uint8_t* engine_bytes,
       size_t engine_size,
       const EngineMetadata& metadata) override {
-    const cudaError_t status = cudaSetDevice(metadata.device_index);
-    if (status != cudaSuccess) {
-      return cuda_failure(Error::Internal, "cudaSetDevice", status);
+    ScopedDevice device(metadata.device_index);
+    if (device.status() != cudaSuccess) {
+      return report_error(
+          Error::Internal,
+          "cannot make CUDA device %d current: %s",
+          metadata.device_index,
+          cudaGetErrorString(device.status()));
     }
     // The host-code flag is state of the shared IRuntime: hold it for the
     // whole deserialization.
@@ -89,6 +94,7 @@ class TensorRTEngineRuntime final : public EngineRuntime {
     // host code; TensorRT refuses to load it unless host code is allowed.
     // Engines come from the user's own program, which already runs code.
     runtime->setEngineHostCodeAllowed(metadata.version_compatible);
+    logger_.clear_last_error();
     std::unique_ptr<nvinfer1::ICudaEngine> engine(
         runtime->deserializeCudaEngine(engine_bytes, engine_size));
     if (!engine) {
@@ -113,6 +119,7 @@ class TensorRTEngineRuntime final : public EngineRuntime {
   // holds mutex_.
   Error get_runtime_locked(nvinfer1::IRuntime** out) {
     if (!runtime_) {
+      logger_.clear_last_error();
       runtime_.reset(nvinfer1::createInferRuntime(logger_));
       if (!runtime_) {
         return report_error(

@@ -4,16 +4,17 @@
 
 namespace executorch_tensorrt {
 namespace tensorrt_adapter {
+namespace {
+thread_local std::string t_last_error;
+} // namespace
 
 void TensorRTLogger::log(Severity severity, const char* msg) noexcept {
   switch (severity) {
     case Severity::kINTERNAL_ERROR:
-    case Severity::kERROR: {
-      std::lock_guard<std::mutex> lock(mutex_);
-      last_error_ = msg;
+    case Severity::kERROR:
+      t_last_error = msg;
       ET_LOG(Error, "TensorRT: %s", msg);
       break;
-    }
     case Severity::kWARNING:
       ET_LOG(Info, "TensorRT warning: %s", msg);
       break;
@@ -23,10 +24,13 @@ void TensorRTLogger::log(Severity severity, const char* msg) noexcept {
   }
 }
 
+void TensorRTLogger::clear_last_error() {
+  t_last_error.clear();
+}
+
 std::string TensorRTLogger::take_last_error() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  std::string out = last_error_.empty() ? "TensorRT logged no detail" : last_error_;
-  last_error_.clear();
+  std::string out = t_last_error.empty() ? "TensorRT logged no detail" : t_last_error;
+  t_last_error.clear();
   return out;
 }
 

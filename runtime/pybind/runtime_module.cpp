@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "../../backend/delegate_blob.h"
 #include "../../backend/error_report.h"
 #include "../support/backend_option_list.h"
+#include "../support/runtime_reporting.h"
 
 namespace py = pybind11;
 
@@ -34,14 +36,8 @@ using executorch::extension::module::Module;
 using executorch::runtime::EValue;
 using executorch::runtime::LoadBackendOptionsMap;
 
-// "what failed: ErrorName (0x..): delegate's reason"
 [[noreturn]] void raise_error(const std::string& what, Error error) {
-  std::string message = what + ": " + executorch::runtime::to_string(error);
-  const std::string detail = last_error_message();
-  if (!detail.empty()) {
-    message += ": " + detail;
-  }
-  throw std::runtime_error(message);
+  throw std::runtime_error(describe_failure(what, error));
 }
 
 // Options for one backend id: {"key": str | int | bool}.
@@ -74,12 +70,62 @@ BackendOptionList to_option_list(const std::string& backend_id, const py::dict& 
   return list;
 }
 
+// One method output copied out of ExecuTorch's memory (no GIL needed).
+struct OutputValue {
+  enum class Kind { kTensor, kBool, kInt, kDouble, kNone } kind = Kind::kNone;
+  std::string bytes; // tensor data
+  std::vector<int64_t> sizes;
+  int scalar_type = 0;
+  bool boolean = false;
+  int64_t integer = 0;
+  double real = 0.0;
+};
+
+OutputValue copy_output(const EValue& value) {
+  OutputValue out;
+  if (value.isTensor()) {
+    const auto& tensor = value.toTensor();
+    out.kind = OutputValue::Kind::kTensor;
+    out.bytes.assign(static_cast<const char*>(tensor.const_data_ptr()), tensor.nbytes());
+    out.sizes.assign(tensor.sizes().begin(), tensor.sizes().end());
+    out.scalar_type = static_cast<int>(tensor.scalar_type());
+  } else if (value.isBool()) {
+    out.kind = OutputValue::Kind::kBool;
+    out.boolean = value.toBool();
+  } else if (value.isInt()) {
+    out.kind = OutputValue::Kind::kInt;
+    out.integer = value.toInt();
+  } else if (value.isDouble()) {
+    out.kind = OutputValue::Kind::kDouble;
+    out.real = value.toDouble();
+  }
+  return out;
+}
+
+py::object to_python(OutputValue& value) {
+  switch (value.kind) {
+    case OutputValue::Kind::kTensor:
+      return py::make_tuple(
+          py::bytearray(value.bytes.data(), value.bytes.size()), value.sizes, value.scalar_type);
+    case OutputValue::Kind::kBool:
+      return py::bool_(value.boolean);
+    case OutputValue::Kind::kInt:
+      return py::int_(value.integer);
+    case OutputValue::Kind::kDouble:
+      return py::float_(value.real);
+    case OutputValue::Kind::kNone:
+      break;
+  }
+  return py::none();
+}
+
 class LoadedProgram {
  public:
   // `backend_options`: {backend_id: {key: value}}.
   LoadedProgram(const std::string& path, const py::dict& backend_options)
       : module_(std::make_unique<Module>(path, Module::LoadMode::Mmap)) {
-    // LoadBackendOptionsMap holds at most 8 backends (its kMaxBackends).
+    // LoadBackendOptionsMap holds at most 8 backends and ids under 64
+    // characters (its private kMaxBackends and kMaxBackendIdLength).
     if (backend_options.size() > 8) {
       throw py::value_error("backend options for at most 8 backends can be given");
     }
@@ -110,6 +156,8 @@ class LoadedProgram {
   }
 
   std::vector<std::string> method_names() {
+    py::gil_scoped_release no_gil;
+    std::lock_guard<std::mutex> lock(mutex_);
     auto names = module_->method_names();
     if (!names.ok()) {
       raise_error("reading method names", names.error());
@@ -118,10 +166,13 @@ class LoadedProgram {
   }
 
   void load_method(const std::string& method) {
-    clear_last_error();
     Error err;
     {
+      // The GIL is released first: waiting for mutex_ while holding it could
+      // deadlock with a thread that holds mutex_ and wants the GIL.
       py::gil_scoped_release no_gil;
+      std::lock_guard<std::mutex> lock(mutex_);
+      clear_last_error();
       err = module_->load_method(method);
     }
     if (err != Error::Ok) {
@@ -131,26 +182,42 @@ class LoadedProgram {
 
   // [(sizes, scalar_type) | None] per input: None for a non-tensor input.
   py::list input_specs(const std::string& method) {
-    auto meta = module_->method_meta(method);
-    if (!meta.ok()) {
-      raise_error("reading method '" + method + "'", meta.error());
+    // (sizes, scalar type) per input; scalar type -1 for a non-tensor input.
+    std::vector<std::pair<std::vector<int64_t>, int>> specs;
+    std::string failure;
+    {
+      py::gil_scoped_release no_gil;
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto meta = module_->method_meta(method);
+      if (!meta.ok()) {
+        failure = describe_failure("reading method '" + method + "'", meta.error());
+      } else {
+        for (size_t i = 0; i < meta->num_inputs(); ++i) {
+          auto info = meta->input_tensor_meta(i);
+          if (!info.ok()) {
+            specs.push_back({{}, -1});
+          } else {
+            specs.push_back({{info->sizes().begin(), info->sizes().end()}, static_cast<int>(info->scalar_type())});
+          }
+        }
+      }
+    }
+    if (!failure.empty()) {
+      throw std::runtime_error(failure);
     }
     py::list out;
-    for (size_t i = 0; i < meta->num_inputs(); ++i) {
-      auto info = meta->input_tensor_meta(i);
-      if (!info.ok()) {
+    for (const auto& spec : specs) {
+      if (spec.second < 0) {
         out.append(py::none());
-        continue;
+      } else {
+        out.append(py::make_tuple(spec.first, spec.second));
       }
-      std::vector<int64_t> sizes(info->sizes().begin(), info->sizes().end());
-      out.append(py::make_tuple(sizes, static_cast<int>(info->scalar_type())));
     }
     return out;
   }
 
   // inputs: [(data_ptr, sizes, scalar_type) | bool | int | float]
-  // returns: [(memoryview, sizes, scalar_type) | scalar]; memoryviews are only
-  // valid until the next execute, so the Python layer copies them at once.
+  // returns: [(bytearray, sizes, scalar_type) | scalar], owned by Python.
   py::list execute(const std::string& method, const py::list& inputs) {
     std::vector<TensorPtr> tensors;
     std::vector<EValue> values;
@@ -175,38 +242,38 @@ class LoadedProgram {
                              std::string(py::str(py::type::of(item).attr("__name__"))));
       }
     }
-    clear_last_error();
-    auto result = [&] {
+    // ExecuTorch's Module is not re-entrant and its outputs live in the
+    // method's memory, which the next execute overwrites: run and copy the
+    // outputs out under one lock, without the GIL.
+    std::vector<OutputValue> copied;
+    std::string failure;
+    {
       py::gil_scoped_release no_gil;
-      return module_->execute(method, values);
-    }();
-    if (!result.ok()) {
-      raise_error("running method '" + method + "'", result.error());
+      std::lock_guard<std::mutex> lock(mutex_);
+      clear_last_error();
+      auto result = module_->execute(method, values);
+      if (!result.ok()) {
+        failure = describe_failure("running method '" + method + "'", result.error());
+      } else {
+        copied.reserve(result->size());
+        for (const EValue& value : *result) {
+          copied.push_back(copy_output(value));
+        }
+      }
+    }
+    if (!failure.empty()) {
+      throw std::runtime_error(failure);
     }
     py::list outputs;
-    for (const EValue& value : *result) {
-      if (value.isTensor()) {
-        const auto& tensor = value.toTensor();
-        std::vector<int64_t> sizes(tensor.sizes().begin(), tensor.sizes().end());
-        outputs.append(py::make_tuple(
-            py::memoryview::from_memory(const_cast<void*>(tensor.const_data_ptr()), static_cast<ssize_t>(tensor.nbytes()), false),
-            sizes,
-            static_cast<int>(tensor.scalar_type())));
-      } else if (value.isBool()) {
-        outputs.append(value.toBool());
-      } else if (value.isInt()) {
-        outputs.append(value.toInt());
-      } else if (value.isDouble()) {
-        outputs.append(value.toDouble());
-      } else {
-        outputs.append(py::none());
-      }
+    for (OutputValue& value : copied) {
+      outputs.append(to_python(value));
     }
     return outputs;
   }
 
  private:
   std::unique_ptr<Module> module_;
+  std::mutex mutex_;
   std::vector<BackendOptionList> option_lists_;
   std::vector<std::string> backend_ids_;
 };
@@ -270,18 +337,6 @@ py::dict parse_blob(const py::bytes& data) {
   return out;
 }
 
-std::vector<std::string> registered_backends() {
-  std::vector<std::string> names;
-  const size_t count = executorch::runtime::get_num_registered_backends();
-  for (size_t i = 0; i < count; ++i) {
-    auto name = executorch::runtime::get_backend_name(i);
-    if (name.ok()) {
-      names.emplace_back(*name);
-    }
-  }
-  return names;
-}
-
 } // namespace
 } // namespace executorch_tensorrt
 
@@ -293,7 +348,7 @@ PYBIND11_MODULE(_runtime, m) {
   m.attr("MAX_OPTION_VALUE_CHARS") = executorch::runtime::kMaxOptionValueLength - 1;
   m.def("registration_status", &executorch_tensorrt_registration_status,
         "0 if the delegate registered with ExecuTorch, else the ExecuTorch error code");
-  m.def("registered_backends", &registered_backends,
+  m.def("registered_backends", &registered_backend_names,
         "Backend ids in ExecuTorch's registry, as C++ sees it");
   m.def("last_error", [] { return std::string(last_error_message()); });
   m.def("parse_blob", &parse_blob, py::arg("data"));

@@ -18,6 +18,7 @@
 #include "../../backend/backend_id.h"
 #include "../../backend/error_report.h"
 #include "../support/backend_option_list.h"
+#include "../support/runtime_reporting.h"
 #include "runner_options.h"
 
 using executorch::extension::TensorPtr;
@@ -30,22 +31,13 @@ namespace executorch_tensorrt {
 namespace {
 
 int fail(const std::string& what, Error error) {
-  std::fprintf(stderr, "error: %s: %s", what.c_str(), executorch::runtime::to_string(error));
-  const std::string detail = last_error_message();
-  if (!detail.empty()) {
-    std::fprintf(stderr, ": %s", detail.c_str());
-  }
-  std::fprintf(stderr, "\n");
+  std::fprintf(stderr, "error: %s\n", describe_failure(what, error).c_str());
   return 1;
 }
 
 int list_backends() {
-  const size_t count = executorch::runtime::get_num_registered_backends();
-  for (size_t i = 0; i < count; ++i) {
-    auto name = executorch::runtime::get_backend_name(i);
-    if (name.ok()) {
-      std::printf("%s\n", *name);
-    }
+  for (const std::string& name : registered_backend_names()) {
+    std::printf("%s\n", name.c_str());
   }
   return 0;
 }
@@ -174,6 +166,19 @@ int run(const RunnerOptions& options) {
   Error err = module.load(map);
   if (err != Error::Ok) {
     return fail("loading " + options.model_path, err);
+  }
+  auto names = module.method_names();
+  if (!names.ok()) {
+    return fail("reading the methods of " + options.model_path, names.error());
+  }
+  if (names->count(options.method) == 0) {
+    std::string known;
+    for (const std::string& name : *names) {
+      known += (known.empty() ? "" : ", ") + name;
+    }
+    std::fprintf(stderr, "error: no method '%s' in %s; it has: %s\n", options.method.c_str(),
+                 options.model_path.c_str(), known.c_str());
+    return 2;
   }
   // Module::load succeeds even when a method cannot load; load it here so a
   // delegate's init() failure is reported as such.

@@ -53,7 +53,7 @@ TEST(BlobParser, ParsesEveryField) {
   EXPECT_EQ(m.inputs[0].ranges.size(), 2u);
   EXPECT_EQ(m.inputs[0].ranges[1].max.to_string(), "[8, 4]");
   EXPECT_EQ(m.inputs[1].dtype, 4);
-  EXPECT_EQ(m.inputs[1].rank, 0);
+  EXPECT_EQ(m.inputs[1].ranges[0].min.rank, 0);
   EXPECT_EQ(m.outputs[0].dtype, 5);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(blob->engine), blob->engine_size), parts.engine);
   EXPECT_EQ(static_cast<size_t>(blob->engine - bytes.data()) % 64, 0u);

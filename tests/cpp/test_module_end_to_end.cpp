@@ -126,7 +126,8 @@ namespace {
 
 class RecordingEngine final : public Engine {
  public:
-  Error infer_output_shapes(Span<const Shape> inputs, Span<Shape> outputs) override {
+  Error infer_output_shapes(uint32_t profile, Span<const Shape> inputs, Span<Shape> outputs) override {
+    last_profile = profile;
     outputs[0] = inputs[0];
     return Error::Ok;
   }
@@ -140,12 +141,13 @@ class RecordingEngine final : public Engine {
     return Error::Ok;
   }
   int runs = 0;
+  uint32_t last_profile = 99;
 };
 
 EngineMetadata one_in_one_out() {
   EngineMetadata meta;
   meta.flavour = Flavour::kTest;
-  TensorSpec in{"input_0", 6, 2, {}};
+  TensorSpec in{"input_0", 6, {}};
   Shape lo, hi;
   lo.rank = hi.rank = 2;
   lo.dims[0] = 1;
@@ -208,4 +210,39 @@ TEST(DelegateExecutor, RejectsBadArgumentsWithMessages) {
   EValue not_a_tensor(static_cast<int64_t>(3));
   EXPECT_NE(execute_error(executor, {&not_a_tensor, &out_value}).find("must be a tensor"), std::string::npos);
   EXPECT_EQ(engine.runs, 0);  // nothing ran for a bad call
+}
+
+TEST(DelegateExecutor, PicksTheProfileThatHoldsEveryInput) {
+  // Two inputs, two profiles: batch 1..4 and 5..8, for both inputs alike.
+  EngineMetadata meta;
+  meta.flavour = Flavour::kTest;
+  meta.num_profiles = 2;
+  auto range = [](int64_t lo, int64_t hi) {
+    Shape a, b;
+    a.rank = b.rank = 2;
+    a.dims[0] = lo;
+    b.dims[0] = hi;
+    a.dims[1] = b.dims[1] = 3;
+    return ShapeRange{a, a, b};
+  };
+  for (const char* name : {"input_0", "input_1"}) {
+    meta.inputs.push_back(TensorSpec{name, 6, {range(1, 4), range(5, 8)}});
+  }
+  meta.outputs.push_back(TensorSpec{"output_0", 6, {range(1, 4), range(5, 8)}});
+  RecordingEngine engine;
+  DelegateExecutor executor(meta, engine);
+  auto small = make_tensor_ptr({2, 3}, std::vector<float>(6, 1.0f));
+  auto large = make_tensor_ptr({6, 3}, std::vector<float>(18, 1.0f));
+  auto large2 = make_tensor_ptr({6, 3}, std::vector<float>(18, 1.0f));
+  auto out = make_tensor_ptr({8, 3}, std::vector<float>(24, 0.0f));
+  EValue s(small), l(large), l2(large2), o(out);
+
+  std::vector<EValue*> both_large{&l, &l2, &o};
+  ASSERT_EQ(executor.execute({both_large.data(), both_large.size()}), Error::Ok) << last_error_message();
+  EXPECT_EQ(engine.last_profile, 1u);
+
+  // Each input fits some profile, but no single profile holds both.
+  const std::string message = execute_error(executor, {&s, &l, &o});
+  EXPECT_NE(message.find("no optimization profile of the engine holds all inputs together"), std::string::npos) << message;
+  EXPECT_NE(message.find("input_0 [2, 3], input_1 [6, 3]"), std::string::npos) << message;
 }

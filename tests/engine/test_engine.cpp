@@ -152,7 +152,7 @@ class TestEngine final : public Engine {
     }
   }
 
-  Error infer_output_shapes(Span<const Shape> input_shapes, Span<Shape> output_shapes) override {
+  Error infer_output_shapes(uint32_t /*profile*/, Span<const Shape> input_shapes, Span<Shape> output_shapes) override {
     std::map<std::string, Shape> shapes;
     for (size_t i = 0; i < input_names_.size(); ++i) {
       shapes[input_names_[i]] = input_shapes[i];

@@ -62,6 +62,9 @@ def cli_run(args: argparse.Namespace) -> int:
             from ..exporter.inspect import format_report
 
             print(format_report(inspect_program(args.program)))
+        # Names the methods the program has when --method is wrong, and runs
+        # the delegates' init() before inputs are read.
+        program.load_method(args.method)
         inputs = _read_inputs(program, args.method, args.input or [])
         outputs = program.run(args.method, inputs)
     except (DelegateError, ValueError, TypeError, FileNotFoundError) as err:

@@ -1,0 +1,30 @@
+#include "runtime_reporting.h"
+
+#include <executorch/runtime/backend/interface.h>
+
+#include "../../backend/error_report.h"
+
+namespace executorch_tensorrt {
+
+std::string describe_failure(const std::string& what, executorch::runtime::Error error) {
+  std::string message = what + ": " + executorch::runtime::to_string(error);
+  const std::string detail = last_error_message();
+  if (!detail.empty()) {
+    message += ": " + detail;
+  }
+  return message;
+}
+
+std::vector<std::string> registered_backend_names() {
+  std::vector<std::string> names;
+  const size_t count = executorch::runtime::get_num_registered_backends();
+  for (size_t i = 0; i < count; ++i) {
+    auto name = executorch::runtime::get_backend_name(i);
+    if (name.ok()) {
+      names.emplace_back(*name);
+    }
+  }
+  return names;
+}
+
+} // namespace executorch_tensorrt
