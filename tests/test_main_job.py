@@ -32,3 +32,18 @@ def test_export_inspect_run_example(tmp_path: Path) -> None:
     expected = "builder flavour mismatch" if machine_has_nvidia_gpu() else "no CUDA device is available"
     assert expected in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_traceback_on_request(tmp_path: Path) -> None:
+    import os
+
+    bad = tmp_path / "bad.pte"
+    bad.write_bytes(b"not a program")
+    plain = _cli("inspect", str(bad))
+    assert plain.returncode == 2
+    assert "EXECUTORCH_TENSORRT_TRACEBACK=1" in plain.stderr and "Traceback" not in plain.stderr
+    traced = subprocess.run(
+        ["executorch-tensorrt", "inspect", str(bad)],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, EXECUTORCH_TENSORRT_TRACEBACK="1"),
+    )
+    assert "Traceback (most recent call last)" in traced.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import runpy
 import sys
 import warnings
@@ -210,7 +211,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
             return _COMMANDS[args.command](args)
     except _USER_ERRORS as err:
-        print(f"error: {_one_line(err)}", file=sys.stderr)
+        # Broad on purpose (builders and ExecuTorch raise RuntimeError and
+        # TypeError for bad models); the traceback stays one variable away.
+        if os.environ.get("EXECUTORCH_TENSORRT_TRACEBACK"):
+            raise
+        hint = "" if isinstance(err, UserError) else " (set EXECUTORCH_TENSORRT_TRACEBACK=1 for the traceback)"
+        print(f"error: {_one_line(err)}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

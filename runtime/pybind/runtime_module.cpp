@@ -151,7 +151,7 @@ class LoadedProgram {
       err = module_->load(map);
     }
     if (err != Error::Ok) {
-      raise_error("loading " + path, err);
+      raise_error("loading " + path + " as an ExecuTorch program", err);
     }
   }
 

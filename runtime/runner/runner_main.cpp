@@ -165,7 +165,7 @@ int run(const RunnerOptions& options) {
   clear_last_error();
   Error err = module.load(map);
   if (err != Error::Ok) {
-    return fail("loading " + options.model_path, err);
+    return fail("loading " + options.model_path + " as an ExecuTorch program", err);
   }
   auto names = module.method_names();
   if (!names.ok()) {
