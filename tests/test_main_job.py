@@ -3,15 +3,23 @@ it: export the example model, inspect the .pte, run it."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from native_build import REPO_ROOT
 from native_fixtures import machine_has_nvidia_gpu
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["executorch-tensorrt", *args], capture_output=True, text=True, timeout=600)
+# The console script installed with the interpreter running the tests (a venv's
+# bin/ need not be on PATH).
+CLI = shutil.which("executorch-tensorrt", path=str(Path(sys.executable).parent)) or "executorch-tensorrt"
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=600, env=dict(os.environ, **env))
 
 
 def test_export_inspect_run_example(tmp_path: Path) -> None:
@@ -35,15 +43,10 @@ def test_export_inspect_run_example(tmp_path: Path) -> None:
 
 
 def test_traceback_on_request(tmp_path: Path) -> None:
-    import os
-
     bad = tmp_path / "bad.pte"
     bad.write_bytes(b"not a program")
     plain = _cli("inspect", str(bad))
     assert plain.returncode == 2
     assert "EXECUTORCH_TENSORRT_TRACEBACK=1" in plain.stderr and "Traceback" not in plain.stderr
-    traced = subprocess.run(
-        ["executorch-tensorrt", "inspect", str(bad)],
-        capture_output=True, text=True, timeout=300, env=dict(os.environ, EXECUTORCH_TENSORRT_TRACEBACK="1"),
-    )
+    traced = _cli("inspect", str(bad), EXECUTORCH_TENSORRT_TRACEBACK="1")
     assert "Traceback (most recent call last)" in traced.stderr
