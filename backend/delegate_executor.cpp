@@ -1,8 +1,7 @@
 #include "delegate_executor.h"
 
-#include <string>
-
 #include <limits>
+#include <string>
 
 #include <executorch/runtime/core/exec_aten/util/dim_order_util.h>
 #include <executorch/runtime/core/exec_aten/util/tensor_util.h>

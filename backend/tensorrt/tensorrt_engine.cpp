@@ -48,6 +48,11 @@ Error cuda_failure(Error code, const char* what, cudaError_t status) {
       static_cast<int>(status));
 }
 
+Error device_failure(int32_t device, const ScopedDevice& guard) {
+  return report_error(
+      Error::Internal, "cannot make CUDA device %d current: %s", device, cudaGetErrorString(guard.status()));
+}
+
 TensorRTEngine::TensorRTEngine(
     std::unique_ptr<nvinfer1::ICudaEngine> engine,
     const EngineMetadata& metadata,
@@ -158,8 +163,7 @@ Error TensorRTEngine::infer_output_shapes(
     Span<Shape> output_shapes) {
   ScopedDevice device(device_index_);
   if (device.status() != cudaSuccess) {
-    return report_error(
-        Error::Internal, "cannot make CUDA device %d current: %s", device_index_, cudaGetErrorString(device.status()));
+    return device_failure(device_index_, device);
   }
   if (static_cast<int32_t>(profile) != active_profile_) {
     logger_.clear_last_error();
@@ -246,8 +250,7 @@ Error TensorRTEngine::drain_and_fail(Error error) {
 Error TensorRTEngine::run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) {
   ScopedDevice device(device_index_);
   if (device.status() != cudaSuccess) {
-    return report_error(
-        Error::Internal, "cannot make CUDA device %d current: %s", device_index_, cudaGetErrorString(device.status()));
+    return device_failure(device_index_, device);
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     Error err = stage_in(inputs[i], input_buffers_[i]);

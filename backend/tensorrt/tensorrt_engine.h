@@ -58,5 +58,8 @@ class TensorRTEngine final : public Engine {
 // Reports a failed CUDA call with its error string and returns `code`.
 Error cuda_failure(Error code, const char* what, cudaError_t status);
 
+// Reports that a ScopedDevice could not make `device` current.
+Error device_failure(int32_t device, const ScopedDevice& guard);
+
 } // namespace tensorrt_adapter
 } // namespace executorch_tensorrt

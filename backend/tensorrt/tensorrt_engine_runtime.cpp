@@ -76,11 +76,7 @@ class TensorRTEngineRuntime final : public EngineRuntime {
       const EngineMetadata& metadata) override {
     ScopedDevice device(metadata.device_index);
     if (device.status() != cudaSuccess) {
-      return report_error(
-          Error::Internal,
-          "cannot make CUDA device %d current: %s",
-          metadata.device_index,
-          cudaGetErrorString(device.status()));
+      return device_failure(metadata.device_index, device);
     }
     // The host-code flag is state of the shared IRuntime: hold it for the
     // whole deserialization.

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <mutex>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -156,55 +157,43 @@ class LoadedProgram {
   }
 
   std::vector<std::string> method_names() {
-    py::gil_scoped_release no_gil;
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto names = module_->method_names();
-    if (!names.ok()) {
-      raise_error("reading method names", names.error());
-    }
-    return {names->begin(), names->end()};
+    return locked([&] {
+      auto names = module_->method_names();
+      if (!names.ok()) {
+        raise_error("reading method names", names.error());
+      }
+      return std::vector<std::string>(names->begin(), names->end());
+    });
   }
 
   void load_method(const std::string& method) {
-    Error err;
-    {
-      // The GIL is released first: waiting for mutex_ while holding it could
-      // deadlock with a thread that holds mutex_ and wants the GIL.
-      py::gil_scoped_release no_gil;
-      std::lock_guard<std::mutex> lock(mutex_);
-      clear_last_error();
-      err = module_->load_method(method);
-    }
-    if (err != Error::Ok) {
-      raise_error("loading method '" + method + "'", err);
-    }
+    locked([&] {
+      const Error err = module_->load_method(method);
+      if (err != Error::Ok) {
+        raise_error("loading method '" + method + "'", err);
+      }
+    });
   }
 
   // [(sizes, scalar_type) | None] per input: None for a non-tensor input.
   py::list input_specs(const std::string& method) {
-    // (sizes, scalar type) per input; scalar type -1 for a non-tensor input.
-    std::vector<std::pair<std::vector<int64_t>, int>> specs;
-    std::string failure;
-    {
-      py::gil_scoped_release no_gil;
-      std::lock_guard<std::mutex> lock(mutex_);
+    // Scalar type -1 marks a non-tensor input until the GIL is back.
+    const auto specs = locked([&] {
       auto meta = module_->method_meta(method);
       if (!meta.ok()) {
-        failure = describe_failure("reading method '" + method + "'", meta.error());
-      } else {
-        for (size_t i = 0; i < meta->num_inputs(); ++i) {
-          auto info = meta->input_tensor_meta(i);
-          if (!info.ok()) {
-            specs.push_back({{}, -1});
-          } else {
-            specs.push_back({{info->sizes().begin(), info->sizes().end()}, static_cast<int>(info->scalar_type())});
-          }
+        raise_error("reading method '" + method + "'", meta.error());
+      }
+      std::vector<std::pair<std::vector<int64_t>, int>> out;
+      for (size_t i = 0; i < meta->num_inputs(); ++i) {
+        auto info = meta->input_tensor_meta(i);
+        if (!info.ok()) {
+          out.push_back({{}, -1});
+        } else {
+          out.push_back({{info->sizes().begin(), info->sizes().end()}, static_cast<int>(info->scalar_type())});
         }
       }
-    }
-    if (!failure.empty()) {
-      throw std::runtime_error(failure);
-    }
+      return out;
+    });
     py::list out;
     for (const auto& spec : specs) {
       if (spec.second < 0) {
@@ -244,26 +233,19 @@ class LoadedProgram {
     }
     // ExecuTorch's Module is not re-entrant and its outputs live in the
     // method's memory, which the next execute overwrites: run and copy the
-    // outputs out under one lock, without the GIL.
-    std::vector<OutputValue> copied;
-    std::string failure;
-    {
-      py::gil_scoped_release no_gil;
-      std::lock_guard<std::mutex> lock(mutex_);
-      clear_last_error();
+    // outputs out under one lock.
+    std::vector<OutputValue> copied = locked([&] {
       auto result = module_->execute(method, values);
       if (!result.ok()) {
-        failure = describe_failure("running method '" + method + "'", result.error());
-      } else {
-        copied.reserve(result->size());
-        for (const EValue& value : *result) {
-          copied.push_back(copy_output(value));
-        }
+        raise_error("running method '" + method + "'", result.error());
       }
-    }
-    if (!failure.empty()) {
-      throw std::runtime_error(failure);
-    }
+      std::vector<OutputValue> out;
+      out.reserve(result->size());
+      for (const EValue& value : *result) {
+        out.push_back(copy_output(value));
+      }
+      return out;
+    });
     py::list outputs;
     for (OutputValue& value : copied) {
       outputs.append(to_python(value));
@@ -272,6 +254,18 @@ class LoadedProgram {
   }
 
  private:
+  // Runs `work` on the Module without the GIL and under mutex_. The GIL goes
+  // first: waiting for mutex_ while holding it would deadlock with a thread
+  // that holds mutex_ and wants the GIL. `work` may throw; the GIL is taken
+  // back while the exception unwinds, before pybind11 translates it.
+  template <typename Work>
+  std::invoke_result_t<Work&> locked(Work&& work) {
+    py::gil_scoped_release no_gil;
+    std::lock_guard<std::mutex> lock(mutex_);
+    clear_last_error();
+    return work();
+  }
+
   std::unique_ptr<Module> module_;
   std::mutex mutex_;
   std::vector<BackendOptionList> option_lists_;
