@@ -1,0 +1,106 @@
+#include "test_device_memory.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+namespace executorch_tensorrt {
+namespace test_engine {
+namespace {
+
+struct DeviceMemoryState {
+  std::mutex mutex;
+  std::map<const char*, size_t> live; // start -> size
+  int64_t bytes_in_use = 0;
+  int64_t peak_bytes = 0;
+  int64_t allocation_count = 0;
+  int64_t capacity = 0;
+};
+
+DeviceMemoryState& state() {
+  static DeviceMemoryState* instance = new DeviceMemoryState(); // never destroyed: used from static destructors
+  return *instance;
+}
+
+} // namespace
+
+void* device_allocate(size_t bytes) {
+  DeviceMemoryState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (s.capacity > 0 && s.bytes_in_use + static_cast<int64_t>(bytes) > s.capacity) {
+    return nullptr;
+  }
+  char* pointer = static_cast<char*>(std::malloc(bytes == 0 ? 1 : bytes));
+  if (pointer == nullptr) {
+    return nullptr;
+  }
+  s.live[pointer] = bytes;
+  s.bytes_in_use += static_cast<int64_t>(bytes);
+  s.peak_bytes = s.bytes_in_use > s.peak_bytes ? s.bytes_in_use : s.peak_bytes;
+  ++s.allocation_count;
+  return pointer;
+}
+
+void device_free(void* pointer) {
+  if (pointer == nullptr) {
+    return;
+  }
+  DeviceMemoryState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto it = s.live.find(static_cast<const char*>(pointer));
+  if (it == s.live.end()) {
+    std::abort(); // freeing memory the allocator never gave out: a delegate bug
+  }
+  s.bytes_in_use -= static_cast<int64_t>(it->second);
+  s.live.erase(it);
+  std::free(pointer);
+}
+
+bool is_device_pointer(const void* pointer) {
+  DeviceMemoryState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  const char* p = static_cast<const char*>(pointer);
+  auto it = s.live.upper_bound(p);
+  if (it == s.live.begin()) {
+    return false;
+  }
+  --it;
+  return p >= it->first && p < it->first + (it->second == 0 ? 1 : it->second);
+}
+
+} // namespace test_engine
+} // namespace executorch_tensorrt
+
+extern "C" {
+int64_t etrt_test_device_bytes_in_use() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.bytes_in_use;
+}
+int64_t etrt_test_device_peak_bytes() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.peak_bytes;
+}
+int64_t etrt_test_device_allocation_count() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.allocation_count;
+}
+int64_t etrt_test_device_live_allocations() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return static_cast<int64_t>(s.live.size());
+}
+void etrt_test_device_reset_counters() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.allocation_count = 0;
+  s.peak_bytes = s.bytes_in_use;
+}
+void etrt_test_device_set_capacity(int64_t bytes) {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.capacity = bytes;
+}
+}
