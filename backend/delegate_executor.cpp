@@ -44,9 +44,8 @@ std::string allowed_shapes(const TensorSpec& spec) {
 
 } // namespace
 
-DelegateExecutor::DelegateExecutor(const EngineMetadata& metadata, Engine& engine)
+DelegateExecutor::DelegateExecutor(const EngineMetadata& metadata)
     : metadata_(metadata),
-      engine_(engine),
       input_shapes_(metadata.inputs.size()),
       output_shapes_(metadata.outputs.size()),
       inputs_(metadata.inputs.size()),
@@ -201,7 +200,7 @@ Result<uint32_t> DelegateExecutor::select_profile() const {
       given.c_str());
 }
 
-Error DelegateExecutor::execute(Span<EValue*> args) {
+Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args) {
   Error err = check_argument_count(args.size());
   if (err != Error::Ok) {
     return err;
@@ -216,7 +215,11 @@ Error DelegateExecutor::execute(Span<EValue*> args) {
   if (!profile.ok()) {
     return profile.error();
   }
-  err = engine_.infer_output_shapes(
+  Result<Engine*> engine = source.acquire();
+  if (!engine.ok()) {
+    return engine.error();
+  }
+  err = (*engine)->infer_output_shapes(
       *profile,
       {input_shapes_.data(), input_shapes_.size()},
       {output_shapes_.data(), output_shapes_.size()});
@@ -228,7 +231,7 @@ Error DelegateExecutor::execute(Span<EValue*> args) {
       return err;
     }
   }
-  return engine_.run(
+  return (*engine)->run(
       {inputs_.data(), inputs_.size()}, {outputs_.data(), outputs_.size()});
 }
 

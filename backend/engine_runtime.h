@@ -62,6 +62,16 @@ class Engine {
       Span<const HostTensor> outputs) = 0;
 };
 
+// Hands the executor the engine to run once the call's arguments have been
+// checked, so a bad call never pays for (deferred) engine creation. The
+// delegate's DeferredEngine implements it; tests implement it trivially.
+class EngineSource {
+ public:
+  virtual ~EngineSource() = default;
+  // The engine ready to run (created on first use where init was deferred).
+  virtual Result<Engine*> acquire() = 0;
+};
+
 // Turns engine bytes into engines. One instance per flavour, process-wide.
 class EngineRuntime {
  public:

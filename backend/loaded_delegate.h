@@ -14,7 +14,7 @@ struct LoadedDelegate {
   LoadedDelegate(EngineMetadata meta, std::unique_ptr<Engine> eng)
       : metadata(std::move(meta)),
         engine(std::move(eng)),
-        executor(metadata, *engine) {}
+        executor(metadata) {}
 
   LoadedDelegate(const LoadedDelegate&) = delete;
   LoadedDelegate& operator=(const LoadedDelegate&) = delete;

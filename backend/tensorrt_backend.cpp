@@ -21,6 +21,14 @@ using executorch::runtime::FreeableBuffer;
 
 namespace {
 
+struct FixedEngine final : EngineSource {
+  explicit FixedEngine(Engine& e) : engine(e) {}
+  Result<Engine*> acquire() override {
+    return &engine;
+  }
+  Engine& engine;
+};
+
 Result<LoadedDelegate*> load_delegate(FreeableBuffer* processed) {
   if (processed == nullptr) {
     return report_error(Error::InvalidArgument, "init() received no delegate blob");
@@ -103,7 +111,8 @@ Error TensorRTBackend::execute(
   auto* loaded = static_cast<LoadedDelegate*>(handle);
   try {
     std::lock_guard<std::mutex> lock(loaded->execute_mutex);
-    return loaded->executor.execute(args);
+    FixedEngine source(*loaded->engine);
+    return loaded->executor.execute(source, args);
   } catch (const std::bad_alloc&) {
     return report_error(Error::MemoryAllocationFailed, "out of host memory in execute()");
   } catch (const std::exception& e) {

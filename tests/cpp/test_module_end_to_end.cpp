@@ -144,6 +144,20 @@ class RecordingEngine final : public Engine {
   uint32_t last_profile = 99;
 };
 
+// Hands out the engine and counts how often it was asked for.
+class RecordingSource final : public EngineSource {
+ public:
+  explicit RecordingSource(Engine& engine) : engine_(engine) {}
+  Result<Engine*> acquire() override {
+    ++acquired;
+    return &engine_;
+  }
+  int acquired = 0;
+
+ private:
+  Engine& engine_;
+};
+
 EngineMetadata one_in_one_out() {
   EngineMetadata meta;
   meta.flavour = Flavour::kTest;
@@ -161,9 +175,9 @@ EngineMetadata one_in_one_out() {
   return meta;
 }
 
-std::string execute_error(DelegateExecutor& executor, std::vector<EValue*> args) {
+std::string execute_error(DelegateExecutor& executor, RecordingSource& source, std::vector<EValue*> args) {
   clear_last_error();
-  EXPECT_NE(executor.execute({args.data(), args.size()}), Error::Ok);
+  EXPECT_NE(executor.execute(source, {args.data(), args.size()}), Error::Ok);
   return last_error_message();
 }
 
@@ -172,12 +186,13 @@ std::string execute_error(DelegateExecutor& executor, std::vector<EValue*> args)
 TEST(DelegateExecutor, BindsRunsAndResizesOutputs) {
   const EngineMetadata meta = one_in_one_out();
   RecordingEngine engine;
-  DelegateExecutor executor(meta, engine);
+  RecordingSource source(engine);
+  DelegateExecutor executor(meta);
   auto in = make_tensor_ptr({2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
   auto out = make_tensor_ptr({4, 3}, std::vector<float>(12, 0.0f));
   EValue a(in), b(out);
   std::vector<EValue*> args{&a, &b};
-  ASSERT_EQ(executor.execute({args.data(), args.size()}), Error::Ok) << last_error_message();
+  ASSERT_EQ(executor.execute(source, {args.data(), args.size()}), Error::Ok) << last_error_message();
   EXPECT_EQ(out->size(0), 2);  // resized to the engine's output shape
   EXPECT_FLOAT_EQ(out->const_data_ptr<float>()[5], 7.0f);
   EXPECT_EQ(engine.runs, 1);
@@ -186,30 +201,32 @@ TEST(DelegateExecutor, BindsRunsAndResizesOutputs) {
 TEST(DelegateExecutor, RejectsBadArgumentsWithMessages) {
   const EngineMetadata meta = one_in_one_out();
   RecordingEngine engine;
-  DelegateExecutor executor(meta, engine);
+  RecordingSource source(engine);
+  DelegateExecutor executor(meta);
   auto out = make_tensor_ptr({4, 3}, std::vector<float>(12, 0.0f));
   EValue out_value(out);
 
   auto too_big = make_tensor_ptr({5, 3}, std::vector<float>(15, 0.0f));
   EValue big(too_big);
-  EXPECT_NE(execute_error(executor, {&big, &out_value})
+  EXPECT_NE(execute_error(executor, source, {&big, &out_value})
                 .find("input 'input_0' (#0): expected float32 [1, 3]..[4, 3], got float32 [5, 3]"),
             std::string::npos);
 
   auto wrong_rank = make_tensor_ptr({6}, std::vector<float>(6, 0.0f));
   EValue rank(wrong_rank);
-  EXPECT_NE(execute_error(executor, {&rank, &out_value}).find("got float32 [6]"), std::string::npos);
+  EXPECT_NE(execute_error(executor, source, {&rank, &out_value}).find("got float32 [6]"), std::string::npos);
 
   auto wrong_dtype = make_tensor_ptr({2, 3}, std::vector<int32_t>(6, 0));
   EValue dtype(wrong_dtype);
-  EXPECT_NE(execute_error(executor, {&dtype, &out_value}).find("got int32 [2, 3]"), std::string::npos);
+  EXPECT_NE(execute_error(executor, source, {&dtype, &out_value}).find("got int32 [2, 3]"), std::string::npos);
 
-  EXPECT_NE(execute_error(executor, {&out_value}).find("expects 1 inputs and 1 outputs (2 arguments), got 1"),
+  EXPECT_NE(execute_error(executor, source, {&out_value}).find("expects 1 inputs and 1 outputs (2 arguments), got 1"),
             std::string::npos);
 
   EValue not_a_tensor(static_cast<int64_t>(3));
-  EXPECT_NE(execute_error(executor, {&not_a_tensor, &out_value}).find("must be a tensor"), std::string::npos);
+  EXPECT_NE(execute_error(executor, source, {&not_a_tensor, &out_value}).find("must be a tensor"), std::string::npos);
   EXPECT_EQ(engine.runs, 0);  // nothing ran for a bad call
+  EXPECT_EQ(source.acquired, 0);  // and no engine was asked for
 }
 
 TEST(DelegateExecutor, PicksTheProfileThatHoldsEveryInput) {
@@ -230,7 +247,8 @@ TEST(DelegateExecutor, PicksTheProfileThatHoldsEveryInput) {
   }
   meta.outputs.push_back(TensorSpec{"output_0", 6, {range(1, 4), range(5, 8)}});
   RecordingEngine engine;
-  DelegateExecutor executor(meta, engine);
+  RecordingSource source(engine);
+  DelegateExecutor executor(meta);
   auto small = make_tensor_ptr({2, 3}, std::vector<float>(6, 1.0f));
   auto large = make_tensor_ptr({6, 3}, std::vector<float>(18, 1.0f));
   auto large2 = make_tensor_ptr({6, 3}, std::vector<float>(18, 1.0f));
@@ -238,11 +256,11 @@ TEST(DelegateExecutor, PicksTheProfileThatHoldsEveryInput) {
   EValue s(small), l(large), l2(large2), o(out);
 
   std::vector<EValue*> both_large{&l, &l2, &o};
-  ASSERT_EQ(executor.execute({both_large.data(), both_large.size()}), Error::Ok) << last_error_message();
+  ASSERT_EQ(executor.execute(source, {both_large.data(), both_large.size()}), Error::Ok) << last_error_message();
   EXPECT_EQ(engine.last_profile, 1u);
 
   // Each input fits some profile, but no single profile holds both.
-  const std::string message = execute_error(executor, {&s, &l, &o});
+  const std::string message = execute_error(executor, source, {&s, &l, &o});
   EXPECT_NE(message.find("no optimization profile of the engine holds all inputs together"), std::string::npos) << message;
   EXPECT_NE(message.find("input_0 [2, 3], input_1 [6, 3]"), std::string::npos) << message;
 }
