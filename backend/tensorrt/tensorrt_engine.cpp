@@ -80,14 +80,6 @@ Result<std::unique_ptr<TensorRTEngine>> TensorRTEngine::create(
   if (err != Error::Ok) {
     return err;
   }
-  logger.clear_last_error();
-  out->context_.reset(out->engine_->createExecutionContext());
-  if (!out->context_) {
-    return report_error(
-        Error::MemoryAllocationFailed,
-        "TensorRT could not create an execution context: %s",
-        logger.take_last_error().c_str());
-  }
   const cudaError_t status = out->stream_.create();
   if (status != cudaSuccess) {
     return cuda_failure(Error::Internal, "cudaStreamCreate", status);
@@ -161,6 +153,9 @@ Error TensorRTEngine::infer_output_shapes(
     uint32_t profile,
     Span<const Shape> input_shapes,
     Span<Shape> output_shapes) {
+  if (!context_) {
+    return require_context();
+  }
   ScopedDevice device(device_index_);
   if (device.status() != cudaSuccess) {
     return device_failure(device_index_, device);
@@ -248,6 +243,9 @@ Error TensorRTEngine::drain_and_fail(Error error) {
 }
 
 Error TensorRTEngine::run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) {
+  if (!context_) {
+    return require_context();
+  }
   ScopedDevice device(device_index_);
   if (device.status() != cudaSuccess) {
     return device_failure(device_index_, device);

@@ -14,7 +14,9 @@ namespace executorch_tensorrt {
 namespace tensorrt_adapter {
 
 // One deserialized TensorRT engine with its execution context, stream and
-// device staging buffers (grown on demand, reused across calls).
+// device staging buffers (grown on demand, reused across calls). The context
+// is created by create_execution_context(), after the weight-streaming budget
+// was applied (tensorrt_engine_lifecycle.cpp).
 class TensorRTEngine final : public Engine {
  public:
   // Builds the engine from TensorRT objects; checks that every metadata
@@ -26,6 +28,16 @@ class TensorRTEngine final : public Engine {
 
   ~TensorRTEngine() override;
 
+  // Lifecycle (tensorrt_engine_lifecycle.cpp).
+  int64_t streamable_weights_bytes() const override;
+  int64_t automatic_weight_streaming_budget() const override;
+  Error set_weight_streaming_budget(int64_t bytes) override;
+  Error create_execution_context() override;
+  void release_execution_context() override;
+  bool has_execution_context() const override;
+  int64_t device_bytes() const override;
+  Result<std::vector<uint8_t>> serialize() const override;
+
   Error infer_output_shapes(uint32_t profile, Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
   Error run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) override;
 
@@ -36,6 +48,8 @@ class TensorRTEngine final : public Engine {
       TensorRTLogger& logger);
 
   Error check_signature(const EngineMetadata& metadata) const;
+  // Reports that an execute arrived before create_execution_context().
+  Error require_context() const;
   Error stage_in(const HostTensor& input, DeviceBuffer& buffer);
   Error bind_output(const HostTensor& output, DeviceBuffer& buffer);
   // Waits for work already enqueued before an error return, so no copy is
