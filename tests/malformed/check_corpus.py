@@ -11,12 +11,15 @@ words when the manifest names them); "no_crash" may load, but a failure must
 carry a message. "error_pending" cases (compile specs, which init() does not
 read yet) are reported separately.
 
-Usage: python tests/malformed/check_corpus.py CORPUS_DIR
+Usage: python tests/malformed/check_corpus.py CORPUS_DIR [--runner PATH --preload LIBS]
+  With --runner only that runner is checked (tests/sanitizers/run.sh passes
+  the AddressSanitizer build's runner, its ASan runtime and test engine).
 Last line: files=<int> loads=<int> crashes=<int> unexplained=<int> pending=<int>
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -95,14 +98,16 @@ def run_python(corpus: Path, count: int) -> List[Outcome]:
     return [outcomes[i] for i in sorted(outcomes)]
 
 
-def run_runner(corpus: Path, count: int) -> List[Outcome]:
+def run_runner(corpus: Path, count: int, runner: Optional[Path] = None, preload: Optional[str] = None) -> List[Outcome]:
+    """The installed runner with the test engine preloaded, or `runner` with
+    `preload` (e.g. a sanitizer build, whose runtime must be preloaded first)."""
     from executorch_tensorrt import _native
 
     cases = json.loads((corpus / "manifest.json").read_text())
-    env = dict(os.environ, LD_PRELOAD=str(_test_engine_library()))
+    env = dict(os.environ, LD_PRELOAD=preload or str(_test_engine_library()))
     outcomes = []
     for case in cases[:count]:
-        child = subprocess.run([str(_native.RUNNER), "--model", str(corpus / case["file"])],
+        child = subprocess.run([str(runner or _native.RUNNER), "--model", str(corpus / case["file"])],
                                capture_output=True, text=True, errors="replace", env=env, timeout=TIMEOUT_S)
         crashed = child.returncode < 0 or child.returncode > 128
         outcomes.append(Outcome(case["file"], "runner", crashed, child.returncode == 0, child.stderr.strip()))
@@ -132,9 +137,17 @@ def problems(corpus: Path, outcomes: List[Outcome]) -> Dict[str, List[str]]:
 
 
 def main() -> None:
-    corpus = Path(sys.argv[1])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--runner", type=Path, help="check only this runner binary")
+    parser.add_argument("--preload", help="LD_PRELOAD for --runner")
+    args = parser.parse_args()
+    corpus = args.corpus
     count = len(json.loads((corpus / "manifest.json").read_text()))
-    outcomes = run_python(corpus, count) + run_runner(corpus, count)
+    if args.runner:
+        outcomes = run_runner(corpus, count, args.runner, args.preload)
+    else:
+        outcomes = run_python(corpus, count) + run_runner(corpus, count)
     found = problems(corpus, outcomes)
     for kind, lines in found.items():
         for line in lines[:20]:
@@ -147,7 +160,5 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--worker":
         _worker(Path(sys.argv[2]), int(sys.argv[3]))
-    elif len(sys.argv) == 2:
-        main()
     else:
-        sys.exit("usage: check_corpus.py CORPUS_DIR")
+        main()
