@@ -3,7 +3,7 @@
 Each case changes one thing: the whole file (truncated, bytes flipped), the
 delegate blob inside an otherwise valid program (truncated, header and
 metadata bytes flipped, lengths and offsets near 2^64, wrong format version,
-wrong flavour, broken engine bytes), or the compile specs ExecuTorch hands to
+wrong flavour, broken engine bytes, an engine of another builder version), or the compile specs ExecuTorch hands to
 init() (missing, duplicated, unknown keys, bad budget values). Blob and
 compile-spec cases are rewritten with ExecuTorch's own serializer
 (tests/reliability/pte_blobs.py), so the program around them stays valid and
@@ -153,6 +153,10 @@ def generate(programs: Path, out: Path) -> List[Case]:
             expect = "no_crash" if message_or_expect == "no_crash" else "error_pending"
             emit(f"{source}__specs_{name}", _with_specs(pte, specs), "compile_specs", f"compile specs: {name}",
                  expect, None if expect == "no_crash" else message_or_expect, inputs)
+    # A whole program whose engine another builder version made.
+    emit("add_relu__engine_from_builder_2.0.0", (programs / "add_relu_v2.pte").read_bytes(), "blob",
+         "engine built by test 2.0.0", "error", "engine built by test 2.0.0, this delegate runs test 1.0.0",
+         sources["add_relu"])
     (out / "manifest.json").write_text(json.dumps([asdict(case) for case in cases], indent=1))
     return cases
 
