@@ -18,15 +18,29 @@ ninja=$("$python" -c "import ninja, os; print(os.path.join(ninja.BIN_DIR, 'ninja
 cxx=${CXX_SANITIZE:-clang++}
 command -v "$cxx" >/dev/null || { echo "error: $cxx not found; install clang (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 
-# -fno-sanitize-recover: every UBSan finding aborts, so it fails the run.
-flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 -fsanitize=fuzzer-no-link"
-# One shared ASan runtime for executables and libraries alike: the delegate and
-# the TensorRT adapter are shared libraries linked with -Wl,--no-undefined, so
-# they must resolve the sanitizer symbols at link time.
-asan_rt="$("$cxx" -print-file-name=libclang_rt.asan-x86_64.so)"
-link="-fsanitize=address,undefined -shared-libasan -Wl,-rpath,$(dirname "$asan_rt")"
+# SANITIZE_MODE=address (default): AddressSanitizer + UBSan (+ LeakSanitizer
+# at exit); -fno-sanitize-recover makes every UBSan finding abort the run.
+# SANITIZE_MODE=thread: ThreadSanitizer, for the concurrency tests.
+# Either way one shared sanitizer runtime serves executables and libraries:
+# the delegate and the TensorRT adapter are shared libraries linked with
+# -Wl,--no-undefined, so they must resolve the sanitizer symbols at link time.
+case "${SANITIZE_MODE:-address}" in
+  address)
+    flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1 -fsanitize=fuzzer-no-link"
+    runtime="$("$cxx" -print-file-name=libclang_rt.asan-x86_64.so)"
+    link="-fsanitize=address,undefined -shared-libasan" ;;
+  thread)
+    # clang 14's shared TSan runtime crashes at start-up, so executables carry
+    # it statically and the TensorRT adapter (--no-undefined) is left out: the
+    # concurrency tests run the test engine only.
+    flags="-fsanitize=thread -fno-omit-frame-pointer -g -O1"
+    link="-fsanitize=thread"
+    trt_root="$root/no-tensorrt" ;;
+  *) echo "error: SANITIZE_MODE must be address or thread" >&2; exit 2 ;;
+esac
+[ -z "${runtime:-}" ] || link="$link -Wl,-rpath,$(dirname "$runtime")"
 prefix="$root/install"
-trt_root="${TensorRT_ROOT:-$repo/../shared/third_party/tensorrt}"
+trt_root="${trt_root:-${TensorRT_ROOT:-$repo/../shared/third_party/tensorrt}}"
 
 "$cmake" -S "$repo" -B "$root/delegate" -G Ninja -DCMAKE_MAKE_PROGRAM="$ninja" \
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
