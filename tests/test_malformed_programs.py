@@ -48,3 +48,14 @@ def test_targeted_blob_damage_is_named(malformed_outcomes) -> None:
 def test_bad_compile_specs_are_refused_naming_the_key(malformed_outcomes) -> None:
     corpus, _, outcomes = malformed_outcomes
     assert problems(corpus, outcomes)["pending"] == []
+
+
+def test_corrupt_program_root_offset_is_refused_not_crashed(malformed_outcomes) -> None:
+    # Regression: with ExecuTorch's default (Minimal) verification a flipped
+    # byte in the program flatbuffer's root offset, or in its tables, crashed
+    # both loaders (SIGSEGV); they now verify the flatbuffer and refuse it.
+    _, _, outcomes = malformed_outcomes
+    root_flipped = [o for o in outcomes if o.file.endswith("__file_byte_0_flipped.pte")]
+    assert len(root_flipped) == 4  # two programs, Python and the runner
+    for outcome in root_flipped:
+        assert not outcome.crashed and not outcome.ok and outcome.message.strip(), outcome

@@ -22,8 +22,9 @@ asan_rt_dir="$(dirname "$("$cxx" -print-file-name=libclang_rt.asan-x86_64.so)")"
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined -shared-libasan -Wl,-rpath,$asan_rt_dir" \
-  -DETTRT_PACKAGE_DIR="$prefix" -DPython_EXECUTABLE="$(command -v "$python")" >"$root/fuzz.configure.log"
-"$cmake" --build "$root/fuzz" >"$root/fuzz.build.log"
+  -DETTRT_PACKAGE_DIR="$prefix" -DPython_EXECUTABLE="$(command -v "$python")" >"$root/fuzz.configure.log" 2>&1 ||
+  { tail -n 40 "$root/fuzz.configure.log"; exit 1; }
+"$cmake" --build "$root/fuzz" >"$root/fuzz.build.log" 2>&1 || { tail -n 40 "$root/fuzz.build.log"; exit 1; }
 
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"

@@ -42,22 +42,29 @@ esac
 prefix="$root/install"
 trt_root="${trt_root:-${TensorRT_ROOT:-$repo/../shared/third_party/tensorrt}}"
 
-"$cmake" -S "$repo" -B "$root/delegate" -G Ninja -DCMAKE_MAKE_PROGRAM="$ninja" \
+# Each step logs to a file; a failing step shows the end of its log.
+step() {
+  local log="$root/$1.log"
+  shift
+  "$@" >"$log" 2>&1 || { tail -n 40 "$log" >&2; echo "error: $* failed (log: $log)" >&2; exit 1; }
+}
+
+step delegate.configure "$cmake" -S "$repo" -B "$root/delegate" -G Ninja -DCMAKE_MAKE_PROGRAM="$ninja" \
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="$link" -DCMAKE_SHARED_LINKER_FLAGS="$link" -DCMAKE_MODULE_LINKER_FLAGS="$link" \
   -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DTensorRT_ROOT="$trt_root" \
   -DPython_EXECUTABLE="$(command -v "$python")" \
-  -Dpybind11_DIR="$("$python" -m pybind11 --cmakedir)" >"$root/delegate.configure.log"
-"$cmake" --build "$root/delegate" >"$root/delegate.build.log"
-"$cmake" --install "$root/delegate" >"$root/delegate.install.log"
+  -Dpybind11_DIR="$("$python" -m pybind11 --cmakedir)"
+step delegate.build "$cmake" --build "$root/delegate"
+step delegate.install "$cmake" --install "$root/delegate"
 
-"$cmake" -S "$repo/tests" -B "$root/tests" -G Ninja -DCMAKE_MAKE_PROGRAM="$ninja" \
+step tests.configure "$cmake" -S "$repo/tests" -B "$root/tests" -G Ninja -DCMAKE_MAKE_PROGRAM="$ninja" \
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="$link" -DCMAKE_SHARED_LINKER_FLAGS="$link" -DCMAKE_MODULE_LINKER_FLAGS="$link" \
   -DETTRT_PACKAGE_DIR="$prefix" \
-  -DPython_EXECUTABLE="$(command -v "$python")" >"$root/tests.configure.log"
-"$cmake" --build "$root/tests" >"$root/tests.build.log"
+  -DPython_EXECUTABLE="$(command -v "$python")"
+step tests.build "$cmake" --build "$root/tests"
 echo "$prefix"
