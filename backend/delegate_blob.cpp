@@ -1,4 +1,5 @@
 #include "delegate_blob.h"
+#include "printable_text.h"
 
 #include <cstring>
 #include <string>
@@ -240,8 +241,8 @@ Error parse_metadata(const uint8_t* data, size_t size, EngineMetadata* meta) {
     if (!names.insert(spec.name).second) {
       return report_error(
           Error::InvalidProgram,
-          "malformed delegate blob: tensor name '%s' appears twice",
-          spec.name.c_str());
+          "malformed delegate blob: tensor name %s appears twice",
+          printable_quoted(spec.name.data(), spec.name.size()).c_str());
     }
   }
   if (reader.remaining() != 0) {

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "error_report.h"
+#include "printable_text.h"
 #include "weight_streaming_budget.h"
 
 namespace executorch_tensorrt {
@@ -35,24 +36,6 @@ bool is_exporter_record_key(const char* key) {
 
 bool equals(const char* text, size_t size, const char* word) {
   return std::strlen(word) == size && std::memcmp(text, word, size) == 0;
-}
-
-// The value for messages: printable ASCII kept, anything else escaped.
-std::string quoted(const char* text, size_t size) {
-  std::string out = "\"";
-  const size_t shown = size > 80 ? 80 : size;
-  for (size_t i = 0; i < shown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buffer[8];
-      std::snprintf(buffer, sizeof(buffer), "\\x%02x", c);
-      out += buffer;
-    }
-  }
-  out += size > shown ? "...\"" : "\"";
-  return out;
 }
 
 } // namespace
@@ -124,8 +107,8 @@ Result<DelegateOptions> parse_compile_specs(ArrayRef<CompileSpec> specs) {
     if (!seen.insert(key).second) {
       return report_error(
           Error::InvalidProgram,
-          "compile spec '%s' appears more than once; re-export the program",
-          key.c_str());
+          "compile spec %s appears more than once; re-export the program",
+          printable_quoted(key.data(), key.size()).c_str());
     }
     if (key == kOptionWeightStreamingBudget) {
       const BudgetParse parsed = parse_weight_streaming_budget(text, size);
@@ -133,7 +116,7 @@ Result<DelegateOptions> parse_compile_specs(ArrayRef<CompileSpec> specs) {
         return report_error(
             Error::InvalidProgram,
             "compile spec weight_streaming_budget=%s is invalid: %s; re-export the program",
-            quoted(text, size).c_str(),
+            printable_quoted(text, size).c_str(),
             parsed.problem.c_str());
       }
       options.weight_streaming_budget = parsed.bytes;
@@ -143,7 +126,7 @@ Result<DelegateOptions> parse_compile_specs(ArrayRef<CompileSpec> specs) {
         return report_error(
             Error::InvalidProgram,
             "compile spec init_policy=%s is not one of eager, deferred, deferred_context; re-export the program",
-            quoted(text, size).c_str());
+            printable_quoted(text, size).c_str());
       }
     } else if (key == kOptionOutputBuffers) {
       options.output_buffers = parse_output_buffer_policy(text, size);
@@ -151,14 +134,14 @@ Result<DelegateOptions> parse_compile_specs(ArrayRef<CompileSpec> specs) {
         return report_error(
             Error::InvalidProgram,
             "compile spec output_buffers=%s is not one of reuse, fresh; re-export the program",
-            quoted(text, size).c_str());
+            printable_quoted(text, size).c_str());
       }
     } else if (!is_exporter_record_key(key.c_str())) {
       return report_error(
           Error::InvalidProgram,
-          "unknown compile spec '%s'; this program was exported by a newer or different exporter, "
+          "unknown compile spec %s; this program was exported by a newer or different exporter, "
           "re-export it with this version of executorch-tensorrt",
-          key.c_str());
+          printable_quoted(key.data(), key.size()).c_str());
     }
   }
   return options;
@@ -210,7 +193,7 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
               Error::InvalidArgument,
               "%s weight_streaming_budget=%s is invalid: %s",
               where,
-              quoted(text, text_size).c_str(),
+              printable_quoted(text, text_size).c_str(),
               parsed.problem.c_str());
         }
         request.options.weight_streaming_budget = parsed.bytes;
@@ -227,7 +210,7 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
             Error::InvalidArgument,
             "%s init_policy=%s is not one of eager, deferred, deferred_context",
             where,
-            quoted(text, text_size).c_str());
+            printable_quoted(text, text_size).c_str());
       }
     } else if (key == kOptionOutputBuffers) {
       if (text == nullptr) {
@@ -239,7 +222,7 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
             Error::InvalidArgument,
             "%s output_buffers=%s is not one of reuse, fresh",
             where,
-            quoted(text, text_size).c_str());
+            printable_quoted(text, text_size).c_str());
       }
     } else if (key == kOptionOffload) {
       if (bool_value == nullptr) {

@@ -44,7 +44,6 @@ def test_targeted_blob_damage_is_named(malformed_outcomes) -> None:
         assert not outcome.ok and manifest[outcome.file]["message"] in outcome.message, outcome
 
 
-@pytest.mark.xfail(strict=False, reason="init() does not pass compile specs to parse_compile_specs yet")
 def test_bad_compile_specs_are_refused_naming_the_key(malformed_outcomes) -> None:
     corpus, _, outcomes = malformed_outcomes
     assert problems(corpus, outcomes)["pending"] == []

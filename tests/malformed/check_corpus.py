@@ -8,8 +8,8 @@ restarted after the one that killed it.
 A case passes when nothing crashed and the outcome fits its expectation
 (manifest.json): "error" must fail with a message (containing the expected
 words when the manifest names them); "no_crash" may load, but a failure must
-carry a message. "error_pending" cases (compile specs, which init() does not
-read yet) are reported separately.
+carry a message. "error_pending" cases (kept for corpora made before init() read compile
+specs) are reported separately.
 
 Usage: python tests/malformed/check_corpus.py CORPUS_DIR [--runner PATH --preload LIBS]
   With --runner only that runner is checked (tests/sanitizers/run.sh passes

@@ -41,7 +41,8 @@ class Case:
     description: str
     # "error": loading must fail with a message containing `message` (any
     # message when None). "no_crash": either outcome, but a failure must say
-    # why. "error_pending": should fail once init() reads compile specs.
+    # why. ("error_pending" marked compile-spec cases before init() read
+    # compile specs; none is generated now.)
     expect: str
     message: Optional[str]
     inputs: List[List[int]]  # input shapes of the source program (float32)
@@ -117,7 +118,7 @@ SPEC_CASES: List[Tuple[str, List[Tuple[str, bytes]], str]] = [
     ("missing", [], "no_crash"),  # the blob carries what init() needs
     ("duplicated_key", [("init_policy", b"eager"), ("init_policy", b"eager")], "appears more than once"),
     ("duplicated_exporter_key", [("engine_builder", b"test"), ("engine_builder", b"test")], "appears more than once"),
-    ("unknown_key", [("no_such_option", b"1")], "unknown compile spec 'no_such_option'"),
+    ("unknown_key", [("no_such_option", b"1")], 'unknown compile spec "no_such_option"'),
     ("budget_negative", [("weight_streaming_budget", b"-1")], "weight_streaming_budget"),
     ("budget_text", [("weight_streaming_budget", b"lots")], "weight_streaming_budget"),
     ("budget_empty", [("weight_streaming_budget", b"")], "weight_streaming_budget"),
@@ -150,7 +151,7 @@ def generate(programs: Path, out: Path) -> List[Case]:
         for name, broken, expect, message in blob_cases(blob):
             emit(f"{source}__blob_{name}", _with_blob(pte, broken), "blob", f"delegate blob: {name}", expect, message, inputs)
         for name, specs, message_or_expect in SPEC_CASES:
-            expect, message = "error_pending", message_or_expect
+            expect, message = "error", message_or_expect
             if message_or_expect == "no_crash":
                 expect, message = "no_crash", None
             elif source == "rtx_mlp":
