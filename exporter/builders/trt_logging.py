@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import re
 import sys
 from types import ModuleType
 from typing import Any, Deque, Dict, Iterator, List, Optional
@@ -20,20 +21,24 @@ _LEVELS = {
     "VERBOSE": logging.DEBUG,
 }
 _KEPT_ERRORS = 20
+# The builder's report of the engine's weights (TensorRT and TensorRT-RTX, INFO).
+_WEIGHTS_RE = re.compile(r"Total Weights Memory: ([0-9]+) bytes")
 
 
-def make_logger(trt: ModuleType) -> Any:
+def make_logger(trt: ModuleType, quiet: bool = False) -> Any:
     """An ``ILogger`` of module ``trt`` (tensorrt or tensorrt_rtx) forwarding to
     the ``executorch_tensorrt.tensorrt`` Python logger with matching levels.
 
     The returned object's ``errors`` keeps the last error messages, for
-    exceptions raised when a build fails.
+    exceptions raised when a build fails. ``quiet`` logs everything at DEBUG:
+    for support queries, whose refusals are answers rather than errors.
     """
 
     class _Logger(trt.ILogger):  # type: ignore[name-defined,misc]
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
             self.errors: Deque[str] = collections.deque(maxlen=_KEPT_ERRORS)
+            self.weight_bytes: Optional[int] = None  # from the build report, when logged
 
         def log(self, severity: Any, msg: str) -> None:
             # Never raise into TensorRT: it calls this from C++.
@@ -41,6 +46,11 @@ def make_logger(trt: ModuleType) -> Any:
                 level = _LEVELS.get(getattr(severity, "name", ""), logging.INFO)
                 if level >= logging.ERROR:
                     self.errors.append(str(msg).strip())
+                weights = _WEIGHTS_RE.search(str(msg))
+                if weights:
+                    self.weight_bytes = int(weights.group(1))
+                if quiet:
+                    level = logging.DEBUG
                 if _LOG.isEnabledFor(level):
                     _LOG.log(level, "%s", msg)
             except Exception:  # pragma: no cover - defensive
