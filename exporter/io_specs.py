@@ -12,6 +12,7 @@ from typing import Any, List, Sequence, Tuple
 
 import sympy
 import torch
+from torch.utils._sympy.numbers import int_oo
 from torch.export import ExportedProgram
 from torch.export.graph_signature import OutputKind
 
@@ -67,13 +68,13 @@ def _symbol_range(what: str, symbol: sympy.Symbol, shape_env: Any, profile: Prof
         return profile[str(symbol)]
     bounds = shape_env.var_to_range[symbol]
     hint = int(shape_env.var_to_val[symbol])
-    try:
-        low, high = int(bounds.lower), int(bounds.upper)
-    except (TypeError, ValueError, OverflowError):
+    # torch.export's "no max" is int_oo, which sympy calls finite and integer.
+    if bounds.upper in (int_oo, sympy.oo) or not bounds.upper.is_number:
         raise ValueError(
             f"{what}: dynamic dimension {symbol} has no upper bound; TensorRT needs one: export with "
             f"torch.export.Dim(name, max=N) or give optimization_profiles=[{{'{symbol}': (min, opt, max)}}]"
-        ) from None
+        )
+    low, high = int(bounds.lower), int(bounds.upper)
     return max(low, 1), min(max(hint, low), high), high
 
 
