@@ -17,7 +17,7 @@ from executorch.exir.lowered_backend_module import LoweredBackendModule
 
 from .backend_details import ExecutorchTensorRTBackend
 from .build_records import EngineBuildRecord, digest
-from .compile_specs import KEY_INIT_POLICY, KEY_WEIGHT_STREAMING_BUDGET, TensorRTCompileSpec
+from .compile_specs import KEY_INIT_POLICY, KEY_WEIGHT_STREAMING_BUDGET, KNOWN_KEYS, TensorRTCompileSpec
 
 
 def default_init_policy(num_engines: int) -> str:
@@ -82,7 +82,9 @@ def bake(
     ordered = [by_digest[digest(bytes(d.processed_bytes))] for d in delegates]
     overrides = delegate_overrides(spec, [r.weight_bytes for r in ordered], budget_total)
     for lowered, values in zip(delegates, overrides):
-        kept = [s for s in lowered.compile_specs if s.key not in values]
+        merged = {s.key: s.value for s in lowered.compile_specs}
+        merged.update({k: v.encode("ascii") for k, v in values.items()})
+        order = {key: i for i, key in enumerate(KNOWN_KEYS)}
         # LoweredBackendModule exposes its specs read-only; they are emitted from this list.
-        lowered._compile_specs = kept + [CompileSpec(k, v.encode("ascii")) for k, v in values.items()]
+        lowered._compile_specs = [CompileSpec(k, merged[k]) for k in sorted(merged, key=lambda k: order.get(k, len(order)))]
     return ordered
