@@ -11,6 +11,7 @@ from .builders import (
     unregister_engine_builder,
 )
 from .compile_specs import TensorRTCompileSpec
+from .engine_sources import EngineTensor, save_engine, save_onnx
 from .inspect import ProgramReport, format_report, inspect_program
 from .partitioner import TensorRTPartitioner
 
@@ -18,6 +19,7 @@ __all__ = [
     "BuiltEngine",
     "EngineBuildRequest",
     "EngineBuilder",
+    "EngineTensor",
     "ExecutorchTensorRTBackend",
     "ProgramReport",
     "TensorRTCompileSpec",
@@ -28,5 +30,7 @@ __all__ = [
     "inspect_program",
     "register_engine_builder",
     "save",
+    "save_engine",
+    "save_onnx",
     "unregister_engine_builder",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from pathlib import Path
 from typing import Any, Optional, Sequence, Tuple, Union
 
@@ -13,6 +12,7 @@ from executorch.exir import ExecutorchBackendConfig, ExecutorchProgramManager, t
 from torch.export import ExportedProgram
 
 from .build_records import collect_builds
+from .files import checked_target, write_all_atomically
 from .export_options import ExportOptions, convert_precision, parse_options, resolve_profiles
 from .partitioner import TensorRTPartitioner
 from .program_policies import bake
@@ -140,19 +140,13 @@ def save_with_summary(
         raise TypeError(f"external_weights must be a bool, got {type(external_weights).__name__}")
     # Everything cheap is checked before the (slow) export starts.
     parsed = parse_options(options, "save")
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"{target} is a directory; give the path of the .pte file to write")
-    if not target.parent.is_dir():
-        raise FileNotFoundError(f"directory {target.parent} does not exist; create it first")
+    target = checked_target(path)
     config = ExecutorchBackendConfig(external_constants=True) if external_weights else None
     manager, summary = export_with_summary(model, inputs, parsed, config)
     files = {target: manager.buffer}
     if external_weights:
         files.update(_external_data(manager, target))
-    _write_all_atomically(files)
+    write_all_atomically(files)
     return target, summary
 
 
@@ -166,33 +160,3 @@ def _external_data(manager: ExecutorchProgramManager, target: Path) -> dict:
         if len(produced) > 1:
             return {target.parent / p.name: p.read_bytes() for p in produced}
         return {target.with_suffix(".ptd"): p.read_bytes() for p in produced}
-
-
-def _write_all_atomically(files: dict) -> None:
-    # Each file is written beside its target, then all are renamed; a failure
-    # before the renames leaves every target untouched.
-    staged = []
-    try:
-        for target, data in files.items():
-            staged.append((_stage(target, data), target))
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-
-
-def _stage(target: Path, data: bytes) -> Path:
-    # Same directory as the target, so os.replace is a rename on one filesystem.
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    # 0o666 filtered by the umask, like a plain open(); mkstemp would make it 0600.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp

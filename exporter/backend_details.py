@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from typing import List, final
+from typing import List, Optional, Tuple, final
 
 import torch
 from executorch.exir.backend.backend_details import BackendDetails, PreprocessResult
@@ -48,11 +49,12 @@ class ExecutorchTensorRTBackend(BackendDetails):
         seconds = time.perf_counter() - start
         _check_built(name, built, spec)
         num_profiles = len(io.inputs[0].ranges) if io.inputs else 1
+        inputs, outputs = _named(io.inputs, io.outputs, built.io_names)
         metadata = blob.EngineMetadata(
             flavour=built.flavour,
             builder_version=built.builder_version,
-            inputs=io.inputs,
-            outputs=io.outputs,
+            inputs=inputs,
+            outputs=outputs,
             device_index=spec.device_index,
             version_compatible=built.version_compatible,
             num_profiles=num_profiles,
@@ -64,6 +66,23 @@ class ExecutorchTensorRTBackend(BackendDetails):
         )
         _LOG.info("built a %s-byte engine in %.2f s", f"{len(built.engine):,}", seconds)
         return PreprocessResult(processed_bytes=data)
+
+
+def _named(
+    inputs: Tuple[blob.TensorSpec, ...],
+    outputs: Tuple[blob.TensorSpec, ...],
+    names: Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]],
+) -> Tuple[Tuple[blob.TensorSpec, ...], Tuple[blob.TensorSpec, ...]]:
+    """The delegate's tensors under the engine's own names, when it has them."""
+    if names is None:
+        return inputs, outputs
+    if (len(names[0]), len(names[1])) != (len(inputs), len(outputs)):
+        raise RuntimeError(
+            f"the engine names {len(names[0])} inputs and {len(names[1])} outputs; "
+            f"the delegate has {len(inputs)} and {len(outputs)}"
+        )
+    rename = lambda specs, new: tuple(dataclasses.replace(s, name=n) for s, n in zip(specs, new))  # noqa: E731
+    return rename(inputs, names[0]), rename(outputs, names[1])
 
 
 def constant_bytes(edge_program: ExportedProgram) -> int:

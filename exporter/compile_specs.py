@@ -38,7 +38,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from executorch.exir.backend.compile_spec_schema import CompileSpec
 
-BUILTIN_ENGINE_BUILDERS = ("auto", "tensorrt", "tensorrt_rtx")
+# "prebuilt" marks engines given to save_engine()/save_onnx() rather than built from a graph.
+BUILTIN_ENGINE_BUILDERS = ("auto", "tensorrt", "tensorrt_rtx", "prebuilt")
 
 # Builder names end up in the .pte; keeping them to a small ASCII alphabet
 # keeps them printable and safe for the C++ side to log.

@@ -45,6 +45,9 @@ class BuiltEngine:
     # Bytes of weights in the engine as the builder reports them (the split of
     # a program-wide weight-streaming budget uses it); None: not reported.
     weight_bytes: Optional[int] = None
+    # Engine tensor names (inputs, outputs) when the engine names its tensors
+    # itself (prebuilt engines); None: named input_<i> / output_<i>.
+    io_names: Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]] = None
 
 
 @runtime_checkable

@@ -88,17 +88,40 @@ class TensorRTEngineBuilder:
             output_names,
             dynamic_shapes=_dynamic_shapes(request.input_specs),
         )
+        what = "the ONNX export of the delegated graph"
+        parse = lambda parser: _parse(parser, onnx_program)  # noqa: E731
+        return self._build(trt, spec, flags, capabilities, parse, what, request.input_specs, request.output_specs)
 
+    def build_onnx_file(
+        self, path: str, spec: "TensorRTCompileSpec", inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
+    ) -> BuiltEngine:
+        """Build the engine of an ONNX model file whose I/O are ``inputs``/``outputs``."""
+        trt = self._import()
+        flags = _builder_flags(self.name, trt, spec)
+        capabilities = _compute_capabilities(self.name, trt, spec.compute_capabilities)
+        parse = lambda parser: bool(parser.parse_from_file(str(path)))  # noqa: E731
+        return self._build(trt, spec, flags, capabilities, parse, f"ONNX model {path}", inputs, outputs)
+
+    def _build(
+        self,
+        trt: ModuleType,
+        spec: "TensorRTCompileSpec",
+        flags: List[Any],
+        capabilities: List[Any],
+        parse: Any,
+        what: str,
+        inputs: Sequence[TensorSpec],
+        outputs: Sequence[TensorSpec],
+    ) -> BuiltEngine:
         logger = make_logger(trt)
         builder = trt.Builder(logger)
         network = builder.create_network(_network_flags(trt))
         parser = trt.OnnxParser(network, logger)
-        if not _parse(parser, onnx_program):
+        if not parse(parser):
             raise RuntimeError(
-                f"{self.name} {trt.__version__} could not parse the ONNX export of the delegated graph:\n"
-                + "\n".join(_parser_errors(parser))
+                f"{self.name} {trt.__version__} could not parse {what}:\n" + "\n".join(_parser_errors(parser))
             )
-        _check_network_io(self.name, network, request.input_specs, request.output_specs)
+        _check_network_io(self.name, network, inputs, outputs)
 
         config = builder.create_builder_config()
         if spec.workspace_bytes is not None:
@@ -111,7 +134,7 @@ class TensorRTEngineBuilder:
             config.num_compute_capabilities = len(capabilities)
             for index, capability in enumerate(capabilities):
                 config.set_compute_capability(capability, index)
-        _add_profiles(builder, config, request.input_specs)
+        _add_profiles(builder, config, inputs)
         cache = _load_timing_cache(config, spec.timing_cache)
 
         with build_progress(trt, config):
