@@ -29,6 +29,8 @@ class EngineBuildRecord:
 _records: contextvars.ContextVar[Optional[List[EngineBuildRecord]]] = contextvars.ContextVar(
     "executorch_tensorrt_build_records", default=None
 )
+# How many engines the partitioner planned, for "engine 2/3" in progress displays.
+_expected: contextvars.ContextVar[int] = contextvars.ContextVar("executorch_tensorrt_expected_engines", default=0)
 
 
 def digest(data: bytes) -> str:
@@ -39,10 +41,24 @@ def digest(data: bytes) -> str:
 def collect_builds() -> Iterator[List[EngineBuildRecord]]:
     records: List[EngineBuildRecord] = []
     token = _records.set(records)
+    expected = _expected.set(0)
     try:
         yield records
     finally:
         _records.reset(token)
+        _expected.reset(expected)
+
+
+def expect_engines(count: int) -> None:
+    _expected.set(count)
+
+
+def engine_label() -> str:
+    """``TensorRT engine 2/3`` for the engine being built now (``TensorRT`` outside a collection)."""
+    records = _records.get()
+    if records is None or not _expected.get():
+        return "TensorRT"
+    return f"TensorRT engine {len(records) + 1}/{_expected.get()}"
 
 
 def record_build(record: EngineBuildRecord) -> None:

@@ -21,6 +21,7 @@ from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
 from torch.fx.passes.operator_support import OperatorSupportBase
 
 from .backend_details import ExecutorchTensorRTBackend
+from .build_records import expect_engines
 from .builders import get_engine_builder
 from .compile_specs import TensorRTCompileSpec, check_int
 from .op_selection import OpLike, is_selected, normalize_ops, op_label
@@ -130,6 +131,7 @@ class TensorRTPartitioner(Partitioner):
         ]
         if not partition_tags:
             raise ValueError(_nothing_left_message(self.report.cpu_nodes))
+        expect_engines(len(partition_tags))
         # Weights used only inside a partition move into it, so TensorRT
         # embeds them in the engine instead of the .pte keeping a copy.
         tag_constant_data(exported_program)

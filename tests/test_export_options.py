@@ -4,6 +4,7 @@ precisions, build options, external weights and the CLI that passes them."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -373,3 +374,26 @@ def test_cli_bad_profile_and_missing_module(tmp_path: Path, capsys: Any) -> None
     assert main(["export", str(model), "-o", str(tmp_path / "o.pte"), "--profile", "batch=1:2"]) == 2
     assert "write DIM=MIN:OPT:MAX" in capsys.readouterr().err
     assert not (tmp_path / "o.pte").exists()
+
+
+def test_rtx_progress_names_each_engine_on_a_tty(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+
+    class TwoBlocks(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first, self.second = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.second(torch.sigmoid(self.first(x)))
+
+    export(TwoBlocks(), (torch.randn(1, 4),), engine_builder="tensorrt_rtx", **SIGMOID_ON_CPU)
+    drawn = tty.getvalue()
+    assert "TensorRT engine 1/2" in drawn and "TensorRT engine 2/2" in drawn

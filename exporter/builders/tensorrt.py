@@ -16,6 +16,7 @@ import torch
 from torch.export import ExportedProgram
 
 from ..blob import Flavour, TensorSpec
+from ..build_records import engine_label
 from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildRequest
 from .node_support import unsupported_by_onnx_parser
 from .onnx_export import export_onnx
@@ -137,7 +138,7 @@ class TensorRTEngineBuilder:
         _add_profiles(builder, config, inputs)
         cache = _load_timing_cache(config, spec.timing_cache)
 
-        with build_progress(trt, config):
+        with build_progress(trt, config, engine_label()):
             serialized = builder.build_serialized_network(network, config)
         if serialized is None:
             raise RuntimeError(

@@ -62,7 +62,8 @@ def make_logger(trt: ModuleType, quiet: bool = False) -> Any:
 class _PhaseDisplay:
     """Shows TensorRT build phases with rich (or tqdm when rich is missing)."""
 
-    def __init__(self) -> None:
+    def __init__(self, title: str) -> None:
+        self._title = title
         self._rich: Any = None
         self._bars: Dict[str, Any] = {}
         self._depth: Dict[str, int] = {}
@@ -97,7 +98,7 @@ class _PhaseDisplay:
     def start(self, name: str, parent: Optional[str], steps: int) -> None:
         depth = self._depth.get(parent, -1) + 1 if parent else 0
         self._depth[name] = depth
-        label = "  " * depth + (name if depth else f"TensorRT: {name}")
+        label = "  " * depth + (name if depth else f"{self._title}: {name}")
         if self._rich is not None:
             self._bars[name] = self._rich.add_task(label, total=max(steps, 1))
         else:
@@ -129,7 +130,7 @@ class _PhaseDisplay:
 
 
 @contextlib.contextmanager
-def build_progress(trt: ModuleType, config: Any) -> Iterator[None]:
+def build_progress(trt: ModuleType, config: Any, title: str = "TensorRT") -> Iterator[None]:
     """Attach a progress monitor to ``config`` while building, on TTYs only.
 
     Logs and CI output stay clean: nothing is drawn unless stderr is a terminal.
@@ -140,7 +141,7 @@ def build_progress(trt: ModuleType, config: Any) -> Iterator[None]:
         yield
         return
 
-    with _PhaseDisplay() as display:
+    with _PhaseDisplay(title) as display:
 
         class _Monitor(monitor_base):  # type: ignore[misc,valid-type]
             def __init__(self) -> None:
