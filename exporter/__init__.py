@@ -1,6 +1,6 @@
 """Export PyTorch models to ExecuTorch programs that run on NVIDIA TensorRT."""
 
-from .api import export, save
+from .api import export, save, save_with_summary
 from .backend_details import ExecutorchTensorRTBackend
 from .builders import (
     BuiltEngine,
@@ -13,6 +13,7 @@ from .builders import (
 from .compile_specs import TensorRTCompileSpec
 from .engine_sources import EngineTensor, save_engine, save_onnx
 from .inspect import ProgramReport, format_report, inspect_program
+from .summary import ExportSummary
 from .partitioner import TensorRTPartitioner
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "EngineBuilder",
     "EngineTensor",
     "ExecutorchTensorRTBackend",
+    "ExportSummary",
     "ProgramReport",
     "TensorRTCompileSpec",
     "TensorRTPartitioner",
@@ -32,5 +34,6 @@ __all__ = [
     "save",
     "save_engine",
     "save_onnx",
+    "save_with_summary",
     "unregister_engine_builder",
 ]
