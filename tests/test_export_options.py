@@ -397,3 +397,41 @@ def test_rtx_progress_names_each_engine_on_a_tty(monkeypatch: pytest.MonkeyPatch
     export(TwoBlocks(), (torch.randn(1, 4),), engine_builder="tensorrt_rtx", **SIGMOID_ON_CPU)
     drawn = tty.getvalue()
     assert "TensorRT engine 1/2" in drawn and "TensorRT engine 2/2" in drawn
+
+
+def test_rtx_operator_without_onnx_conversion_is_cut_out(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """When the ONNX exporter cannot translate an operator, the support query
+    marks its nodes, turns them into probe inputs, and asks about the rest."""
+    from executorch_tensorrt.exporter.builders import node_support
+
+    real_export = node_support.export_onnx
+    seen: List[int] = []
+
+    def no_sigmoid(module: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
+        graph = module.graph  # type: ignore[union-attr]
+        calls = [n for n in graph.nodes if n.op == "call_function" and "sigmoid" in str(n.target)]
+        seen.append(len(calls))
+        if calls:
+            raise RuntimeError(
+                "converting failed: Error when translating node %sigmoid : [num_users=1] = "
+                "call_function[target=torch.ops.aten.sigmoid.default](args = (%x,), kwargs = {})"
+            )
+        return real_export(module, *args, **kwargs)
+
+    monkeypatch.setattr(node_support, "export_onnx", no_sigmoid)
+
+    class Sandwich(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first, self.second = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.second(torch.sigmoid(self.first(x)))
+
+    _, summary = save_with_summary(Sandwich(), tmp_path / "m.pte", (torch.randn(1, 4),), engine_builder="tensorrt_rtx")
+    assert seen == [1, 0]  # asked once with the sigmoid, once with it cut out
+    assert [(n.op, n.reason) for n in summary.cpu_nodes] == [
+        ("aten::sigmoid.default", "the ONNX exporter has no conversion for aten::sigmoid.default")
+    ]
+    assert len(summary.engines) == 2
+

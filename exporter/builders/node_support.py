@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import collections
 import logging
+import re
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import torch
 from torch.export import ExportedProgram
 
+from ..op_selection import node_op, op_label
 from .onnx_export import export_onnx
 
 _LOG = logging.getLogger("executorch_tensorrt.exporter")
@@ -42,17 +44,30 @@ def dtype_problem(node: torch.fx.Node) -> str:
     return ""
 
 
-def _probe_module(program: ExportedProgram, probed: Sequence[torch.fx.Node]) -> Tuple[torch.fx.GraphModule, List[str]]:
-    """The program's module returning every probed node's result."""
+def _probe_module(
+    program: ExportedProgram, probed: Sequence[torch.fx.Node], cut: Set[str]
+) -> Tuple[torch.fx.GraphModule, List[str]]:
+    """The program's module returning every probed node's result. Nodes in
+    ``cut`` (refused already) become graph inputs, so what follows them is
+    still asked about."""
     module = program.module()
     graph = torch.fx.Graph()
     env: Dict[str, torch.fx.Node] = {}
-    for node in module.graph.nodes:
-        if node.op == "output" or (node.op == "call_module" and node.target == "_guards_fn"):
-            continue
-        env[node.name] = graph.node_copy(node, lambda n: env[n.name])
-    names = [n.name for n in probed if n.name in env]
+    nodes = [n for n in module.graph.nodes if n.op != "output" and n.target != "_guards_fn"]
+    # Placeholders first, as FX wants them: the program's, then the cut nodes'.
+    for node in nodes:
+        if node.op == "placeholder":
+            env[node.name] = graph.node_copy(node, lambda n: env[n.name])
+    for node in nodes:
+        if node.name in cut:
+            env[node.name] = graph.placeholder(node.name)
+            env[node.name].meta["val"] = node.meta["val"]
+    for node in nodes:
+        if node.name not in env:
+            env[node.name] = graph.node_copy(node, lambda n: env[n.name])
+    names = [n.name for n in probed if n.name in env and n.name not in cut]
     graph.output(tuple(env[name] for name in names))
+    graph.eliminate_dead_code()
     # During partitioning the weights may be fake tensors; the support query
     # needs values of the right shape and dtype only.
     attributes = {}
@@ -61,6 +76,48 @@ def _probe_module(program: ExportedProgram, probed: Sequence[torch.fx.Node]) -> 
             value = _attribute(module, node.target)
             attributes[node.target] = _hint_tensor(value) if isinstance(value, torch.Tensor) else value
     return torch.fx.GraphModule(attributes, graph), names
+
+
+# How the ONNX exporter names the node it could not translate.
+_UNTRANSLATABLE_RE = re.compile(r"Error when translating node .*?target=torch\.ops\.(\w+)\.(\w+)\.(\w+)")
+_MAX_CUTS = 16
+
+
+def _untranslatable(error: BaseException, nodes: Iterable[torch.fx.Node]) -> List[torch.fx.Node]:
+    """The nodes calling the operator the ONNX exporter failed on (tensor results only)."""
+    match = _UNTRANSLATABLE_RE.search(str(error))
+    if match is None:
+        return []
+    wanted = (f"{match.group(1)}::{match.group(2)}", match.group(3))
+    return [n for n in nodes if node_op(n) == wanted and isinstance(n.meta.get("val"), torch.Tensor)]
+
+
+def _export_probe(
+    program: ExportedProgram, probed: List[torch.fx.Node], reasons: Dict[str, str]
+) -> Optional[Tuple[Any, List[str], List[str]]]:
+    """(ONNX model, probed names, output names); operators the ONNX exporter
+    cannot translate are added to ``reasons`` and cut out. None: give up."""
+    cut: Set[str] = set()
+    for _ in range(_MAX_CUTS):
+        module, names = _probe_module(program, probed, cut)
+        if not names:
+            return None
+        placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
+        inputs = tuple(_hint_tensor(n.meta["val"]) for n in placeholders)
+        output_names = [f"probe_{i}" for i in range(len(names))]
+        try:
+            onnx_program = export_onnx(module, inputs, [f"in_{i}" for i in range(len(inputs))], output_names)
+            return onnx_program.model_proto, names, output_names
+        except RuntimeError as err:
+            failing = _untranslatable(err, [n for n in probed if n.name not in cut])
+            if not failing:
+                # Nothing can be said per node; the build reports the conversion error.
+                _LOG.warning("TensorRT support query skipped: %s", str(err).splitlines()[0])
+                return None
+            for node in failing:
+                reasons[node.name] = f"the ONNX exporter has no conversion for {op_label(node)}"
+                cut.add(node.name)
+    return None
 
 
 def _attribute(module: torch.nn.Module, target: str) -> Any:
@@ -105,17 +162,10 @@ def unsupported_by_onnx_parser(
             probed.append(node)
     if not probed:
         return reasons
-    module, names = _probe_module(program, probed)
-    placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
-    inputs = tuple(_hint_tensor(n.meta["val"]) for n in placeholders)
-    output_names = [f"probe_{i}" for i in range(len(names))]
-    try:
-        onnx_program = export_onnx(module, inputs, [f"in_{i}" for i in range(len(inputs))], output_names)
-    except RuntimeError as err:
-        # Nothing can be said per node; the build reports the conversion error.
-        _LOG.warning("TensorRT support query skipped: %s", str(err).splitlines()[0])
+    exported = _export_probe(program, probed, reasons)
+    if exported is None:
         return reasons
-    model = onnx_program.model_proto
+    model, names, output_names = exported
     # The builder and network must outlive the parser, which points into them.
     builder = trt.Builder(logger)
     network = builder.create_network(0)
