@@ -30,6 +30,17 @@ class Elementwise(torch.nn.Module):
         return torch.sigmoid(y) + x
 
 
+class Sandwich(torch.nn.Module):
+    """linear | sigmoid | linear: two TensorRT engines when sigmoid stays on the CPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first, self.second = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(torch.sigmoid(self.first(x)))
+
+
 X = (torch.randn(2, 3),)
 SIGMOID_ON_CPU = {"torch_executed_ops": ["aten.sigmoid"]}
 
@@ -386,15 +397,7 @@ def test_rtx_progress_names_each_engine_on_a_tty(monkeypatch: pytest.MonkeyPatch
     tty = Tty()
     monkeypatch.setattr(sys, "stderr", tty)
 
-    class TwoBlocks(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.first, self.second = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.second(torch.sigmoid(self.first(x)))
-
-    export(TwoBlocks(), (torch.randn(1, 4),), engine_builder="tensorrt_rtx", **SIGMOID_ON_CPU)
+    export(Sandwich(), (torch.randn(1, 4),), engine_builder="tensorrt_rtx", **SIGMOID_ON_CPU)
     drawn = tty.getvalue()
     assert "TensorRT engine 1/2" in drawn and "TensorRT engine 2/2" in drawn
 
@@ -419,14 +422,6 @@ def test_rtx_operator_without_onnx_conversion_is_cut_out(monkeypatch: pytest.Mon
         return real_export(module, *args, **kwargs)
 
     monkeypatch.setattr(node_support, "export_onnx", no_sigmoid)
-
-    class Sandwich(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.first, self.second = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.second(torch.sigmoid(self.first(x)))
 
     _, summary = save_with_summary(Sandwich(), tmp_path / "m.pte", (torch.randn(1, 4),), engine_builder="tensorrt_rtx")
     assert seen == [1, 0]  # asked once with the sigmoid, once with it cut out
