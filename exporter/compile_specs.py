@@ -103,7 +103,7 @@ def _check_choice(name: str, value: object, choices: Tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
-def _check_profiles(profiles: object) -> Tuple[Dict[str, DimRange], ...]:
+def check_profiles(profiles: object) -> Tuple[Dict[str, DimRange], ...]:
     if not isinstance(profiles, (tuple, list)):
         raise TypeError(f"optimization_profiles must be a list of {{dim: (min, opt, max)}}, got {type(profiles).__name__}")
     checked = []
@@ -208,7 +208,7 @@ class TensorRTCompileSpec:
             if not isinstance(target, str) or not COMPUTE_CAPABILITY_RE.match(target):
                 raise ValueError(f"compute capability {target!r} must look like 'sm89' or 'sm120'")
         object.__setattr__(self, "compute_capabilities", tuple(self.compute_capabilities))
-        object.__setattr__(self, "optimization_profiles", _check_profiles(self.optimization_profiles))
+        object.__setattr__(self, "optimization_profiles", check_profiles(self.optimization_profiles))
         if self.weight_streaming_budget is not None:
             check_weight_streaming_budget("weight_streaming_budget", self.weight_streaming_budget)
         if self.init_policy is not None:
@@ -271,7 +271,7 @@ def _parse_profiles(key: str, text: str) -> Tuple[Dict[str, DimRange], ...]:
         value = json.loads(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"compile spec {key} is not valid JSON: {err}") from None
-    return _check_profiles([{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()} for p in value])
+    return check_profiles([{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()} for p in value])
 
 
 def _encode_profiles(profiles: Tuple[Profile, ...]) -> str:

@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 import torch
 from torch.export import ExportedProgram
 
-from .compile_specs import DimRange, TensorRTCompileSpec, check_int, check_weight_streaming_budget
+from .compile_specs import DimRange, TensorRTCompileSpec, check_int, check_profiles, check_weight_streaming_budget
 from .op_selection import OpLike, normalize_ops
 
 # Keywords handled here; the rest are TensorRTCompileSpec fields.
@@ -78,7 +78,7 @@ def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
     executed = extra.get("torch_executed_ops", ())
     normalize_ops(executed)  # refuses bad names now rather than after export
     profiles = extra.get("optimization_profiles") or ()
-    TensorRTCompileSpec(optimization_profiles=profiles)  # shape checks only; names resolved later
+    check_profiles(profiles)  # the ranges now; the names once the program is exported
     return ExportOptions(
         spec, extra.get("dynamic_shapes"), tuple(executed), min_block_size, tuple(profiles), total
     )

@@ -78,21 +78,24 @@ def _symbol_range(what: str, symbol: sympy.Symbol, shape_env: Any, profile: Prof
     return max(low, 1), min(max(hint, low), high), high
 
 
+def _dim_range(what: str, dim: Any, profile: Profile) -> DimRange:
+    """(min, opt, max) of one dimension: a size, or an expression of symbols
+    evaluated at the symbols' min, opt and max (sizes grow with their symbols)."""
+    if isinstance(dim, int):
+        return dim, dim, dim
+    expr, shape_env = dim.node.expr, dim.node.shape_env
+    at = {s: _symbol_range(what, s, shape_env, profile) for s in expr.free_symbols}
+    low, opt, high = (int(expr.subs({s: r[k] for s, r in at.items()})) for k in range(3))
+    if not 0 <= low <= opt <= high:
+        raise ValueError(f"{what} ({expr}) gives the range {[low, opt, high]}, not min <= opt <= max")
+    return low, opt, high
+
+
 def _dim_ranges(what: str, dims: Sequence[Any], profiles: Sequence[Profile]) -> Tuple[ShapeRange, ...]:
     ranges = []
     for profile in profiles:
-        lows, opts, highs = [], [], []
-        for axis, dim in enumerate(dims):
-            if isinstance(dim, int):
-                lows.append(dim), opts.append(dim), highs.append(dim)
-                continue
-            expr, shape_env = dim.node.expr, dim.node.shape_env
-            at = {s: _symbol_range(f"{what} dimension {axis}", s, shape_env, profile) for s in expr.free_symbols}
-            values = [int(expr.subs({s: r[k] for s, r in at.items()})) for k in range(3)]
-            if not 0 <= values[0] <= values[1] <= values[2]:
-                raise ValueError(f"{what} dimension {axis} ({expr}) gives the range {values}, not min <= opt <= max")
-            lows.append(values[0]), opts.append(values[1]), highs.append(values[2])
-        ranges.append(ShapeRange(tuple(lows), tuple(opts), tuple(highs)))
+        per_dim = [_dim_range(f"{what} dimension {axis}", dim, profile) for axis, dim in enumerate(dims)]
+        ranges.append(ShapeRange(*(tuple(r[k] for r in per_dim) for k in range(3))))
     return tuple(ranges)
 
 

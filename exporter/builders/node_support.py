@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 import torch
 from torch.export import ExportedProgram
 
+from ..io_specs import hint_shape
 from ..op_selection import node_op, op_label
 from .onnx_export import export_onnx
 
@@ -28,9 +29,9 @@ _NO_TENSORRT_DTYPES = {torch.float64: "float64", torch.complex64: "complex64", t
 
 
 def _hint_tensor(value: torch.Tensor) -> torch.Tensor:
-    shape = tuple(int(getattr(d, "node", None).hint) if hasattr(d, "node") else int(d) for d in value.shape)
+    """A real tensor of ``value``'s example shape and dtype (ones: no division by zero)."""
     fill = torch.ones if value.dtype.is_floating_point else torch.zeros
-    return fill(shape, dtype=value.dtype)
+    return fill(hint_shape(value), dtype=value.dtype)
 
 
 def dtype_problem(node: torch.fx.Node) -> str:
