@@ -42,7 +42,9 @@ def _check_inputs(inputs: object) -> tuple:
     return tuple(inputs)
 
 
-def _to_exported_program(model: object, inputs: Optional[Sequence[torch.Tensor]], options: ExportOptions) -> ExportedProgram:
+def _to_exported_program(
+    model: object, inputs: Optional[Sequence[torch.Tensor]], options: ExportOptions
+) -> ExportedProgram:
     if isinstance(model, ExportedProgram):
         if inputs is not None or options.dynamic_shapes is not None:
             raise ValueError(

@@ -62,7 +62,9 @@ class ExecutorchTensorRTBackend(BackendDetails):
         data = blob.encode(blob.DelegateBlob(metadata, built.engine))
         weights = built.weight_bytes if built.weight_bytes is not None else constant_bytes(edge_program)
         record_build(
-            EngineBuildRecord(digest(data), name, built.flavour.label, len(built.engine), weights, num_profiles, seconds)
+            EngineBuildRecord(
+                digest(data), name, built.flavour.label, len(built.engine), weights, num_profiles, seconds
+            )
         )
         _LOG.info("built a %s-byte engine in %.2f s", f"{len(built.engine):,}", seconds)
         return PreprocessResult(processed_bytes=data)
@@ -81,8 +83,9 @@ def _named(
             f"the engine names {len(names[0])} inputs and {len(names[1])} outputs; "
             f"the delegate has {len(inputs)} and {len(outputs)}"
         )
-    rename = lambda specs, new: tuple(dataclasses.replace(s, name=n) for s, n in zip(specs, new))  # noqa: E731
-    return rename(inputs, names[0]), rename(outputs, names[1])
+    renamed_inputs = tuple(dataclasses.replace(s, name=n) for s, n in zip(inputs, names[0], strict=True))
+    renamed_outputs = tuple(dataclasses.replace(s, name=n) for s, n in zip(outputs, names[1], strict=True))
+    return renamed_inputs, renamed_outputs
 
 
 def constant_bytes(edge_program: ExportedProgram) -> int:

@@ -105,7 +105,9 @@ def _check_choice(name: str, value: object, choices: Tuple[str, ...]) -> None:
 
 def check_profiles(profiles: object) -> Tuple[Dict[str, DimRange], ...]:
     if not isinstance(profiles, (tuple, list)):
-        raise TypeError(f"optimization_profiles must be a list of {{dim: (min, opt, max)}}, got {type(profiles).__name__}")
+        raise TypeError(
+            f"optimization_profiles must be a list of {{dim: (min, opt, max)}}, got {type(profiles).__name__}"
+        )
     checked = []
     for index, profile in enumerate(profiles):
         if not isinstance(profile, Mapping) or not profile:
@@ -203,7 +205,9 @@ class TensorRTCompileSpec:
             if not self.timing_cache.isascii():
                 raise ValueError(f"timing_cache path must be ASCII (it is recorded in the .pte): {self.timing_cache!r}")
         if isinstance(self.compute_capabilities, str) or not isinstance(self.compute_capabilities, (tuple, list)):
-            raise TypeError(f"compute_capabilities must be a tuple of names like 'sm89', got {self.compute_capabilities!r}")
+            raise TypeError(
+                f"compute_capabilities must be a tuple of names like 'sm89', got {self.compute_capabilities!r}"
+            )
         for target in self.compute_capabilities:
             if not isinstance(target, str) or not COMPUTE_CAPABILITY_RE.match(target):
                 raise ValueError(f"compute capability {target!r} must look like 'sm89' or 'sm120'")

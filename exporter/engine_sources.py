@@ -201,7 +201,9 @@ def onnx_signature(model: Any) -> Tuple[List[EngineTensor], List[EngineTensor]]:
             tensor_type = value.type.tensor_type
             dtype = _ONNX_DTYPES.get(tensor_type.elem_type)
             if dtype is None:
-                raise ValueError(f"ONNX {kind} {value.name!r} has element type {tensor_type.elem_type}, not a TensorRT I/O dtype")
+                raise ValueError(
+                    f"ONNX {kind} {value.name!r} has element type {tensor_type.elem_type}, not a TensorRT I/O dtype"
+                )
             shape = []
             for axis, dim in enumerate(tensor_type.shape.dim):
                 if not dim.HasField("dim_value"):
@@ -221,7 +223,9 @@ def _policies(options: Dict[str, Any], function: str, **record: Any) -> TensorRT
     allowed = {"init_policy", "output_buffers", "enable_weight_streaming", "weight_streaming_budget"} | set(record)
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise TypeError(f"{function}() got unexpected keyword argument(s): {', '.join(unknown)}; accepted: {', '.join(sorted(allowed))}")
+        raise TypeError(
+            f"{function}() got unexpected keyword argument(s): {', '.join(unknown)}; accepted: {', '.join(sorted(allowed))}"
+        )
     spec = parse_options({**options, **record}, function).spec
     return spec.replace(init_policy=spec.init_policy or default_init_policy(1))
 
@@ -276,7 +280,14 @@ def save_onnx(
     if not source.is_file():
         raise FileNotFoundError(f"ONNX model {source} does not exist")
     target = checked_target(path)
-    build_keys = {"workspace_bytes", "optimization_level", "timing_cache", "compute_capabilities", "version_compatible", "device_index"}
+    build_keys = {
+        "workspace_bytes",
+        "optimization_level",
+        "timing_cache",
+        "compute_capabilities",
+        "version_compatible",
+        "device_index",
+    }
     record = {k: options.pop(k) for k in build_keys & set(options)}
     spec = _policies(options, "save_onnx", engine_builder=engine_builder, **record)
     builder = get_engine_builder(engine_builder)

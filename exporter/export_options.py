@@ -79,9 +79,7 @@ def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
     normalize_ops(executed)  # refuses bad names now rather than after export
     profiles = extra.get("optimization_profiles") or ()
     check_profiles(profiles)  # the ranges now; the names once the program is exported
-    return ExportOptions(
-        spec, extra.get("dynamic_shapes"), tuple(executed), min_block_size, tuple(profiles), total
-    )
+    return ExportOptions(spec, extra.get("dynamic_shapes"), tuple(executed), min_block_size, tuple(profiles), total)
 
 
 def convert_precision(model: Any, inputs: Tuple[torch.Tensor, ...], precision: Optional[str]) -> Tuple[Any, tuple]:

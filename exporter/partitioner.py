@@ -119,7 +119,9 @@ class TensorRTPartitioner(Partitioner):
             work = [n for n in nodes if _counts_toward_block(n)]
             if len(work) < self.min_block_size:
                 for node in nodes:
-                    reasons[node] = f"in a TensorRT block of {len(work)} operator(s) < min_block_size={self.min_block_size}"
+                    reasons[node] = (
+                        f"in a TensorRT block of {len(work)} operator(s) < min_block_size={self.min_block_size}"
+                    )
                 continue
             tag = f"tensorrt_{len(partition_tags)}"
             partition_tags[tag] = self.delegation_spec

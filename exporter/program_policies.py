@@ -51,7 +51,7 @@ def delegate_overrides(
     policy = spec.init_policy or default_init_policy(len(weights))
     overrides: List[Dict[str, str]] = [{KEY_INIT_POLICY: policy} for _ in weights]
     if budget_total is not None:
-        for values, share in zip(overrides, split_budget(budget_total, weights)):
+        for values, share in zip(overrides, split_budget(budget_total, weights), strict=True):
             values[KEY_WEIGHT_STREAMING_BUDGET] = str(share)
     return overrides
 
@@ -79,12 +79,20 @@ def bake(
     """Set the program-level keys on every delegate; returns their build records in order."""
     by_digest = {r.digest: r for r in records}
     delegates = tensorrt_delegates(manager)
+    missing = [i for i, d in enumerate(delegates) if digest(bytes(d.processed_bytes)) not in by_digest]
+    if missing:
+        raise RuntimeError(
+            f"TensorRT delegate(s) {missing} of the program were not built by this export "
+            "(lower the model with save()/export() only, not with other TensorRT partitioners)"
+        )
     ordered = [by_digest[digest(bytes(d.processed_bytes))] for d in delegates]
     overrides = delegate_overrides(spec, [r.weight_bytes for r in ordered], budget_total)
-    for lowered, values in zip(delegates, overrides):
+    for lowered, values in zip(delegates, overrides, strict=True):
         merged = {s.key: s.value for s in lowered.compile_specs}
         merged.update({k: v.encode("ascii") for k, v in values.items()})
         order = {key: i for i, key in enumerate(KNOWN_KEYS)}
         # LoweredBackendModule exposes its specs read-only; they are emitted from this list.
-        lowered._compile_specs = [CompileSpec(k, merged[k]) for k in sorted(merged, key=lambda k: order.get(k, len(order)))]
+        lowered._compile_specs = [
+            CompileSpec(k, merged[k]) for k in sorted(merged, key=lambda k: order.get(k, len(order)))
+        ]
     return ordered

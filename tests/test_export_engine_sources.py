@@ -26,7 +26,10 @@ def test_prebuilt_test_engine_runs_under_its_own_names(test_engine, tmp_path: Pa
     (delegate,) = inspect_program(path).tensorrt_delegates
     engine = delegate.engine
     assert engine is not None and engine.flavour == "test"
-    assert [(t.name, t.shapes) for t in engine.inputs + engine.outputs] == [("images", ["[2, 3]"]), ("scores", ["[2, 3]"])]
+    assert [(t.name, t.shapes) for t in engine.inputs + engine.outputs] == [
+        ("images", ["[2, 3]"]),
+        ("scores", ["[2, 3]"]),
+    ]
     assert (delegate.compile_specs["engine_builder"], delegate.compile_specs["init_policy"]) == ("prebuilt", "eager")
     x = torch.randn(2, 3)
     (got,) = load(path).forward(x)
@@ -37,7 +40,9 @@ def test_prebuilt_engine_whose_names_disagree_fails_at_load(test_engine, tmp_pat
     from executorch_tensorrt.runtime import DelegateError, load
 
     pixels = EngineTensor("pixels", torch.float32, (2, 3))
-    path = save_engine(RELU_PROGRAM.encode(), tmp_path / "bad.pte", [pixels], [SCORES], flavour="test", builder_version="1.0.0")
+    path = save_engine(
+        RELU_PROGRAM.encode(), tmp_path / "bad.pte", [pixels], [SCORES], flavour="test", builder_version="1.0.0"
+    )
     with pytest.raises(DelegateError, match="inputs/outputs do not match the blob metadata"):
         load(path).forward(torch.randn(2, 3))
 
@@ -95,7 +100,12 @@ def _onnx_file(tmp_path: Path, dynamic: bool = False) -> Path:
     path = tmp_path / "model.onnx"
     shapes = ({0: torch.export.Dim("batch", max=8)},) if dynamic else None
     program = torch.onnx.export(
-        model, (torch.randn(2, 4),), dynamo=True, input_names=["features"], output_names=["logits"], dynamic_shapes=shapes
+        model,
+        (torch.randn(2, 4),),
+        dynamo=True,
+        input_names=["features"],
+        output_names=["logits"],
+        dynamic_shapes=shapes,
     )
     program.save(str(path))
     return path

@@ -180,7 +180,10 @@ def test_engine_programs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, 
     try:
         return {
             "split": save(
-                Elementwise(), out / "split.pte", (torch.randn(2, 3),), engine_builder="test_models",
+                Elementwise(),
+                out / "split.pte",
+                (torch.randn(2, 3),),
+                engine_builder="test_models",
                 torch_executed_ops=["aten.sigmoid.default"],
             ),
             "dynamic": save(
@@ -221,5 +224,7 @@ def test_dynamic_batch_program_runs_in_both_profiles(test_engine, test_engine_pr
         (got,) = program.forward(x)
         torch.testing.assert_close(got, Elementwise()(x))
     # Between the profiles: ExecuTorch would take it (max 32), the delegate refuses with the ranges.
-    with pytest.raises(DelegateError, match=r"expected float32 \[1, 3\]\.\.\[4, 3\] or \[8, 3\]\.\.\[32, 3\], got float32 \[6, 3\]"):
+    with pytest.raises(
+        DelegateError, match=r"expected float32 \[1, 3\]\.\.\[4, 3\] or \[8, 3\]\.\.\[32, 3\], got float32 \[6, 3\]"
+    ):
         program.forward(torch.randn(6, 3))

@@ -11,7 +11,7 @@ from typing import Any, Dict, List
 import pytest
 import torch
 from executorch_tensorrt.cli import main
-from executorch_tensorrt.exporter import blob, export, inspect_program, save
+from executorch_tensorrt.exporter import export, inspect_program, save
 from executorch_tensorrt.exporter.api import save_with_summary
 from executorch_tensorrt.exporter.inspect import format_report
 from executorch_tensorrt.exporter.op_selection import normalize_ops
@@ -137,7 +137,9 @@ def test_torch_executed_ops_names(ops: list, expected: set) -> None:
 )
 def test_bad_options_fail_before_export(tmp_path: Path, kwargs: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
-        save(Elementwise(), tmp_path / "m.pte", X, engine_builder="tensorrt_rtx", enable_weight_streaming=True, **kwargs)
+        save(
+            Elementwise(), tmp_path / "m.pte", X, engine_builder="tensorrt_rtx", enable_weight_streaming=True, **kwargs
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -151,7 +153,11 @@ def test_budget_in_raw_compile_specs_is_refused_at_preprocess() -> None:
 
 def test_budget_per_engine_is_baked_in_every_delegate(test_engine_builder: TestEngineBuilder) -> None:
     pte = export(
-        Elementwise(), X, engine_builder="test", enable_weight_streaming=True, weight_streaming_budget=2**40,
+        Elementwise(),
+        X,
+        engine_builder="test",
+        enable_weight_streaming=True,
+        weight_streaming_budget=2**40,
         **SIGMOID_ON_CPU,
     ).buffer
     assert [s["weight_streaming_budget"] for s in _specs(pte)] == [str(2**40)] * 2
@@ -180,7 +186,11 @@ def test_init_policy_default_depends_on_the_engine_count(test_engine_builder: Te
 
 def test_explicit_policies_are_baked_and_shown(test_engine_builder: TestEngineBuilder) -> None:
     pte = export(
-        Elementwise(), X, engine_builder="test", init_policy="deferred_context", output_buffers="fresh",
+        Elementwise(),
+        X,
+        engine_builder="test",
+        init_policy="deferred_context",
+        output_buffers="fresh",
         **SIGMOID_ON_CPU,
     ).buffer
     for specs in _specs(pte):
@@ -194,8 +204,14 @@ def test_baked_policies_load_and_run(test_engine, tmp_path: Path, test_engine_bu
     from executorch_tensorrt.runtime import load
 
     path = save(
-        Elementwise(), tmp_path / "m.pte", X, engine_builder="test", enable_weight_streaming=True,
-        weight_streaming_budget_total=1 << 20, output_buffers="reuse", optimization_level=2,
+        Elementwise(),
+        tmp_path / "m.pte",
+        X,
+        engine_builder="test",
+        enable_weight_streaming=True,
+        weight_streaming_budget_total=1 << 20,
+        output_buffers="reuse",
+        optimization_level=2,
         **SIGMOID_ON_CPU,
     )
     (got,) = load(path).forward(X[0])
@@ -218,8 +234,15 @@ def test_min_block_size_keeps_small_blocks_on_the_cpu(tmp_path: Path, test_engin
 
 
 def test_everything_excluded_names_each_node(test_engine_builder: TestEngineBuilder) -> None:
-    with pytest.raises(ValueError, match=r"nothing to delegate(.|\n)*aten_relu_default \(aten::relu.default\): kept on the CPU"):
-        export(Elementwise(), X, engine_builder="test", torch_executed_ops=["aten.relu", "aten.mul", "aten.sub", "aten.add"])
+    with pytest.raises(
+        ValueError, match=r"nothing to delegate(.|\n)*aten_relu_default \(aten::relu.default\): kept on the CPU"
+    ):
+        export(
+            Elementwise(),
+            X,
+            engine_builder="test",
+            torch_executed_ops=["aten.relu", "aten.mul", "aten.sub", "aten.add"],
+        )
 
 
 def test_rtx_parser_refusal_moves_only_that_op_to_the_cpu() -> None:
@@ -244,8 +267,11 @@ def test_rtx_parser_refusal_moves_only_that_op_to_the_cpu() -> None:
 def test_unknown_profile_dimension_names_the_known_ones(test_engine_builder: TestEngineBuilder) -> None:
     with pytest.raises(ValueError, match=r"names 'rows'.*known: batch, s\d+"):
         export(
-            Elementwise(), (torch.randn(4, 3),), engine_builder="test",
-            dynamic_shapes=({0: Dim("batch", max=8)},), optimization_profiles=[{"rows": (1, 2, 3)}],
+            Elementwise(),
+            (torch.randn(4, 3),),
+            engine_builder="test",
+            dynamic_shapes=({0: Dim("batch", max=8)},),
+            optimization_profiles=[{"rows": (1, 2, 3)}],
         )
 
 
@@ -265,7 +291,7 @@ def test_default_profile_comes_from_the_dim_bounds(test_engine_builder: TestEngi
 @pytest.mark.parametrize("precision, dtype", [("fp16", "float16"), ("bf16", "bfloat16")])
 def test_rtx_precision_converts_the_model(precision: str, dtype: str) -> None:
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.GELU())
-    pte = export(model, (torch.randn(2, 4), ), engine_builder="tensorrt_rtx", precision=precision).buffer
+    pte = export(model, (torch.randn(2, 4),), engine_builder="tensorrt_rtx", precision=precision).buffer
     (delegate,) = inspect_program(pte).tensorrt_delegates
     assert [t.dtype for t in delegate.engine.inputs + delegate.engine.outputs] == [dtype, dtype]  # type: ignore[union-attr]
     assert delegate.compile_specs["precision"] == precision
@@ -293,7 +319,9 @@ def test_rtx_build_options_and_timing_cache(tmp_path: Path) -> None:
     pte = export(model, (torch.randn(1, 8),), **options).buffer  # reads the cache back
     specs = _specs(pte)[0]
     assert (specs["optimization_level"], specs["timing_cache"], specs["compute_capabilities"]) == (
-        "1", str(cache), "sm89,sm120"
+        "1",
+        str(cache),
+        "sm89,sm120",
     )
 
 
@@ -359,9 +387,22 @@ def test_cli_export_from_a_module_path_with_options(
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tmp_path / "m.pte"
     argv = [
-        "export", "cli_models_pkg.elementwise", "-o", str(out), "--engine-builder", "test",
-        "--torch-executed-op", "aten.sigmoid", "--profile", "batch=1:2:4", "--profile", "batch=5:8:16",
-        "--init-policy", "eager", "--output-buffers", "fresh",
+        "export",
+        "cli_models_pkg.elementwise",
+        "-o",
+        str(out),
+        "--engine-builder",
+        "test",
+        "--torch-executed-op",
+        "aten.sigmoid",
+        "--profile",
+        "batch=1:2:4",
+        "--profile",
+        "batch=5:8:16",
+        "--init-policy",
+        "eager",
+        "--output-buffers",
+        "fresh",
     ]
     assert main(argv) == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
@@ -429,4 +470,3 @@ def test_rtx_operator_without_onnx_conversion_is_cut_out(monkeypatch: pytest.Mon
         ("aten::sigmoid.default", "the ONNX exporter has no conversion for aten::sigmoid.default")
     ]
     assert len(summary.engines) == 2
-

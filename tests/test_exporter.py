@@ -317,7 +317,9 @@ def test_rtx_parser_failure_names_the_node() -> None:
     with pytest.raises(RuntimeError, match=r"could not parse(.|\n)*node_bitwise_and(.|\n)*BitwiseAnd"):
         TensorRTEngineBuilder("tensorrt_rtx").build(_request(BitAnd(), inputs))
     # ... and the partitioner, told by the same parser, leaves nothing for TensorRT.
-    with pytest.raises(ValueError, match=r"nothing to delegate(.|\n)*aten_bitwise_and_tensor(.|\n)*refuses its BitwiseAnd"):
+    with pytest.raises(
+        ValueError, match=r"nothing to delegate(.|\n)*aten_bitwise_and_tensor(.|\n)*refuses its BitwiseAnd"
+    ):
         export(BitAnd(), inputs=inputs, engine_builder="tensorrt_rtx")
 
 

@@ -173,7 +173,7 @@ def unsupported_by_onnx_parser(
     parser = trt.OnnxParser(network, logger)
     if parser.supports_model_v2(model.SerializeToString()):
         return reasons
-    output_owner = dict(zip(output_names, names))
+    output_owner = dict(zip(output_names, names, strict=True))
     for i in range(parser.num_errors):
         error = parser.get_error(i)
         index = error.node()

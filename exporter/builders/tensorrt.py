@@ -190,7 +190,9 @@ def _compute_capabilities(name: str, trt: ModuleType, targets: Sequence[str]) ->
     for target in targets:
         value = getattr(enum, target.upper(), None)
         if value is None:
-            raise ValueError(f"compute capability {target!r} is not a {name} {trt.__version__} target; known: {', '.join(known)}")
+            raise ValueError(
+                f"compute capability {target!r} is not a {name} {trt.__version__} target; known: {', '.join(known)}"
+            )
         values.append(value)
     return values
 
@@ -309,7 +311,11 @@ def _check_network_io(
             dynamic = set(_dynamic_axes(s))
             want = tuple(-1 if axis in dynamic else dim for axis, dim in enumerate(s.ranges[0].opt))
             # Outputs may come out dynamic where TensorRT cannot prove a size fixed.
-            fits = len(shape) == len(want) and all(g == w or (kind == "output" and g == -1) for g, w in zip(shape, want))
+            # (the ranks are compared first, so zip sees equal lengths)
+            same_rank = len(shape) == len(want)
+            fits = same_rank and all(
+                g == w or (kind == "output" and g == -1) for g, w in zip(shape, want, strict=False)
+            )
             if not fits:
                 problems.append(f"{kind} {s.name}: expected shape {list(want)}, the network has {list(shape)}")
             if dtype is not None and dtype != s.dtype:

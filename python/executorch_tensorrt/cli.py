@@ -80,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--min-block-size", type=_non_negative_int, default=1, metavar="N", help="smallest TensorRT block (default 1)"
     )
-    _repeatable(export, "--profile", "DIM=MIN:OPT:MAX[,...]", "one optimization profile per use, e.g. --profile batch=1:4:8 --profile batch=9:16:32")
+    _repeatable(
+        export,
+        "--profile",
+        "DIM=MIN:OPT:MAX[,...]",
+        "one optimization profile per use, e.g. --profile batch=1:4:8 --profile batch=9:16:32",
+    )
     export.add_argument("--enable-weight-streaming", action="store_true", help="build weight-streaming engines")
     budget = export.add_mutually_exclusive_group()
     budget.add_argument("--weight-streaming-budget", type=_non_negative_int, metavar="BYTES", help="per engine")
