@@ -13,7 +13,7 @@ from torch.export import ExportedProgram
 
 from .build_records import collect_builds
 from .files import checked_target, write_all_atomically
-from .export_options import ExportOptions, convert_precision, parse_options, resolve_profiles
+from .export_options import ExportOptions, convert_precision, parse_options, profiles_from_dims, resolve_profiles
 from .partitioner import TensorRTPartitioner
 from .program_policies import bake
 from .summary import ExportSummary
@@ -101,7 +101,11 @@ def export_with_summary(
     backend_config: Optional[ExecutorchBackendConfig] = None,
 ) -> Tuple[ExecutorchProgramManager, ExportSummary]:
     exported = _to_exported_program(model, inputs, options)
-    spec = options.spec.replace(optimization_profiles=resolve_profiles(options.optimization_profiles, exported))
+    if options.optimization_profiles:
+        profiles = resolve_profiles(options.optimization_profiles, exported)
+    else:
+        profiles = profiles_from_dims(options.dynamic_shapes, exported)
+    spec = options.spec.replace(optimization_profiles=profiles)
     partitioner = TensorRTPartitioner(spec, options.torch_executed_ops, options.min_block_size)
     with collect_builds() as records:
         edge = to_edge_transform_and_lower(exported, partitioner=[partitioner])

@@ -8,6 +8,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 import torch
 from torch.export import ExportedProgram
+from torch.utils._pytree import tree_leaves
 
 from .compile_specs import DimRange, TensorRTCompileSpec, check_int, check_profiles, check_weight_streaming_budget
 from .op_selection import OpLike, normalize_ops
@@ -143,3 +144,39 @@ def dim_names(exported: ExportedProgram) -> Dict[str, Tuple[str, ...]]:
                     if debug:
                         names.setdefault(debug, set()).add(str(symbol))
     return {k: tuple(sorted(v)) for k, v in names.items()}
+
+
+def profiles_from_dims(dynamic_shapes: Any, exported: ExportedProgram) -> Tuple[Dict[str, DimRange], ...]:
+    """One profile from the user's ``torch.export.Dim`` bounds.
+
+    torch.export records a dynamic size's range from 2 up (it specializes 0
+    and 1 while tracing), although the graph serves the ``min`` the user
+    wrote; the engine's profile takes the user's bounds, opt = the example's
+    size. Dims without a finite ``max`` are left to the program's range (which
+    then fails, naming the input, when TensorRT needs a bound).
+    """
+    dims = [d for d in tree_leaves(dynamic_shapes) if isinstance(d, torch.export.Dim)]
+    names = dim_names(exported)
+    hints = symbol_hints(exported)
+    profile: Dict[str, DimRange] = {}
+    for dim in dims:
+        if not isinstance(dim.max, int) or isinstance(dim.max, bool) or dim.max >= 2**62:
+            continue
+        for symbol in names.get(dim.__name__, ()):
+            low = max(int(dim.min), 1)
+            hint = hints.get(symbol)
+            if hint is not None and low <= hint <= dim.max:
+                profile[symbol] = (low, hint, int(dim.max))
+    return (profile,) if profile else ()
+
+
+def symbol_hints(exported: ExportedProgram) -> Dict[str, int]:
+    """``{symbol: example size}`` for the program's symbolic input dimensions."""
+    hints: Dict[str, int] = {}
+    for node in exported.graph.nodes:
+        value = node.meta.get("val")
+        if node.op == "placeholder" and isinstance(value, torch.Tensor):
+            for dim in value.shape:
+                if isinstance(dim, torch.SymInt) and dim.node.expr.is_Symbol:
+                    hints[str(dim.node.expr)] = int(dim.node.hint)
+    return hints

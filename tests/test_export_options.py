@@ -275,14 +275,26 @@ def test_unknown_profile_dimension_names_the_known_ones(test_engine_builder: Tes
         )
 
 
-def test_default_profile_comes_from_the_dim_bounds(test_engine_builder: TestEngineBuilder) -> None:
-    pte = export(
-        Elementwise(), (torch.randn(4, 3),), engine_builder="test", dynamic_shapes=({0: Dim("batch", max=8)},)
-    ).buffer
-    first, _ = inspect_program(pte).tensorrt_delegates  # the test engine has no sigmoid: two engines
+def test_default_profile_comes_from_the_dim_bounds(
+    test_engine, tmp_path: Path, test_engine_builder: TestEngineBuilder
+) -> None:
+    from executorch_tensorrt.runtime import load
+
+    batch = Dim("batch", min=1, max=8)
+    manager = export(Elementwise(), (torch.randn(4, 3),), engine_builder="test", dynamic_shapes=({0: batch},))
+    first, _ = inspect_program(manager.buffer).tensorrt_delegates  # the test engine has no sigmoid: two engines
     (tensor,) = first.engine.inputs  # type: ignore[union-attr]
-    # torch.export assumes dynamic dims are >= 2 (0/1 specialization); opt is the example's size.
-    assert tensor.shapes == ["[2, 3]..[8, 3] (opt [4, 3])"]
+    assert tensor.shapes == ["[1, 3]..[8, 3] (opt [4, 3])"]  # the Dim's bounds, opt = the example's size
+    (tmp_path / "m.pte").write_bytes(manager.buffer)
+    program = load(tmp_path / "m.pte")
+    for size in (1, 8):
+        x = torch.randn(size, 3)
+        torch.testing.assert_close(program.forward(x)[0], Elementwise()(x))
+
+    # An ExportedProgram keeps torch.export's range, which starts at 2 (0/1 specialization).
+    exported = torch.export.export(Elementwise(), (torch.randn(4, 3),), dynamic_shapes=({0: batch},))
+    first, _ = inspect_program(export(exported, engine_builder="test").buffer).tensorrt_delegates
+    assert first.engine.inputs[0].shapes == ["[2, 3]..[8, 3] (opt [4, 3])"]  # type: ignore[union-attr]
 
 
 # --- precisions and build options (TensorRT-RTX) --------------------------------------
