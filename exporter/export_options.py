@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
@@ -36,6 +37,7 @@ class ExportOptions:
 
 
 def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
+    """``save``/``export`` keywords -> ``ExportOptions``; ``function`` names the caller in messages."""
     if "compile_specs" in kwargs:
         raise TypeError(
             f"{function}() takes no raw compile_specs: give each option as a keyword argument "
@@ -50,8 +52,8 @@ def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
             f"accepted: inputs, {', '.join([*accepted, *EXPORT_KEYWORDS])}"
             + (", output_format, external_weights" if function == "save" else "")
         )
-    extra = {k: kwargs.pop(k) for k in EXPORT_KEYWORDS if k in kwargs}
-    spec_kwargs = dict(kwargs)
+    extra = {k: v for k, v in kwargs.items() if k in EXPORT_KEYWORDS}
+    spec_kwargs = {k: v for k, v in kwargs.items() if k not in EXPORT_KEYWORDS}
     streaming = spec_kwargs.get("enable_weight_streaming", False)
     budget = spec_kwargs.get("weight_streaming_budget")
     total = extra.get("weight_streaming_budget_total")
@@ -93,8 +95,6 @@ def convert_precision(model: Any, inputs: Tuple[torch.Tensor, ...], precision: O
             f"precision={precision!r} converts an nn.Module before export; an ExportedProgram already fixes its "
             "dtypes: convert the model yourself before torch.export, or pass the nn.Module"
         )
-    import copy
-
     dtype = PRECISION_DTYPES[precision]
     converted = copy.deepcopy(model).to(dtype)
     return converted, tuple(t.to(dtype) if t.is_floating_point() else t for t in inputs)
