@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from executorch.exir import to_edge
@@ -24,8 +25,8 @@ from executorch.exir.backend.backend_api import to_backend
 from .backend_details import ExecutorchTensorRTBackend
 from .blob import Flavour, ShapeRange, TensorSpec
 from .builders import BuiltEngine, EngineBuildRequest, get_engine_builder
-from .compile_specs import TensorRTCompileSpec
-from .export_options import parse_options
+from .compile_specs import DimRange, TensorRTCompileSpec, check_profiles
+from .export_options import parse_options, resolve_profiles
 from .files import checked_target, write_all_atomically
 from .io_specs import SUPPORTED_DTYPES
 from .program_policies import default_init_policy
@@ -35,13 +36,22 @@ PREBUILT_BUILDER = "prebuilt"
 ENGINE_MAGIC = {Flavour.TENSORRT: b"ftrt", Flavour.TENSORRT_RTX: b"vtrt"}
 
 
+Dimension = Union[int, str]  # a size, or the name of a dynamic dimension
+
+
 @dataclass(frozen=True)
 class EngineTensor:
-    """One engine input or output: its binding name, dtype and (static) shape."""
+    """One engine input or output: its binding name, dtype and shape.
+
+    A dimension is a size or a name (``"batch"``) for a dynamic dimension;
+    dimensions of the same name are equal, and the ranges of each name come
+    from ``optimization_profiles``. Every output dimension name must also
+    appear in an input.
+    """
 
     name: str
     dtype: torch.dtype
-    shape: Tuple[int, ...]
+    shape: Tuple[Dimension, ...]
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -49,19 +59,70 @@ class EngineTensor:
         if self.dtype not in SUPPORTED_DTYPES:
             raise ValueError(f"engine tensor {self.name!r}: dtype {self.dtype} is not a TensorRT I/O dtype")
         shape = tuple(self.shape)
-        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-            raise ValueError(
-                f"engine tensor {self.name!r}: shape {list(shape)} must be non-negative ints; dynamic (-1) "
-                "dimensions are not supported for engine sources yet: export the torch model with save() instead"
-            )
+        for dim in shape:
+            size = isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0
+            if not size and not (isinstance(dim, str) and dim.isidentifier()):
+                raise ValueError(
+                    f"engine tensor {self.name!r}: dimension {dim!r} of {list(shape)} must be a size >= 0 "
+                    "or the name of a dynamic dimension (a Python identifier such as 'batch'; not -1)"
+                )
         object.__setattr__(self, "shape", shape)
+
+
+def _dim_locations(inputs: Sequence[EngineTensor]) -> Dict[str, Tuple[int, int]]:
+    """``{dimension name: (input index, axis)}`` of its first appearance."""
+    where: Dict[str, Tuple[int, int]] = {}
+    for index, tensor in enumerate(inputs):
+        for axis, dim in enumerate(tensor.shape):
+            if isinstance(dim, str):
+                where.setdefault(dim, (index, axis))
+    return where
+
+
+def _checked_profiles(
+    inputs: Sequence[EngineTensor], outputs: Sequence[EngineTensor], profiles: Sequence[Mapping[str, DimRange]]
+) -> Tuple[Dict[str, DimRange], ...]:
+    names = _dim_locations(inputs)
+    for tensor in outputs:
+        unknown = [d for d in tensor.shape if isinstance(d, str) and d not in names]
+        if unknown:
+            raise ValueError(
+                f"output {tensor.name!r} has dimension(s) {unknown} that no input has; "
+                "engine sources take outputs whose sizes follow from the inputs"
+            )
+    checked = check_profiles(list(profiles))
+    if names and not checked:
+        raise ValueError(
+            f"the engine has dynamic dimension(s) {sorted(names)}: give "
+            f"optimization_profiles=[{{'{sorted(names)[0]}': (min, opt, max)}}, ...] with a range for each"
+        )
+    for index, profile in enumerate(checked):
+        if set(profile) != set(names):
+            raise ValueError(
+                f"optimization_profiles[{index}] gives ranges for {sorted(profile)}; "
+                f"the engine's dynamic dimensions are {sorted(names)}: give exactly those"
+            )
+    return checked
+
+
+def _ranges(tensor: EngineTensor, profiles: Sequence[Mapping[str, DimRange]]) -> Tuple[ShapeRange, ...]:
+    def bound(dim: Dimension, profile: Mapping[str, DimRange], k: int) -> int:
+        return dim if isinstance(dim, int) else profile[dim][k]
+
+    return tuple(
+        ShapeRange(*(tuple(bound(d, p, k) for d in tensor.shape) for k in range(3))) for p in (profiles or ({},))
+    )
+
+
+def _tensor_spec(tensor: EngineTensor, profiles: Sequence[Mapping[str, DimRange]]) -> TensorSpec:
+    return TensorSpec(tensor.name, SUPPORTED_DTYPES[tensor.dtype], _ranges(tensor, profiles))
 
 
 @dataclass(frozen=True)
 class _Prebuilt:
     built: BuiltEngine
-    inputs: Tuple[EngineTensor, ...]
-    outputs: Tuple[EngineTensor, ...]
+    inputs: Tuple[TensorSpec, ...]
+    outputs: Tuple[TensorSpec, ...]
 
 
 _current: contextvars.ContextVar[Optional[_Prebuilt]] = contextvars.ContextVar("prebuilt_engine", default=None)
@@ -81,8 +142,8 @@ class PrebuiltEngineBuilder:
             ("input", request.input_specs, prebuilt.inputs),
             ("output", request.output_specs, prebuilt.outputs),
         ):
-            want = [(SUPPORTED_DTYPES[t.dtype], t.shape) for t in declared]
-            have = [(s.dtype, s.ranges[0].opt) for s in got]
+            want = [(s.dtype, s.ranges) for s in declared]
+            have = [(s.dtype, s.ranges) for s in got]
             if want != have:  # the stand-in program is made from the signature: a bug if reached
                 raise RuntimeError(f"stand-in program {kind}s {have} differ from the signature {want}")
         return prebuilt.built
@@ -99,14 +160,39 @@ def _providing(prebuilt: _Prebuilt) -> Iterator[None]:
 
 def _stand_in(inputs: Sequence[EngineTensor], outputs: Sequence[EngineTensor]) -> torch.nn.Module:
     """A module with the engine's signature. Every output depends on every
-    input, so the whole graph is one delegate with all inputs."""
+    input, so the whole graph is one delegate with all inputs; named output
+    dimensions take their size from the input that has them."""
+    where = _dim_locations(inputs)
 
     class StandIn(torch.nn.Module):
         def forward(self, *args: torch.Tensor) -> Tuple[torch.Tensor, ...]:
             anchor = sum(a.reshape(-1)[:1].to(torch.float32).sum() for a in args) * 0.0
-            return tuple((torch.zeros(o.shape) + anchor).to(o.dtype) for o in outputs)
+
+            def size(dim: Dimension) -> Any:
+                return dim if isinstance(dim, int) else args[where[dim][0]].shape[where[dim][1]]
+
+            return tuple((torch.zeros([size(d) for d in o.shape]) + anchor).to(o.dtype) for o in outputs)
 
     return StandIn()
+
+
+def _examples_and_dims(
+    inputs: Sequence[EngineTensor], profiles: Sequence[Mapping[str, DimRange]]
+) -> Tuple[Tuple[torch.Tensor, ...], Optional[Tuple[Any, ...]]]:
+    """Example inputs and torch.export dynamic shapes for the stand-in."""
+    if not profiles:
+        return tuple(torch.zeros(t.shape, dtype=t.dtype) for t in inputs), None
+    low = {n: min(p[n][0] for p in profiles) for n in profiles[0]}
+    high = {n: max(p[n][2] for p in profiles) for n in profiles[0]}
+    dims = {n: torch.export.Dim(n, min=low[n], max=high[n]) for n in low}
+    # torch.export specializes sizes 0 and 1, so the example takes at least 2.
+    example = {n: min(max(profiles[0][n][1], 2), high[n]) for n in low}
+    tensors = tuple(
+        torch.zeros([d if isinstance(d, int) else example[d] for d in t.shape], dtype=t.dtype) for t in inputs
+    )
+    shapes = tuple({a: dims[d] for a, d in enumerate(t.shape) if isinstance(d, str)} or None for t in inputs)
+    # The stand-in takes *args: one positional argument holding every input.
+    return tensors, (shapes,)  # type: ignore[return-value]
 
 
 def _check_signature(inputs: Sequence[EngineTensor], outputs: Sequence[EngineTensor]) -> None:
@@ -138,21 +224,18 @@ def engine_program(
     inputs: Sequence[EngineTensor],
     outputs: Sequence[EngineTensor],
     spec: TensorRTCompileSpec,
+    profiles: Sequence[Mapping[str, DimRange]] = (),
 ) -> bytes:
     """The ``.pte`` bytes of a program running ``built`` with this signature."""
     _check_signature(inputs, outputs)
-    examples = tuple(torch.zeros(t.shape, dtype=t.dtype) for t in inputs)
-    exported = torch.export.export(_stand_in(inputs, outputs), examples, strict=False)
-    named = BuiltEngine(
-        built.engine,
-        built.flavour,
-        built.builder_version,
-        built.version_compatible,
-        built.weight_bytes,
-        io_names=(tuple(t.name for t in inputs), tuple(t.name for t in outputs)),
-    )
-    specs = spec.replace(engine_builder=PREBUILT_BUILDER).to_compile_specs()
-    with _providing(_Prebuilt(named, tuple(inputs), tuple(outputs))):
+    profiles = _checked_profiles(inputs, outputs, profiles)
+    examples, dynamic_shapes = _examples_and_dims(inputs, profiles)
+    exported = torch.export.export(_stand_in(inputs, outputs), examples, dynamic_shapes=dynamic_shapes, strict=False)
+    named = dataclasses.replace(built, io_names=(tuple(t.name for t in inputs), tuple(t.name for t in outputs)))
+    symbols = resolve_profiles(profiles, exported)
+    specs = spec.replace(engine_builder=PREBUILT_BUILDER, optimization_profiles=symbols).to_compile_specs()
+    declared = tuple(_tensor_spec(t, profiles) for t in inputs), tuple(_tensor_spec(t, profiles) for t in outputs)
+    with _providing(_Prebuilt(named, *declared)):
         lowered = to_backend(ExecutorchTensorRTBackend.__name__, to_edge(exported).exported_program(), specs)
 
     class Program(torch.nn.Module):
@@ -163,7 +246,7 @@ def engine_program(
         def forward(self, *args: torch.Tensor) -> Any:
             return self.engine(*args)
 
-    wrapped = torch.export.export(Program(), examples, strict=False)
+    wrapped = torch.export.export(Program(), examples, dynamic_shapes=dynamic_shapes, strict=False)
     return to_edge(wrapped).to_executorch().buffer
 
 
@@ -204,15 +287,17 @@ def onnx_signature(model: Any) -> Tuple[List[EngineTensor], List[EngineTensor]]:
                 raise ValueError(
                     f"ONNX {kind} {value.name!r} has element type {tensor_type.elem_type}, not a TensorRT I/O dtype"
                 )
-            shape = []
+            shape: List[Dimension] = []
             for axis, dim in enumerate(tensor_type.shape.dim):
-                if not dim.HasField("dim_value"):
+                if dim.HasField("dim_value"):
+                    shape.append(int(dim.dim_value))
+                elif dim.dim_param.isidentifier():
+                    shape.append(dim.dim_param)
+                else:
                     raise ValueError(
-                        f"ONNX {kind} {value.name!r} has a dynamic dimension {axis} ({dim.dim_param or '?'}); "
-                        "engine sources take static shapes only for now: fix the shape in the ONNX model "
-                        "or export the torch model with save()"
+                        f"ONNX {kind} {value.name!r} dimension {axis} is dynamic without a usable name "
+                        f"({dim.dim_param!r}); name it (an identifier, e.g. 'batch') or fix its size in the model"
                     )
-                shape.append(int(dim.dim_value))
             result.append(EngineTensor(value.name, dtype, tuple(shape)))
         return result
 
@@ -239,6 +324,7 @@ def save_engine(
     builder_version: Optional[str] = None,
     version_compatible: bool = False,
     device_index: int = 0,
+    optimization_profiles: Sequence[Mapping[str, DimRange]] = (),
     **policies: Any,
 ) -> Path:
     """Write a ``.pte`` running a prebuilt serialized engine.
@@ -257,7 +343,7 @@ def save_engine(
     spec = _policies(policies, "save_engine", device_index=device_index, version_compatible=version_compatible)
     _check_signature(inputs, outputs)
     built = BuiltEngine(data, kind, builder_version, version_compatible)
-    write_all_atomically({target: engine_program(built, inputs, outputs, spec)})
+    write_all_atomically({target: engine_program(built, inputs, outputs, spec, optimization_profiles)})
     return target
 
 
@@ -265,9 +351,13 @@ def save_onnx(
     onnx_file: Union[str, os.PathLike],
     path: Union[str, os.PathLike],
     engine_builder: str = "auto",
+    optimization_profiles: Sequence[Mapping[str, DimRange]] = (),
     **options: Any,
 ) -> Path:
     """Build the engine of an ONNX model file and write it as a ``.pte``.
+
+    Dynamic dimensions are named by the model's ``dim_param``; give each a
+    range per profile in ``optimization_profiles`` (``[{"batch": (1, 4, 8)}]``).
 
     ``options`` are the build options and run-time policies of ``save``
     (``workspace_bytes``, ``optimization_level``, ``timing_cache``,
@@ -295,12 +385,10 @@ def save_onnx(
         raise ValueError(f"engine builder {engine_builder!r} cannot build ONNX files; use tensorrt or tensorrt_rtx")
     inputs, outputs = onnx_signature(onnx.load(str(source), load_external_data=False))
     _check_signature(inputs, outputs)
-    specs = [
-        [TensorSpec(t.name, SUPPORTED_DTYPES[t.dtype], (ShapeRange.static(t.shape),)) for t in tensors]
-        for tensors in (inputs, outputs)
-    ]
+    profiles = _checked_profiles(inputs, outputs, optimization_profiles)
+    specs = [[_tensor_spec(t, profiles) for t in tensors] for tensors in (inputs, outputs)]
     built = builder.build_onnx_file(str(source), spec, specs[0], specs[1])
-    write_all_atomically({target: engine_program(built, inputs, outputs, spec)})
+    write_all_atomically({target: engine_program(built, inputs, outputs, spec, profiles)})
     return target
 
 

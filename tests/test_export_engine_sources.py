@@ -88,11 +88,63 @@ def test_save_engine_rejections(tmp_path: Path, kwargs: dict, error: type, match
     assert list(tmp_path.iterdir()) == []
 
 
-def test_engine_tensor_refuses_dynamic_dims() -> None:
-    with pytest.raises(ValueError, match="dynamic .* not supported for engine sources"):
+def test_engine_tensor_rejections() -> None:
+    with pytest.raises(ValueError, match="dimension -1 .* must be a size >= 0 or the name of a dynamic dimension"):
         EngineTensor("x", torch.float32, (-1, 3))
     with pytest.raises(ValueError, match="not a TensorRT I/O dtype"):
         EngineTensor("x", torch.float64, (1,))
+
+
+def test_prebuilt_dynamic_engine_runs_in_each_profile(test_engine, tmp_path: Path) -> None:
+    from executorch_tensorrt.runtime import DelegateError, load
+
+    images = EngineTensor("images", torch.float32, ("batch", 3))
+    scores = EngineTensor("scores", torch.float32, ("batch", 3))
+    path = save_engine(
+        RELU_PROGRAM.encode(),
+        tmp_path / "relu.pte",
+        [images],
+        [scores],
+        flavour="test",
+        builder_version="1.0.0",
+        optimization_profiles=[{"batch": (1, 1, 4)}, {"batch": (8, 8, 16)}],
+    )
+    engine: Any = inspect_program(path).tensorrt_delegates[0].engine
+    assert engine.inputs[0].shapes == ["[1, 3]..[4, 3] (opt [1, 3])", "[8, 3]..[16, 3] (opt [8, 3])"]
+    assert engine.outputs[0].shapes == engine.inputs[0].shapes
+    program = load(path)
+    for batch in (1, 4, 8, 16):
+        x = torch.randn(batch, 3)
+        torch.testing.assert_close(program.forward(x)[0], torch.relu(x))
+    with pytest.raises(DelegateError, match=r"\[1, 3\]\.\.\[4, 3\] or \[8, 3\]\.\.\[16, 3\], got float32 \[6, 3\]"):
+        program.forward(torch.randn(6, 3))
+
+
+@pytest.mark.parametrize(
+    "inputs, outputs, profiles, match",
+    [
+        ([IMAGES], [EngineTensor("scores", torch.float32, ("batch", 3))], [], "no input has"),
+        ([EngineTensor("images", torch.float32, ("batch", 3))], [SCORES], [], "give optimization_profiles"),
+        (
+            [EngineTensor("images", torch.float32, ("batch", 3))],
+            [SCORES],
+            [{"rows": (1, 2, 3)}],
+            "ranges for \\['rows'\\].*dynamic dimensions are \\['batch'\\]",
+        ),
+    ],
+)
+def test_dynamic_signature_rejections(tmp_path: Path, inputs: list, outputs: list, profiles: list, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        save_engine(
+            RELU_PROGRAM.encode(),
+            tmp_path / "m.pte",
+            inputs,
+            outputs,
+            flavour="test",
+            builder_version="1.0.0",
+            optimization_profiles=profiles,
+        )
+    assert list(tmp_path.iterdir()) == []
 
 
 def _onnx_file(tmp_path: Path, dynamic: bool = False) -> Path:
@@ -122,9 +174,19 @@ def test_onnx_file_becomes_a_pte(tmp_path: Path) -> None:
     assert delegate.compile_specs["optimization_level"] == "1"
 
 
+def test_dynamic_onnx_file_gets_profiles(tmp_path: Path) -> None:
+    source = _onnx_file(tmp_path, dynamic=True)
+    with pytest.raises(ValueError, match="dynamic dimension\\(s\\) \\['batch'\\]: give optimization_profiles"):
+        save_onnx(source, tmp_path / "m.pte", engine_builder="tensorrt_rtx")
+    assert not (tmp_path / "m.pte").exists()
+    profiles = [{"batch": (1, 2, 4)}, {"batch": (5, 8, 8)}]
+    path = save_onnx(source, tmp_path / "m.pte", engine_builder="tensorrt_rtx", optimization_profiles=profiles)
+    engine: Any = inspect_program(path).tensorrt_delegates[0].engine
+    assert engine.num_profiles == 2
+    assert engine.inputs[0].shapes == ["[1, 4]..[4, 4] (opt [2, 4])", "[5, 4]..[8, 4] (opt [8, 4])"]
+    assert engine.outputs[0].shapes == ["[1, 3]..[4, 3] (opt [2, 3])", "[5, 3]..[8, 3] (opt [8, 3])"]
+
+
 def test_onnx_file_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save_onnx(tmp_path / "none.onnx", tmp_path / "m.pte")
-    with pytest.raises(ValueError, match="ONNX input 'features' has a dynamic dimension 0"):
-        save_onnx(_onnx_file(tmp_path, dynamic=True), tmp_path / "m.pte", engine_builder="tensorrt_rtx")
-    assert not (tmp_path / "m.pte").exists()
