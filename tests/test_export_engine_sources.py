@@ -190,3 +190,17 @@ def test_dynamic_onnx_file_gets_profiles(tmp_path: Path) -> None:
 def test_onnx_file_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         save_onnx(tmp_path / "none.onnx", tmp_path / "m.pte")
+
+
+def test_cli_exports_an_onnx_file(tmp_path: Path, capsys: Any) -> None:
+    from executorch_tensorrt.cli import main
+
+    source = _onnx_file(tmp_path, dynamic=True)
+    out = tmp_path / "m.pte"
+    argv = ["export", str(source), "-o", str(out), "--engine-builder", "tensorrt_rtx", "--profile", "batch=1:2:8"]
+    assert main([*argv, "--init-policy", "deferred"]) == 0, capsys.readouterr().err
+    (delegate,) = inspect_program(out).tensorrt_delegates
+    assert delegate.engine.inputs[0].shapes == ["[1, 4]..[8, 4] (opt [2, 4])"]  # type: ignore[union-attr]
+    assert delegate.compile_specs["init_policy"] == "deferred"
+    assert main([*argv, "--torch-executed-op", "aten.relu"]) == 2
+    assert "--torch-executed-ops apply to torch models, not to an ONNX file" in capsys.readouterr().err

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         help="a Python file (path/to/model.py) or an importable module (package.module) defining `model` "
         "(an nn.Module or a zero-argument callable returning one) and `example_inputs` (a tuple of tensors "
-        "or a zero-argument callable returning one)",
+        "or a zero-argument callable returning one); or an ONNX file (model.onnx), built as one engine",
     )
     export.add_argument("-o", "--output", required=True, metavar="OUT.pte", help="where to write the program")
     export.add_argument(
@@ -227,6 +227,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     options = _export_options(args)
     model_file = Path(args.model_file)
+    if model_file.suffix == ".onnx":
+        return _export_onnx(model_file, args, options)
     with _importable_from(model_file.parent if model_file.suffix == ".py" else Path.cwd()):
         model, inputs, extras = _model_and_inputs(model_file)
         for key, value in extras.items():
@@ -235,6 +237,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
             model, args.output, inputs=inputs, external_weights=args.external_weights, **options
         )
     print(summary.format())
+    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+    return 0
+
+
+# Options that describe partitioning a torch graph; an ONNX file becomes one engine.
+_TORCH_ONLY_OPTIONS = ("torch_executed_ops", "min_block_size", "precision", "weight_streaming_budget_total")
+
+
+def _export_onnx(model_file: Path, args: argparse.Namespace, options: Dict[str, Any]) -> int:
+    from .exporter import save_onnx
+
+    given = [k for k in _TORCH_ONLY_OPTIONS if options.get(k) not in (None, (), 1)]
+    if given or args.external_weights:
+        flags = ", ".join(
+            "--" + k.replace("_", "-") for k in [*given, *(["external_weights"] if args.external_weights else [])]
+        )
+        raise UserError(f"{flags} apply to torch models, not to an ONNX file (which becomes one engine)")
+    kept = {k: v for k, v in options.items() if k not in _TORCH_ONLY_OPTIONS and v not in (None, ())}
+    out = save_onnx(model_file, args.output, **kept)
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
 
