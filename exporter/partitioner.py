@@ -62,7 +62,9 @@ def _refusals(
     program: ExportedProgram, candidates: List[torch.fx.Node], spec: TensorRTCompileSpec, user_ops: frozenset
 ) -> Dict[torch.fx.Node, str]:
     reasons: Dict[torch.fx.Node, str] = {n: REASON_USER for n in candidates if is_selected(n, user_ops)}
-    asked = [n for n in candidates if n not in reasons and _counts_toward_block(n)]
+    # Tuple elements are asked about too: they carry the results of the
+    # tuple-producing node (layer norm, max pool with indices) to the probe.
+    asked = [n for n in candidates if n not in reasons]
     builder = get_engine_builder(spec.engine_builder)
     query = getattr(builder, "unsupported_nodes", None)
     if callable(query) and asked:
@@ -70,10 +72,14 @@ def _refusals(
         for name, reason in query(program, asked, spec).items():
             if name in by_name:
                 reasons[by_name[name]] = reason
-    # A tuple element lives where the node producing the tuple does.
+    # A tuple element lives where the node producing the tuple does, and a
+    # refused element means its producer is refused.
+    for node in candidates:
+        if node.target is operator.getitem and node in reasons:
+            reasons.setdefault(node.args[0], reasons[node])  # type: ignore[arg-type]
     for node in candidates:
         if node.target is operator.getitem and node.args[0] in reasons:
-            reasons[node] = reasons[node.args[0]]
+            reasons[node] = reasons[node.args[0]]  # type: ignore[index]
     return reasons
 
 
