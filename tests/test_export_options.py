@@ -482,3 +482,32 @@ def test_rtx_operator_without_onnx_conversion_is_cut_out(monkeypatch: pytest.Mon
         ("aten::sigmoid.default", "the ONNX exporter has no conversion for aten::sigmoid.default")
     ]
     assert len(summary.engines) == 2
+
+
+def test_a_refused_tuple_element_refuses_its_producer() -> None:
+    import operator
+
+    from executorch.exir import to_edge
+    from executorch_tensorrt.exporter import register_engine_builder, unregister_engine_builder
+    from executorch_tensorrt.exporter.partitioner import _refusals
+
+    class RefuseTupleElements:
+        name = "refuse_tuple_elements"
+
+        def unsupported_nodes(self, program: Any, nodes: Any, spec: Any) -> Dict[str, str]:
+            return {n.name: "refused on purpose" for n in nodes if n.target is operator.getitem}
+
+        def build(self, request: Any) -> Any:  # pragma: no cover - partitioning only
+            raise AssertionError
+
+    program = to_edge(torch.export.export(torch.nn.LayerNorm(4), (torch.randn(2, 4),))).exported_program()
+    candidates = [n for n in program.graph.nodes if n.op == "call_function"]
+    register_engine_builder("refuse_tuple_elements", RefuseTupleElements())
+    try:
+        spec = TensorRTCompileSpec(engine_builder="refuse_tuple_elements")
+        refused = {n.name: reason for n, reason in _refusals(program, candidates, spec, frozenset()).items()}
+    finally:
+        unregister_engine_builder("refuse_tuple_elements")
+    producer = next(n.name for n in candidates if "layer_norm" in n.name)
+    assert refused[producer] == "refused on purpose"
+    assert all(reason == "refused on purpose" for reason in refused.values())
