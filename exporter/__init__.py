@@ -1,6 +1,6 @@
 """Export PyTorch models to ExecuTorch programs that run on NVIDIA TensorRT."""
 
-from .api import export, save
+from .api import export, save, save_with_summary
 from .backend_details import ExecutorchTensorRTBackend
 from .builders import (
     BuiltEngine,
@@ -11,14 +11,18 @@ from .builders import (
     unregister_engine_builder,
 )
 from .compile_specs import TensorRTCompileSpec
+from .engine_sources import EngineTensor, save_engine, save_onnx
 from .inspect import ProgramReport, format_report, inspect_program
+from .summary import ExportSummary
 from .partitioner import TensorRTPartitioner
 
 __all__ = [
     "BuiltEngine",
     "EngineBuildRequest",
     "EngineBuilder",
+    "EngineTensor",
     "ExecutorchTensorRTBackend",
+    "ExportSummary",
     "ProgramReport",
     "TensorRTCompileSpec",
     "TensorRTPartitioner",
@@ -28,5 +32,8 @@ __all__ = [
     "inspect_program",
     "register_engine_builder",
     "save",
+    "save_engine",
+    "save_onnx",
+    "save_with_summary",
     "unregister_engine_builder",
 ]

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import uuid
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import torch
-from executorch.exir import ExecutorchProgramManager, to_edge_transform_and_lower
+from executorch.exir import ExecutorchBackendConfig, ExecutorchProgramManager, to_edge_transform_and_lower
 from torch.export import ExportedProgram
 
-from .compile_specs import TensorRTCompileSpec
+from .build_records import collect_builds
+from .files import checked_target, write_all_atomically
+from .export_options import ExportOptions, convert_precision, parse_options, profiles_from_dims, resolve_profiles
 from .partitioner import TensorRTPartitioner
+from .program_policies import bake
+from .summary import ExportSummary
 
 OUTPUT_FORMATS = ("executorch",)
+_LOG = logging.getLogger("executorch_tensorrt.exporter")
 
 ModelLike = Union[torch.nn.Module, ExportedProgram]
-
-
-def _compile_spec(spec_kwargs: Dict[str, Any], function: str) -> TensorRTCompileSpec:
-    accepted = TensorRTCompileSpec.field_names()
-    unknown = sorted(set(spec_kwargs) - set(accepted))
-    if unknown:
-        raise TypeError(
-            f"{function}() got unexpected keyword argument(s): {', '.join(unknown)}; "
-            f"accepted: inputs, {', '.join(accepted)}" + (", output_format" if function == "save" else "")
-        )
-    return TensorRTCompileSpec(**spec_kwargs)
 
 
 def _check_inputs(inputs: object) -> tuple:
@@ -48,13 +42,16 @@ def _check_inputs(inputs: object) -> tuple:
     return tuple(inputs)
 
 
-def _to_exported_program(model: object, inputs: Optional[Sequence[torch.Tensor]]) -> ExportedProgram:
+def _to_exported_program(
+    model: object, inputs: Optional[Sequence[torch.Tensor]], options: ExportOptions
+) -> ExportedProgram:
     if isinstance(model, ExportedProgram):
-        if inputs is not None:
+        if inputs is not None or options.dynamic_shapes is not None:
             raise ValueError(
-                "inputs is only used to export an nn.Module; an ExportedProgram already fixes its inputs, "
-                "so leave inputs out"
+                "inputs and dynamic_shapes are only used to export an nn.Module; an ExportedProgram already "
+                "fixes them, so leave them out"
             )
+        convert_precision(model, (), options.spec.precision)  # refuses a precision change
         return model
     if not isinstance(model, torch.nn.Module):
         raise TypeError(
@@ -62,45 +59,60 @@ def _to_exported_program(model: object, inputs: Optional[Sequence[torch.Tensor]]
         )
     if inputs is None:
         raise TypeError("inputs is required to export an nn.Module: a tuple of example tensors for forward()")
-    args = _check_inputs(inputs)
+    module, args = convert_precision(model, _check_inputs(inputs), options.spec.precision)
     # Inference export: dropout off, batch-norm statistics frozen. The caller's
     # train/eval flags are restored afterwards.
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
+    modes = {m: m.training for m in module.modules()}
+    module.eval()
     try:
-        return torch.export.export(model, args, strict=False)
+        return torch.export.export(module, args, dynamic_shapes=options.dynamic_shapes, strict=False)
     finally:
-        for module, training in modes.items():
-            module.training = training
+        for m, training in modes.items():
+            m.training = training
 
 
 def export(
     model_or_exported_program: ModelLike,
     inputs: Optional[Sequence[torch.Tensor]] = None,
-    **spec_kwargs: Any,
+    **options: Any,
 ) -> ExecutorchProgramManager:
-    """Export a model to an ExecuTorch program whose graph runs on TensorRT.
+    """Export a model to an ExecuTorch program whose supported operators run on TensorRT.
 
     Args:
         model_or_exported_program: an ``nn.Module`` (exported with
             ``torch.export.export(..., strict=False)`` in eval mode) or an
             ``ExportedProgram``.
         inputs: example tensors for ``forward``; required for an ``nn.Module``.
-        **spec_kwargs: ``TensorRTCompileSpec`` fields (``engine_builder``,
-            ``device_index``, ``workspace_bytes``, ``version_compatible``).
+        **options: ``TensorRTCompileSpec`` fields and the export options
+            ``dynamic_shapes``, ``torch_executed_ops``, ``min_block_size``,
+            ``optimization_profiles``, ``weight_streaming_budget_total``
+            (see ``docs/exporter.md``).
 
     Returns:
         The ``ExecutorchProgramManager``; ``.buffer`` holds the ``.pte`` bytes.
     """
-    return _export(model_or_exported_program, inputs, _compile_spec(spec_kwargs, "export"))
+    return export_with_summary(model_or_exported_program, inputs, parse_options(options, "export"))[0]
 
 
-def _export(
-    model: object, inputs: Optional[Sequence[torch.Tensor]], spec: TensorRTCompileSpec
-) -> ExecutorchProgramManager:
-    exported = _to_exported_program(model, inputs)
-    edge = to_edge_transform_and_lower(exported, partitioner=[TensorRTPartitioner(spec)])
-    return edge.to_executorch()
+def export_with_summary(
+    model: object,
+    inputs: Optional[Sequence[torch.Tensor]],
+    options: ExportOptions,
+    backend_config: Optional[ExecutorchBackendConfig] = None,
+) -> Tuple[ExecutorchProgramManager, ExportSummary]:
+    exported = _to_exported_program(model, inputs, options)
+    if options.optimization_profiles:
+        profiles = resolve_profiles(options.optimization_profiles, exported)
+    else:
+        profiles = profiles_from_dims(options.dynamic_shapes, exported)
+    spec = options.spec.replace(optimization_profiles=profiles)
+    partitioner = TensorRTPartitioner(spec, options.torch_executed_ops, options.min_block_size)
+    with collect_builds() as records:
+        edge = to_edge_transform_and_lower(exported, partitioner=[partitioner])
+    ordered = bake(edge, spec, records, options.weight_streaming_budget_total)
+    summary = ExportSummary.of(ordered, partitioner.report)
+    _LOG.info("export summary: %s", summary.format())
+    return edge.to_executorch(backend_config), summary
 
 
 def save(
@@ -108,40 +120,49 @@ def save(
     path: Union[str, os.PathLike],
     inputs: Optional[Sequence[torch.Tensor]] = None,
     output_format: str = "executorch",
-    **spec_kwargs: Any,
+    external_weights: bool = False,
+    **options: Any,
 ) -> Path:
     """``export`` and write the ``.pte`` to ``path`` atomically.
 
     Either the complete file appears at ``path`` or (on any failure) nothing
-    there changes.
+    there changes. ``external_weights=True`` writes the constants left on the
+    CPU to ``<path stem>.ptd`` beside it (ExecuTorch's external data file).
     """
+    return save_with_summary(model_or_exported_program, path, inputs, output_format, external_weights, **options)[0]
+
+
+def save_with_summary(
+    model: ModelLike,
+    path: Union[str, os.PathLike],
+    inputs: Optional[Sequence[torch.Tensor]] = None,
+    output_format: str = "executorch",
+    external_weights: bool = False,
+    **options: Any,
+) -> Tuple[Path, ExportSummary]:
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"output_format {output_format!r} is not supported; supported: {', '.join(OUTPUT_FORMATS)}")
+    if not isinstance(external_weights, bool):
+        raise TypeError(f"external_weights must be a bool, got {type(external_weights).__name__}")
     # Everything cheap is checked before the (slow) export starts.
-    spec = _compile_spec(spec_kwargs, "save")
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"{target} is a directory; give the path of the .pte file to write")
-    if not target.parent.is_dir():
-        raise FileNotFoundError(f"directory {target.parent} does not exist; create it first")
-    manager = _export(model_or_exported_program, inputs, spec)
-    _write_atomically(target, manager.buffer)
-    return target
+    parsed = parse_options(options, "save")
+    target = checked_target(path)
+    config = ExecutorchBackendConfig(external_constants=True) if external_weights else None
+    manager, summary = export_with_summary(model, inputs, parsed, config)
+    files = {target: manager.buffer}
+    if external_weights:
+        files.update(_external_data(manager, target))
+    write_all_atomically(files)
+    return target, summary
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    # Same directory as the target, so os.replace is a rename on one filesystem.
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    # 0o666 filtered by the umask, like a plain open(); mkstemp would make it 0600.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _external_data(manager: ExecutorchProgramManager, target: Path) -> dict:
+    """``{path: bytes}`` of the ``.ptd`` files ExecuTorch made for the external constants."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_ptd_") as tmp:
+        manager.write_tensor_data_to_file(tmp)
+        produced = sorted(Path(tmp).glob("*.ptd"))
+        if len(produced) > 1:
+            return {target.parent / p.name: p.read_bytes() for p in produced}
+        return {target.with_suffix(".ptd"): p.read_bytes() for p in produced}

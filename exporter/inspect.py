@@ -6,16 +6,18 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from executorch.exir._serialize._program import _get_extended_header, deserialize_pte_binary
-from executorch.exir.schema import DataLocation, KernelCall, Program
+from executorch.exir.schema import DataLocation, DelegateCall, KernelCall, Program
 
 from . import blob
 from .backend_details import ExecutorchTensorRTBackend
-from .compile_specs import decode_compile_specs
+from .compile_specs import KEY_INIT_POLICY, KEY_OUTPUT_BUFFERS, KEY_WEIGHT_STREAMING_BUDGET, decode_compile_specs
 
 BACKEND_ID = ExecutorchTensorRTBackend.__name__
+# Compile specs the delegate reads at init(); load-time options override them.
+RUNTIME_KEYS = (KEY_WEIGHT_STREAMING_BUDGET, KEY_INIT_POLICY, KEY_OUTPUT_BUFFERS)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class MethodReport:
     delegates: List[DelegateReport]
     non_delegated_operators: int  # kernel calls ExecuTorch runs outside delegates
     operator_names: List[str]  # the distinct operators of those calls
+    # The partition in execution order: "delegate <i>" or the CPU operator run.
+    steps: List[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -124,17 +128,17 @@ def _read(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) 
     raise TypeError(f"expected a path or bytes, got {type(path_or_bytes).__name__}")
 
 
-def _non_delegated(program: Program, plan_index: int) -> Tuple[int, List[str]]:
+def _steps(program: Program, plan_index: int) -> List[str]:
     plan = program.execution_plan[plan_index]
-    names: List[str] = []
-    count = 0
+    steps: List[str] = []
     for chain in plan.chains:
         for instruction in chain.instructions:
             if isinstance(instruction.instr_args, KernelCall):
-                count += 1
                 op = plan.operators[instruction.instr_args.op_index]
-                names.append(f"{op.name}.{op.overload}" if op.overload else op.name)
-    return count, sorted(set(names))
+                steps.append(f"{op.name}.{op.overload}" if op.overload else op.name)
+            elif isinstance(instruction.instr_args, DelegateCall):
+                steps.append(f"delegate {instruction.instr_args.delegate_index}")
+    return steps
 
 
 def inspect_program(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> ProgramReport:
@@ -173,8 +177,9 @@ def inspect_program(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, mem
                 errors.append(f"delegate blob: {err}")
             error = "; ".join(errors) or None
             delegates.append(DelegateReport(delegate_index, delegate.id, len(payload), specs, engine, error))
-        count, names = _non_delegated(program, plan_index)
-        methods.append(MethodReport(plan.name, delegates, count, names))
+        steps = _steps(program, plan_index)
+        cpu_ops = [step for step in steps if not step.startswith("delegate ")]
+        methods.append(MethodReport(plan.name, delegates, len(cpu_ops), sorted(set(cpu_ops)), steps))
     return ProgramReport(len(data), methods)
 
 
@@ -184,6 +189,22 @@ def _tensor_lines(kind: str, tensors: Sequence[TensorReport]) -> List[str]:
     for t in tensors:
         lines.append(f"        {t.name:<{width}}  {t.dtype:<8}  {' | '.join(t.shapes)}")
     return lines
+
+
+def _compress(steps: Sequence[str]) -> List[str]:
+    """Runs of CPU operators as one ``CPU[op, op]`` step; delegates as they are."""
+    out: List[str] = []
+    run: List[str] = []
+    for step in [*steps, ""]:
+        if step and not step.startswith("delegate "):
+            run.append(step)
+            continue
+        if run:
+            out.append(f"CPU[{', '.join(run)}]" if len(run) <= 4 else f"CPU[{len(run)} ops]")
+            run = []
+        if step:
+            out.append(step)
+    return out
 
 
 def format_report(report: ProgramReport, title: str = "program") -> str:
@@ -196,6 +217,8 @@ def format_report(report: ProgramReport, title: str = "program") -> str:
         )
         if method.operator_names:
             lines.append(f"    non-delegated operators: {', '.join(method.operator_names)}")
+        if method.steps and method.non_delegated_operators and method.delegates:
+            lines.append(f"    partition (execution order): {' -> '.join(_compress(method.steps))}")
         for d in method.delegates:
             lines.append(f"    delegate {d.index}: {d.backend_id} ({d.size_bytes:,} bytes)")
             if d.backend_id != BACKEND_ID:
@@ -209,6 +232,9 @@ def format_report(report: ProgramReport, title: str = "program") -> str:
                 )
                 lines += _tensor_lines("inputs", e.inputs)
                 lines += _tensor_lines("outputs", e.outputs)
+            runtime = {k: v for k, v in d.compile_specs.items() if k in RUNTIME_KEYS}
+            if runtime:
+                lines.append("      run-time defaults: " + ", ".join(f"{k}={v}" for k, v in runtime.items()))
             if d.compile_specs:
                 specs = ", ".join(f"{k}={v}" for k, v in d.compile_specs.items())
                 lines.append(f"      compile specs: {specs}")

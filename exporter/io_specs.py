@@ -8,13 +8,16 @@ returns its outputs in output order; the engine's tensors are named
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
+import sympy
 import torch
+from torch.utils._sympy.numbers import int_oo
 from torch.export import ExportedProgram
 from torch.export.graph_signature import OutputKind
 
 from .blob import ShapeRange, TensorSpec
+from .compile_specs import DimRange, Profile
 
 # torch dtype -> ExecuTorch ScalarType code, for the dtypes TensorRT takes as I/O.
 SUPPORTED_DTYPES = {
@@ -45,11 +48,7 @@ def output_name(index: int) -> str:
     return f"output_{index}"
 
 
-def _tensor_spec(name: str, what: str, value: object) -> TensorSpec:
-    if not isinstance(value, torch.Tensor):
-        raise ValueError(
-            f"{what} is a {type(value).__name__}, not a tensor; TensorRT delegates take and return tensors only"
-        )
+def _dtype_code(what: str, value: torch.Tensor) -> int:
     if value.dtype == torch.float64:
         raise ValueError(
             f"{what} is float64, which TensorRT cannot take as engine input or output; "
@@ -60,14 +59,52 @@ def _tensor_spec(name: str, what: str, value: object) -> TensorSpec:
         raise ValueError(
             f"{what} has dtype {value.dtype}, which TensorRT I/O does not support; use one of: {supported}"
         )
-    dims: List[int] = []
-    for axis, dim in enumerate(value.shape):
-        if not isinstance(dim, int):
-            raise ValueError(
-                f"{what} has a dynamic dimension {axis} ({dim}); dynamic shapes are not supported yet: "
-                "export with static shapes (no `dynamic_shapes=`)"
-            )
-        dims.append(dim)
+    return SUPPORTED_DTYPES[value.dtype]
+
+
+def _symbol_range(what: str, symbol: sympy.Symbol, shape_env: Any, profile: Profile) -> DimRange:
+    """(min, opt, max) of one symbol: the user's profile, else torch.export's range and example value."""
+    if str(symbol) in profile:
+        return profile[str(symbol)]
+    bounds = shape_env.var_to_range[symbol]
+    hint = int(shape_env.var_to_val[symbol])
+    # torch.export's "no max" is int_oo, which sympy calls finite and integer.
+    if bounds.upper in (int_oo, sympy.oo) or not bounds.upper.is_number:
+        raise ValueError(
+            f"{what}: dynamic dimension {symbol} has no upper bound; TensorRT needs one: export with "
+            f"torch.export.Dim(name, max=N) or give optimization_profiles=[{{'{symbol}': (min, opt, max)}}]"
+        )
+    low, high = int(bounds.lower), int(bounds.upper)
+    return max(low, 1), min(max(hint, low), high), high
+
+
+def _dim_range(what: str, dim: Any, profile: Profile) -> DimRange:
+    """(min, opt, max) of one dimension: a size, or an expression of symbols
+    evaluated at the symbols' min, opt and max (sizes grow with their symbols)."""
+    if isinstance(dim, int):
+        return dim, dim, dim
+    expr, shape_env = dim.node.expr, dim.node.shape_env
+    at = {s: _symbol_range(what, s, shape_env, profile) for s in expr.free_symbols}
+    low, opt, high = (int(expr.subs({s: r[k] for s, r in at.items()})) for k in range(3))
+    if not 0 <= low <= opt <= high:
+        raise ValueError(f"{what} ({expr}) gives the range {[low, opt, high]}, not min <= opt <= max")
+    return low, opt, high
+
+
+def _dim_ranges(what: str, dims: Sequence[Any], profiles: Sequence[Profile]) -> Tuple[ShapeRange, ...]:
+    ranges = []
+    for profile in profiles:
+        per_dim = [_dim_range(f"{what} dimension {axis}", dim, profile) for axis, dim in enumerate(dims)]
+        ranges.append(ShapeRange(*(tuple(r[k] for r in per_dim) for k in range(3))))
+    return tuple(ranges)
+
+
+def _tensor_spec(name: str, what: str, value: object, profiles: Sequence[Profile] = ({},)) -> TensorSpec:
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(
+            f"{what} is a {type(value).__name__}, not a tensor; TensorRT delegates take and return tensors only"
+        )
+    dtype = _dtype_code(what, value)
     # The delegate hands ExecuTorch's buffers to TensorRT as they are, and
     # TensorRT expects the contiguous (row-major) layout.
     if not value.is_contiguous():
@@ -75,7 +112,16 @@ def _tensor_spec(name: str, what: str, value: object) -> TensorSpec:
             f"{what} is not contiguous (e.g. channels_last); TensorRT I/O must be contiguous: "
             "call `.contiguous()` on example inputs and results"
         )
-    return TensorSpec(name=name, dtype=SUPPORTED_DTYPES[value.dtype], ranges=(ShapeRange.static(dims),))
+    return TensorSpec(name=name, dtype=dtype, ranges=_dim_ranges(what, list(value.shape), profiles))
+
+
+def hint_shape(value: torch.Tensor) -> Tuple[int, ...]:
+    """The example (traced) size of each dimension, static or symbolic."""
+    return tuple(int(d.node.hint) if isinstance(d, torch.SymInt) else int(d) for d in value.shape)
+
+
+def _has_symbols(value: object) -> bool:
+    return isinstance(value, torch.Tensor) and any(isinstance(d, torch.SymInt) for d in value.shape)
 
 
 def _val(node: torch.fx.Node, what: str) -> object:
@@ -84,9 +130,17 @@ def _val(node: torch.fx.Node, what: str) -> object:
     return node.meta["val"]
 
 
-def derive_io(edge_program: ExportedProgram) -> DelegateIO:
-    """Static I/O specs and example values of the delegate's user inputs/outputs."""
+def derive_io(edge_program: ExportedProgram, profiles: Sequence[Profile] = ()) -> DelegateIO:
+    """I/O specs (one shape range per optimization profile) and example values
+    of the delegate's user inputs/outputs.
+
+    A delegate without dynamic dimensions gets one static profile. Otherwise
+    ``profiles`` (``{symbol: (min, opt, max)}`` each) give the ranges, and
+    symbols a profile leaves out take torch.export's range and example size.
+    """
     signature = edge_program.graph_signature
+    dynamic = any(_has_symbols(n.meta.get("val")) for n in edge_program.graph.nodes if n.op == "placeholder")
+    profiles = tuple(profiles) if dynamic and profiles else ({},)
     placeholders = {n.name: n for n in edge_program.graph.nodes if n.op == "placeholder"}
     inputs: List[TensorSpec] = []
     values: List[torch.Tensor] = []
@@ -96,7 +150,7 @@ def derive_io(edge_program: ExportedProgram) -> DelegateIO:
         if node is None:
             raise ValueError(f"{what} ({name}) is not a placeholder of the graph")
         value = _val(node, what)
-        inputs.append(_tensor_spec(input_name(index), what, value))
+        inputs.append(_tensor_spec(input_name(index), what, value, profiles))
         values.append(value)  # type: ignore[arg-type]
 
     output_node = next(n for n in edge_program.graph.nodes if n.op == "output")
@@ -115,7 +169,7 @@ def derive_io(edge_program: ExportedProgram) -> DelegateIO:
         what = f"delegate output {len(outputs)}"
         if not isinstance(arg, torch.fx.Node):
             raise ValueError(f"{what} is the constant {arg!r}, not a computed tensor")
-        outputs.append(_tensor_spec(output_name(len(outputs)), what, _val(arg, what)))
+        outputs.append(_tensor_spec(output_name(len(outputs)), what, _val(arg, what), profiles))
     if not outputs:
         raise ValueError("the delegated graph has no outputs")
     return DelegateIO(tuple(inputs), tuple(outputs), tuple(values))
@@ -130,5 +184,5 @@ def example_inputs(io: DelegateIO) -> Tuple[torch.Tensor, ...]:
     tensors = []
     for fake in io.input_values:
         fill = torch.ones if fake.dtype.is_floating_point else torch.zeros
-        tensors.append(fill(tuple(int(d) for d in fake.shape), dtype=fake.dtype))
+        tensors.append(fill(hint_shape(fake), dtype=fake.dtype))
     return tuple(tensors)

@@ -8,6 +8,7 @@ import sys
 import pytest
 from executorch.exir.backend.compile_spec_schema import CompileSpec
 from executorch_tensorrt.exporter import TensorRTCompileSpec
+from executorch_tensorrt.exporter.compile_specs import KNOWN_KEYS
 from executorch_tensorrt.exporter.builders import (
     EngineBuilderUnavailableError,
     get_engine_builder,
@@ -56,6 +57,55 @@ def test_to_compile_specs_encoding() -> None:
 )
 def test_round_trip(spec: TensorRTCompileSpec) -> None:
     assert TensorRTCompileSpec.from_compile_specs(spec.to_compile_specs()) == spec
+
+
+def test_every_field_round_trips_in_key_order() -> None:
+    spec = TensorRTCompileSpec(
+        "tensorrt_rtx",
+        device_index=1,
+        workspace_bytes=1 << 20,
+        version_compatible=True,
+        precision="fp16",
+        optimization_level=3,
+        timing_cache="/tmp/trt.cache",
+        enable_weight_streaming=True,
+        compute_capabilities=("sm89", "sm120"),
+        optimization_profiles=({"s0": (1, 2, 4)}, {"s0": (5, 8, 16), "s1": (3, 3, 3)}),
+        weight_streaming_budget=2**63 - 1,
+        init_policy="deferred_context",
+        output_buffers="fresh",
+    )
+    encoded = spec.to_compile_specs()
+    assert [s.key for s in encoded] == list(KNOWN_KEYS)
+    values = {s.key: s.value for s in encoded}
+    assert values["optimization_profiles"] == b'[{"s0":[1,2,4]},{"s0":[5,8,16],"s1":[3,3,3]}]'
+    assert values["weight_streaming_budget"] == b"9223372036854775807"
+    assert values["compute_capabilities"] == b"sm89,sm120"
+    assert TensorRTCompileSpec.from_compile_specs(encoded) == spec
+
+
+def test_unset_fields_are_not_written() -> None:
+    keys = [s.key for s in TensorRTCompileSpec().to_compile_specs()]
+    assert keys == ["engine_builder", "device_index", "version_compatible"]
+
+
+@pytest.mark.parametrize(
+    "key, value, match",
+    [
+        ("weight_streaming_budget", b"-0", "non-negative decimal"),
+        ("weight_streaming_budget", b"9223372036854775808", "below 2\\*\\*63"),
+        ("weight_streaming_budget", b"1 ", "non-negative decimal"),
+        ("init_policy", b"lazy", "init_policy must be one of"),
+        ("output_buffers", b"", "output_buffers must be one of"),
+        ("optimization_profiles", b"[{", "not valid JSON"),
+        ("optimization_profiles", b'[{"s0": [4, 2, 8]}]', "min <= opt <= max"),
+        ("enable_weight_streaming", b"yes", "'0' or '1'"),
+        ("optimization_level", b"9", "optimization_level must be <= 5"),
+    ],
+)
+def test_new_keys_are_parsed_strictly(key: str, value: bytes, match: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=match):
+        TensorRTCompileSpec.from_compile_specs([CompileSpec(key, value)])
 
 
 def test_from_compile_specs_defaults_missing_keys() -> None:
@@ -184,3 +234,17 @@ def test_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "tensorrt_rtx", None)
     with pytest.raises(EngineBuilderUnavailableError, match="`pip install tensorrt-rtx-cu13`"):
         TensorRTEngineBuilder("tensorrt_rtx")._import()
+
+
+def test_every_key_the_exporter_writes_is_known_to_the_delegate() -> None:
+    """The C++ delegate's init() fails on any compile spec it does not know
+    (backend/delegate_options.cpp): its record keys plus the three it reads."""
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[1] / "backend" / "delegate_options.cpp").read_text()
+    record_list = re.search(r"kExporterRecordKeys\[\] = \{(.*?)\};", source, re.S)
+    assert record_list is not None
+    delegate_keys = set(re.findall(r'"(\w+)"', record_list.group(1)))
+    delegate_keys |= {"weight_streaming_budget", "init_policy", "output_buffers"}
+    assert set(KNOWN_KEYS) == delegate_keys

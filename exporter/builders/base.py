@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, Tuple, runtime_checkable
+from typing import TYPE_CHECKING, Optional, Protocol, Tuple, runtime_checkable
 
 import torch
 
@@ -42,6 +42,12 @@ class BuiltEngine:
     flavour: Flavour
     builder_version: str
     version_compatible: bool = False
+    # Bytes of weights in the engine as the builder reports them (the split of
+    # a program-wide weight-streaming budget uses it); None: not reported.
+    weight_bytes: Optional[int] = None
+    # Engine tensor names (inputs, outputs) when the engine names its tensors
+    # itself (prebuilt engines); None: named input_<i> / output_<i>.
+    io_names: Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]] = None
 
 
 @runtime_checkable

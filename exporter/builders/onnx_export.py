@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from typing import Iterator, Sequence, Tuple
+from typing import Any, Iterator, Optional, Sequence, Tuple
 
 import torch
 
@@ -32,17 +32,47 @@ def _quiet() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+def _aten_view_for(target: object) -> object:
+    """``aten.select_copy.int`` -> ``aten.select.int`` (None when there is no such view op)."""
+    op = getattr(target, "_op", target)  # ExecuTorch's EdgeOpOverload wraps the aten op
+    if not isinstance(op, torch._ops.OpOverload):
+        return None
+    namespace, _, name = op._schema.name.partition("::")
+    if namespace != "aten" or not name.endswith("_copy"):
+        return None
+    packet = getattr(torch.ops.aten, name[: -len("_copy")], None)
+    return getattr(packet, op._overloadname, None) if packet is not None else None
+
+
+def use_view_ops(module: torch.nn.Module) -> None:
+    """Edge programs use the ``*_copy`` forms of view ops (``select_copy``,
+    ``permute_copy``...), several of which the ONNX exporter cannot translate.
+    In a functional graph (no mutation) the view op computes the same values,
+    so the graph's calls are switched to it, in place."""
+    graph = getattr(module, "graph", None)
+    if graph is None:
+        return
+    for node in graph.nodes:
+        if node.op == "call_function":
+            view = _aten_view_for(node.target)
+            if view is not None:
+                node.target = view
+    module.recompile()  # type: ignore[operator]
+
+
 def export_onnx(
     module: torch.nn.Module,
     example_inputs: Tuple[torch.Tensor, ...],
     input_names: Sequence[str],
     output_names: Sequence[str],
+    dynamic_shapes: Optional[Tuple[Any, ...]] = None,
 ) -> "torch.onnx.ONNXProgram":
     """Convert ``module`` with the dynamo-based ONNX exporter.
 
     Returns the ``ONNXProgram``; its ``model_proto`` is the in-memory model and
     ``save`` writes it with external data when it is too large for protobuf.
     """
+    use_view_ops(module)
     try:
         with _quiet(), torch.no_grad():
             program = torch.onnx.export(
@@ -51,6 +81,7 @@ def export_onnx(
                 dynamo=True,
                 input_names=list(input_names),
                 output_names=list(output_names),
+                dynamic_shapes=dynamic_shapes,
                 verbose=False,
                 report=False,
             )

@@ -79,5 +79,9 @@ def get_engine_builder(name: str) -> EngineBuilder:
         from .tensorrt import TensorRTEngineBuilder
 
         return TensorRTEngineBuilder(resolved)
-    known = ", ".join(("auto", *_BUILTIN, *registered_engine_builders()))
+    if resolved == "prebuilt":
+        from ..engine_sources import PrebuiltEngineBuilder
+
+        return PrebuiltEngineBuilder()
+    known = ", ".join(("auto", *_BUILTIN, "prebuilt", *registered_engine_builders()))
     raise ValueError(f"unknown engine builder {name!r}; expected one of: {known}")

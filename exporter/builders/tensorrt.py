@@ -10,12 +10,20 @@ import importlib
 import os
 import tempfile
 from types import ModuleType
-from typing import Any, Dict, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch.export import ExportedProgram
 
 from ..blob import Flavour, TensorSpec
+from ..build_records import engine_label
 from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildRequest
+from .node_support import unsupported_by_onnx_parser
 from .onnx_export import export_onnx
 from .trt_logging import build_progress, format_errors, make_logger
+
+if TYPE_CHECKING:
+    from ..compile_specs import TensorRTCompileSpec
 
 _FLAVOURS = {"tensorrt": Flavour.TENSORRT, "tensorrt_rtx": Flavour.TENSORRT_RTX}
 _INSTALL = {"tensorrt": "pip install tensorrt", "tensorrt_rtx": "pip install tensorrt-rtx-cu13"}
@@ -58,41 +66,79 @@ class TensorRTEngineBuilder:
                 f"({err}); install it with `{_INSTALL[self.name]}`"
             ) from err
 
+    def unsupported_nodes(
+        self, program: ExportedProgram, nodes: Sequence[torch.fx.Node], spec: "TensorRTCompileSpec"
+    ) -> Dict[str, str]:
+        """``{node name: reason}`` for the nodes this TensorRT's ONNX parser refuses."""
+        trt = self._import()
+        return unsupported_by_onnx_parser(trt, make_logger(trt, quiet=True), program, nodes)
+
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
         trt = self._import()
         spec = request.compile_spec
-        version_flag = None
-        if spec.version_compatible:
-            # Checked before the slow steps so the user learns it at once.
-            version_flag = getattr(trt.BuilderFlag, "VERSION_COMPATIBLE", None)
-            if version_flag is None:
-                raise ValueError(
-                    f"version_compatible=True: {self.name} {trt.__version__} has no VERSION_COMPATIBLE builder "
-                    "flag; build without version_compatible or use a TensorRT that supports it"
-                )
+        # Checked before the slow steps so the user learns it at once.
+        flags = _builder_flags(self.name, trt, spec)
+        capabilities = _compute_capabilities(self.name, trt, spec.compute_capabilities)
 
         input_names = [s.name for s in request.input_specs]
         output_names = [s.name for s in request.output_specs]
-        onnx_program = export_onnx(request.module, request.example_inputs, input_names, output_names)
+        onnx_program = export_onnx(
+            request.module,
+            request.example_inputs,
+            input_names,
+            output_names,
+            dynamic_shapes=_dynamic_shapes(request.input_specs),
+        )
+        what = "the ONNX export of the delegated graph"
+        parse = lambda parser: _parse(parser, onnx_program)  # noqa: E731
+        return self._build(trt, spec, flags, capabilities, parse, what, request.input_specs, request.output_specs)
 
+    def build_onnx_file(
+        self, path: str, spec: "TensorRTCompileSpec", inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
+    ) -> BuiltEngine:
+        """Build the engine of an ONNX model file whose I/O are ``inputs``/``outputs``."""
+        trt = self._import()
+        flags = _builder_flags(self.name, trt, spec)
+        capabilities = _compute_capabilities(self.name, trt, spec.compute_capabilities)
+        parse = lambda parser: bool(parser.parse_from_file(str(path)))  # noqa: E731
+        return self._build(trt, spec, flags, capabilities, parse, f"ONNX model {path}", inputs, outputs)
+
+    def _build(
+        self,
+        trt: ModuleType,
+        spec: "TensorRTCompileSpec",
+        flags: List[Any],
+        capabilities: List[Any],
+        parse: Any,
+        what: str,
+        inputs: Sequence[TensorSpec],
+        outputs: Sequence[TensorSpec],
+    ) -> BuiltEngine:
         logger = make_logger(trt)
         builder = trt.Builder(logger)
         network = builder.create_network(_network_flags(trt))
         parser = trt.OnnxParser(network, logger)
-        if not _parse(parser, onnx_program):
+        if not parse(parser):
             raise RuntimeError(
-                f"{self.name} {trt.__version__} could not parse the ONNX export of the delegated graph:\n"
-                + "\n".join(_parser_errors(parser))
+                f"{self.name} {trt.__version__} could not parse {what}:\n" + "\n".join(_parser_errors(parser))
             )
-        _check_network_io(self.name, network, request.input_specs, request.output_specs)
+        _check_network_io(self.name, network, inputs, outputs)
 
         config = builder.create_builder_config()
         if spec.workspace_bytes is not None:
             config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, spec.workspace_bytes)
-        if version_flag is not None:
-            config.set_flag(version_flag)
+        if spec.optimization_level is not None:
+            config.builder_optimization_level = spec.optimization_level
+        for flag in flags:
+            config.set_flag(flag)
+        if capabilities:
+            config.num_compute_capabilities = len(capabilities)
+            for index, capability in enumerate(capabilities):
+                config.set_compute_capability(capability, index)
+        _add_profiles(builder, config, inputs)
+        cache = _load_timing_cache(config, spec.timing_cache)
 
-        with build_progress(trt, config):
+        with build_progress(trt, config, engine_label()):
             serialized = builder.build_serialized_network(network, config)
         if serialized is None:
             raise RuntimeError(
@@ -102,12 +148,98 @@ class TensorRTEngineBuilder:
         engine = bytes(memoryview(serialized))
         if not engine:
             raise RuntimeError(f"{self.name} {trt.__version__} returned an empty engine")
+        if cache is not None and spec.timing_cache is not None:
+            _save_timing_cache(config, spec.timing_cache)
         return BuiltEngine(
             engine=engine,
             flavour=self.flavour,
             builder_version=str(trt.__version__),
-            version_compatible=version_flag is not None,
+            version_compatible=spec.version_compatible,
+            weight_bytes=logger.weight_bytes,
         )
+
+
+def _builder_flags(name: str, trt: ModuleType, spec: "TensorRTCompileSpec") -> List[Any]:
+    wanted = [("VERSION_COMPATIBLE", spec.version_compatible, "version_compatible=True")]
+    wanted.append(("WEIGHT_STREAMING", spec.enable_weight_streaming, "enable_weight_streaming=True"))
+    flags = []
+    for flag_name, asked, option in wanted:
+        if not asked:
+            continue
+        flag = getattr(trt.BuilderFlag, flag_name, None)
+        if flag is None:
+            raise ValueError(
+                f"{option}: {name} {trt.__version__} has no {flag_name} builder flag; "
+                f"build without {option.split('=')[0]} or use a TensorRT that supports it"
+            )
+        flags.append(flag)
+    return flags
+
+
+def _compute_capabilities(name: str, trt: ModuleType, targets: Sequence[str]) -> List[Any]:
+    if not targets:
+        return []
+    enum = getattr(trt, "ComputeCapability", None)
+    if enum is None:
+        raise ValueError(
+            f"compute_capabilities={list(targets)}: {name} {trt.__version__} builds for the GPU it runs on "
+            "and takes no compute-capability targets; use engine_builder='tensorrt_rtx' or leave them out"
+        )
+    known = sorted(m.lower() for m in dir(enum) if m.startswith("SM"))
+    values = []
+    for target in targets:
+        value = getattr(enum, target.upper(), None)
+        if value is None:
+            raise ValueError(
+                f"compute capability {target!r} is not a {name} {trt.__version__} target; known: {', '.join(known)}"
+            )
+        values.append(value)
+    return values
+
+
+def _dynamic_shapes(specs: Sequence[TensorSpec]) -> Optional[Tuple[Dict[int, Any], ...]]:
+    """torch.export dynamic-shape spec for the dims whose ranges are not fixed."""
+    dims = [{axis: torch.export.Dim.DYNAMIC for axis in _dynamic_axes(s)} for s in specs]
+    return tuple(d or None for d in dims) if any(dims) else None  # type: ignore[return-value]
+
+
+def _dynamic_axes(spec: TensorSpec) -> List[int]:
+    return [axis for axis in range(spec.rank) if any(r.min[axis] != r.max[axis] for r in spec.ranges)]
+
+
+def _add_profiles(builder: Any, config: Any, inputs: Sequence[TensorSpec]) -> None:
+    dynamic = [s for s in inputs if _dynamic_axes(s)]
+    if not dynamic:
+        return
+    for index in range(len(dynamic[0].ranges)):
+        profile = builder.create_optimization_profile()
+        for spec in dynamic:
+            shape_range = spec.ranges[index]
+            profile.set_shape(spec.name, shape_range.min, shape_range.opt, shape_range.max)
+        if config.add_optimization_profile(profile) < 0:
+            raise ValueError(f"TensorRT refused optimization profile {index}: {[s.ranges[index] for s in dynamic]}")
+
+
+def _load_timing_cache(config: Any, path: Optional[str]) -> Any:
+    if path is None:
+        return None
+    data = b""
+    if os.path.exists(path):
+        with open(path, "rb") as file:
+            data = file.read()
+    cache = config.create_timing_cache(data)
+    if cache is None or not config.set_timing_cache(cache, False):
+        raise ValueError(f"timing cache {path} could not be used (corrupt or from another TensorRT version); delete it")
+    return cache
+
+
+def _save_timing_cache(config: Any, path: str) -> None:
+    data = bytes(memoryview(config.get_timing_cache().serialize()))
+    # Written whole then renamed, so a concurrent build never reads half a cache.
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as file:
+        file.write(data)
+    os.replace(tmp, path)
 
 
 def _network_flags(trt: ModuleType) -> int:
@@ -176,10 +308,16 @@ def _check_network_io(
             continue
         for s in expected:
             shape, dtype = got[s.name]
-            if shape != s.ranges[0].opt:
-                problems.append(
-                    f"{kind} {s.name}: expected shape {list(s.ranges[0].opt)}, the network has {list(shape)}"
-                )
+            dynamic = set(_dynamic_axes(s))
+            want = tuple(-1 if axis in dynamic else dim for axis, dim in enumerate(s.ranges[0].opt))
+            # Outputs may come out dynamic where TensorRT cannot prove a size fixed.
+            # (the ranks are compared first, so zip sees equal lengths)
+            same_rank = len(shape) == len(want)
+            fits = same_rank and all(
+                g == w or (kind == "output" and g == -1) for g, w in zip(shape, want, strict=False)
+            )
+            if not fits:
+                problems.append(f"{kind} {s.name}: expected shape {list(want)}, the network has {list(shape)}")
             if dtype is not None and dtype != s.dtype:
                 problems.append(f"{kind} {s.name}: expected dtype code {s.dtype}, the network has {dtype}")
     if problems:

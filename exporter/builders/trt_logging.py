@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import re
 import sys
 from types import ModuleType
 from typing import Any, Deque, Dict, Iterator, List, Optional
@@ -20,20 +21,24 @@ _LEVELS = {
     "VERBOSE": logging.DEBUG,
 }
 _KEPT_ERRORS = 20
+# The builder's report of the engine's weights (TensorRT and TensorRT-RTX, INFO).
+_WEIGHTS_RE = re.compile(r"Total Weights Memory: ([0-9]+) bytes")
 
 
-def make_logger(trt: ModuleType) -> Any:
+def make_logger(trt: ModuleType, quiet: bool = False) -> Any:
     """An ``ILogger`` of module ``trt`` (tensorrt or tensorrt_rtx) forwarding to
     the ``executorch_tensorrt.tensorrt`` Python logger with matching levels.
 
     The returned object's ``errors`` keeps the last error messages, for
-    exceptions raised when a build fails.
+    exceptions raised when a build fails. ``quiet`` logs everything at DEBUG:
+    for support queries, whose refusals are answers rather than errors.
     """
 
     class _Logger(trt.ILogger):  # type: ignore[name-defined,misc]
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
             self.errors: Deque[str] = collections.deque(maxlen=_KEPT_ERRORS)
+            self.weight_bytes: Optional[int] = None  # from the build report, when logged
 
         def log(self, severity: Any, msg: str) -> None:
             # Never raise into TensorRT: it calls this from C++.
@@ -41,6 +46,11 @@ def make_logger(trt: ModuleType) -> Any:
                 level = _LEVELS.get(getattr(severity, "name", ""), logging.INFO)
                 if level >= logging.ERROR:
                     self.errors.append(str(msg).strip())
+                weights = _WEIGHTS_RE.search(str(msg))
+                if weights:
+                    self.weight_bytes = int(weights.group(1))
+                if quiet:
+                    level = logging.DEBUG
                 if _LOG.isEnabledFor(level):
                     _LOG.log(level, "%s", msg)
             except Exception:  # pragma: no cover - defensive
@@ -52,7 +62,8 @@ def make_logger(trt: ModuleType) -> Any:
 class _PhaseDisplay:
     """Shows TensorRT build phases with rich (or tqdm when rich is missing)."""
 
-    def __init__(self) -> None:
+    def __init__(self, title: str) -> None:
+        self._title = title
         self._rich: Any = None
         self._bars: Dict[str, Any] = {}
         self._depth: Dict[str, int] = {}
@@ -87,7 +98,7 @@ class _PhaseDisplay:
     def start(self, name: str, parent: Optional[str], steps: int) -> None:
         depth = self._depth.get(parent, -1) + 1 if parent else 0
         self._depth[name] = depth
-        label = "  " * depth + (name if depth else f"TensorRT: {name}")
+        label = "  " * depth + (name if depth else f"{self._title}: {name}")
         if self._rich is not None:
             self._bars[name] = self._rich.add_task(label, total=max(steps, 1))
         else:
@@ -119,7 +130,7 @@ class _PhaseDisplay:
 
 
 @contextlib.contextmanager
-def build_progress(trt: ModuleType, config: Any) -> Iterator[None]:
+def build_progress(trt: ModuleType, config: Any, title: str = "TensorRT") -> Iterator[None]:
     """Attach a progress monitor to ``config`` while building, on TTYs only.
 
     Logs and CI output stay clean: nothing is drawn unless stderr is a terminal.
@@ -130,7 +141,7 @@ def build_progress(trt: ModuleType, config: Any) -> Iterator[None]:
         yield
         return
 
-    with _PhaseDisplay() as display:
+    with _PhaseDisplay(title) as display:
 
         class _Monitor(monitor_base):  # type: ignore[misc,valid-type]
             def __init__(self) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
+import re
 import runpy
 import sys
 import warnings
@@ -34,6 +36,10 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _repeatable(parser: argparse.ArgumentParser, flag: str, metavar: str, help: str) -> None:
+    parser.add_argument(flag, action="append", default=[], metavar=metavar, help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Run PyTorch models on NVIDIA TensorRT through ExecuTorch.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -41,13 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export",
         help="export a model to a .pte",
-        description="Export MODEL_FILE's `model` with its `example_inputs` to a .pte whose graph runs on TensorRT.",
+        description="Export MODEL's `model` with its `example_inputs` to a .pte whose supported operators run on "
+        "TensorRT. MODEL may also define `dynamic_shapes` (for torch.export) and `optimization_profiles`.",
     )
     export.add_argument(
         "model_file",
-        metavar="MODEL_FILE",
-        help="Python file defining `model` (an nn.Module or a zero-argument callable returning one) and "
-        "`example_inputs` (a tuple of tensors or a zero-argument callable returning one)",
+        metavar="MODEL",
+        help="a Python file (path/to/model.py) or an importable module (package.module) defining `model` "
+        "(an nn.Module or a zero-argument callable returning one) and `example_inputs` (a tuple of tensors "
+        "or a zero-argument callable returning one); or an ONNX file (model.onnx), built as one engine",
     )
     export.add_argument("-o", "--output", required=True, metavar="OUT.pte", help="where to write the program")
     export.add_argument(
@@ -62,6 +70,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace-bytes", type=_non_negative_int, default=None, metavar="N", help="TensorRT workspace limit"
     )
     export.add_argument("--version-compatible", action="store_true", help="build version-compatible engines")
+    export.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="convert the model to this precision")
+    export.add_argument(
+        "--optimization-level", type=_non_negative_int, metavar="0-5", help="TensorRT builder optimization level"
+    )
+    export.add_argument("--timing-cache", metavar="FILE", help="timing cache file, read if present and updated")
+    _repeatable(export, "--compute-capability", "SMxx", "TensorRT-RTX target, e.g. sm89 (repeatable)")
+    _repeatable(export, "--torch-executed-op", "OP", "keep this operator on the CPU, e.g. aten.sigmoid (repeatable)")
+    export.add_argument(
+        "--min-block-size", type=_non_negative_int, default=1, metavar="N", help="smallest TensorRT block (default 1)"
+    )
+    _repeatable(
+        export,
+        "--profile",
+        "DIM=MIN:OPT:MAX[,...]",
+        "one optimization profile per use, e.g. --profile batch=1:4:8 --profile batch=9:16:32",
+    )
+    export.add_argument("--enable-weight-streaming", action="store_true", help="build weight-streaming engines")
+    budget = export.add_mutually_exclusive_group()
+    budget.add_argument("--weight-streaming-budget", type=_non_negative_int, metavar="BYTES", help="per engine")
+    budget.add_argument(
+        "--weight-streaming-budget-total",
+        type=_non_negative_int,
+        metavar="BYTES",
+        help="for the whole program, split across engines by weight size",
+    )
+    export.add_argument("--init-policy", choices=("eager", "deferred", "deferred_context"), help="baked init policy")
+    export.add_argument("--output-buffers", choices=("reuse", "fresh"), help="baked output-buffer policy")
+    export.add_argument(
+        "--external-weights", action="store_true", help="write CPU-side constants to OUT.ptd beside the .pte"
+    )
 
     inspect = commands.add_parser(
         "inspect", help="describe a .pte", description="Describe the TensorRT engines of a .pte."
@@ -74,25 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("program", metavar="PTE", help="the .pte to run")
     run.add_argument("--method", default="forward", help="method to run (default: forward)")
-    run.add_argument(
-        "--input",
-        action="append",
-        default=[],
-        metavar="FILE.npy",
-        help="one per method input, in order (default: tensors of ones)",
-    )
-    run.add_argument(
-        "--backend-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="load-time option for the TensorRT delegate (repeatable)",
-    )
+    _repeatable(run, "--input", "FILE.npy", "one per method input, in order (default: tensors of ones)")
+    _repeatable(run, "--backend-option", "KEY=VALUE", "load-time option for the TensorRT delegate (repeatable)")
     run.add_argument("--verbose", action="store_true", help="print the program's description and full outputs")
     return parser
 
 
+_MODULE_PATH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _is_module_path(text: str) -> bool:
+    return not text.endswith(".py") and not Path(text).exists() and bool(_MODULE_PATH_RE.match(text))
+
+
 def _load_model_file(path: Path) -> Dict[str, Any]:
+    if _is_module_path(str(path)):
+        try:
+            return vars(importlib.import_module(str(path)))
+        except Exception as err:
+            raise UserError(f"importing module {path} failed: {type(err).__name__}: {err}") from err
     if not path.is_file():
         raise UserError(f"model file {path} does not exist")
     try:
@@ -145,24 +183,79 @@ def _model_and_inputs(path: Path) -> tuple:
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors; write `(x,)` for a single input")
     if not isinstance(inputs, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in inputs):
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors, got {type(inputs).__name__}")
-    return model, tuple(inputs)
+    extras = {k: namespace[k] for k in ("dynamic_shapes", "optimization_profiles") if namespace.get(k) is not None}
+    return model, tuple(inputs), extras
+
+
+def _parse_profile(text: str) -> Dict[str, tuple]:
+    profile: Dict[str, tuple] = {}
+    for item in text.split(","):
+        name, _, bounds = item.partition("=")
+        parts = bounds.split(":")
+        if not name or len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise UserError(f"--profile {text!r}: write DIM=MIN:OPT:MAX[,DIM=MIN:OPT:MAX], e.g. batch=1:4:8")
+        profile[name] = tuple(int(p) for p in parts)
+    return profile
+
+
+def _export_options(args: argparse.Namespace) -> Dict[str, Any]:
+    options: Dict[str, Any] = {
+        "engine_builder": args.engine_builder,
+        "device_index": args.device_index,
+        "workspace_bytes": args.workspace_bytes,
+        "version_compatible": args.version_compatible,
+        "precision": args.precision,
+        "optimization_level": args.optimization_level,
+        "timing_cache": args.timing_cache,
+        "compute_capabilities": tuple(args.compute_capability),
+        "torch_executed_ops": tuple(args.torch_executed_op),
+        "min_block_size": args.min_block_size,
+        "enable_weight_streaming": args.enable_weight_streaming,
+        "weight_streaming_budget": args.weight_streaming_budget,
+        "init_policy": args.init_policy,
+        "output_buffers": args.output_buffers,
+    }
+    if args.weight_streaming_budget_total is not None:
+        options["weight_streaming_budget_total"] = args.weight_streaming_budget_total
+    if args.profile:
+        options["optimization_profiles"] = [_parse_profile(p) for p in args.profile]
+    return options
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .exporter import save
+    from .exporter.api import save_with_summary
 
+    options = _export_options(args)
     model_file = Path(args.model_file)
-    with _importable_from(model_file.parent):
-        model, inputs = _model_and_inputs(model_file)
-        out = save(
-            model,
-            args.output,
-            inputs=inputs,
-            engine_builder=args.engine_builder,
-            device_index=args.device_index,
-            workspace_bytes=args.workspace_bytes,
-            version_compatible=args.version_compatible,
+    if model_file.suffix == ".onnx":
+        return _export_onnx(model_file, args, options)
+    with _importable_from(model_file.parent if model_file.suffix == ".py" else Path.cwd()):
+        model, inputs, extras = _model_and_inputs(model_file)
+        for key, value in extras.items():
+            options.setdefault(key, value)  # command-line profiles win over the file's
+        out, summary = save_with_summary(
+            model, args.output, inputs=inputs, external_weights=args.external_weights, **options
         )
+    print(summary.format())
+    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+    return 0
+
+
+# Options that describe partitioning a torch graph; an ONNX file becomes one engine.
+_TORCH_ONLY_OPTIONS = ("torch_executed_ops", "min_block_size", "precision", "weight_streaming_budget_total")
+
+
+def _export_onnx(model_file: Path, args: argparse.Namespace, options: Dict[str, Any]) -> int:
+    from .exporter import save_onnx
+
+    given = [k for k in _TORCH_ONLY_OPTIONS if options.get(k) not in (None, (), 1)]
+    if given or args.external_weights:
+        flags = ", ".join(
+            "--" + k.replace("_", "-") for k in [*given, *(["external_weights"] if args.external_weights else [])]
+        )
+        raise UserError(f"{flags} apply to torch models, not to an ONNX file (which becomes one engine)")
+    kept = {k: v for k, v in options.items() if k not in _TORCH_ONLY_OPTIONS and v not in (None, ())}
+    out = save_onnx(model_file, args.output, **kept)
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
 

@@ -52,6 +52,17 @@ class TestEngineBuilder:
     name = "test"
     version = "1.0.0"
 
+    def unsupported_nodes(self, program: object, nodes: Sequence[torch.fx.Node], spec: object) -> Dict[str, str]:
+        """``{node name: reason}`` for what the test engine cannot compute, so
+        the partitioner leaves those nodes on the CPU."""
+        user_inputs = set(program.graph_signature.user_inputs)  # type: ignore[attr-defined]
+        reasons = {}
+        for node in nodes:
+            problem = node_problem(node, user_inputs)
+            if problem:
+                reasons[node.name] = problem
+        return reasons
+
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
         program = program_text(request)
         return BuiltEngine(
@@ -137,6 +148,27 @@ def _no_broadcast(node: torch.fx.Node, op: str) -> None:
             shape = arg.meta["val"].shape
             if shape != result.shape:
                 raise NotImplementedError(f"test engine builder: {op} broadcasts {list(shape)} to {list(result.shape)}")
+
+
+def node_problem(node: torch.fx.Node, user_inputs: "set[str]") -> str:
+    """Why the test engine cannot compute ``node`` ('' when it can)."""
+    op = _op_name(node.target)
+    if op not in _UNARY and op not in _BINARY:
+        return f"the test engine has no {op}"
+    values = [node.meta.get("val"), *(a.meta.get("val") for a in node.all_input_nodes if a.op != "get_attr")]
+    if any(isinstance(v, torch.Tensor) and v.dtype != torch.float32 for v in values):
+        return "the test engine computes float32 only"
+    result = node.meta.get("val")
+    for arg in node.args[:2]:
+        if not isinstance(arg, torch.fx.Node):
+            continue
+        shape = arg.meta["val"].shape
+        if arg.op == "placeholder" and arg.name not in user_inputs:  # a lifted weight or constant
+            if arg.meta["val"].numel() != 1:
+                return "the test engine takes no weight tensors (only scalar constants)"
+        elif isinstance(result, torch.Tensor) and shape != result.shape:
+            return f"the test engine cannot broadcast {list(shape)} to {list(result.shape)}"
+    return ""
 
 
 def program_text(request: EngineBuildRequest) -> str:

@@ -1,0 +1,33 @@
+"""The end-of-export summary: engines, their sizes, and what stayed on the CPU and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Sequence
+
+from .build_records import EngineBuildRecord
+from .partitioner import CpuNode, PartitionReport, summarize_cpu_nodes
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    engines: List[EngineBuildRecord] = field(default_factory=list)
+    engine_operators: List[List[str]] = field(default_factory=list)
+    cpu_nodes: List[CpuNode] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, records: Sequence[EngineBuildRecord], report: PartitionReport) -> "ExportSummary":
+        return cls(list(records), [list(ops) for ops in report.engines], list(report.cpu_nodes))
+
+    def format(self) -> str:
+        lines = [f"{len(self.engines)} TensorRT engine(s), {len(self.cpu_nodes)} operator(s) on the CPU"]
+        for index, record in enumerate(self.engines):
+            ops = self.engine_operators[index] if index < len(self.engine_operators) else []
+            lines.append(
+                f"  engine {index}: {record.engine_bytes:,} bytes ({record.weight_bytes:,} of weights), "
+                f"{record.flavour} via {record.builder}, {record.num_profiles} profile(s), "
+                f"{len(ops)} operator(s), built in {record.seconds:.2f} s"
+            )
+        for op, count, reason in summarize_cpu_nodes(self.cpu_nodes):
+            lines.append(f"  on the CPU: {op} x{count}: {reason}")
+        return "\n".join(lines)
