@@ -16,6 +16,11 @@ struct LoadedDelegate {
         engine(std::move(eng)),
         executor(metadata) {}
 
+  // The executor's staging buffers came from the engine: free them first.
+  ~LoadedDelegate() {
+    executor.release_device_buffers();
+  }
+
   LoadedDelegate(const LoadedDelegate&) = delete;
   LoadedDelegate& operator=(const LoadedDelegate&) = delete;
 

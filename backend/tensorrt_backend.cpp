@@ -102,7 +102,7 @@ Result<DelegateHandle*> TensorRTBackend::init(
 }
 
 Error TensorRTBackend::execute(
-    BackendExecutionContext& /*context*/,
+    BackendExecutionContext& context,
     DelegateHandle* handle,
     Span<EValue*> args) const {
   if (handle == nullptr) {
@@ -112,7 +112,7 @@ Error TensorRTBackend::execute(
   try {
     std::lock_guard<std::mutex> lock(loaded->execute_mutex);
     FixedEngine source(*loaded->engine);
-    return loaded->executor.execute(source, args);
+    return loaded->executor.execute(source, args, context.event_tracer());
   } catch (const std::bad_alloc&) {
     return report_error(Error::MemoryAllocationFailed, "out of host memory in execute()");
   } catch (const std::exception& e) {

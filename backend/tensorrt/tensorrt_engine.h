@@ -13,8 +13,9 @@
 namespace executorch_tensorrt {
 namespace tensorrt_adapter {
 
-// One deserialized TensorRT engine with its execution context, stream and
-// device staging buffers (grown on demand, reused across calls).
+// One deserialized TensorRT engine with its execution context and stream.
+// Device memory for staging is allocated and owned by the delegate's
+// executor (StagingBuffers) through allocate_device/free_device.
 class TensorRTEngine final : public Engine {
  public:
   // Builds the engine from TensorRT objects; checks that every metadata
@@ -27,7 +28,12 @@ class TensorRTEngine final : public Engine {
   ~TensorRTEngine() override;
 
   Error infer_output_shapes(uint32_t profile, Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
-  Error run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) override;
+  Result<void*> allocate_device(size_t nbytes) override;
+  void free_device(void* pointer) override;
+  Error copy_to_device(void* device, const void* host, size_t nbytes) override;
+  Error copy_to_host(void* host, const void* device, size_t nbytes) override;
+  Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) override;
+  Error synchronize() override;
 
  private:
   TensorRTEngine(
@@ -36,11 +42,11 @@ class TensorRTEngine final : public Engine {
       TensorRTLogger& logger);
 
   Error check_signature(const EngineMetadata& metadata) const;
-  Error stage_in(const HostTensor& input, DeviceBuffer& buffer);
-  Error bind_output(const HostTensor& output, DeviceBuffer& buffer);
-  // Waits for work already enqueued before an error return, so no copy is
-  // still writing into ExecuTorch's buffers when execute() reports failure.
-  Error drain_and_fail(Error error);
+  // The execution context the engine holds now (created by
+  // create_execution_context, possibly released by offload), or an error
+  // saying there is none.
+  Result<nvinfer1::IExecutionContext*> current_context(const char* what);
+  Error bind_address(const DeviceTensor& tensor, const char* role);
 
   // Declared in this order so the context is destroyed before the engine.
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
@@ -51,8 +57,6 @@ class TensorRTEngine final : public Engine {
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   CudaStream stream_;
-  std::vector<DeviceBuffer> input_buffers_;
-  std::vector<DeviceBuffer> output_buffers_;
 };
 
 // Reports a failed CUDA call with its error string and returns `code`.
