@@ -22,7 +22,8 @@ namespace {
 // at run time (the blob metadata carries what it needs).
 const char* const kExporterRecordKeys[] = {
     "engine_builder", "device_index", "workspace_bytes", "version_compatible",
-    "enable_weight_streaming", "precision", "optimization_level", "timing_cache"};
+    "enable_weight_streaming", "precision", "optimization_level", "timing_cache",
+    "target_device"}; // ExecuTorch's device memory planning (exporter/device_planning.py)
 
 bool is_exporter_record_key(const char* key) {
   for (const char* known : kExporterRecordKeys) {

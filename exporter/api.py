@@ -12,6 +12,7 @@ from executorch.exir import ExecutorchProgramManager, to_edge_transform_and_lowe
 from torch.export import ExportedProgram
 
 from .compile_specs import TensorRTCompileSpec
+from .device_planning import plan_delegates_on_device
 from .partitioner import TensorRTPartitioner
 
 OUTPUT_FORMATS = ("executorch",)
@@ -77,6 +78,8 @@ def _to_exported_program(model: object, inputs: Optional[Sequence[torch.Tensor]]
 def export(
     model_or_exported_program: ModelLike,
     inputs: Optional[Sequence[torch.Tensor]] = None,
+    *,
+    device_planning: bool = False,
     **spec_kwargs: Any,
 ) -> ExecutorchProgramManager:
     """Export a model to an ExecuTorch program whose graph runs on TensorRT.
@@ -88,18 +91,24 @@ def export(
         inputs: example tensors for ``forward``; required for an ``nn.Module``.
         **spec_kwargs: ``TensorRTCompileSpec`` fields (``engine_builder``,
             ``device_index``, ``workspace_bytes``, ``version_compatible``).
+        device_planning: plan delegate inputs/outputs in device memory so
+            tensors between TensorRT delegates never visit the host
+            (``exporter/device_planning.py``; the runtime needs a CUDA
+            DeviceAllocator registered with ExecuTorch).
 
     Returns:
         The ``ExecutorchProgramManager``; ``.buffer`` holds the ``.pte`` bytes.
     """
-    return _export(model_or_exported_program, inputs, _compile_spec(spec_kwargs, "export"))
+    return _export(model_or_exported_program, inputs, _compile_spec(spec_kwargs, "export"), device_planning)
 
 
 def _export(
-    model: object, inputs: Optional[Sequence[torch.Tensor]], spec: TensorRTCompileSpec
+    model: object, inputs: Optional[Sequence[torch.Tensor]], spec: TensorRTCompileSpec, device_planning: bool = False
 ) -> ExecutorchProgramManager:
     exported = _to_exported_program(model, inputs)
     edge = to_edge_transform_and_lower(exported, partitioner=[TensorRTPartitioner(spec)])
+    if device_planning:  # tensors between delegates stay on the GPU: exporter/device_planning.py
+        plan_delegates_on_device(edge)
     return edge.to_executorch()
 
 
@@ -108,6 +117,8 @@ def save(
     path: Union[str, os.PathLike],
     inputs: Optional[Sequence[torch.Tensor]] = None,
     output_format: str = "executorch",
+    *,
+    device_planning: bool = False,
     **spec_kwargs: Any,
 ) -> Path:
     """``export`` and write the ``.pte`` to ``path`` atomically.
@@ -126,7 +137,7 @@ def save(
         raise IsADirectoryError(f"{target} is a directory; give the path of the .pte file to write")
     if not target.parent.is_dir():
         raise FileNotFoundError(f"directory {target.parent} does not exist; create it first")
-    manager = _export(model_or_exported_program, inputs, spec)
+    manager = _export(model_or_exported_program, inputs, spec, device_planning)
     _write_atomically(target, manager.buffer)
     return target
 
