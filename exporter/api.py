@@ -12,7 +12,7 @@ from executorch.exir import ExecutorchProgramManager, to_edge_transform_and_lowe
 from torch.export import ExportedProgram
 
 from .compile_specs import TensorRTCompileSpec
-from .device_planning import plan_delegates_on_device
+from .device_planning import DevicePlanning, plan_delegates_on_device, resolve_device_planning
 from .partitioner import TensorRTPartitioner
 
 OUTPUT_FORMATS = ("executorch",)
@@ -79,7 +79,7 @@ def export(
     model_or_exported_program: ModelLike,
     inputs: Optional[Sequence[torch.Tensor]] = None,
     *,
-    device_planning: bool = False,
+    device_planning: Union[bool, DevicePlanning] = False,
     **spec_kwargs: Any,
 ) -> ExecutorchProgramManager:
     """Export a model to an ExecuTorch program whose graph runs on TensorRT.
@@ -91,10 +91,10 @@ def export(
         inputs: example tensors for ``forward``; required for an ``nn.Module``.
         **spec_kwargs: ``TensorRTCompileSpec`` fields (``engine_builder``,
             ``device_index``, ``workspace_bytes``, ``version_compatible``).
-        device_planning: plan delegate inputs/outputs in device memory so
-            tensors between TensorRT delegates never visit the host
-            (``exporter/device_planning.py``; the runtime needs a CUDA
-            DeviceAllocator registered with ExecuTorch).
+        device_planning: True plans delegate inputs/outputs in device memory
+            so tensors between TensorRT delegates never visit the host;
+            ``DevicePlanning(device_io=True)`` also keeps the method's inputs
+            and outputs on the device (``exporter/device_planning.py``).
 
     Returns:
         The ``ExecutorchProgramManager``; ``.buffer`` holds the ``.pte`` bytes.
@@ -103,13 +103,18 @@ def export(
 
 
 def _export(
-    model: object, inputs: Optional[Sequence[torch.Tensor]], spec: TensorRTCompileSpec, device_planning: bool = False
+    model: object,
+    inputs: Optional[Sequence[torch.Tensor]],
+    spec: TensorRTCompileSpec,
+    device_planning: Union[bool, DevicePlanning] = False,
 ) -> ExecutorchProgramManager:
+    plan = resolve_device_planning(device_planning)  # exporter/device_planning.py
     exported = _to_exported_program(model, inputs)
     edge = to_edge_transform_and_lower(exported, partitioner=[TensorRTPartitioner(spec)])
-    if device_planning:  # tensors between delegates stay on the GPU: exporter/device_planning.py
-        plan_delegates_on_device(edge)
-    return edge.to_executorch()
+    if plan is None:
+        return edge.to_executorch()
+    plan_delegates_on_device(edge)
+    return edge.to_executorch(plan.backend_config())
 
 
 def save(
@@ -118,7 +123,7 @@ def save(
     inputs: Optional[Sequence[torch.Tensor]] = None,
     output_format: str = "executorch",
     *,
-    device_planning: bool = False,
+    device_planning: Union[bool, DevicePlanning] = False,
     **spec_kwargs: Any,
 ) -> Path:
     """``export`` and write the ``.pte`` to ``path`` atomically.

@@ -11,7 +11,11 @@ runtime allocates through ExecuTorch's ``DeviceAllocator`` for CUDA, and the
 delegate binds them without copies (``backend/delegate_executor.h``).
 
 This module only adds that compile spec, after lowering (so the engine
-builders, which refuse keys they do not know, never see it).
+builders, which refuse keys they do not know, never see it), and, for
+``DevicePlanning(device_io=True)``, the backend config that leaves the method's
+own inputs and outputs on the device too: no copy is inserted for them and
+memory planning reserves no buffer for them, so the caller binds its own
+device tensors (``executorch_tensorrt.runtime.load(..., device="cuda")``).
 
 Runtime requirement: a program planned this way needs a CUDA ``DeviceAllocator``
 registered with ExecuTorch before its method is loaded (the runtime asserts
@@ -21,9 +25,13 @@ otherwise). The test engine registers one backed by simulated device memory
 
 from __future__ import annotations
 
-from typing import List
+from dataclasses import dataclass
+from typing import List, Optional, Union
 
+from executorch.exir import ExecutorchBackendConfig
 from executorch.exir.backend.compile_spec_schema import CompileSpec
+from executorch.exir.passes import MemoryPlanningPass
+from executorch.exir.passes.propagate_device_config import PropagateDeviceConfig
 from executorch.exir.lowered_backend_module import LoweredBackendModule
 from executorch.exir.program import EdgeProgramManager
 
@@ -64,3 +72,38 @@ def plan_delegates_on_device(edge: EdgeProgramManager) -> int:
         device_index = int(specs.get(KEY_DEVICE_INDEX, "0"))
         lowered.compile_specs.append(CompileSpec(TARGET_DEVICE_KEY, target_device(device_index).encode("ascii")))
     return len(delegates)
+
+
+@dataclass(frozen=True)
+class DevicePlanning:
+    """How ``export``/``save`` plan TensorRT delegate tensors in device memory.
+
+    Attributes:
+        device_io: also keep the method's inputs and outputs on the device (the
+            program then takes and returns device tensors only; a method input
+            must feed exactly one delegate, as ExecuTorch requires).
+    """
+
+    device_io: bool = False
+
+    def backend_config(self) -> Optional[ExecutorchBackendConfig]:
+        """The ``to_executorch()`` config this plan needs (None: the default)."""
+        if not self.device_io:
+            return None
+        return ExecutorchBackendConfig(
+            propagate_device_config=PropagateDeviceConfig(
+                skip_h2d_for_method_inputs=True, skip_d2h_for_method_outputs=True
+            ),
+            memory_planning_pass=MemoryPlanningPass(alloc_graph_input=False, alloc_graph_output=False),
+        )
+
+
+def resolve_device_planning(value: Union[bool, DevicePlanning]) -> Optional[DevicePlanning]:
+    """``export(device_planning=...)``: False/None (off), True (intermediates) or a DevicePlanning."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return DevicePlanning()
+    if isinstance(value, DevicePlanning):
+        return value
+    raise TypeError(f"device_planning must be a bool or a DevicePlanning, got {type(value).__name__}: {value!r}")

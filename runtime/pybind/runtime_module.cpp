@@ -86,6 +86,12 @@ OutputValue copy_output(const EValue& value) {
   OutputValue out;
   if (value.isTensor()) {
     const auto& tensor = value.toTensor();
+    if (tensor.unsafeGetTensorImpl()->device_type() != executorch::aten::DeviceType::CPU) {
+      // A device-I/O program's outputs are device memory; a host copy here
+      // would read it as host memory.
+      throw std::runtime_error(
+          "the program returns device tensors; load it with device=\"cuda\" so they are bound to CUDA tensors");
+    }
     out.kind = OutputValue::Kind::kTensor;
     out.bytes.assign(static_cast<const char*>(tensor.const_data_ptr()), tensor.nbytes());
     out.sizes.assign(tensor.sizes().begin(), tensor.sizes().end());
@@ -205,32 +211,13 @@ class LoadedProgram {
     return out;
   }
 
-  // inputs: [(data_ptr, sizes, scalar_type) | bool | int | float]
+  // inputs: [(data_ptr, sizes, scalar_type[, device_index]) | bool | int | float]
+  // (device_index: CUDA device of data_ptr; absent or -1 for host memory)
   // returns: [(bytearray, sizes, scalar_type) | scalar], owned by Python.
   py::list execute(const std::string& method, const py::list& inputs) {
     std::vector<TensorPtr> tensors;
     std::vector<EValue> values;
-    tensors.reserve(inputs.size());
-    values.reserve(inputs.size());
-    for (const auto& item : inputs) {
-      if (py::isinstance<py::tuple>(item)) {
-        auto t = item.cast<py::tuple>();
-        auto* data = reinterpret_cast<void*>(t[0].cast<uintptr_t>());
-        auto sizes = t[1].cast<std::vector<executorch::aten::SizesType>>();
-        auto type = static_cast<executorch::aten::ScalarType>(t[2].cast<int>());
-        tensors.push_back(executorch::extension::from_blob(data, std::move(sizes), type));
-        values.emplace_back(tensors.back());
-      } else if (py::isinstance<py::bool_>(item)) {
-        values.emplace_back(item.cast<bool>());
-      } else if (py::isinstance<py::int_>(item)) {
-        values.emplace_back(item.cast<int64_t>());
-      } else if (py::isinstance<py::float_>(item)) {
-        values.emplace_back(item.cast<double>());
-      } else {
-        throw py::type_error("unsupported input of type " +
-                             std::string(py::str(py::type::of(item).attr("__name__"))));
-      }
-    }
+    to_method_inputs(inputs, tensors, values);
     // ExecuTorch's Module is not re-entrant and its outputs live in the
     // method's memory, which the next execute overwrites: run and copy the
     // outputs out under one lock.
@@ -253,7 +240,108 @@ class LoadedProgram {
     return outputs;
   }
 
+  // output_specs(method): [(max sizes, scalar_type) | None] per output; the
+  // sizes are the upper bounds a caller-provided output buffer must hold.
+  py::list output_specs(const std::string& method) {
+    const auto specs = locked([&] {
+      auto meta = module_->method_meta(method);
+      if (!meta.ok()) {
+        raise_error("reading method '" + method + "'", meta.error());
+      }
+      std::vector<std::pair<std::vector<int64_t>, int>> out;
+      for (size_t i = 0; i < meta->num_outputs(); ++i) {
+        auto info = meta->output_tensor_meta(i);
+        if (!info.ok()) {
+          out.push_back({{}, -1});
+        } else {
+          out.push_back({{info->sizes().begin(), info->sizes().end()}, static_cast<int>(info->scalar_type())});
+        }
+      }
+      return out;
+    });
+    py::list out;
+    for (const auto& spec : specs) {
+      out.append(spec.second < 0 ? py::object(py::none()) : py::object(py::make_tuple(spec.first, spec.second)));
+    }
+    return out;
+  }
+
+  // Runs `method` with its outputs written straight into caller memory.
+  // inputs: as execute(); outputs: one (data_ptr, max_sizes, scalar_type,
+  // device_index) per method output, device_index -1 for host memory; the
+  // program must leave its outputs unplanned (exported with
+  // DevicePlanning(device_io=True)). Returns each output's final sizes. The
+  // caller keeps every buffer alive and unused until this returns; the
+  // delegate has finished all device work by then.
+  py::list execute_into(const std::string& method, const py::list& inputs, const py::list& outputs) {
+    std::vector<TensorPtr> tensors;
+    std::vector<EValue> values;
+    to_method_inputs(inputs, tensors, values);
+    std::vector<TensorPtr> output_tensors;
+    for (const auto& item : outputs) {
+      output_tensors.push_back(tensor_from_tuple(item.cast<py::tuple>()));
+    }
+    std::vector<std::vector<int64_t>> sizes = locked([&] {
+      for (size_t i = 0; i < output_tensors.size(); ++i) {
+        const Error err = module_->set_output(method, EValue(output_tensors[i]), i);
+        if (err != Error::Ok) {
+          raise_error("binding output " + std::to_string(i) + " of method '" + method +
+                          "' to caller memory (export with DevicePlanning(device_io=True) so outputs are not planned)",
+                      err);
+        }
+      }
+      auto result = module_->execute(method, values);
+      if (!result.ok()) {
+        raise_error("running method '" + method + "'", result.error());
+      }
+      std::vector<std::vector<int64_t>> out;
+      for (const EValue& value : *result) {
+        if (!value.isTensor()) {
+          raise_error("method '" + method + "' returned a non-tensor output, which execute_into cannot bind", Error::NotSupported);
+        }
+        const auto& tensor = value.toTensor();
+        out.emplace_back(tensor.sizes().begin(), tensor.sizes().end());
+      }
+      return out;
+    });
+    return py::cast(sizes);
+  }
+
  private:
+  // (data_ptr, sizes, scalar_type[, device_index]) -> a tensor over that
+  // memory, tagged with its device so the delegate binds it zero-copy.
+  static TensorPtr tensor_from_tuple(const py::tuple& t) {
+    auto* data = reinterpret_cast<void*>(t[0].cast<uintptr_t>());
+    auto sizes = t[1].cast<std::vector<executorch::aten::SizesType>>();
+    auto type = static_cast<executorch::aten::ScalarType>(t[2].cast<int>());
+    const int device_index = t.size() > 3 ? t[3].cast<int>() : -1;
+    const executorch::aten::Device device = device_index < 0
+        ? executorch::aten::Device(executorch::aten::DeviceType::CPU)
+        : executorch::aten::Device(executorch::aten::DeviceType::CUDA,
+                                   static_cast<executorch::runtime::etensor::DeviceIndex>(device_index));
+    return executorch::extension::from_blob(data, std::move(sizes), type, device);
+  }
+
+  static void to_method_inputs(const py::list& inputs, std::vector<TensorPtr>& tensors, std::vector<EValue>& values) {
+    tensors.reserve(inputs.size());
+    values.reserve(inputs.size());
+    for (const auto& item : inputs) {
+      if (py::isinstance<py::tuple>(item)) {
+        tensors.push_back(tensor_from_tuple(item.cast<py::tuple>()));
+        values.emplace_back(tensors.back());
+      } else if (py::isinstance<py::bool_>(item)) {
+        values.emplace_back(item.cast<bool>());
+      } else if (py::isinstance<py::int_>(item)) {
+        values.emplace_back(item.cast<int64_t>());
+      } else if (py::isinstance<py::float_>(item)) {
+        values.emplace_back(item.cast<double>());
+      } else {
+        throw py::type_error("unsupported input of type " +
+                             std::string(py::str(py::type::of(item).attr("__name__"))));
+      }
+    }
+  }
+
   // Runs `work` on the Module without the GIL and under mutex_. The GIL goes
   // first: waiting for mutex_ while holding it would deadlock with a thread
   // that holds mutex_ and wants the GIL. `work` may throw; the GIL is taken
@@ -351,5 +439,7 @@ PYBIND11_MODULE(_runtime, m) {
       .def("method_names", &LoadedProgram::method_names)
       .def("load_method", &LoadedProgram::load_method, py::arg("method"))
       .def("input_specs", &LoadedProgram::input_specs, py::arg("method"))
-      .def("execute", &LoadedProgram::execute, py::arg("method"), py::arg("inputs"));
+      .def("execute", &LoadedProgram::execute, py::arg("method"), py::arg("inputs"))
+      .def("output_specs", &LoadedProgram::output_specs, py::arg("method"))
+      .def("execute_into", &LoadedProgram::execute_into, py::arg("method"), py::arg("inputs"), py::arg("outputs"));
 }

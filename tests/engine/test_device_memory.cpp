@@ -132,6 +132,12 @@ int64_t etrt_test_device_live_allocations() {
   std::lock_guard<std::mutex> lock(s.mutex);
   return static_cast<int64_t>(s.live.size());
 }
+void* etrt_test_device_allocate(int64_t bytes) {
+  return bytes < 0 ? nullptr : executorch_tensorrt::test_engine::device_allocate(static_cast<size_t>(bytes));
+}
+void etrt_test_device_free(void* pointer) {
+  executorch_tensorrt::test_engine::device_free(pointer);
+}
 int64_t etrt_test_device_h2d_copies() {
   auto& s = executorch_tensorrt::test_engine::state();
   std::lock_guard<std::mutex> lock(s.mutex);

@@ -33,6 +33,9 @@ int64_t etrt_test_device_peak_bytes();
 // Allocations made since the last reset (not live ones).
 int64_t etrt_test_device_allocation_count();
 int64_t etrt_test_device_live_allocations();
+// Simulated device memory for tests driving device pointers from Python.
+void* etrt_test_device_allocate(int64_t bytes);
+void etrt_test_device_free(void* pointer);
 // Host<->device copies made since the last reset, by anyone (the delegate's
 // staging or ExecuTorch's et_copy kernels through the CUDA DeviceAllocator
 // the test engine registers).
