@@ -183,32 +183,13 @@ class LoadedProgram {
 
   // [(sizes, scalar_type) | None] per input: None for a non-tensor input.
   py::list input_specs(const std::string& method) {
-    // Scalar type -1 marks a non-tensor input until the GIL is back.
-    const auto specs = locked([&] {
-      auto meta = module_->method_meta(method);
-      if (!meta.ok()) {
-        raise_error("reading method '" + method + "'", meta.error());
-      }
-      std::vector<std::pair<std::vector<int64_t>, int>> out;
-      for (size_t i = 0; i < meta->num_inputs(); ++i) {
-        auto info = meta->input_tensor_meta(i);
-        if (!info.ok()) {
-          out.push_back({{}, -1});
-        } else {
-          out.push_back({{info->sizes().begin(), info->sizes().end()}, static_cast<int>(info->scalar_type())});
-        }
-      }
-      return out;
-    });
-    py::list out;
-    for (const auto& spec : specs) {
-      if (spec.second < 0) {
-        out.append(py::none());
-      } else {
-        out.append(py::make_tuple(spec.first, spec.second));
-      }
-    }
-    return out;
+    return tensor_specs(method, /*outputs=*/false);
+  }
+
+  // [(max sizes, scalar_type) | None] per output; the sizes are the upper
+  // bounds a caller-provided output buffer must hold.
+  py::list output_specs(const std::string& method) {
+    return tensor_specs(method, /*outputs=*/true);
   }
 
   // inputs: [(data_ptr, sizes, scalar_type[, device_index]) | bool | int | float]
@@ -238,32 +219,6 @@ class LoadedProgram {
       outputs.append(to_python(value));
     }
     return outputs;
-  }
-
-  // output_specs(method): [(max sizes, scalar_type) | None] per output; the
-  // sizes are the upper bounds a caller-provided output buffer must hold.
-  py::list output_specs(const std::string& method) {
-    const auto specs = locked([&] {
-      auto meta = module_->method_meta(method);
-      if (!meta.ok()) {
-        raise_error("reading method '" + method + "'", meta.error());
-      }
-      std::vector<std::pair<std::vector<int64_t>, int>> out;
-      for (size_t i = 0; i < meta->num_outputs(); ++i) {
-        auto info = meta->output_tensor_meta(i);
-        if (!info.ok()) {
-          out.push_back({{}, -1});
-        } else {
-          out.push_back({{info->sizes().begin(), info->sizes().end()}, static_cast<int>(info->scalar_type())});
-        }
-      }
-      return out;
-    });
-    py::list out;
-    for (const auto& spec : specs) {
-      out.append(spec.second < 0 ? py::object(py::none()) : py::object(py::make_tuple(spec.first, spec.second)));
-    }
-    return out;
   }
 
   // Runs `method` with its outputs written straight into caller memory.
@@ -308,6 +263,32 @@ class LoadedProgram {
   }
 
  private:
+  py::list tensor_specs(const std::string& method, bool outputs) {
+    // Scalar type -1 marks a non-tensor value until the GIL is back.
+    const auto specs = locked([&] {
+      auto meta = module_->method_meta(method);
+      if (!meta.ok()) {
+        raise_error("reading method '" + method + "'", meta.error());
+      }
+      std::vector<std::pair<std::vector<int64_t>, int>> out;
+      const size_t count = outputs ? meta->num_outputs() : meta->num_inputs();
+      for (size_t i = 0; i < count; ++i) {
+        auto info = outputs ? meta->output_tensor_meta(i) : meta->input_tensor_meta(i);
+        if (!info.ok()) {
+          out.push_back({{}, -1});
+        } else {
+          out.push_back({{info->sizes().begin(), info->sizes().end()}, static_cast<int>(info->scalar_type())});
+        }
+      }
+      return out;
+    });
+    py::list out;
+    for (const auto& spec : specs) {
+      out.append(spec.second < 0 ? py::object(py::none()) : py::object(py::make_tuple(spec.first, spec.second)));
+    }
+    return out;
+  }
+
   // (data_ptr, sizes, scalar_type[, device_index]) -> a tensor over that
   // memory, tagged with its device so the delegate binds it zero-copy.
   static TensorPtr tensor_from_tuple(const py::tuple& t) {
