@@ -18,6 +18,7 @@
 
 #include <delegate_executor.h>
 #include <engine_runtime_registry.h>
+#include <fixed_engine_source.h>
 #include <error_report.h>
 
 using executorch::extension::make_tensor_ptr;
@@ -28,14 +29,6 @@ using namespace executorch_tensorrt;
 namespace {
 
 constexpr int64_t kElements = 16;
-
-struct Source final : EngineSource {
-  explicit Source(Engine& e) : engine(e) {}
-  Result<Engine*> acquire() override {
-    return &engine;
-  }
-  Engine& engine;
-};
 
 } // namespace
 
@@ -71,7 +64,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "deserialize failed: %s\n", last_error_message());
     return 1;
   }
-  Source source(**engine);
+  FixedEngineSource source(**engine);
   DelegateExecutor executor(meta);
   executor.set_output_buffer_policy(policy == "fresh" ? OutputBufferPolicy::kFresh : OutputBufferPolicy::kReuse);
   std::vector<TensorPtr> tensors;

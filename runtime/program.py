@@ -33,6 +33,14 @@ class DelegateError(RuntimeError):
     """Loading or running a program failed; the message carries the delegate's reason."""
 
 
+class InputTypeError(DelegateError, TypeError):
+    """A call's argument count or an input's dtype does not match the program."""
+
+
+class InputShapeError(DelegateError, ValueError):
+    """An input's rank or sizes do not fit the program."""
+
+
 def _check_backend_options(options: Mapping[str, BackendOptionValue]) -> Dict[str, BackendOptionValue]:
     if not isinstance(options, Mapping):
         raise TypeError(f"backend_options must be a dict of option name to value, got {type(options).__name__}")
@@ -82,6 +90,26 @@ def _to_native_input(value: Any, keep_alive: List[torch.Tensor], index: int) -> 
     if isinstance(value, (bool, int, float)):
         return value
     raise TypeError(f"input {index} is a {type(value).__name__}; pass torch tensors or Python scalars")
+
+
+def _check_call(method: str, inputs: Sequence[Any], specs: Sequence[Optional[tuple]]) -> None:
+    """Argument count, dtype, rank and size against the method's planned
+    inputs, before ExecuTorch (which rejects these with a bare error code).
+    Planned sizes are upper bounds: smaller sizes are left to the program."""
+    if len(inputs) != len(specs):
+        raise InputTypeError(f"{method}() takes {len(specs)} inputs, got {len(inputs)}")
+    for index, (value, spec) in enumerate(zip(inputs, specs)):
+        if spec is None or not isinstance(value, torch.Tensor):
+            continue
+        shape, dtype = spec
+        got = list(value.shape)
+        if value.dtype != dtype:
+            raise InputTypeError(f"input {index} of {method}(): expected {dtype} {list(shape)}, got {value.dtype} {got}")
+        if len(got) != len(shape) or any(g > s for g, s in zip(got, shape)):
+            raise InputShapeError(
+                f"input {index} of {method}(): expected shape {list(shape)} (rank {len(shape)}, sizes at most "
+                f"these), got {got} (rank {len(got)})"
+            )
 
 
 def _device_index(tensor: torch.Tensor) -> int:
@@ -144,6 +172,7 @@ class Program:
         self._native = native
         self._loaded_methods: set[str] = set()
         self._device_outputs: Dict[str, List[torch.Tensor]] = {}
+        self._specs: Dict[str, List[Optional[tuple]]] = {}
 
     @property
     def method_names(self) -> List[str]:
@@ -166,9 +195,15 @@ class Program:
         specs = self._native.input_specs(method)
         return [None if s is None else (tuple(s[0]), _dtype_of(s[1], f"input {i}")) for i, s in enumerate(specs)]
 
+    def _input_specs(self, method: str) -> List[Optional[tuple]]:
+        if method not in self._specs:
+            self._specs[method] = self.input_specs(method)
+        return self._specs[method]
+
     def run(self, method: str, inputs: Sequence[Any]) -> List[Any]:
         """Runs ``method`` on ``inputs`` (CPU tensors or scalars); returns new tensors."""
         self.load_method(method)
+        _check_call(method, inputs, self._input_specs(method))
         if self.device == "cuda":
             return self._run_on_device(method, inputs)
         keep_alive: List[torch.Tensor] = []

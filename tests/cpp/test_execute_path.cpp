@@ -15,6 +15,7 @@
 
 #include <delegate_executor.h>
 #include <engine_runtime_registry.h>
+#include <fixed_engine_source.h>
 #include <error_report.h>
 #include <staging_buffers.h>
 
@@ -63,14 +64,6 @@ std::unique_ptr<Engine> test_engine_for(const std::string& program, const Engine
 
 const char* kScaleProgram = "etrt-test-engine 1\ninput x\noutput y\nt = mul x 2.0\ny = add t 1.0\n";
 
-struct FixedSource final : EngineSource {
-  explicit FixedSource(Engine& e) : engine(e) {}
-  Result<Engine*> acquire() override {
-    return &engine;
-  }
-  Engine& engine;
-};
-
 // One executor + engine + ExecuTorch tensors at a chosen batch.
 struct ScaleDelegate {
   ScaleDelegate() : meta(scale_metadata()), engine(test_engine_for(kScaleProgram, meta)), source(*engine), executor(meta) {}
@@ -97,7 +90,7 @@ struct ScaleDelegate {
 
   EngineMetadata meta;
   std::unique_ptr<Engine> engine;
-  FixedSource source;
+  FixedEngineSource source;
   DelegateExecutor executor;
 };
 
@@ -248,7 +241,7 @@ TEST(ExecutePath, TwoEnginesBackToBackKeepTheIntermediateOnTheDevice) {
   ScaleDelegate first;
   EngineMetadata second_meta = scale_metadata("y", "z");
   auto second_engine = test_engine_for("etrt-test-engine 1\ninput y\noutput z\nz = relu y\n", second_meta);
-  FixedSource second_source(*second_engine);
+  FixedEngineSource second_source(*second_engine);
   DelegateExecutor second(second_meta);
 
   DeviceBlock between(8 * kCols * sizeof(float));  // what device memory planning gives

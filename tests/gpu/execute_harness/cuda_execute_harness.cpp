@@ -19,6 +19,7 @@
 
 #include <delegate_executor.h>
 #include <error_report.h>
+#include <fixed_engine_source.h>
 
 extern "C" cudaError_t harness_scale_shift(const float* x, float* y, size_t n, float scale, float shift, cudaStream_t stream);
 
@@ -86,14 +87,6 @@ class CudaEngine final : public Engine {
   cudaStream_t stream_ = nullptr;
 };
 
-struct Source final : EngineSource {
-  explicit Source(Engine& e) : engine(e) {}
-  Result<Engine*> acquire() override {
-    return &engine;
-  }
-  Engine& engine;
-};
-
 EngineMetadata metadata(const char* in, const char* out) {
   Shape lo, hi;
   lo.rank = hi.rank = 2;
@@ -116,7 +109,7 @@ std::vector<float> ramp(int rows, float offset) {
 }
 
 // One host-tensor call at `rows`; checks y = 2x + 1.
-void host_call(DelegateExecutor& executor, Source& source, int rows) {
+void host_call(DelegateExecutor& executor, FixedEngineSource& source, int rows) {
   const std::vector<float> x = ramp(rows, static_cast<float>(rows));
   auto in = make_tensor_ptr({rows, kCols}, x);
   auto out = make_tensor_ptr({8, kCols}, std::vector<float>(8 * kCols, -1.0f));
@@ -137,7 +130,7 @@ void case_reuse_and_growth() {
   std::printf("case reuse+growth\n");
   const EngineMetadata meta = metadata("x", "y");
   CudaEngine engine(2, 1);
-  Source source(engine);
+  FixedEngineSource source(engine);
   DelegateExecutor executor(meta);
   for (int rows : {2, 2, 2, 6, 1, 6, 3}) {
     host_call(executor, source, rows);
@@ -155,7 +148,7 @@ void case_fresh() {
   std::printf("case fresh\n");
   const EngineMetadata meta = metadata("x", "y");
   CudaEngine engine(2, 1);
-  Source source(engine);
+  FixedEngineSource source(engine);
   DelegateExecutor executor(meta);
   executor.set_output_buffer_policy(OutputBufferPolicy::kFresh);
   for (int rows : {3, 3, 8, 1}) {
@@ -185,7 +178,7 @@ void case_device_io_and_back_to_back() {
   std::printf("case device I/O, two engines back to back\n");
   const EngineMetadata first_meta = metadata("x", "y"), second_meta = metadata("y", "z");
   CudaEngine first_engine(2, 1), second_engine(-1, 0.5f);
-  Source first_source(first_engine), second_source(second_engine);
+  FixedEngineSource first_source(first_engine), second_source(second_engine);
   DelegateExecutor first(first_meta), second(second_meta);
   const int rows = 5;
   const std::vector<float> x = ramp(rows, 0.25f);
