@@ -292,6 +292,11 @@ def load(
         raise FileNotFoundError(f"no program file at {program_path}")
     options = _check_backend_options(backend_options or {})
     device = _check_device(device, reuse_outputs)
+    if device == "cuda" and not _runtime.prepare_device_memory():
+        raise DelegateError(
+            "device='cuda': ExecuTorch has no CUDA DeviceAllocator registered, so it cannot place the program's "
+            f"device tensors ({_runtime.last_error() or 'the TensorRT adapter registered none'})"
+        )
     try:
         native = _runtime.LoadedProgram(str(program_path), {_native.BACKEND_ID: options} if options else {})
     except RuntimeError as err:

@@ -112,3 +112,12 @@ def test_device_arguments_are_checked(test_programs, kwargs, error, match) -> No
 def test_cuda_device_without_cuda_torch_says_so(test_programs) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RuntimeError, match="device='cuda' needs a CUDA build of torch"):
         load(test_programs["add_relu"], device="cuda")
+
+
+def test_prepare_device_memory_sees_the_registered_cuda_allocator(test_engine) -> None:  # type: ignore[no-untyped-def]
+    from executorch_tensorrt.runtime import _runtime
+
+    # Loads the TensorRT adapter, which registers nothing without a GPU; the
+    # test engine's simulated allocator is the one ExecuTorch has.
+    assert test_engine.etrt_test_device_allocator_registered() == 1
+    assert _runtime.prepare_device_memory() is True

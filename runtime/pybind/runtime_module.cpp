@@ -18,9 +18,11 @@
 #include <executorch/extension/tensor/tensor_ptr_maker.h>
 #include <executorch/runtime/backend/backend_options_map.h>
 #include <executorch/runtime/backend/interface.h>
+#include <executorch/runtime/core/device_allocator.h>
 
 #include "../../backend/backend_id.h"
 #include "../../backend/delegate_blob.h"
+#include "../../backend/engine_runtime_registry.h"
 #include "../../backend/error_report.h"
 #include "../support/backend_option_list.h"
 #include "../support/runtime_reporting.h"
@@ -341,6 +343,17 @@ class LoadedProgram {
   std::vector<std::string> backend_ids_;
 };
 
+// Loads the TensorRT adapter (which registers ExecuTorch's CUDA
+// DeviceAllocator when a GPU is visible) ahead of loading a program, because
+// ExecuTorch allocates a device-planned program's buffers before any delegate
+// init() would load it. True when a CUDA DeviceAllocator is registered.
+bool prepare_device_memory() {
+  py::gil_scoped_release no_gil;
+  clear_last_error();
+  (void)engine_runtime_for(Flavour::kTensorRT); // failure is reported by the check below
+  return executorch::runtime::get_device_allocator(executorch::aten::DeviceType::CUDA) != nullptr;
+}
+
 // Names are bytes to the parser; show invalid UTF-8 as replacement characters
 // rather than failing the conversion.
 py::str text(const std::string& bytes) {
@@ -415,6 +428,8 @@ PYBIND11_MODULE(_runtime, m) {
         "Backend ids in ExecuTorch's registry, as C++ sees it");
   m.def("last_error", [] { return std::string(last_error_message()); });
   m.def("parse_blob", &parse_blob, py::arg("data"));
+  m.def("prepare_device_memory", &prepare_device_memory,
+        "Loads the TensorRT adapter; True when ExecuTorch has a CUDA DeviceAllocator");
   py::class_<LoadedProgram>(m, "LoadedProgram")
       .def(py::init<const std::string&, const py::dict&>(), py::arg("path"), py::arg("backend_options"))
       .def("method_names", &LoadedProgram::method_names)
