@@ -36,16 +36,7 @@ class CudaDeviceAllocator final : public DeviceAllocator {
     if (alignment > 256 || (alignment & (alignment - 1)) != 0) {
       return report_error(Error::NotSupported, "device buffer alignment %zu is not supported (at most 256)", alignment);
     }
-    ScopedDevice device(index);
-    if (device.status() != cudaSuccess) {
-      return device_failure(index, device);
-    }
-    void* pointer = nullptr;
-    const cudaError_t status = cudaMalloc(&pointer, nbytes == 0 ? 1 : nbytes);
-    if (status != cudaSuccess) {
-      return cuda_failure(Error::MemoryAllocationFailed, "cudaMalloc for a planned device buffer", status);
-    }
-    return pointer;
+    return device_allocate(index, nbytes, "cudaMalloc for a planned device buffer");
   }
 
   void deallocate(void* pointer, DeviceIndex index) override {

@@ -224,17 +224,21 @@ Result<nvinfer1::IExecutionContext*> TensorRTEngine::current_context(const char*
   return context_.get();
 }
 
-Result<void*> TensorRTEngine::allocate_device(size_t nbytes) {
-  ScopedDevice device(device_index_);
+Result<void*> device_allocate(int32_t device_index, size_t nbytes, const char* what) {
+  ScopedDevice device(device_index);
   if (device.status() != cudaSuccess) {
-    return device_failure(device_index_, device);
+    return device_failure(device_index, device);
   }
   void* pointer = nullptr;
   const cudaError_t status = cudaMalloc(&pointer, nbytes == 0 ? 1 : nbytes);
   if (status != cudaSuccess) {
-    return cuda_failure(Error::MemoryAllocationFailed, "cudaMalloc for staging buffers", status);
+    return cuda_failure(Error::MemoryAllocationFailed, what, status);
   }
   return pointer;
+}
+
+Result<void*> TensorRTEngine::allocate_device(size_t nbytes) {
+  return device_allocate(device_index_, nbytes, "cudaMalloc for staging buffers");
 }
 
 void TensorRTEngine::free_device(void* pointer) {

@@ -65,5 +65,9 @@ Error cuda_failure(Error code, const char* what, cudaError_t status);
 // Reports that a ScopedDevice could not make `device` current.
 Error device_failure(int32_t device, const ScopedDevice& guard);
 
+// cudaMalloc of `nbytes` (at least 1, so the address is never null) on
+// `device`; `what` names the buffer in the error.
+Result<void*> device_allocate(int32_t device, size_t nbytes, const char* what);
+
 } // namespace tensorrt_adapter
 } // namespace executorch_tensorrt
