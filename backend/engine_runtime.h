@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <executorch/runtime/core/error.h>
 #include <executorch/runtime/core/result.h>
@@ -44,10 +45,51 @@ struct EngineIdentity {
   std::string version; // "major.minor.patch[.build]"
 };
 
-// A deserialized engine ready to run.
+// A deserialized engine. Its lifecycle (driven by the delegate's
+// DeferredEngine) is: deserialize -> set the weight-streaming budget (only
+// when the engine can stream) -> create the execution context -> run ... ->
+// release the context -> [change the budget, create it again] -> destroy.
 class Engine {
  public:
   virtual ~Engine() = default;
+
+  // --- Lifecycle -----------------------------------------------------------
+
+  // Bytes of weights that can stream from host memory; 0 when the engine was
+  // built without weight streaming (then no budget call may be made).
+  virtual int64_t streamable_weights_bytes() const {
+    return 0;
+  }
+  // The budget the runtime would pick by itself for this device.
+  virtual int64_t automatic_weight_streaming_budget() const {
+    return 0;
+  }
+  // Called only for streamable engines, only while no execution context
+  // exists, with 0 <= bytes <= streamable_weights_bytes().
+  virtual Error set_weight_streaming_budget(int64_t /*bytes*/) {
+    return Error::NotSupported;
+  }
+  // Creates the execution context (the activation memory). Must be called
+  // before the first run; a context that exists is kept.
+  virtual Error create_execution_context() {
+    return Error::Ok;
+  }
+  // Waits for work in flight, then frees the execution context.
+  virtual void release_execution_context() {}
+  virtual bool has_execution_context() const {
+    return true;
+  }
+  // Device memory this engine holds now (weights and context), in bytes.
+  virtual int64_t device_bytes() const {
+    return 0;
+  }
+  // The engine as bytes deserialize() accepts, so it can be released from the
+  // device and brought back later (offload) after the blob was freed.
+  virtual Result<std::vector<uint8_t>> serialize() const {
+    return Error::NotSupported;
+  }
+
+  // --- Execution -------------------------------------------------------------
 
   // Selects optimization profile `profile` (every input shape lies in its
   // ranges, checked by the caller) and returns the shapes of the outputs

@@ -3,17 +3,18 @@
 #include <exception>
 #include <new>
 
-#include "delegate_blob.h"
-#include "engine_compatibility.h"
-#include "engine_runtime_registry.h"
+#include "delegate_control.h"
+#include "delegate_init.h"
+#include "delegate_registry.h"
 #include "error_report.h"
-#include "loaded_delegate.h"
 
 namespace executorch_tensorrt {
 
 using executorch::runtime::ArrayRef;
 using executorch::runtime::BackendExecutionContext;
 using executorch::runtime::BackendInitContext;
+using executorch::runtime::BackendOption;
+using executorch::runtime::BackendOptionContext;
 using executorch::runtime::CompileSpec;
 using executorch::runtime::DelegateHandle;
 using executorch::runtime::EValue;
@@ -21,51 +22,19 @@ using executorch::runtime::FreeableBuffer;
 
 namespace {
 
-struct FixedEngine final : EngineSource {
-  explicit FixedEngine(Engine& e) : engine(e) {}
-  Result<Engine*> acquire() override {
-    return &engine;
+// No exception may cross into ExecuTorch: every entry point runs its work
+// through this.
+template <typename Work>
+auto guarded(const char* entry_point, Work&& work) -> decltype(work()) {
+  try {
+    return work();
+  } catch (const std::bad_alloc&) {
+    return report_error(Error::MemoryAllocationFailed, "out of host memory in %s", entry_point);
+  } catch (const std::exception& e) {
+    return report_error(Error::Internal, "%s failed: %s", entry_point, e.what());
+  } catch (...) {
+    return report_error(Error::Internal, "%s failed with an unknown exception", entry_point);
   }
-  Engine& engine;
-};
-
-Result<LoadedDelegate*> load_delegate(FreeableBuffer* processed) {
-  if (processed == nullptr) {
-    return report_error(Error::InvalidArgument, "init() received no delegate blob");
-  }
-  Result<DelegateBlob> blob = parse_delegate_blob(processed->data(), processed->size());
-  if (!blob.ok()) {
-    return blob.error();
-  }
-  const EngineMetadata& meta = blob->metadata;
-  Result<EngineRuntime*> runtime = engine_runtime_for(meta.flavour);
-  if (!runtime.ok()) {
-    return runtime.error();
-  }
-  // The device check comes before the compatibility check: on a machine
-  // without a GPU that is the problem to report, whatever built the engine.
-  Error err = (*runtime)->check_device(meta.device_index);
-  if (err != Error::Ok) {
-    return err;
-  }
-  const CompatibilityVerdict verdict = check_compatibility(
-      EngineIdentity{meta.flavour, meta.builder_version},
-      meta.version_compatible,
-      (*runtime)->identity());
-  if (!verdict.compatible) {
-    return report_error(Error::DelegateInvalidCompatibility, "%s", verdict.reason.c_str());
-  }
-  Result<std::unique_ptr<Engine>> engine =
-      (*runtime)->deserialize(blob->engine, blob->engine_size, meta);
-  if (!engine.ok()) {
-    return engine.error();
-  }
-  auto* loaded = new (std::nothrow)
-      LoadedDelegate(std::move(blob->metadata), std::move(*engine));
-  if (loaded == nullptr) {
-    return report_error(Error::MemoryAllocationFailed, "out of host memory creating the delegate");
-  }
-  return loaded;
 }
 
 } // namespace
@@ -78,27 +47,17 @@ bool TensorRTBackend::is_available() const {
 }
 
 Result<DelegateHandle*> TensorRTBackend::init(
-    BackendInitContext& /*context*/,
+    BackendInitContext& context,
     FreeableBuffer* processed,
-    ArrayRef<CompileSpec> /*compile_specs*/) const {
+    ArrayRef<CompileSpec> compile_specs) const {
   clear_last_error();
-  // No exception may cross into ExecuTorch.
-  try {
-    Result<LoadedDelegate*> loaded = load_delegate(processed);
+  return guarded("init()", [&]() -> Result<DelegateHandle*> {
+    Result<LoadedDelegate*> loaded = create_delegate(context, processed, compile_specs);
     if (!loaded.ok()) {
       return loaded.error();
     }
-    // The engine was deserialized into its own memory; the blob is no longer
-    // needed on the host.
-    processed->Free();
     return static_cast<DelegateHandle*>(*loaded);
-  } catch (const std::bad_alloc&) {
-    return report_error(Error::MemoryAllocationFailed, "out of host memory in init()");
-  } catch (const std::exception& e) {
-    return report_error(Error::Internal, "init() failed: %s", e.what());
-  } catch (...) {
-    return report_error(Error::Internal, "init() failed with an unknown exception");
-  }
+  });
 }
 
 Error TensorRTBackend::execute(
@@ -109,21 +68,36 @@ Error TensorRTBackend::execute(
     return report_error(Error::InvalidState, "execute() called without an initialized delegate");
   }
   auto* loaded = static_cast<LoadedDelegate*>(handle);
-  try {
-    std::lock_guard<std::mutex> lock(loaded->execute_mutex);
-    FixedEngine source(*loaded->engine);
-    return loaded->executor.execute(source, args, context.event_tracer());
-  } catch (const std::bad_alloc&) {
-    return report_error(Error::MemoryAllocationFailed, "out of host memory in execute()");
-  } catch (const std::exception& e) {
-    return report_error(Error::Internal, "execute() failed: %s", e.what());
-  } catch (...) {
-    return report_error(Error::Internal, "execute() failed with an unknown exception");
-  }
+  return guarded("execute()", [&] {
+    std::lock_guard<std::mutex> lock(loaded->mutex);
+    return loaded->executor.execute(loaded->engine, args, context.event_tracer());
+  });
 }
 
 void TensorRTBackend::destroy(DelegateHandle* handle) const {
-  delete static_cast<LoadedDelegate*>(handle);
+  auto* loaded = static_cast<LoadedDelegate*>(handle);
+  if (loaded == nullptr) {
+    return;
+  }
+  // Unregistering waits for a set_option/get_option visiting it.
+  unregister_live_delegate(loaded);
+  delete loaded;
+}
+
+Error TensorRTBackend::set_option(BackendOptionContext& /*context*/, const Span<BackendOption>& options) {
+  clear_last_error();
+  return guarded("set_option()", [&] {
+    Result<OptionRequest> request = parse_backend_options({options.data(), options.size()}, "set_option");
+    if (!request.ok()) {
+      return request.error();
+    }
+    return apply_option_request_to_live_delegates(*request);
+  });
+}
+
+Error TensorRTBackend::get_option(BackendOptionContext& /*context*/, Span<BackendOption>& options) {
+  clear_last_error();
+  return guarded("get_option()", [&] { return answer_option_queries(options); });
 }
 
 } // namespace executorch_tensorrt

@@ -4,9 +4,9 @@
 
 namespace executorch_tensorrt {
 
-// The ExecuTorch BackendInterface: init / execute / destroy only. Policy lives
-// in the pieces it calls (blob parser, runtime registry, compatibility check,
-// executor), each testable on its own.
+// The ExecuTorch BackendInterface. Each entry point only catches exceptions
+// and hands over to the pieces holding the policy (delegate_init, executor,
+// delegate_control), each testable on its own.
 class TensorRTBackend final : public executorch::runtime::BackendInterface {
  public:
   bool is_available() const override;
@@ -23,6 +23,15 @@ class TensorRTBackend final : public executorch::runtime::BackendInterface {
       executorch::runtime::Span<executorch::runtime::EValue*> args) const override;
 
   void destroy(executorch::runtime::DelegateHandle* handle) const override;
+
+  // Backend-wide in ExecuTorch; the `program` option restricts them to one
+  // program (program_tag.h). Keys: docs/options.md.
+  executorch::runtime::Error set_option(
+      executorch::runtime::BackendOptionContext& context,
+      const executorch::runtime::Span<executorch::runtime::BackendOption>& options) override;
+  executorch::runtime::Error get_option(
+      executorch::runtime::BackendOptionContext& context,
+      executorch::runtime::Span<executorch::runtime::BackendOption>& options) override;
 };
 
 } // namespace executorch_tensorrt

@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "deserialize failed: %s\n", last_error_message());
     return 1;
   }
+  if ((*engine)->create_execution_context() != Error::Ok) {
+    std::fprintf(stderr, "create_execution_context failed: %s\n", last_error_message());
+    return 1;
+  }
   FixedEngineSource source(**engine);
   DelegateExecutor executor(meta);
   executor.set_output_buffer_policy(policy == "fresh" ? OutputBufferPolicy::kFresh : OutputBufferPolicy::kReuse);

@@ -41,6 +41,24 @@ class InputShapeError(DelegateError, ValueError):
     """An input's rank or sizes do not fit the program."""
 
 
+_BUDGET_KEY = "weight_streaming_budget"
+
+
+def _budget_option(value: BackendOptionValue) -> str:
+    """The budget as decimal bytes: ExecuTorch's int options are 32-bit, so a
+    Python int of any size is passed as text, which the delegate parses."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(
+            f"backend option {_BUDGET_KEY!r} must be an int or a decimal string of bytes, "
+            f"got {type(value).__name__}: {value!r}"
+        )
+    if isinstance(value, int):
+        if value < 0 or value >= 2**63:
+            raise ValueError(f"backend option {_BUDGET_KEY!r} must be in [0, 2**63) bytes, got {value}")
+        return str(value)
+    return value
+
+
 def _check_backend_options(options: Mapping[str, BackendOptionValue]) -> Dict[str, BackendOptionValue]:
     if not isinstance(options, Mapping):
         raise TypeError(f"backend_options must be a dict of option name to value, got {type(options).__name__}")
@@ -48,6 +66,9 @@ def _check_backend_options(options: Mapping[str, BackendOptionValue]) -> Dict[st
     for key, value in options.items():
         if not isinstance(key, str):
             raise TypeError(f"backend option names must be str, got {key!r}")
+        if key == _BUDGET_KEY:
+            checked[key] = _budget_option(value)
+            continue
         if not isinstance(value, (str, int, bool)):
             raise TypeError(
                 f"backend option {key!r} must be str, int or bool, got {type(value).__name__}; "
@@ -253,6 +274,42 @@ class Program:
         return self.run("forward", inputs)
 
     __call__ = forward
+
+    def set_option(self, **options: BackendOptionValue) -> None:
+        """Changes the policies of this program's delegates after load.
+
+        Keys: ``weight_streaming_budget`` (bytes), ``init_policy``,
+        ``output_buffers``, ``offload``. Each delegate waits for its execute in
+        flight, then applies the change (a new budget recreates the execution
+        context). See docs/options.md.
+        """
+        checked = _check_backend_options(options)
+        try:
+            self._native.set_option(checked)
+        except RuntimeError as err:
+            raise DelegateError(str(err)) from None
+
+    def get_option(self, *keys: str) -> Dict[str, str]:
+        """The values in force for ``keys`` (e.g. ``weight_streaming_budget``,
+        ``weight_streaming_budget_source``, ``state``), comma-separated per
+        delegate in load order."""
+        try:
+            return dict(self._native.get_option(list(keys)))
+        except RuntimeError as err:
+            raise DelegateError(str(err)) from None
+
+    def offload(self) -> None:
+        """Releases the device memory of every delegate of this program (engine
+        and execution context); the next call brings it back."""
+        self.set_option(offload=True)
+
+    @property
+    def delegate_states(self) -> List[Dict[str, Any]]:
+        """Per delegate, in load order: ``state`` (host, deserialized, device),
+        ``device_bytes``, ``host_bytes``, ``weight_streaming_budget`` and its
+        ``weight_streaming_budget_source``, ``init_policy``, ``output_buffers``,
+        ``init_ms`` (the last deferred initialization) and ``initializations``."""
+        return [dict(report) for report in self._native.delegate_reports()]
 
     @property
     def delegates(self) -> Any:

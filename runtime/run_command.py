@@ -49,6 +49,21 @@ def _read_inputs(program: Program, method: str, files: List[str]) -> List[Any]:
     return inputs
 
 
+def format_delegate_states(program: Program) -> str:
+    """One line per delegate: where its engine is and the budget in force."""
+    lines = []
+    for index, state in enumerate(program.delegate_states):
+        budget = state["weight_streaming_budget"]
+        budget_text = "none" if budget is None else f"{budget} bytes"
+        lines.append(
+            f"delegate {index}: state={state['state']} device_bytes={state['device_bytes']} "
+            f"init_policy={state['init_policy']} output_buffers={state['output_buffers']} "
+            f"weight_streaming_budget={budget_text} (source: {state['weight_streaming_budget_source']}) "
+            f"init_ms={state['init_ms']:.3f}"
+        )
+    return "\n".join(lines) if lines else "no TensorRT delegates"
+
+
 def cli_run(args: argparse.Namespace) -> int:
     """Runs ``args.program``; returns the process exit code."""
     try:
@@ -67,6 +82,9 @@ def cli_run(args: argparse.Namespace) -> int:
         program.load_method(args.method)
         inputs = _read_inputs(program, args.method, args.input or [])
         outputs = program.run(args.method, inputs)
+        if args.verbose:
+            # After the run, so deferred delegates show the budget they resolved.
+            print(format_delegate_states(program))
     except (DelegateError, ValueError, TypeError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

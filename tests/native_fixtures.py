@@ -10,6 +10,7 @@ from typing import Dict
 import pytest
 import torch
 
+from memory_programs import export_memory_programs
 from native_build import build_native_tests, load_test_engine
 
 
@@ -66,6 +67,7 @@ def test_programs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
     finally:
         unregister_engine_builder("test_session")
         unregister_engine_builder("test_newer")
+    programs.update(export_memory_programs(out))
     return {name: Path(path) for name, path in programs.items()}
 
 

@@ -30,13 +30,16 @@ def test_runner_runs_program_on_inputs_from_files(tmp_path: Path, test_engine, t
     (tmp_path / "y.bin").write_bytes(y.tobytes())
     result = _run(
         ["--model", str(test_programs["add_relu"]), "--input", str(tmp_path / "x.bin"),
-         "--input", str(tmp_path / "y.bin"), "--backend-option", "unused_option=1", "--verbose"],
+         "--input", str(tmp_path / "y.bin"), "--backend-option", "init_policy=deferred", "--verbose"],
         with_test_engine=True,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "output 0: Float [2, 3] = 0 0 0 2 0 3"
     assert lines[1] == "output 1: Float [2, 3] = -6 -2 0 2 4 6"
+    # --verbose: the delegate's state after the run, through get_option().
+    assert "delegates state: device" in lines
+    assert "delegates init_policy: deferred" in lines
 
 
 def test_runner_generates_inputs(test_engine, test_programs: Dict[str, Path]) -> None:

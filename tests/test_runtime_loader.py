@@ -126,8 +126,15 @@ def test_backend_options_checked_before_executorch_truncates(test_programs, opti
 
 
 def test_valid_backend_options_load(test_engine, test_programs: Dict[str, Path]) -> None:
-    program = load(test_programs["add_relu"], backend_options={"unused_option": "1", "flag": True, "n": 3})
-    assert program.backend_options == {"unused_option": "1", "flag": True, "n": 3}
+    options = {"init_policy": "deferred", "output_buffers": "fresh", "weight_streaming_budget": 3}
+    program = load(test_programs["add_relu"], backend_options=options)
+    assert program.backend_options == {**options, "weight_streaming_budget": "3"}
+    assert program.get_option("init_policy", "output_buffers") == {"init_policy": "deferred", "output_buffers": "fresh"}
+
+
+def test_unknown_backend_option_fails_naming_it(test_engine, test_programs: Dict[str, Path]) -> None:
+    with pytest.raises(DelegateError, match="unknown load-time option 'unused_option'"):
+        load(test_programs["add_relu"], backend_options={"unused_option": "1"})
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -78,14 +78,6 @@ Result<std::unique_ptr<TensorRTEngine>> TensorRTEngine::create(
   if (err != Error::Ok) {
     return err;
   }
-  logger.clear_last_error();
-  out->context_.reset(out->engine_->createExecutionContext());
-  if (!out->context_) {
-    return report_error(
-        Error::MemoryAllocationFailed,
-        "TensorRT could not create an execution context: %s",
-        logger.take_last_error().c_str());
-  }
   const cudaError_t status = out->stream_.create();
   if (status != cudaSuccess) {
     return cuda_failure(Error::Internal, "cudaStreamCreate", status);
@@ -158,17 +150,16 @@ Error TensorRTEngine::infer_output_shapes(
     uint32_t profile,
     Span<const Shape> input_shapes,
     Span<Shape> output_shapes) {
+  if (!context_) {
+    return require_context();
+  }
   ScopedDevice device(device_index_);
   if (device.status() != cudaSuccess) {
     return device_failure(device_index_, device);
   }
-  Result<nvinfer1::IExecutionContext*> context = current_context("infer output shapes");
-  if (!context.ok()) {
-    return context.error();
-  }
   if (static_cast<int32_t>(profile) != active_profile_) {
     logger_.clear_last_error();
-    if (!(*context)->setOptimizationProfileAsync(static_cast<int32_t>(profile), stream_.get())) {
+    if (!context_->setOptimizationProfileAsync(static_cast<int32_t>(profile), stream_.get())) {
       return report_error(
           Error::Internal,
           "TensorRT refused optimization profile %u: %s",
@@ -184,7 +175,7 @@ Error TensorRTEngine::infer_output_shapes(
     for (uint8_t d = 0; d < input_shapes[i].rank; ++d) {
       dims.d[d] = input_shapes[i].dims[d];
     }
-    if (!(*context)->setInputShape(input_names_[i].c_str(), dims)) {
+    if (!context_->setInputShape(input_names_[i].c_str(), dims)) {
       return report_error(
           Error::InvalidArgument,
           "TensorRT refused shape %s for input '%s': %s",
@@ -194,7 +185,7 @@ Error TensorRTEngine::infer_output_shapes(
     }
   }
   for (size_t i = 0; i < output_names_.size(); ++i) {
-    const nvinfer1::Dims dims = (*context)->getTensorShape(output_names_[i].c_str());
+    const nvinfer1::Dims dims = context_->getTensorShape(output_names_[i].c_str());
     if (dims.nbDims < 0 || dims.nbDims > static_cast<int32_t>(kMaxRank)) {
       return report_error(
           Error::Internal, "TensorRT reports no shape for output '%s'", output_names_[i].c_str());
@@ -212,16 +203,6 @@ Error TensorRTEngine::infer_output_shapes(
     }
   }
   return Error::Ok;
-}
-
-Result<nvinfer1::IExecutionContext*> TensorRTEngine::current_context(const char* what) {
-  if (!context_) {
-    return report_error(
-        Error::InvalidState,
-        "cannot %s: the engine has no execution context (it was offloaded or not created yet)",
-        what);
-  }
-  return context_.get();
 }
 
 Result<void*> device_allocate(int32_t device_index, size_t nbytes, const char* what) {
@@ -275,13 +256,14 @@ Error TensorRTEngine::bind_address(const DeviceTensor& tensor, const char* role)
 }
 
 Error TensorRTEngine::enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) {
+  // The context held now: created by create_execution_context(), released
+  // by offload (the delegate re-creates it before the next call).
+  if (!context_) {
+    return require_context();
+  }
   ScopedDevice device(device_index_);
   if (device.status() != cudaSuccess) {
     return device_failure(device_index_, device);
-  }
-  Result<nvinfer1::IExecutionContext*> context = current_context("enqueue the engine");
-  if (!context.ok()) {
-    return context.error();
   }
   logger_.clear_last_error();
   for (const DeviceTensor& input : inputs) {
@@ -296,7 +278,7 @@ Error TensorRTEngine::enqueue(Span<const DeviceTensor> inputs, Span<const Device
       return err;
     }
   }
-  if (!(*context)->enqueueV3(stream_.get())) {
+  if (!context_->enqueueV3(stream_.get())) {
     return report_error(
         Error::Internal, "TensorRT enqueueV3 failed: %s", logger_.take_last_error().c_str());
   }

@@ -14,6 +14,8 @@ namespace executorch_tensorrt {
 namespace tensorrt_adapter {
 
 // One deserialized TensorRT engine with its execution context and stream.
+// The context is created by create_execution_context(), after the
+// weight-streaming budget was applied (tensorrt_engine_lifecycle.cpp).
 // Device memory for staging is allocated and owned by the delegate's
 // executor (StagingBuffers) through allocate_device/free_device.
 class TensorRTEngine final : public Engine {
@@ -26,6 +28,16 @@ class TensorRTEngine final : public Engine {
       TensorRTLogger& logger);
 
   ~TensorRTEngine() override;
+
+  // Lifecycle (tensorrt_engine_lifecycle.cpp).
+  int64_t streamable_weights_bytes() const override;
+  int64_t automatic_weight_streaming_budget() const override;
+  Error set_weight_streaming_budget(int64_t bytes) override;
+  Error create_execution_context() override;
+  void release_execution_context() override;
+  bool has_execution_context() const override;
+  int64_t device_bytes() const override;
+  Result<std::vector<uint8_t>> serialize() const override;
 
   Error infer_output_shapes(uint32_t profile, Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
   Result<void*> allocate_device(size_t nbytes) override;
@@ -42,10 +54,8 @@ class TensorRTEngine final : public Engine {
       TensorRTLogger& logger);
 
   Error check_signature(const EngineMetadata& metadata) const;
-  // The execution context the engine holds now (created by
-  // create_execution_context, possibly released by offload), or an error
-  // saying there is none.
-  Result<nvinfer1::IExecutionContext*> current_context(const char* what);
+  // Reports that an execute arrived before create_execution_context().
+  Error require_context() const;
   Error bind_address(const DeviceTensor& tensor, const char* role);
 
   // Declared in this order so the context is destroyed before the engine.

@@ -26,6 +26,9 @@
 #include "../../backend/error_report.h"
 #include "../support/backend_option_list.h"
 #include "../support/runtime_reporting.h"
+#include "../../backend/program_tag.h"
+#include "program_control.h"
+#include "python_options.h"
 
 namespace py = pybind11;
 
@@ -41,36 +44,6 @@ using executorch::runtime::LoadBackendOptionsMap;
 
 [[noreturn]] void raise_error(const std::string& what, Error error) {
   throw std::runtime_error(describe_failure(what, error));
-}
-
-// Options for one backend id: {"key": str | int | bool}.
-BackendOptionList to_option_list(const std::string& backend_id, const py::dict& options) {
-  BackendOptionList list;
-  for (const auto& item : options) {
-    if (!py::isinstance<py::str>(item.first)) {
-      throw py::type_error("backend option keys must be str, got " +
-                           std::string(py::str(py::type::of(item.first).attr("__name__"))) +
-                           " for backend " + backend_id);
-    }
-    const std::string key = item.first.cast<std::string>();
-    const py::handle value = item.second;
-    std::string error;
-    if (py::isinstance<py::bool_>(value)) {
-      error = list.add_bool(key, value.cast<bool>());
-    } else if (py::isinstance<py::int_>(value)) {
-      error = list.add_int(key, value.cast<int64_t>());
-    } else if (py::isinstance<py::str>(value)) {
-      error = list.add_string(key, value.cast<std::string>());
-    } else {
-      throw py::type_error("backend option '" + key + "' for " + backend_id +
-                           " must be str, int or bool, got " +
-                           std::string(py::str(py::type::of(value).attr("__name__"))));
-    }
-    if (!error.empty()) {
-      throw py::value_error(error + " (backend " + backend_id + ")");
-    }
-  }
-  return list;
 }
 
 // One method output copied out of ExecuTorch's memory (no GIL needed).
@@ -132,7 +105,7 @@ class LoadedProgram {
  public:
   // `backend_options`: {backend_id: {key: value}}.
   LoadedProgram(const std::string& path, const py::dict& backend_options)
-      : module_(std::make_unique<Module>(path, Module::LoadMode::Mmap)) {
+      : module_(std::make_unique<Module>(path, Module::LoadMode::Mmap)), tag_(new_program_tag()) {
     // LoadBackendOptionsMap holds at most 8 backends and ids under 64
     // characters (its private kMaxBackends and kMaxBackendIdLength).
     if (backend_options.size() > 8) {
@@ -157,11 +130,16 @@ class LoadedProgram {
     Error err;
     {
       py::gil_scoped_release no_gil;
+      ProgramTagScope tag_scope(tag_);
       err = module_->load(map);
     }
     if (err != Error::Ok) {
       raise_error("loading " + path + " as an ExecuTorch program", err);
     }
+  }
+
+  int64_t tag() const {
+    return tag_;
   }
 
   std::vector<std::string> method_names() {
@@ -334,10 +312,14 @@ class LoadedProgram {
     py::gil_scoped_release no_gil;
     std::lock_guard<std::mutex> lock(mutex_);
     clear_last_error();
+    // Delegates initialized by this work (methods load lazily) belong to
+    // this program.
+    ProgramTagScope tag_scope(tag_);
     return work();
   }
 
   std::unique_ptr<Module> module_;
+  const int64_t tag_;
   std::mutex mutex_;
   std::vector<BackendOptionList> option_lists_;
   std::vector<std::string> backend_ids_;
@@ -437,5 +419,12 @@ PYBIND11_MODULE(_runtime, m) {
       .def("input_specs", &LoadedProgram::input_specs, py::arg("method"))
       .def("execute", &LoadedProgram::execute, py::arg("method"), py::arg("inputs"))
       .def("output_specs", &LoadedProgram::output_specs, py::arg("method"))
-      .def("execute_into", &LoadedProgram::execute_into, py::arg("method"), py::arg("inputs"), py::arg("outputs"));
+      .def("execute_into", &LoadedProgram::execute_into, py::arg("method"), py::arg("inputs"), py::arg("outputs"))
+      .def_property_readonly("tag", &LoadedProgram::tag)
+      .def("set_option", [](LoadedProgram& self, const py::dict& options) { set_program_options(self.tag(), options); },
+           py::arg("options"))
+      .def("get_option", [](LoadedProgram& self, const std::vector<std::string>& keys) {
+             return get_program_options(self.tag(), keys);
+           }, py::arg("keys"))
+      .def("delegate_reports", [](LoadedProgram& self) { return program_delegate_reports(self.tag()); });
 }

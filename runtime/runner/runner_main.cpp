@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <executorch/extension/module/module.h>
@@ -141,6 +142,26 @@ void print_output(size_t index, const EValue& value, bool verbose) {
   std::printf("\n");
 }
 
+// The delegates' state through ExecuTorch's own get_option(), as any C++
+// host can query it: comma-separated values, one per delegate in load order.
+void print_delegate_states() {
+  const char* keys[] = {
+      "state", "init_policy", "weight_streaming_budget", "weight_streaming_budget_source", "device_bytes", "init_ms"};
+  std::vector<executorch::runtime::BackendOption> queries(std::size(keys));
+  for (size_t i = 0; i < queries.size(); ++i) {
+    std::snprintf(queries[i].key, sizeof(queries[i].key), "%s", keys[i]);
+  }
+  const Error err = executorch::runtime::get_option(kBackendId, {queries.data(), queries.size()});
+  if (err != Error::Ok) {
+    std::printf("delegates: (get_option failed: %s)\n", describe_failure("get_option", err).c_str());
+    return;
+  }
+  for (const auto& query : queries) {
+    const auto* text = std::get_if<std::array<char, executorch::runtime::kMaxOptionValueLength>>(&query.value);
+    std::printf("delegates %s: %s\n", query.key, text == nullptr ? "?" : text->data());
+  }
+}
+
 int run(const RunnerOptions& options) {
   BackendOptionList backend_options;
   for (const std::string& assignment : options.backend_options) {
@@ -198,6 +219,9 @@ int run(const RunnerOptions& options) {
   }
   for (size_t i = 0; i < outputs->size(); ++i) {
     print_output(i, (*outputs)[i], options.verbose);
+  }
+  if (options.verbose) {
+    print_delegate_states();
   }
   return 0;
 }

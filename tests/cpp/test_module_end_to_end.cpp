@@ -82,15 +82,15 @@ TEST(ModuleEndToEnd, TestEngineProgramGivesCorrectOutputs) {
   }
 }
 
-TEST(ModuleEndToEnd, LoadTimeBackendOptionsReachTheDelegate) {
-  // No option is understood yet; an options map must still load cleanly.
+TEST(ModuleEndToEnd, UnknownLoadTimeOptionIsRefusedNamingIt) {
   executorch::runtime::BackendOptions<1> options;
   ASSERT_EQ(options.set_option("unused_option", "1"), Error::Ok);
   executorch::runtime::LoadBackendOptionsMap map;
   ASSERT_EQ(map.set_options(kBackendId, options.view()), Error::Ok);
   Module module(program("add_relu.pte"));
   ASSERT_EQ(module.load(map), Error::Ok);
-  EXPECT_EQ(module.load_method("forward"), Error::Ok) << last_error_message();
+  const std::string message = load_error(module);
+  EXPECT_NE(message.find("unknown load-time option 'unused_option'"), std::string::npos) << message;
 }
 
 TEST(ModuleEndToEnd, EngineFromAnotherVersionIsRefusedNamingBoth) {

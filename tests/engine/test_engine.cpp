@@ -29,6 +29,42 @@ constexpr uint8_t kFloat32 = 6;
 std::atomic<int> g_deserialize_count{0};
 std::atomic<int> g_run_count{0};
 std::atomic<int> g_device_count{1};
+std::atomic<int> g_budget_calls{0};
+std::atomic<int64_t> g_last_budget{-1};
+std::atomic<int> g_context_creations{0};
+
+// Simulated device memory owned by one engine, freed with it.
+class DeviceBlock {
+ public:
+  DeviceBlock() = default;
+  DeviceBlock(const DeviceBlock&) = delete;
+  DeviceBlock& operator=(const DeviceBlock&) = delete;
+  ~DeviceBlock() {
+    reset();
+  }
+  // Holds `bytes` (nothing for 0); false when the simulated device is full.
+  bool allocate(int64_t bytes) {
+    reset();
+    if (bytes <= 0) {
+      return true;
+    }
+    pointer_ = device_allocate(static_cast<size_t>(bytes));
+    bytes_ = pointer_ == nullptr ? 0 : bytes;
+    return pointer_ != nullptr;
+  }
+  void reset() {
+    device_free(pointer_);
+    pointer_ = nullptr;
+    bytes_ = 0;
+  }
+  int64_t bytes() const {
+    return bytes_;
+  }
+
+ private:
+  void* pointer_ = nullptr;
+  int64_t bytes_ = 0;
+};
 
 struct Operand {
   bool is_tensor = false;
@@ -42,7 +78,17 @@ struct Instruction {
   std::vector<Operand> args;
 };
 
+// Simulated memory needs, from the program's directives (PROGRAM_FORMAT.md).
+struct MemoryModel {
+  int64_t weights = 0; // device bytes of weights
+  int64_t streamable = 0; // of which can stream (0: built without streaming)
+  int64_t automatic_budget = -1; // -1: half the streamable bytes
+  int64_t activation = 0; // execution-context memory
+};
+
 struct ProgramText {
+  std::string source;
+  MemoryModel memory;
   std::vector<std::string> inputs;
   std::vector<std::string> outputs;
   std::vector<Instruction> body;
@@ -62,7 +108,24 @@ Error bad_program(const std::string& why) {
   return report_error(Error::InvalidProgram, "test engine: %s", why.c_str());
 }
 
+int64_t* memory_field(const std::string& word, MemoryModel* memory) {
+  if (word == "weights") {
+    return &memory->weights;
+  }
+  if (word == "streamable") {
+    return &memory->streamable;
+  }
+  if (word == "automatic_budget") {
+    return &memory->automatic_budget;
+  }
+  if (word == "activation") {
+    return &memory->activation;
+  }
+  return nullptr;
+}
+
 Error parse_program(const std::string& text, ProgramText* out) {
+  out->source = text;
   std::istringstream lines(text);
   std::string line;
   if (!std::getline(lines, line) || line != "etrt-test-engine 1") {
@@ -81,6 +144,15 @@ Error parse_program(const std::string& text, ProgramText* out) {
       continue;
     }
     const std::string where = " (line " + std::to_string(line_no) + ")";
+    if (int64_t* field = memory_field(w[0], &out->memory)) {
+      char* end = nullptr;
+      const long long value = w.size() == 2 ? std::strtoll(w[1].c_str(), &end, 10) : -1;
+      if (w.size() != 2 || end == w[1].c_str() || *end != '\0' || value < 0) {
+        return bad_program("'" + w[0] + "' takes one non-negative byte count" + where);
+      }
+      *field = value;
+      continue;
+    }
     if ((w[0] == "input" || w[0] == "output") && w.size() == 2) {
       (w[0] == "input" ? out->inputs : out->outputs).push_back(w[1]);
       if (w[0] == "input") {
@@ -121,6 +193,9 @@ Error parse_program(const std::string& text, ProgramText* out) {
       return bad_program("output '" + name + "' is never assigned");
     }
   }
+  if (out->memory.streamable > out->memory.weights) {
+    return bad_program("'streamable' exceeds 'weights'");
+  }
   return Error::Ok;
 }
 
@@ -145,6 +220,77 @@ float apply(const std::string& op, float a, float b) {
 
 class TestEngine final : public Engine {
  public:
+  // Fails when the simulated device cannot hold the resident weights.
+  static Result<std::unique_ptr<Engine>> create(ProgramText program, const EngineMetadata& metadata) {
+    std::unique_ptr<TestEngine> engine(new TestEngine(std::move(program), metadata));
+    const MemoryModel& m = engine->program_.memory;
+    if (!engine->resident_weights_.allocate(m.weights - m.streamable)) {
+      return report_error(Error::MemoryAllocationFailed, "test engine: out of simulated device memory for weights");
+    }
+    return std::unique_ptr<Engine>(std::move(engine));
+  }
+
+  int64_t streamable_weights_bytes() const override {
+    return program_.memory.streamable;
+  }
+
+  int64_t automatic_weight_streaming_budget() const override {
+    const MemoryModel& m = program_.memory;
+    return m.automatic_budget >= 0 ? m.automatic_budget : m.streamable / 2;
+  }
+
+  Error set_weight_streaming_budget(int64_t bytes) override {
+    ++g_budget_calls;
+    g_last_budget.store(bytes);
+    // Mirrors TensorRT's rules, so a delegate that breaks them fails here.
+    if (program_.memory.streamable == 0) {
+      return report_error(Error::InvalidState, "test engine: budget set on an engine built without weight streaming");
+    }
+    if (has_context_) {
+      return report_error(Error::InvalidState, "test engine: budget set while an execution context exists");
+    }
+    if (bytes < 0 || bytes > program_.memory.streamable) {
+      return report_error(Error::InvalidArgument, "test engine: budget %lld out of range", static_cast<long long>(bytes));
+    }
+    budget_ = bytes;
+    return Error::Ok;
+  }
+
+  Error create_execution_context() override {
+    if (has_context_) {
+      return Error::Ok;
+    }
+    // Streamed weights resident under the budget (all of them by default, as
+    // when no budget was ever set), then the activation memory.
+    const int64_t resident = budget_ >= 0 ? budget_ : program_.memory.streamable;
+    if (!streamed_weights_.allocate(resident) || !activation_.allocate(program_.memory.activation)) {
+      streamed_weights_.reset();
+      return report_error(Error::MemoryAllocationFailed, "test engine: out of simulated device memory for the execution context");
+    }
+    has_context_ = true;
+    ++g_context_creations;
+    return Error::Ok;
+  }
+
+  void release_execution_context() override {
+    streamed_weights_.reset();
+    activation_.reset();
+    has_context_ = false;
+  }
+
+  bool has_execution_context() const override {
+    return has_context_;
+  }
+
+  int64_t device_bytes() const override {
+    return resident_weights_.bytes() + streamed_weights_.bytes() + activation_.bytes();
+  }
+
+  Result<std::vector<uint8_t>> serialize() const override {
+    return std::vector<uint8_t>(program_.source.begin(), program_.source.end());
+  }
+
+ private:
   TestEngine(ProgramText program, const EngineMetadata& metadata) : program_(std::move(program)) {
     for (const TensorSpec& spec : metadata.inputs) {
       input_names_.push_back(spec.name);
@@ -154,6 +300,7 @@ class TestEngine final : public Engine {
     }
   }
 
+ public:
   Error infer_output_shapes(uint32_t /*profile*/, Span<const Shape> input_shapes, Span<Shape> output_shapes) override {
     std::map<std::string, Shape> shapes;
     for (size_t i = 0; i < input_names_.size(); ++i) {
@@ -198,6 +345,9 @@ class TestEngine final : public Engine {
   }
 
   Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) override {
+    if (!has_context_) {
+      return report_error(Error::InvalidState, "test engine: run without an execution context");
+    }
     // A host pointer reaching the engine would be a delegate bug (a real
     // engine would fault): refuse it.
     for (const DeviceTensor& t : inputs) {
@@ -257,6 +407,11 @@ class TestEngine final : public Engine {
   ProgramText program_;
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
+  DeviceBlock resident_weights_;
+  DeviceBlock streamed_weights_;
+  DeviceBlock activation_;
+  int64_t budget_ = -1;
+  bool has_context_ = false;
 };
 
 bool same_names(std::vector<std::string> a, const std::vector<TensorSpec>& specs) {
@@ -304,7 +459,7 @@ class TestEngineRuntime final : public EngineRuntime {
     if (!same_names(program.inputs, metadata.inputs) || !same_names(program.outputs, metadata.outputs)) {
       return bad_program("the program's inputs/outputs do not match the blob metadata");
     }
-    return std::unique_ptr<Engine>(new TestEngine(std::move(program), metadata));
+    return TestEngine::create(std::move(program), metadata);
   }
 };
 
@@ -326,6 +481,15 @@ int etrt_test_engine_deserialize_count() {
 }
 int etrt_test_engine_run_count() {
   return executorch_tensorrt::test_engine::g_run_count.load();
+}
+int etrt_test_engine_budget_calls() {
+  return executorch_tensorrt::test_engine::g_budget_calls.load();
+}
+int64_t etrt_test_engine_last_budget() {
+  return executorch_tensorrt::test_engine::g_last_budget.load();
+}
+int etrt_test_engine_context_creations() {
+  return executorch_tensorrt::test_engine::g_context_creations.load();
 }
 void etrt_test_engine_set_device_count(int count) {
   executorch_tensorrt::test_engine::g_device_count.store(count);

@@ -1,0 +1,42 @@
+#pragma once
+
+// The delegates alive in this process, so backend-wide set_option() and
+// get_option() (ExecuTorch passes them no handle) can reach them, restricted
+// to one program by its tag (program_tag.h).
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loaded_delegate.h"
+
+namespace executorch_tensorrt {
+
+void register_live_delegate(LoadedDelegate* delegate);
+void unregister_live_delegate(LoadedDelegate* delegate);
+
+// Calls `visit` for each live delegate of program `tag` (every program when
+// nullopt), in load order, holding the registry lock so none is destroyed
+// meanwhile. Returns the number visited.
+size_t for_each_live_delegate(std::optional<int64_t> tag, const std::function<void(LoadedDelegate&)>& visit);
+
+// One delegate's state, for get_option(), Python and the runner's --verbose.
+struct DelegateReport {
+  int64_t program_tag = 0;
+  std::string state; // host | deserialized | device
+  int64_t device_bytes = 0;
+  int64_t host_bytes = 0;
+  std::string init_policy;
+  std::string output_buffers;
+  bool budget_resolved = false;
+  int64_t budget_bytes = 0; // valid when the source is not "not_streamable"
+  std::string budget_source; // load_option | compile_spec | automatic | not_streamable | unresolved
+  double last_init_ms = 0.0;
+  uint32_t initializations = 0;
+};
+
+DelegateReport report_delegate(LoadedDelegate& delegate);
+std::vector<DelegateReport> delegate_reports(std::optional<int64_t> tag);
+
+} // namespace executorch_tensorrt

@@ -1,0 +1,127 @@
+// TensorRTEngine's lifecycle: weight-streaming budget, execution context,
+// device-memory report and serialization for offload. Kept apart from the
+// execute path (tensorrt_engine.cpp) because the two change for different
+// reasons.
+
+#include <cstring>
+
+#include "../error_report.h"
+#include "tensorrt_engine.h"
+
+namespace executorch_tensorrt {
+namespace tensorrt_adapter {
+
+int64_t TensorRTEngine::streamable_weights_bytes() const {
+  // 0 unless the engine was built with BuilderFlag::kWEIGHT_STREAMING.
+  const int64_t bytes = engine_->getStreamableWeightsSize();
+  return bytes > 0 ? bytes : 0;
+}
+
+int64_t TensorRTEngine::automatic_weight_streaming_budget() const {
+  ScopedDevice device(device_index_);
+  // TensorRT sizes it from the device's free memory, so the device matters.
+  return device.status() == cudaSuccess ? engine_->getWeightStreamingAutomaticBudget() : 0;
+}
+
+Error TensorRTEngine::set_weight_streaming_budget(int64_t bytes) {
+  if (context_) {
+    // TensorRT forbids changing the budget while a context exists.
+    return report_error(
+        Error::InvalidState, "internal: weight-streaming budget changed while an execution context exists");
+  }
+  ScopedDevice device(device_index_);
+  if (device.status() != cudaSuccess) {
+    return device_failure(device_index_, device);
+  }
+  logger_.clear_last_error();
+  // The weights kept resident are allocated by this call.
+  if (!engine_->setWeightStreamingBudgetV2(bytes)) {
+    return report_error(
+        Error::MemoryAllocationFailed,
+        "TensorRT refused weight_streaming_budget=%lld (streamable weights: %lld bytes): %s; "
+        "try a smaller budget",
+        static_cast<long long>(bytes),
+        static_cast<long long>(streamable_weights_bytes()),
+        logger_.take_last_error().c_str());
+  }
+  return Error::Ok;
+}
+
+Error TensorRTEngine::create_execution_context() {
+  if (context_) {
+    return Error::Ok;
+  }
+  ScopedDevice device(device_index_);
+  if (device.status() != cudaSuccess) {
+    return device_failure(device_index_, device);
+  }
+  logger_.clear_last_error();
+  context_.reset(engine_->createExecutionContext());
+  if (!context_) {
+    return report_error(
+        Error::MemoryAllocationFailed,
+        "TensorRT could not create an execution context (needs %lld bytes of device memory): %s",
+        static_cast<long long>(engine_->getDeviceMemorySizeV2()),
+        logger_.take_last_error().c_str());
+  }
+  // A new context starts on profile 0.
+  active_profile_ = 0;
+  return Error::Ok;
+}
+
+void TensorRTEngine::release_execution_context() {
+  if (!context_) {
+    return;
+  }
+  ScopedDevice device(device_index_);
+  // Work enqueued with this context must finish before its memory goes.
+  if (stream_.get() != nullptr) {
+    cudaStreamSynchronize(stream_.get());
+  }
+  context_.reset();
+}
+
+bool TensorRTEngine::has_execution_context() const {
+  return context_ != nullptr;
+}
+
+int64_t TensorRTEngine::device_bytes() const {
+  // TensorRT reports no single "memory held" figure; this adds the weights
+  // kept on the device and, with a context, its activation memory (and the
+  // streaming scratch space when weights stream).
+  const int64_t total_weights = engine_->getEngineStat(nvinfer1::EngineStat::kTOTAL_WEIGHTS_SIZE);
+  const int64_t streamable = streamable_weights_bytes();
+  int64_t bytes = total_weights > 0 ? total_weights : 0;
+  const bool streaming = streamable > 0 && engine_->getWeightStreamingBudgetV2() < streamable;
+  if (streaming) {
+    bytes = bytes - streamable + engine_->getWeightStreamingBudgetV2();
+  }
+  if (context_) {
+    bytes += engine_->getDeviceMemorySizeV2();
+    if (streaming) {
+      bytes += engine_->getWeightStreamingScratchMemorySize();
+    }
+  }
+  return bytes;
+}
+
+Result<std::vector<uint8_t>> TensorRTEngine::serialize() const {
+  logger_.clear_last_error();
+  std::unique_ptr<nvinfer1::IHostMemory> memory(engine_->serialize());
+  if (!memory || memory->data() == nullptr) {
+    return report_error(
+        Error::NotSupported,
+        "TensorRT could not serialize the engine to release it from the device: %s",
+        logger_.take_last_error().c_str());
+  }
+  const auto* bytes = static_cast<const uint8_t*>(memory->data());
+  return std::vector<uint8_t>(bytes, bytes + memory->size());
+}
+
+Error TensorRTEngine::require_context() const {
+  return report_error(
+      Error::InvalidState, "internal: the engine ran before its execution context was created");
+}
+
+} // namespace tensorrt_adapter
+} // namespace executorch_tensorrt

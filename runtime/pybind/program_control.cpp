@@ -1,0 +1,108 @@
+#include "program_control.h"
+
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <variant>
+
+#include <executorch/runtime/backend/interface.h>
+
+#include "../../backend/backend_id.h"
+#include "../../backend/delegate_options.h"
+#include "../../backend/delegate_registry.h"
+#include "../../backend/error_report.h"
+#include "../support/runtime_reporting.h"
+#include "python_options.h"
+
+namespace py = pybind11;
+
+namespace executorch_tensorrt {
+
+using executorch::runtime::BackendOption;
+using executorch::runtime::kMaxOptionValueLength;
+
+namespace {
+
+[[noreturn]] void raise(const std::string& what, Error error) {
+  throw std::runtime_error(describe_failure(what, error));
+}
+
+} // namespace
+
+void set_program_options(int64_t tag, const py::dict& options) {
+  if (options.contains(kOptionProgram)) {
+    throw py::value_error("'program' is set by the loaded program itself; do not pass it");
+  }
+  BackendOptionList list = to_option_list(kBackendId, options);
+  const std::string error = list.add_int(kOptionProgram, tag);
+  if (!error.empty()) {
+    throw py::value_error(error);
+  }
+  Error err;
+  {
+    // set_option waits for executes in flight, which may need the GIL to
+    // finish (another Python thread).
+    py::gil_scoped_release no_gil;
+    clear_last_error();
+    err = executorch::runtime::set_option(kBackendId, list.view());
+  }
+  if (err != Error::Ok) {
+    raise("set_option", err);
+  }
+}
+
+py::dict get_program_options(int64_t tag, const std::vector<std::string>& keys) {
+  std::vector<BackendOption> queries(keys.size() + 1);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].empty() || keys[i].size() >= sizeof(queries[i].key)) {
+      throw py::value_error("option key '" + keys[i] + "' must be 1..63 characters");
+    }
+    std::memcpy(queries[i].key, keys[i].data(), keys[i].size());
+  }
+  std::memcpy(queries.back().key, kOptionProgram, std::strlen(kOptionProgram));
+  queries.back().value = static_cast<int>(tag);
+  Error err;
+  {
+    py::gil_scoped_release no_gil;
+    clear_last_error();
+    err = executorch::runtime::get_option(kBackendId, {queries.data(), queries.size()});
+  }
+  if (err != Error::Ok) {
+    raise("get_option", err);
+  }
+  py::dict out;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const auto* text = std::get_if<std::array<char, kMaxOptionValueLength>>(&queries[i].value);
+    out[py::str(keys[i])] = text == nullptr ? std::string() : std::string(text->data());
+  }
+  return out;
+}
+
+py::list program_delegate_reports(int64_t tag) {
+  std::vector<DelegateReport> reports;
+  {
+    py::gil_scoped_release no_gil;
+    reports = delegate_reports(tag);
+  }
+  py::list out;
+  for (const DelegateReport& report : reports) {
+    py::dict entry;
+    entry["state"] = report.state;
+    entry["device_bytes"] = report.device_bytes;
+    entry["host_bytes"] = report.host_bytes;
+    entry["init_policy"] = report.init_policy;
+    entry["output_buffers"] = report.output_buffers;
+    entry["weight_streaming_budget"] =
+        report.budget_source == "not_streamable" || report.budget_source == "unresolved"
+        ? py::object(py::none())
+        : py::object(py::int_(report.budget_bytes));
+    entry["weight_streaming_budget_source"] = report.budget_source;
+    entry["init_ms"] = report.last_init_ms;
+    entry["initializations"] = report.initializations;
+    out.append(entry);
+  }
+  return out;
+}
+
+} // namespace executorch_tensorrt
