@@ -92,7 +92,7 @@ Result<LoadedDelegate*> create_delegate(
     }
   }
   ET_LOG(
-      Info,
+      Debug,
       "ExecutorchTensorRTBackend: delegate ready (init_policy=%s, state=%s, program=%lld)",
       init_policy_name(delegate->init_policy()),
       engine_state_name(delegate->engine.status().state),

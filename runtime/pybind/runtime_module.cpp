@@ -131,7 +131,9 @@ class LoadedProgram {
     {
       py::gil_scoped_release no_gil;
       ProgramTagScope tag_scope(tag_);
-      err = module_->load(map);
+      // Full flatbuffer verification: with the default (Minimal) a corrupted
+      // program table crashes ExecuTorch's loader instead of failing.
+      err = module_->load(map, executorch::runtime::Program::Verification::InternalConsistency);
     }
     if (err != Error::Ok) {
       raise_error("loading " + path + " as an ExecuTorch program", err);

@@ -184,7 +184,9 @@ int run(const RunnerOptions& options) {
   }
   Module module(options.model_path, Module::LoadMode::Mmap);
   clear_last_error();
-  Error err = module.load(map);
+  // Full flatbuffer verification: with the default (Minimal) a corrupted
+  // program table crashes ExecuTorch's loader instead of failing.
+  Error err = module.load(map, executorch::runtime::Program::Verification::InternalConsistency);
   if (err != Error::Ok) {
     return fail("loading " + options.model_path + " as an ExecuTorch program", err);
   }

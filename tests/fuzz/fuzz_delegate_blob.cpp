@@ -1,0 +1,65 @@
+// libFuzzer target: parse_delegate_blob on arbitrary bytes. Beyond "no crash
+// under ASan/UBSan", a blob the parser accepts must satisfy the format's
+// rules (docs/blob_format.md); a violation aborts, which libFuzzer reports.
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <delegate_blob.h>
+
+using namespace executorch_tensorrt;
+
+namespace {
+
+void require(bool condition) {
+  if (!condition) {
+    std::abort();
+  }
+}
+
+void check_tensor(const TensorSpec& spec, uint32_t num_profiles) {
+  require(!spec.name.empty() && spec.name.size() <= 1024);
+  require(dtype_name(spec.dtype) != nullptr);
+  require(spec.ranges.size() == num_profiles);
+  for (const ShapeRange& range : spec.ranges) {
+    require(range.min.rank == range.max.rank && range.opt.rank == range.max.rank);
+    require(range.min.rank <= kMaxRank);
+    for (uint8_t i = 0; i < range.min.rank; ++i) {
+      require(0 <= range.min.dims[i] && range.min.dims[i] <= range.opt.dims[i] &&
+              range.opt.dims[i] <= range.max.dims[i]);
+    }
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // A copy of exactly `size` bytes, so ASan sees any read past the end.
+  std::vector<uint8_t> bytes(data, data + size);
+  Result<DelegateBlob> blob = parse_delegate_blob(bytes.data(), bytes.size());
+  if (!blob.ok()) {
+    return 0;
+  }
+  const EngineMetadata& meta = blob->metadata;
+  require(blob->engine_size > 0);
+  require(blob->engine >= bytes.data() && blob->engine + blob->engine_size <= bytes.data() + bytes.size());
+  require(is_known_flavour(static_cast<uint8_t>(meta.flavour)));
+  require(meta.device_index >= 0);
+  require(!meta.builder_version.empty() && meta.builder_version.size() <= 64);
+  require(meta.num_profiles >= 1 && meta.num_profiles <= 64);
+  require(meta.inputs.size() <= 1024 && !meta.outputs.empty() && meta.outputs.size() <= 1024);
+  for (const TensorSpec& spec : meta.inputs) {
+    check_tensor(spec, meta.num_profiles);
+  }
+  for (const TensorSpec& spec : meta.outputs) {
+    check_tensor(spec, meta.num_profiles);
+  }
+  // Touch every engine byte: a pointer past the buffer shows up here.
+  volatile uint8_t sum = 0;
+  for (size_t i = 0; i < blob->engine_size; ++i) {
+    sum = sum + blob->engine[i];
+  }
+  return 0;
+}
