@@ -21,6 +21,7 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
   const DelegateOptions& wanted = request.options;
   if (wanted.output_buffers.has_value()) {
     delegate.option_overrides.output_buffers = wanted.output_buffers;
+    delegate.apply_output_buffer_policy();
   }
   if (wanted.weight_streaming_budget.has_value()) {
     delegate.option_overrides.weight_streaming_budget = wanted.weight_streaming_budget;
@@ -41,6 +42,8 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
     }
   }
   if (request.offload) {
+    // The staging buffers came from the engine about to be destroyed.
+    delegate.executor.release_device_buffers();
     return delegate.engine.offload();
   }
   return Error::Ok;

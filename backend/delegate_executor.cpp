@@ -3,7 +3,9 @@
 #include <limits>
 #include <string>
 
+#include <executorch/runtime/core/event_tracer_hooks_delegate.h>
 #include <executorch/runtime/core/exec_aten/util/dim_order_util.h>
+#include <executorch/runtime/core/exec_aten/util/scalar_type_util.h>
 #include <executorch/runtime/core/exec_aten/util/tensor_util.h>
 
 #include "error_report.h"
@@ -13,6 +15,9 @@ namespace executorch_tensorrt {
 using executorch::aten::SizesType;
 using executorch::aten::Tensor;
 using executorch::runtime::EValue;
+using executorch::runtime::EventTracer;
+using executorch::runtime::EventTracerEntry;
+using executorch::runtime::etensor::DeviceType;
 
 namespace {
 
@@ -42,12 +47,69 @@ std::string allowed_shapes(const TensorSpec& spec) {
   return out;
 }
 
+bool on_device(const Tensor& tensor) {
+  return tensor.unsafeGetTensorImpl()->device_type() == DeviceType::CUDA;
+}
+
+// Staging bytes one tensor needs: its own aligned slot, at least one
+// alignment unit so an empty tensor still gets a distinct non-null address.
+size_t staging_slot(size_t nbytes) {
+  return align_staging(nbytes == 0 ? 1 : nbytes);
+}
+
+// The staging a call needs when every tensor is on the host at the largest
+// shape any profile admits.
+size_t profile_max_staging_bytes(const EngineMetadata& metadata) {
+  size_t total = 0;
+  auto add = [&total](const TensorSpec& spec) {
+    size_t largest = 0;
+    for (const ShapeRange& range : spec.ranges) {
+      size_t elements = 1;
+      for (uint8_t d = 0; d < range.max.rank; ++d) {
+        elements *= static_cast<size_t>(range.max.dims[d] < 0 ? 0 : range.max.dims[d]);
+      }
+      largest = elements > largest ? elements : largest;
+    }
+    const auto type = static_cast<executorch::aten::ScalarType>(spec.dtype);
+    total += staging_slot(largest * executorch::runtime::elementSize(type));
+  };
+  for (const TensorSpec& spec : metadata.inputs) {
+    add(spec);
+  }
+  for (const TensorSpec& spec : metadata.outputs) {
+    add(spec);
+  }
+  return total;
+}
+
+// An ETDump delegate event for one phase of the call; ends when it goes out
+// of scope (no-op without a tracer).
+class TracedPhase {
+ public:
+  TracedPhase(EventTracer* tracer, const char* name)
+      : tracer_(tracer),
+        entry_(executorch::runtime::event_tracer_start_profiling_delegate(
+            tracer, name, static_cast<executorch::runtime::DebugHandle>(-1))) {}
+  TracedPhase(const TracedPhase&) = delete;
+  TracedPhase& operator=(const TracedPhase&) = delete;
+  ~TracedPhase() {
+    executorch::runtime::event_tracer_end_profiling_delegate(tracer_, entry_);
+  }
+
+ private:
+  EventTracer* tracer_;
+  EventTracerEntry entry_;
+};
+
 } // namespace
 
 DelegateExecutor::DelegateExecutor(const EngineMetadata& metadata)
     : metadata_(metadata),
+      profile_max_staging_bytes_(profile_max_staging_bytes(metadata)),
       input_shapes_(metadata.inputs.size()),
       output_shapes_(metadata.outputs.size()),
+      input_bindings_(metadata.inputs.size()),
+      output_bindings_(metadata.outputs.size()),
       inputs_(metadata.inputs.size()),
       outputs_(metadata.outputs.size()) {
   for (size_t i = 0; i < inputs_.size(); ++i) {
@@ -113,9 +175,14 @@ Error DelegateExecutor::bind_input(size_t index, EValue* arg) {
         printable_dtype(dtype),
         shape.to_string().c_str());
   }
+  Error err = check_device("input", spec, index, tensor);
+  if (err != Error::Ok) {
+    return err;
+  }
   input_shapes_[index] = shape;
-  HostTensor& bound = inputs_[index];
-  bound.data = tensor.mutable_data_ptr();
+  input_bindings_[index].tensor = &arg->toTensor();
+  input_bindings_[index].on_device = on_device(tensor);
+  DeviceTensor& bound = inputs_[index];
   bound.nbytes = tensor.nbytes();
   bound.shape = shape;
   return Error::Ok;
@@ -171,8 +238,13 @@ Error DelegateExecutor::bind_output(size_t index, EValue* arg) {
         shape.to_string().c_str(),
         shape_of(tensor).to_string().c_str());
   }
-  HostTensor& bound = outputs_[index];
-  bound.data = tensor.mutable_data_ptr();
+  Error err = check_device("output", spec, index, tensor);
+  if (err != Error::Ok) {
+    return err;
+  }
+  output_bindings_[index].tensor = &tensor;
+  output_bindings_[index].on_device = on_device(tensor);
+  DeviceTensor& bound = outputs_[index];
   bound.nbytes = tensor.nbytes();
   bound.shape = shape;
   return Error::Ok;
@@ -200,7 +272,128 @@ Result<uint32_t> DelegateExecutor::select_profile() const {
       given.c_str());
 }
 
-Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args) {
+Error DelegateExecutor::check_device(
+    const char* role, const TensorSpec& spec, size_t index, const Tensor& tensor) const {
+  const auto device = tensor.unsafeGetTensorImpl()->device();
+  if (device.type() == DeviceType::CPU ||
+      (device.type() == DeviceType::CUDA && device.index() == metadata_.device_index)) {
+    return Error::Ok;
+  }
+  return report_error(
+      Error::InvalidArgument,
+      "%s '%s' (#%zu): expected a host tensor or one on cuda:%d, got a tensor on device type %d index %d; "
+      "move it to the engine's device",
+      role, spec.name.c_str(), index, static_cast<int>(metadata_.device_index),
+      static_cast<int>(device.type()), static_cast<int>(device.index()));
+}
+
+void DelegateExecutor::set_output_buffer_policy(OutputBufferPolicy policy) {
+  staging_.set_policy(policy);
+}
+
+void DelegateExecutor::reserve_for_profile_maximum(bool enable) {
+  staging_.set_reserve_bytes(enable ? profile_max_staging_bytes_ : 0);
+}
+
+void DelegateExecutor::release_device_buffers() {
+  staging_.release(counters_);
+}
+
+// Gives every host tensor of the call a slot in the staging buffer; returns
+// the bytes needed.
+size_t DelegateExecutor::plan_staging() {
+  size_t offset = 0;
+  auto place = [&offset](Binding& binding, const DeviceTensor& bound) {
+    if (!binding.on_device) {
+      binding.staging_offset = offset;
+      offset += staging_slot(bound.nbytes);
+    }
+  };
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    place(input_bindings_[i], inputs_[i]);
+  }
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    place(output_bindings_[i], outputs_[i]);
+  }
+  return offset;
+}
+
+Error DelegateExecutor::stage_in(Engine& engine, char* staging) {
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    Binding& binding = input_bindings_[i];
+    void* data = binding.tensor->mutable_data_ptr();
+    if (binding.on_device) {
+      inputs_[i].data = data;
+      ++counters_.device_inputs;
+      continue;
+    }
+    inputs_[i].data = staging + binding.staging_offset;
+    Error err = engine.copy_to_device(inputs_[i].data, data, inputs_[i].nbytes);
+    if (err != Error::Ok) {
+      return err;
+    }
+    ++counters_.h2d_copies;
+    counters_.h2d_bytes += inputs_[i].nbytes;
+  }
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    Binding& binding = output_bindings_[i];
+    if (binding.on_device) {
+      outputs_[i].data = binding.tensor->mutable_data_ptr();
+      ++counters_.device_outputs;
+    } else {
+      outputs_[i].data = staging + binding.staging_offset;
+    }
+  }
+  return Error::Ok;
+}
+
+Error DelegateExecutor::stage_out(Engine& engine) {
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (output_bindings_[i].on_device) {
+      continue;
+    }
+    Error err = engine.copy_to_host(
+        output_bindings_[i].tensor->mutable_data_ptr(), outputs_[i].data, outputs_[i].nbytes);
+    if (err != Error::Ok) {
+      return err;
+    }
+    ++counters_.d2h_copies;
+    counters_.d2h_bytes += outputs_[i].nbytes;
+  }
+  return Error::Ok;
+}
+
+// Stage-in, enqueue, stage-out, then wait: on any failure after work was
+// enqueued, still wait, so nothing writes into ExecuTorch's tensors or the
+// staging buffer after execute() returns.
+Error DelegateExecutor::run(Engine& engine, EventTracer* tracer) {
+  Result<char*> staging = staging_.begin_call(engine, plan_staging(), counters_);
+  if (!staging.ok()) {
+    return staging.error();
+  }
+  ++counters_.executes;
+  Error err = Error::Ok;
+  {
+    TracedPhase phase(tracer, "stage_in");
+    err = stage_in(engine, *staging);
+  }
+  if (err == Error::Ok) {
+    TracedPhase phase(tracer, "enqueue");
+    err = engine.enqueue({inputs_.data(), inputs_.size()}, {outputs_.data(), outputs_.size()});
+  }
+  if (err == Error::Ok) {
+    TracedPhase phase(tracer, "stage_out");
+    err = stage_out(engine);
+    const Error synced = engine.synchronize();
+    err = err != Error::Ok ? err : synced;
+  } else {
+    engine.synchronize(); // the first error is the one to report
+  }
+  staging_.end_call(counters_);
+  return err;
+}
+
+Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args, EventTracer* tracer) {
   Error err = check_argument_count(args.size());
   if (err != Error::Ok) {
     return err;
@@ -231,8 +424,7 @@ Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args) {
       return err;
     }
   }
-  return (*engine)->run(
-      {inputs_.data(), inputs_.size()}, {outputs_.data(), outputs_.size()});
+  return run(**engine, tracer);
 }
 
 } // namespace executorch_tensorrt

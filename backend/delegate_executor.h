@@ -2,39 +2,96 @@
 
 #include <vector>
 
+#include <executorch/runtime/core/event_tracer.h>
+#include <executorch/runtime/core/evalue.h>
 #include <executorch/runtime/core/result.h>
 
-#include <executorch/runtime/core/evalue.h>
-
+#include "delegate_options.h"
 #include "engine_runtime.h"
+#include "execute_counters.h"
+#include "staging_buffers.h"
 
 namespace executorch_tensorrt {
 
 // Checks one execute()'s arguments against the engine metadata, sizes the
 // outputs and runs the engine. It holds no engine: with deferred
 // initialization the engine is created at the first valid call and may be
-// released and recreated later (offload). Scratch space is sized once at construction so
-// the steady-state call does not allocate.
+// released and recreated later (offload). Scratch space is sized once at
+// construction so the steady-state call does not allocate host memory.
+//
+// Binding: an ExecuTorch tensor whose TensorImpl is on the CUDA device is
+// bound to the engine as is (zero copy); a host tensor is staged through the
+// delegate's device buffers (StagingBuffers, policy `output_buffers`).
+//
+// Streams and completion: ExecuTorch 1.5.1 gives a backend no caller stream,
+// so all work runs on the engine's stream, and execute() waits for it before
+// returning. The next operator (a CPU kernel, ExecuTorch's et_copy kernels,
+// or another delegate on its own stream) can therefore read the outputs
+// without further synchronization, and the caller need keep nothing alive
+// past the call.
 class DelegateExecutor {
  public:
   explicit DelegateExecutor(const EngineMetadata& metadata);
+  ~DelegateExecutor() = default;
 
   // `args` holds the delegate's inputs then outputs, in metadata order. The
   // arguments are checked first; only a valid call asks `source` for the
-  // engine.
-  Error execute(EngineSource& source, Span<executorch::runtime::EValue*> args);
+  // engine. `tracer` (may be null) receives the delegate events "stage_in",
+  // "enqueue" and "stage_out" (ETDump).
+  Error execute(
+      EngineSource& source,
+      Span<executorch::runtime::EValue*> args,
+      executorch::runtime::EventTracer* tracer = nullptr);
+
+  // reuse (default) or fresh; applies from the next call.
+  void set_output_buffer_policy(OutputBufferPolicy policy);
+  OutputBufferPolicy output_buffer_policy() const {
+    return staging_.policy();
+  }
+  // With reuse, size the staging buffer for every profile's maximum shapes at
+  // the first call, so that no later call grows it.
+  void reserve_for_profile_maximum(bool enable);
+
+  // Frees every device buffer this executor owns. Must be called while the
+  // engine those buffers came from is still alive (before offload destroys
+  // it); the next execute allocates again.
+  void release_device_buffers();
+
+  // What this delegate's execute path did so far.
+  const ExecuteCounters& counters() const {
+    return counters_;
+  }
+  void reset_counters() {
+    counters_ = ExecuteCounters{};
+  }
 
  private:
+  struct Binding {
+    executorch::aten::Tensor* tensor = nullptr;
+    bool on_device = false;
+    size_t staging_offset = 0; // when staged
+  };
+
   Error check_argument_count(size_t count) const;
   Error bind_input(size_t index, executorch::runtime::EValue* arg);
   Result<uint32_t> select_profile() const;
   Error bind_output(size_t index, executorch::runtime::EValue* arg);
+  Error check_device(const char* role, const TensorSpec& spec, size_t index, const executorch::aten::Tensor& tensor) const;
+  size_t plan_staging();
+  Error run(Engine& engine, executorch::runtime::EventTracer* tracer);
+  Error stage_in(Engine& engine, char* staging);
+  Error stage_out(Engine& engine);
 
   const EngineMetadata& metadata_;
+  const size_t profile_max_staging_bytes_;
   std::vector<Shape> input_shapes_;
   std::vector<Shape> output_shapes_;
-  std::vector<HostTensor> inputs_;
-  std::vector<HostTensor> outputs_;
+  std::vector<Binding> input_bindings_;
+  std::vector<Binding> output_bindings_;
+  std::vector<DeviceTensor> inputs_;
+  std::vector<DeviceTensor> outputs_;
+  StagingBuffers staging_;
+  ExecuteCounters counters_;
 };
 
 } // namespace executorch_tensorrt

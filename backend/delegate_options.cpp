@@ -24,7 +24,8 @@ namespace {
 const char* const kExporterRecordKeys[] = {
     "engine_builder", "device_index", "workspace_bytes", "version_compatible",
     "enable_weight_streaming", "precision", "optimization_level", "timing_cache",
-    "compute_capabilities", "optimization_profiles"};
+    "compute_capabilities", "optimization_profiles",
+    "target_device"}; // ExecuTorch's device memory planning (exporter/device_planning.py)
 
 bool is_exporter_record_key(const char* key) {
   for (const char* known : kExporterRecordKeys) {

@@ -28,9 +28,11 @@ using executorch::runtime::Error;
 using executorch::runtime::Result;
 using executorch::runtime::Span;
 
-// A tensor in host memory handed to an engine. `spec` is the blob's metadata
-// entry it binds to (by name); `shape` is the actual shape of this call.
-struct HostTensor {
+// One engine I/O tensor bound for a call: `data` is device memory on the
+// engine's device (a caller's device tensor bound zero-copy, or a staging
+// buffer the delegate owns). `spec` is the blob's metadata entry it binds to
+// (by name); `shape` is the actual shape of this call.
+struct DeviceTensor {
   const TensorSpec* spec = nullptr;
   void* data = nullptr;
   size_t nbytes = 0;
@@ -97,11 +99,32 @@ class Engine {
       Span<const Shape> input_shapes,
       Span<Shape> output_shapes) = 0;
 
-  // Runs the engine to completion. Tensors are in metadata order; outputs are
-  // already sized to infer_output_shapes().
-  virtual Error run(
-      Span<const HostTensor> inputs,
-      Span<const HostTensor> outputs) = 0;
+  // --- Execution (the execute path; backend/delegate_executor.cpp) ---
+  //
+  // All work below is ordered on the engine's own stream: ExecuTorch 1.5.1
+  // has no way to hand a backend the caller's stream (its
+  // BackendExecutionContext carries an event tracer, a temp allocator and the
+  // method name, nothing else).
+
+  // Device memory on the engine's device, for staging buffers the delegate
+  // owns. Must stay usable until every buffer is freed: the delegate frees
+  // its buffers (release_device_buffers) before it destroys the engine.
+  virtual Result<void*> allocate_device(size_t nbytes) = 0;
+  virtual void free_device(void* pointer) = 0;
+
+  // Enqueue copies on the engine's stream; `host` must stay valid until
+  // synchronize() returns.
+  virtual Error copy_to_device(void* device, const void* host, size_t nbytes) = 0;
+  virtual Error copy_to_host(void* host, const void* device, size_t nbytes) = 0;
+
+  // Enqueues one inference on the engine's stream with the profile and input
+  // shapes last given to infer_output_shapes(). Every tensor is device
+  // memory; outputs are sized to infer_output_shapes(). Fails clearly when
+  // the engine has no execution context.
+  virtual Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) = 0;
+
+  // Waits until all work enqueued on the engine's stream has finished.
+  virtual Error synchronize() = 0;
 };
 
 // Hands the executor the engine to run once the call's arguments have been

@@ -18,7 +18,14 @@ struct LoadedDelegate {
         option_overrides(load),
         engine(metadata, std::move(bytes), baked.weight_streaming_budget, load.weight_streaming_budget),
         executor(metadata),
-        program_tag(tag) {}
+        program_tag(tag) {
+    apply_output_buffer_policy();
+  }
+
+  // The executor's staging buffers came from the engine: free them first.
+  ~LoadedDelegate() {
+    executor.release_device_buffers();
+  }
 
   LoadedDelegate(const LoadedDelegate&) = delete;
   LoadedDelegate& operator=(const LoadedDelegate&) = delete;
@@ -29,6 +36,10 @@ struct LoadedDelegate {
   }
   InitPolicy init_policy() const {
     return options().init_policy.value_or(InitPolicy::kEager);
+  }
+  // Hands the `output_buffers` policy in force to the executor.
+  void apply_output_buffer_policy() {
+    executor.set_output_buffer_policy(options().output_buffers.value_or(OutputBufferPolicy::kReuse));
   }
 
   const EngineMetadata metadata;

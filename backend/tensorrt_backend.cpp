@@ -61,7 +61,7 @@ Result<DelegateHandle*> TensorRTBackend::init(
 }
 
 Error TensorRTBackend::execute(
-    BackendExecutionContext& /*context*/,
+    BackendExecutionContext& context,
     DelegateHandle* handle,
     Span<EValue*> args) const {
   if (handle == nullptr) {
@@ -70,7 +70,7 @@ Error TensorRTBackend::execute(
   auto* loaded = static_cast<LoadedDelegate*>(handle);
   return guarded("execute()", [&] {
     std::lock_guard<std::mutex> lock(loaded->mutex);
-    return loaded->executor.execute(loaded->engine, args);
+    return loaded->executor.execute(loaded->engine, args, context.event_tracer());
   });
 }
 

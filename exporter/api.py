@@ -12,6 +12,7 @@ from executorch.exir import ExecutorchBackendConfig, ExecutorchProgramManager, t
 from torch.export import ExportedProgram
 
 from .build_records import collect_builds
+from .device_planning import DevicePlanning, plan_delegates_on_device, resolve_device_planning
 from .files import checked_target, write_all_atomically
 from .export_options import ExportOptions, convert_precision, parse_options, profiles_from_dims, resolve_profiles
 from .partitioner import TensorRTPartitioner
@@ -74,6 +75,8 @@ def _to_exported_program(
 def export(
     model_or_exported_program: ModelLike,
     inputs: Optional[Sequence[torch.Tensor]] = None,
+    *,
+    device_planning: Union[bool, DevicePlanning] = False,
     **options: Any,
 ) -> ExecutorchProgramManager:
     """Export a model to an ExecuTorch program whose supported operators run on TensorRT.
@@ -87,18 +90,24 @@ def export(
             ``dynamic_shapes``, ``torch_executed_ops``, ``min_block_size``,
             ``optimization_profiles``, ``weight_streaming_budget_total``
             (see ``docs/exporter.md``).
+        device_planning: True plans delegate inputs/outputs in device memory
+            so tensors between TensorRT delegates never visit the host;
+            ``DevicePlanning(device_io=True)`` also keeps the method's inputs
+            and outputs on the device (``exporter/device_planning.py``).
 
     Returns:
         The ``ExecutorchProgramManager``; ``.buffer`` holds the ``.pte`` bytes.
     """
-    return export_with_summary(model_or_exported_program, inputs, parse_options(options, "export"))[0]
+    plan = resolve_device_planning(device_planning)
+    return export_with_summary(model_or_exported_program, inputs, parse_options(options, "export"), plan=plan)[0]
 
 
 def export_with_summary(
     model: object,
     inputs: Optional[Sequence[torch.Tensor]],
     options: ExportOptions,
-    backend_config: Optional[ExecutorchBackendConfig] = None,
+    external_weights: bool = False,
+    plan: Optional[DevicePlanning] = None,
 ) -> Tuple[ExecutorchProgramManager, ExportSummary]:
     exported = _to_exported_program(model, inputs, options)
     if options.optimization_profiles:
@@ -112,7 +121,18 @@ def export_with_summary(
     ordered = bake(edge, spec, records, options.weight_streaming_budget_total)
     summary = ExportSummary.of(ordered, partitioner.report)
     _LOG.info("export summary: %s", summary.format())
-    return edge.to_executorch(backend_config), summary
+    if plan is not None:
+        plan_delegates_on_device(edge)
+    return edge.to_executorch(_backend_config(plan, external_weights)), summary
+
+
+def _backend_config(plan: Optional[DevicePlanning], external_weights: bool) -> Optional[ExecutorchBackendConfig]:
+    """``to_executorch()``'s config: device planning's and external constants' wishes together."""
+    config = plan.backend_config() if plan is not None else None
+    if external_weights:
+        config = config or ExecutorchBackendConfig()
+        config.external_constants = True
+    return config
 
 
 def save(
@@ -121,6 +141,8 @@ def save(
     inputs: Optional[Sequence[torch.Tensor]] = None,
     output_format: str = "executorch",
     external_weights: bool = False,
+    *,
+    device_planning: Union[bool, DevicePlanning] = False,
     **options: Any,
 ) -> Path:
     """``export`` and write the ``.pte`` to ``path`` atomically.
@@ -129,7 +151,9 @@ def save(
     there changes. ``external_weights=True`` writes the constants left on the
     CPU to ``<path stem>.ptd`` beside it (ExecuTorch's external data file).
     """
-    return save_with_summary(model_or_exported_program, path, inputs, output_format, external_weights, **options)[0]
+    return save_with_summary(
+        model_or_exported_program, path, inputs, output_format, external_weights, device_planning=device_planning, **options
+    )[0]
 
 
 def save_with_summary(
@@ -138,6 +162,8 @@ def save_with_summary(
     inputs: Optional[Sequence[torch.Tensor]] = None,
     output_format: str = "executorch",
     external_weights: bool = False,
+    *,
+    device_planning: Union[bool, DevicePlanning] = False,
     **options: Any,
 ) -> Tuple[Path, ExportSummary]:
     if output_format not in OUTPUT_FORMATS:
@@ -146,9 +172,9 @@ def save_with_summary(
         raise TypeError(f"external_weights must be a bool, got {type(external_weights).__name__}")
     # Everything cheap is checked before the (slow) export starts.
     parsed = parse_options(options, "save")
+    plan = resolve_device_planning(device_planning)
     target = checked_target(path)
-    config = ExecutorchBackendConfig(external_constants=True) if external_weights else None
-    manager, summary = export_with_summary(model, inputs, parsed, config)
+    manager, summary = export_with_summary(model, inputs, parsed, external_weights, plan)
     files = {target: manager.buffer}
     if external_weights:
         files.update(_external_data(manager, target))

@@ -33,6 +33,14 @@ class DelegateError(RuntimeError):
     """Loading or running a program failed; the message carries the delegate's reason."""
 
 
+class InputTypeError(DelegateError, TypeError):
+    """A call's argument count or an input's dtype does not match the program."""
+
+
+class InputShapeError(DelegateError, ValueError):
+    """An input's rank or sizes do not fit the program."""
+
+
 _BUDGET_KEY = "weight_streaming_budget"
 
 
@@ -70,11 +78,30 @@ def _check_backend_options(options: Mapping[str, BackendOptionValue]) -> Dict[st
     return checked
 
 
+_DEVICES = ("cpu", "cuda")
+
+
+def _check_device(device: str, reuse_outputs: bool) -> str:
+    if not isinstance(device, str) or device not in _DEVICES:
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if not isinstance(reuse_outputs, bool):
+        raise TypeError(f"reuse_outputs must be a bool, got {type(reuse_outputs).__name__}")
+    if reuse_outputs and device != "cuda":
+        raise ValueError("reuse_outputs=True applies to device='cuda' (CPU results are always new tensors)")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            "device='cuda' needs a CUDA build of torch and a visible GPU; this torch "
+            f"({torch.__version__}) sees none. Use device='cpu' here"
+        )
+    return device
+
+
 def _to_native_input(value: Any, keep_alive: List[torch.Tensor], index: int) -> Any:
     if isinstance(value, torch.Tensor):
         if value.device.type != "cpu":
             raise ValueError(
-                f"input {index} is on {value.device}; this runtime takes CPU tensors (device tensors come later)"
+                f"input {index} is on {value.device}; this program was loaded for CPU tensors: "
+                "load it with device='cuda' (export with DevicePlanning(device_io=True)) to pass CUDA tensors"
             )
         if value.dtype not in _SCALAR_TYPE_OF:
             raise TypeError(f"input {index} has dtype {value.dtype}, which ExecuTorch cannot take")
@@ -84,6 +111,49 @@ def _to_native_input(value: Any, keep_alive: List[torch.Tensor], index: int) -> 
     if isinstance(value, (bool, int, float)):
         return value
     raise TypeError(f"input {index} is a {type(value).__name__}; pass torch tensors or Python scalars")
+
+
+def _check_call(method: str, inputs: Sequence[Any], specs: Sequence[Optional[tuple]]) -> None:
+    """Argument count, dtype, rank and size against the method's planned
+    inputs, before ExecuTorch (which rejects these with a bare error code).
+    Planned sizes are upper bounds: smaller sizes are left to the program."""
+    if len(inputs) != len(specs):
+        raise InputTypeError(f"{method}() takes {len(specs)} inputs, got {len(inputs)}")
+    for index, (value, spec) in enumerate(zip(inputs, specs)):
+        if spec is None or not isinstance(value, torch.Tensor):
+            continue
+        shape, dtype = spec
+        got = list(value.shape)
+        if value.dtype != dtype:
+            raise InputTypeError(f"input {index} of {method}(): expected {dtype} {list(shape)}, got {value.dtype} {got}")
+        if len(got) != len(shape) or any(g > s for g, s in zip(got, shape)):
+            raise InputShapeError(
+                f"input {index} of {method}(): expected shape {list(shape)} (rank {len(shape)}, sizes at most "
+                f"these), got {got} (rank {len(got)})"
+            )
+
+
+def _device_index(tensor: torch.Tensor) -> int:
+    return torch.cuda.current_device() if tensor.device.index is None else tensor.device.index
+
+
+def _to_device_input(value: Any, keep_alive: List[torch.Tensor], index: int) -> Any:
+    if not isinstance(value, torch.Tensor):
+        return _to_native_input(value, keep_alive, index)
+    if value.dtype not in _SCALAR_TYPE_OF:
+        raise TypeError(f"input {index} has dtype {value.dtype}, which ExecuTorch cannot take")
+    tensor = value.contiguous() if value.is_cuda else value.to("cuda", non_blocking=False).contiguous()
+    keep_alive.append(tensor)
+    return (tensor.data_ptr(), list(tensor.shape), _SCALAR_TYPE_OF[tensor.dtype], _device_index(tensor))
+
+
+def _narrow(buffer: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """The leading elements of ``buffer`` viewed as ``shape`` (the delegate
+    resized the output in place; its data starts at the buffer's start)."""
+    count = 1
+    for dim in shape:
+        count *= dim
+    return buffer.reshape(-1)[:count].view(list(shape))
 
 
 def _dtype_of(scalar_type: int, what: str) -> torch.dtype:
@@ -108,11 +178,22 @@ def _to_torch_output(value: Any, index: int) -> Any:
 class Program:
     """A loaded ``.pte`` program; see :func:`load`."""
 
-    def __init__(self, path: Path, native: Any, backend_options: Dict[str, BackendOptionValue]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        native: Any,
+        backend_options: Dict[str, BackendOptionValue],
+        device: str = "cpu",
+        reuse_outputs: bool = False,
+    ) -> None:
         self.path = path
         self.backend_options = backend_options
+        self.device = device
+        self.reuse_outputs = reuse_outputs
         self._native = native
         self._loaded_methods: set[str] = set()
+        self._device_outputs: Dict[str, List[torch.Tensor]] = {}
+        self._specs: Dict[str, List[Optional[tuple]]] = {}
 
     @property
     def method_names(self) -> List[str]:
@@ -135,9 +216,17 @@ class Program:
         specs = self._native.input_specs(method)
         return [None if s is None else (tuple(s[0]), _dtype_of(s[1], f"input {i}")) for i, s in enumerate(specs)]
 
+    def _input_specs(self, method: str) -> List[Optional[tuple]]:
+        if method not in self._specs:
+            self._specs[method] = self.input_specs(method)
+        return self._specs[method]
+
     def run(self, method: str, inputs: Sequence[Any]) -> List[Any]:
         """Runs ``method`` on ``inputs`` (CPU tensors or scalars); returns new tensors."""
         self.load_method(method)
+        _check_call(method, inputs, self._input_specs(method))
+        if self.device == "cuda":
+            return self._run_on_device(method, inputs)
         keep_alive: List[torch.Tensor] = []
         native_inputs = [_to_native_input(v, keep_alive, i) for i, v in enumerate(inputs)]
         try:
@@ -145,6 +234,41 @@ class Program:
         except RuntimeError as err:
             raise DelegateError(str(err)) from None
         return [_to_torch_output(v, i) for i, v in enumerate(outputs)]
+
+    def _run_on_device(self, method: str, inputs: Sequence[Any]) -> List[Any]:
+        """device="cuda": CUDA tensors in, CUDA tensors out, bound zero-copy.
+
+        The program must be exported with ``DevicePlanning(device_io=True)``
+        (method inputs and outputs unplanned, on the device). CPU tensor inputs
+        are moved to the device first. Before the call, work queued on torch's
+        current stream is waited for (the delegate runs on its own stream:
+        ExecuTorch 1.5.1 passes backends no stream); when the call returns the
+        delegate's work is complete, so the outputs are ready on any stream.
+        """
+        keep_alive: List[torch.Tensor] = []
+        native_inputs = [_to_device_input(v, keep_alive, i) for i, v in enumerate(inputs)]
+        outputs = self._output_buffers(method)
+        native_outputs = [(t.data_ptr(), list(t.shape), _SCALAR_TYPE_OF[t.dtype], _device_index(t)) for t in outputs]
+        torch.cuda.current_stream().synchronize()
+        try:
+            sizes = self._native.execute_into(method, native_inputs, native_outputs)
+        except RuntimeError as err:
+            raise DelegateError(str(err)) from None
+        return [_narrow(buffer, shape) for buffer, shape in zip(outputs, sizes)]
+
+    def _output_buffers(self, method: str) -> List[torch.Tensor]:
+        """Device tensors at each output's largest shape: new ones per call, so
+        results never alias earlier ones, unless ``reuse_outputs``."""
+        if self.reuse_outputs and method in self._device_outputs:
+            return self._device_outputs[method]
+        buffers = []
+        for index, spec in enumerate(self._native.output_specs(method)):
+            if spec is None:
+                raise DelegateError(f"output {index} of {method!r} is not a tensor; device='cuda' binds tensor outputs only")
+            buffers.append(torch.empty(spec[0], dtype=_dtype_of(spec[1], f"output {index}"), device="cuda"))
+        if self.reuse_outputs:
+            self._device_outputs[method] = buffers
+        return buffers
 
     def forward(self, *inputs: Any) -> List[Any]:
         return self.run("forward", inputs)
@@ -200,6 +324,8 @@ def load(
     backend_options: Optional[Mapping[str, BackendOptionValue]] = None,
     *,
     load_methods: bool = True,
+    device: str = "cpu",
+    reuse_outputs: bool = False,
 ) -> Program:
     """Loads a ``.pte`` program through ExecuTorch with the TensorRT delegate.
 
@@ -208,17 +334,31 @@ def load(
     ExecuTorch would truncate silently). With ``load_methods`` every method is
     initialized now, so a delegate that cannot run (no GPU, wrong engine) fails
     here rather than on the first call.
+
+    ``device="cuda"`` runs a program exported with
+    ``DevicePlanning(device_io=True)`` on torch CUDA tensors: inputs are bound
+    zero-copy (CPU tensors are moved to the GPU first) and outputs are CUDA
+    tensors written by the engine directly, with no host round trip. Each call
+    returns new output tensors; with ``reuse_outputs=True`` the same output
+    tensors are filled again by every call (no allocation per call), so a
+    result is overwritten by the next call: clone what you keep.
     """
     _native.check_registered()
     program_path = Path(path)
     if not program_path.is_file():
         raise FileNotFoundError(f"no program file at {program_path}")
     options = _check_backend_options(backend_options or {})
+    device = _check_device(device, reuse_outputs)
+    if device == "cuda" and not _runtime.prepare_device_memory():
+        raise DelegateError(
+            "device='cuda': ExecuTorch has no CUDA DeviceAllocator registered, so it cannot place the program's "
+            f"device tensors ({_runtime.last_error() or 'the TensorRT adapter registered none'})"
+        )
     try:
         native = _runtime.LoadedProgram(str(program_path), {_native.BACKEND_ID: options} if options else {})
     except RuntimeError as err:
         raise DelegateError(str(err)) from None
-    program = Program(program_path, native, options)
+    program = Program(program_path, native, options, device, reuse_outputs)
     if load_methods:
         for method in program.method_names:
             program.load_method(method)

@@ -16,6 +16,9 @@ X = torch.tensor([[-3.0, -1.0, 0.0], [1.0, 2.0, 3.0]])
 # STREAMING in memory_programs.py: 1024 bytes that cannot stream, the
 # automatic budget of 1024 streamed bytes, 512 of activation memory.
 STREAMING_DEVICE_BYTES = 1024 + 1024 + 512
+# Once a call ran: the executor's staging buffer, one 256-byte slot for the
+# host input and one for the host output (backend/staging_buffers.h).
+STAGING_BYTES = 2 * 256
 
 
 def _device_bytes(engine) -> int:
@@ -41,7 +44,7 @@ def test_deferred_allocates_nothing_until_the_first_execute(device, test_program
     assert state["weight_streaming_budget_source"] == "unresolved"
 
     torch.testing.assert_close(program.forward(X)[0], X + 1)
-    assert _device_bytes(device) - baseline == STREAMING_DEVICE_BYTES
+    assert _device_bytes(device) - baseline == STREAMING_DEVICE_BYTES + STAGING_BYTES
     state = program.delegate_states[0]
     assert (state["state"], state["device_bytes"], state["initializations"]) == ("device", STREAMING_DEVICE_BYTES, 1)
     assert state["init_ms"] > 0.0
@@ -60,7 +63,7 @@ def test_offload_returns_device_memory_and_the_next_execute_restores_it(
     baseline = _device_bytes(device)
     program = load(test_programs["streaming_deferred"], backend_options={"weight_streaming_budget": "2048"})
     torch.testing.assert_close(program.forward(X)[0], X + 1)
-    assert _device_bytes(device) - baseline == 1024 + 2048 + 512
+    assert _device_bytes(device) - baseline == 1024 + 2048 + 512 + STAGING_BYTES
 
     program.offload()
     assert _device_bytes(device) == baseline
@@ -69,7 +72,7 @@ def test_offload_returns_device_memory_and_the_next_execute_restores_it(
     assert state["host_bytes"] > 0  # the engine, serialized back to host memory
 
     torch.testing.assert_close(program.forward(X)[0], X + 1)
-    assert _device_bytes(device) - baseline == 1024 + 2048 + 512
+    assert _device_bytes(device) - baseline == 1024 + 2048 + 512 + STAGING_BYTES
     state = program.delegate_states[0]
     # The budget given at load survives the offload.
     assert (state["state"], state["weight_streaming_budget"], state["initializations"]) == ("device", 2048, 2)
@@ -104,7 +107,7 @@ def test_deferred_context_deserializes_in_init_and_creates_the_context_later(
     assert state["state"] == "deserialized"
     assert _device_bytes(device) - baseline == 1024  # weights that cannot stream
     torch.testing.assert_close(program.forward(X)[0], X + 1)
-    assert _device_bytes(device) - baseline == STREAMING_DEVICE_BYTES
+    assert _device_bytes(device) - baseline == STREAMING_DEVICE_BYTES + STAGING_BYTES
 
 
 def test_failed_deferred_initialization_is_reported_and_retried(device, test_programs: Dict[str, Path]) -> None:

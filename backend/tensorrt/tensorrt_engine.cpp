@@ -59,9 +59,7 @@ TensorRTEngine::TensorRTEngine(
     TensorRTLogger& logger)
     : engine_(std::move(engine)),
       logger_(logger),
-      device_index_(metadata.device_index),
-      input_buffers_(metadata.inputs.size()),
-      output_buffers_(metadata.outputs.size()) {
+      device_index_(metadata.device_index) {
   for (const TensorSpec& spec : metadata.inputs) {
     input_names_.push_back(spec.name);
   }
@@ -141,12 +139,11 @@ Error TensorRTEngine::check_signature(const EngineMetadata& metadata) const {
 
 TensorRTEngine::~TensorRTEngine() {
   // TensorRT and CUDA objects must be released on the device they live on,
-  // in order: context before engine; buffers and stream last.
+  // in order: context before engine; the stream last. Staging buffers were
+  // freed by the executor before (release_device_buffers).
   ScopedDevice device(device_index_);
   context_.reset();
   engine_.reset();
-  input_buffers_.clear();
-  output_buffers_.clear();
 }
 
 Error TensorRTEngine::infer_output_shapes(
@@ -208,41 +205,59 @@ Error TensorRTEngine::infer_output_shapes(
   return Error::Ok;
 }
 
-Error TensorRTEngine::stage_in(const HostTensor& input, DeviceBuffer& buffer) {
-  cudaError_t status = buffer.reserve(input.nbytes);
-  if (status != cudaSuccess) {
-    return cuda_failure(Error::MemoryAllocationFailed, "cudaMalloc for an input", status);
+Result<void*> device_allocate(int32_t device_index, size_t nbytes, const char* what) {
+  ScopedDevice device(device_index);
+  if (device.status() != cudaSuccess) {
+    return device_failure(device_index, device);
   }
-  status = cudaMemcpyAsync(
-      buffer.get(), input.data, input.nbytes, cudaMemcpyHostToDevice, stream_.get());
+  void* pointer = nullptr;
+  const cudaError_t status = cudaMalloc(&pointer, nbytes == 0 ? 1 : nbytes);
   if (status != cudaSuccess) {
-    return cuda_failure(Error::Internal, "copying an input to the device", status);
+    return cuda_failure(Error::MemoryAllocationFailed, what, status);
   }
-  if (!context_->setTensorAddress(input.spec->name.c_str(), buffer.get())) {
+  return pointer;
+}
+
+Result<void*> TensorRTEngine::allocate_device(size_t nbytes) {
+  return device_allocate(device_index_, nbytes, "cudaMalloc for staging buffers");
+}
+
+void TensorRTEngine::free_device(void* pointer) {
+  ScopedDevice device(device_index_);
+  cudaFree(pointer); // nothing to do about a failure on the release path
+}
+
+Error TensorRTEngine::copy_to_device(void* device_data, const void* host, size_t nbytes) {
+  ScopedDevice device(device_index_);
+  const cudaError_t status =
+      cudaMemcpyAsync(device_data, host, nbytes, cudaMemcpyHostToDevice, stream_.get());
+  return status == cudaSuccess ? Error::Ok
+                               : cuda_failure(Error::Internal, "copying an input to the device", status);
+}
+
+Error TensorRTEngine::copy_to_host(void* host, const void* device_data, size_t nbytes) {
+  ScopedDevice device(device_index_);
+  const cudaError_t status =
+      cudaMemcpyAsync(host, device_data, nbytes, cudaMemcpyDeviceToHost, stream_.get());
+  return status == cudaSuccess ? Error::Ok
+                               : cuda_failure(Error::Internal, "copying an output to the host", status);
+}
+
+Error TensorRTEngine::bind_address(const DeviceTensor& tensor, const char* role) {
+  if (!context_->setTensorAddress(tensor.spec->name.c_str(), tensor.data)) {
     return report_error(
-        Error::Internal, "TensorRT refused the address of input '%s'", input.spec->name.c_str());
+        Error::Internal,
+        "TensorRT refused the address of %s '%s': %s",
+        role,
+        tensor.spec->name.c_str(),
+        logger_.take_last_error().c_str());
   }
   return Error::Ok;
 }
 
-Error TensorRTEngine::bind_output(const HostTensor& output, DeviceBuffer& buffer) {
-  const cudaError_t status = buffer.reserve(output.nbytes);
-  if (status != cudaSuccess) {
-    return cuda_failure(Error::MemoryAllocationFailed, "cudaMalloc for an output", status);
-  }
-  if (!context_->setTensorAddress(output.spec->name.c_str(), buffer.get())) {
-    return report_error(
-        Error::Internal, "TensorRT refused the address of output '%s'", output.spec->name.c_str());
-  }
-  return Error::Ok;
-}
-
-Error TensorRTEngine::drain_and_fail(Error error) {
-  cudaStreamSynchronize(stream_.get()); // the original error is the one to report
-  return error;
-}
-
-Error TensorRTEngine::run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) {
+Error TensorRTEngine::enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) {
+  // The context held now: created by create_execution_context(), released
+  // by offload (the delegate re-creates it before the next call).
   if (!context_) {
     return require_context();
   }
@@ -250,37 +265,29 @@ Error TensorRTEngine::run(Span<const HostTensor> inputs, Span<const HostTensor> 
   if (device.status() != cudaSuccess) {
     return device_failure(device_index_, device);
   }
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    Error err = stage_in(inputs[i], input_buffers_[i]);
-    if (err != Error::Ok) {
-      return drain_and_fail(err);
-    }
-  }
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    Error err = bind_output(outputs[i], output_buffers_[i]);
-    if (err != Error::Ok) {
-      return drain_and_fail(err);
-    }
-  }
   logger_.clear_last_error();
-  if (!context_->enqueueV3(stream_.get())) {
-    return drain_and_fail(report_error(
-        Error::Internal, "TensorRT enqueueV3 failed: %s", logger_.take_last_error().c_str()));
-  }
-  cudaError_t status = cudaSuccess;
-  for (size_t i = 0; i < outputs.size(); ++i) {
-    status = cudaMemcpyAsync(
-        outputs[i].data,
-        output_buffers_[i].get(),
-        outputs[i].nbytes,
-        cudaMemcpyDeviceToHost,
-        stream_.get());
-    if (status != cudaSuccess) {
-      return drain_and_fail(cuda_failure(Error::Internal, "copying an output to the host", status));
+  for (const DeviceTensor& input : inputs) {
+    Error err = bind_address(input, "input");
+    if (err != Error::Ok) {
+      return err;
     }
   }
-  // execute() returns with the outputs on the host, so wait for the stream.
-  status = cudaStreamSynchronize(stream_.get());
+  for (const DeviceTensor& output : outputs) {
+    Error err = bind_address(output, "output");
+    if (err != Error::Ok) {
+      return err;
+    }
+  }
+  if (!context_->enqueueV3(stream_.get())) {
+    return report_error(
+        Error::Internal, "TensorRT enqueueV3 failed: %s", logger_.take_last_error().c_str());
+  }
+  return Error::Ok;
+}
+
+Error TensorRTEngine::synchronize() {
+  ScopedDevice device(device_index_);
+  const cudaError_t status = cudaStreamSynchronize(stream_.get());
   return status == cudaSuccess ? Error::Ok
                                : cuda_failure(Error::Internal, "running the engine", status);
 }

@@ -13,10 +13,11 @@
 namespace executorch_tensorrt {
 namespace tensorrt_adapter {
 
-// One deserialized TensorRT engine with its execution context, stream and
-// device staging buffers (grown on demand, reused across calls). The context
-// is created by create_execution_context(), after the weight-streaming budget
-// was applied (tensorrt_engine_lifecycle.cpp).
+// One deserialized TensorRT engine with its execution context and stream.
+// The context is created by create_execution_context(), after the
+// weight-streaming budget was applied (tensorrt_engine_lifecycle.cpp).
+// Device memory for staging is allocated and owned by the delegate's
+// executor (StagingBuffers) through allocate_device/free_device.
 class TensorRTEngine final : public Engine {
  public:
   // Builds the engine from TensorRT objects; checks that every metadata
@@ -39,7 +40,12 @@ class TensorRTEngine final : public Engine {
   Result<std::vector<uint8_t>> serialize() const override;
 
   Error infer_output_shapes(uint32_t profile, Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
-  Error run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) override;
+  Result<void*> allocate_device(size_t nbytes) override;
+  void free_device(void* pointer) override;
+  Error copy_to_device(void* device, const void* host, size_t nbytes) override;
+  Error copy_to_host(void* host, const void* device, size_t nbytes) override;
+  Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) override;
+  Error synchronize() override;
 
  private:
   TensorRTEngine(
@@ -50,11 +56,7 @@ class TensorRTEngine final : public Engine {
   Error check_signature(const EngineMetadata& metadata) const;
   // Reports that an execute arrived before create_execution_context().
   Error require_context() const;
-  Error stage_in(const HostTensor& input, DeviceBuffer& buffer);
-  Error bind_output(const HostTensor& output, DeviceBuffer& buffer);
-  // Waits for work already enqueued before an error return, so no copy is
-  // still writing into ExecuTorch's buffers when execute() reports failure.
-  Error drain_and_fail(Error error);
+  Error bind_address(const DeviceTensor& tensor, const char* role);
 
   // Declared in this order so the context is destroyed before the engine.
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
@@ -65,8 +67,6 @@ class TensorRTEngine final : public Engine {
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   CudaStream stream_;
-  std::vector<DeviceBuffer> input_buffers_;
-  std::vector<DeviceBuffer> output_buffers_;
 };
 
 // Reports a failed CUDA call with its error string and returns `code`.
@@ -74,6 +74,10 @@ Error cuda_failure(Error code, const char* what, cudaError_t status);
 
 // Reports that a ScopedDevice could not make `device` current.
 Error device_failure(int32_t device, const ScopedDevice& guard);
+
+// cudaMalloc of `nbytes` (at least 1, so the address is never null) on
+// `device`; `what` names the buffer in the error.
+Result<void*> device_allocate(int32_t device, size_t nbytes, const char* what);
 
 } // namespace tensorrt_adapter
 } // namespace executorch_tensorrt

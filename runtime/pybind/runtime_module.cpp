@@ -18,9 +18,11 @@
 #include <executorch/extension/tensor/tensor_ptr_maker.h>
 #include <executorch/runtime/backend/backend_options_map.h>
 #include <executorch/runtime/backend/interface.h>
+#include <executorch/runtime/core/device_allocator.h>
 
 #include "../../backend/backend_id.h"
 #include "../../backend/delegate_blob.h"
+#include "../../backend/engine_runtime_registry.h"
 #include "../../backend/error_report.h"
 #include "../support/backend_option_list.h"
 #include "../support/runtime_reporting.h"
@@ -59,6 +61,12 @@ OutputValue copy_output(const EValue& value) {
   OutputValue out;
   if (value.isTensor()) {
     const auto& tensor = value.toTensor();
+    if (tensor.unsafeGetTensorImpl()->device_type() != executorch::aten::DeviceType::CPU) {
+      // A device-I/O program's outputs are device memory; a host copy here
+      // would read it as host memory.
+      throw std::runtime_error(
+          "the program returns device tensors; load it with device=\"cuda\" so they are bound to CUDA tensors");
+    }
     out.kind = OutputValue::Kind::kTensor;
     out.bytes.assign(static_cast<const char*>(tensor.const_data_ptr()), tensor.nbytes());
     out.sizes.assign(tensor.sizes().begin(), tensor.sizes().end());
@@ -157,60 +165,22 @@ class LoadedProgram {
 
   // [(sizes, scalar_type) | None] per input: None for a non-tensor input.
   py::list input_specs(const std::string& method) {
-    // Scalar type -1 marks a non-tensor input until the GIL is back.
-    const auto specs = locked([&] {
-      auto meta = module_->method_meta(method);
-      if (!meta.ok()) {
-        raise_error("reading method '" + method + "'", meta.error());
-      }
-      std::vector<std::pair<std::vector<int64_t>, int>> out;
-      for (size_t i = 0; i < meta->num_inputs(); ++i) {
-        auto info = meta->input_tensor_meta(i);
-        if (!info.ok()) {
-          out.push_back({{}, -1});
-        } else {
-          out.push_back({{info->sizes().begin(), info->sizes().end()}, static_cast<int>(info->scalar_type())});
-        }
-      }
-      return out;
-    });
-    py::list out;
-    for (const auto& spec : specs) {
-      if (spec.second < 0) {
-        out.append(py::none());
-      } else {
-        out.append(py::make_tuple(spec.first, spec.second));
-      }
-    }
-    return out;
+    return tensor_specs(method, /*outputs=*/false);
   }
 
-  // inputs: [(data_ptr, sizes, scalar_type) | bool | int | float]
+  // [(max sizes, scalar_type) | None] per output; the sizes are the upper
+  // bounds a caller-provided output buffer must hold.
+  py::list output_specs(const std::string& method) {
+    return tensor_specs(method, /*outputs=*/true);
+  }
+
+  // inputs: [(data_ptr, sizes, scalar_type[, device_index]) | bool | int | float]
+  // (device_index: CUDA device of data_ptr; absent or -1 for host memory)
   // returns: [(bytearray, sizes, scalar_type) | scalar], owned by Python.
   py::list execute(const std::string& method, const py::list& inputs) {
     std::vector<TensorPtr> tensors;
     std::vector<EValue> values;
-    tensors.reserve(inputs.size());
-    values.reserve(inputs.size());
-    for (const auto& item : inputs) {
-      if (py::isinstance<py::tuple>(item)) {
-        auto t = item.cast<py::tuple>();
-        auto* data = reinterpret_cast<void*>(t[0].cast<uintptr_t>());
-        auto sizes = t[1].cast<std::vector<executorch::aten::SizesType>>();
-        auto type = static_cast<executorch::aten::ScalarType>(t[2].cast<int>());
-        tensors.push_back(executorch::extension::from_blob(data, std::move(sizes), type));
-        values.emplace_back(tensors.back());
-      } else if (py::isinstance<py::bool_>(item)) {
-        values.emplace_back(item.cast<bool>());
-      } else if (py::isinstance<py::int_>(item)) {
-        values.emplace_back(item.cast<int64_t>());
-      } else if (py::isinstance<py::float_>(item)) {
-        values.emplace_back(item.cast<double>());
-      } else {
-        throw py::type_error("unsupported input of type " +
-                             std::string(py::str(py::type::of(item).attr("__name__"))));
-      }
-    }
+    to_method_inputs(inputs, tensors, values);
     // ExecuTorch's Module is not re-entrant and its outputs live in the
     // method's memory, which the next execute overwrites: run and copy the
     // outputs out under one lock.
@@ -233,7 +203,108 @@ class LoadedProgram {
     return outputs;
   }
 
+  // Runs `method` with its outputs written straight into caller memory.
+  // inputs: as execute(); outputs: one (data_ptr, max_sizes, scalar_type,
+  // device_index) per method output, device_index -1 for host memory; the
+  // program must leave its outputs unplanned (exported with
+  // DevicePlanning(device_io=True)). Returns each output's final sizes. The
+  // caller keeps every buffer alive and unused until this returns; the
+  // delegate has finished all device work by then.
+  py::list execute_into(const std::string& method, const py::list& inputs, const py::list& outputs) {
+    std::vector<TensorPtr> tensors;
+    std::vector<EValue> values;
+    to_method_inputs(inputs, tensors, values);
+    std::vector<TensorPtr> output_tensors;
+    for (const auto& item : outputs) {
+      output_tensors.push_back(tensor_from_tuple(item.cast<py::tuple>()));
+    }
+    std::vector<std::vector<int64_t>> sizes = locked([&] {
+      for (size_t i = 0; i < output_tensors.size(); ++i) {
+        const Error err = module_->set_output(method, EValue(output_tensors[i]), i);
+        if (err != Error::Ok) {
+          raise_error("binding output " + std::to_string(i) + " of method '" + method +
+                          "' to caller memory (export with DevicePlanning(device_io=True) so outputs are not planned)",
+                      err);
+        }
+      }
+      auto result = module_->execute(method, values);
+      if (!result.ok()) {
+        raise_error("running method '" + method + "'", result.error());
+      }
+      std::vector<std::vector<int64_t>> out;
+      for (const EValue& value : *result) {
+        if (!value.isTensor()) {
+          raise_error("method '" + method + "' returned a non-tensor output, which execute_into cannot bind", Error::NotSupported);
+        }
+        const auto& tensor = value.toTensor();
+        out.emplace_back(tensor.sizes().begin(), tensor.sizes().end());
+      }
+      return out;
+    });
+    return py::cast(sizes);
+  }
+
  private:
+  py::list tensor_specs(const std::string& method, bool outputs) {
+    // Scalar type -1 marks a non-tensor value until the GIL is back.
+    const auto specs = locked([&] {
+      auto meta = module_->method_meta(method);
+      if (!meta.ok()) {
+        raise_error("reading method '" + method + "'", meta.error());
+      }
+      std::vector<std::pair<std::vector<int64_t>, int>> out;
+      const size_t count = outputs ? meta->num_outputs() : meta->num_inputs();
+      for (size_t i = 0; i < count; ++i) {
+        auto info = outputs ? meta->output_tensor_meta(i) : meta->input_tensor_meta(i);
+        if (!info.ok()) {
+          out.push_back({{}, -1});
+        } else {
+          out.push_back({{info->sizes().begin(), info->sizes().end()}, static_cast<int>(info->scalar_type())});
+        }
+      }
+      return out;
+    });
+    py::list out;
+    for (const auto& spec : specs) {
+      out.append(spec.second < 0 ? py::object(py::none()) : py::object(py::make_tuple(spec.first, spec.second)));
+    }
+    return out;
+  }
+
+  // (data_ptr, sizes, scalar_type[, device_index]) -> a tensor over that
+  // memory, tagged with its device so the delegate binds it zero-copy.
+  static TensorPtr tensor_from_tuple(const py::tuple& t) {
+    auto* data = reinterpret_cast<void*>(t[0].cast<uintptr_t>());
+    auto sizes = t[1].cast<std::vector<executorch::aten::SizesType>>();
+    auto type = static_cast<executorch::aten::ScalarType>(t[2].cast<int>());
+    const int device_index = t.size() > 3 ? t[3].cast<int>() : -1;
+    const executorch::aten::Device device = device_index < 0
+        ? executorch::aten::Device(executorch::aten::DeviceType::CPU)
+        : executorch::aten::Device(executorch::aten::DeviceType::CUDA,
+                                   static_cast<executorch::runtime::etensor::DeviceIndex>(device_index));
+    return executorch::extension::from_blob(data, std::move(sizes), type, device);
+  }
+
+  static void to_method_inputs(const py::list& inputs, std::vector<TensorPtr>& tensors, std::vector<EValue>& values) {
+    tensors.reserve(inputs.size());
+    values.reserve(inputs.size());
+    for (const auto& item : inputs) {
+      if (py::isinstance<py::tuple>(item)) {
+        tensors.push_back(tensor_from_tuple(item.cast<py::tuple>()));
+        values.emplace_back(tensors.back());
+      } else if (py::isinstance<py::bool_>(item)) {
+        values.emplace_back(item.cast<bool>());
+      } else if (py::isinstance<py::int_>(item)) {
+        values.emplace_back(item.cast<int64_t>());
+      } else if (py::isinstance<py::float_>(item)) {
+        values.emplace_back(item.cast<double>());
+      } else {
+        throw py::type_error("unsupported input of type " +
+                             std::string(py::str(py::type::of(item).attr("__name__"))));
+      }
+    }
+  }
+
   // Runs `work` on the Module without the GIL and under mutex_. The GIL goes
   // first: waiting for mutex_ while holding it would deadlock with a thread
   // that holds mutex_ and wants the GIL. `work` may throw; the GIL is taken
@@ -255,6 +326,17 @@ class LoadedProgram {
   std::vector<BackendOptionList> option_lists_;
   std::vector<std::string> backend_ids_;
 };
+
+// Loads the TensorRT adapter (which registers ExecuTorch's CUDA
+// DeviceAllocator when a GPU is visible) ahead of loading a program, because
+// ExecuTorch allocates a device-planned program's buffers before any delegate
+// init() would load it. True when a CUDA DeviceAllocator is registered.
+bool prepare_device_memory() {
+  py::gil_scoped_release no_gil;
+  clear_last_error();
+  (void)engine_runtime_for(Flavour::kTensorRT); // failure is reported by the check below
+  return executorch::runtime::get_device_allocator(executorch::aten::DeviceType::CUDA) != nullptr;
+}
 
 // Names are bytes to the parser; show invalid UTF-8 as replacement characters
 // rather than failing the conversion.
@@ -330,12 +412,16 @@ PYBIND11_MODULE(_runtime, m) {
         "Backend ids in ExecuTorch's registry, as C++ sees it");
   m.def("last_error", [] { return std::string(last_error_message()); });
   m.def("parse_blob", &parse_blob, py::arg("data"));
+  m.def("prepare_device_memory", &prepare_device_memory,
+        "Loads the TensorRT adapter; True when ExecuTorch has a CUDA DeviceAllocator");
   py::class_<LoadedProgram>(m, "LoadedProgram")
       .def(py::init<const std::string&, const py::dict&>(), py::arg("path"), py::arg("backend_options"))
       .def("method_names", &LoadedProgram::method_names)
       .def("load_method", &LoadedProgram::load_method, py::arg("method"))
       .def("input_specs", &LoadedProgram::input_specs, py::arg("method"))
       .def("execute", &LoadedProgram::execute, py::arg("method"), py::arg("inputs"))
+      .def("output_specs", &LoadedProgram::output_specs, py::arg("method"))
+      .def("execute_into", &LoadedProgram::execute_into, py::arg("method"), py::arg("inputs"), py::arg("outputs"))
       .def_property_readonly("tag", &LoadedProgram::tag)
       .def("set_option", [](LoadedProgram& self, const py::dict& options) { set_program_options(self.tag(), options); },
            py::arg("options"))

@@ -179,6 +179,11 @@ TEST(Concurrency, DestroyingOneProgramWhileAnotherRuns) {
       runner_failures += add_relu_forward_is_right(running, static_cast<float>(runner_calls++ % 7)) ? 0 : 1;
     }
   });
+  // The cycles below take a few milliseconds: let the runner start first, or
+  // on a busy machine they may all finish before it runs once.
+  while (runner_calls.load() == 0) {
+    std::this_thread::yield();
+  }
   int cycle_failures = 0;
   for (int cycle = 0; cycle < 40; ++cycle) {
     // Created, run and destroyed (delegate destroy()) while `running` executes.

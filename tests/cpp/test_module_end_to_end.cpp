@@ -17,6 +17,8 @@
 #include <delegate_executor.h>
 #include <error_report.h>
 
+#include "simulated_device_engine.h"
+
 extern "C" void etrt_test_engine_set_device_count(int count);
 extern "C" int etrt_test_engine_run_count();
 
@@ -124,14 +126,14 @@ TEST(ModuleEndToEnd, RealTensorRTRtxEngineWithoutGpu) {
 
 namespace {
 
-class RecordingEngine final : public Engine {
+class RecordingEngine final : public SimulatedDeviceEngine {
  public:
   Error infer_output_shapes(uint32_t profile, Span<const Shape> inputs, Span<Shape> outputs) override {
     last_profile = profile;
     outputs[0] = inputs[0];
     return Error::Ok;
   }
-  Error run(Span<const HostTensor> inputs, Span<const HostTensor> outputs) override {
+  Error evaluate(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) override {
     ++runs;
     const auto* in = static_cast<const float*>(inputs[0].data);
     auto* out = static_cast<float*>(outputs[0].data);

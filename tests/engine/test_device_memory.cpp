@@ -1,6 +1,7 @@
 #include "test_device_memory.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -15,6 +16,10 @@ struct DeviceMemoryState {
   int64_t peak_bytes = 0;
   int64_t allocation_count = 0;
   int64_t capacity = 0;
+  int64_t h2d_copies = 0;
+  int64_t h2d_bytes = 0;
+  int64_t d2h_copies = 0;
+  int64_t d2h_bytes = 0;
 };
 
 DeviceMemoryState& state() {
@@ -56,16 +61,51 @@ void device_free(void* pointer) {
   std::free(pointer);
 }
 
-bool is_device_pointer(const void* pointer) {
-  DeviceMemoryState& s = state();
-  std::lock_guard<std::mutex> lock(s.mutex);
+namespace {
+
+// Whether [pointer, pointer + bytes) lies in one live allocation; the caller
+// holds the mutex.
+bool inside_allocation(DeviceMemoryState& s, const void* pointer, size_t bytes) {
   const char* p = static_cast<const char*>(pointer);
   auto it = s.live.upper_bound(p);
   if (it == s.live.begin()) {
     return false;
   }
   --it;
-  return p >= it->first && p < it->first + (it->second == 0 ? 1 : it->second);
+  const size_t extent = it->second == 0 ? 1 : it->second;
+  return p >= it->first && p + (bytes == 0 ? 1 : bytes) <= it->first + extent;
+}
+
+} // namespace
+
+bool is_device_pointer(const void* pointer) {
+  DeviceMemoryState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return inside_allocation(s, pointer, 0);
+}
+
+bool device_copy_from_host(void* device, const void* host, size_t bytes) {
+  DeviceMemoryState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!inside_allocation(s, device, bytes)) {
+    return false;
+  }
+  std::memcpy(device, host, bytes);
+  ++s.h2d_copies;
+  s.h2d_bytes += static_cast<int64_t>(bytes);
+  return true;
+}
+
+bool device_copy_to_host(void* host, const void* device, size_t bytes) {
+  DeviceMemoryState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!inside_allocation(s, device, bytes)) {
+    return false;
+  }
+  std::memcpy(host, device, bytes);
+  ++s.d2h_copies;
+  s.d2h_bytes += static_cast<int64_t>(bytes);
+  return true;
 }
 
 } // namespace test_engine
@@ -92,11 +132,38 @@ int64_t etrt_test_device_live_allocations() {
   std::lock_guard<std::mutex> lock(s.mutex);
   return static_cast<int64_t>(s.live.size());
 }
+void* etrt_test_device_allocate(int64_t bytes) {
+  return bytes < 0 ? nullptr : executorch_tensorrt::test_engine::device_allocate(static_cast<size_t>(bytes));
+}
+void etrt_test_device_free(void* pointer) {
+  executorch_tensorrt::test_engine::device_free(pointer);
+}
+int64_t etrt_test_device_h2d_copies() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.h2d_copies;
+}
+int64_t etrt_test_device_h2d_bytes() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.h2d_bytes;
+}
+int64_t etrt_test_device_d2h_copies() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.d2h_copies;
+}
+int64_t etrt_test_device_d2h_bytes() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.d2h_bytes;
+}
 void etrt_test_device_reset_counters() {
   auto& s = executorch_tensorrt::test_engine::state();
   std::lock_guard<std::mutex> lock(s.mutex);
   s.allocation_count = 0;
   s.peak_bytes = s.bytes_in_use;
+  s.h2d_copies = s.h2d_bytes = s.d2h_copies = s.d2h_bytes = 0;
 }
 void etrt_test_device_set_capacity(int64_t bytes) {
   auto& s = executorch_tensorrt::test_engine::state();

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+
+namespace executorch_tensorrt {
+
+// What one delegate's execute path has done since it was created (or since
+// reset): device allocations for staging, and the host<->device traffic it
+// caused. Read by tests and benchmarks (DelegateExecutor::counters()).
+struct ExecuteCounters {
+  uint64_t executes = 0; // calls that reached the engine
+  uint64_t allocations = 0; // device allocations for staging buffers
+  uint64_t bytes_allocated = 0; // their total size
+  uint64_t frees = 0;
+  uint64_t h2d_copies = 0; // host inputs staged to the device
+  uint64_t h2d_bytes = 0;
+  uint64_t d2h_copies = 0; // device results copied to host outputs
+  uint64_t d2h_bytes = 0;
+  uint64_t device_inputs = 0; // inputs already on the device, bound zero-copy
+  uint64_t device_outputs = 0; // outputs written straight into device tensors
+};
+
+} // namespace executorch_tensorrt
