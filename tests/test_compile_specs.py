@@ -238,13 +238,17 @@ def test_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyPat
 
 def test_every_key_the_exporter_writes_is_known_to_the_delegate() -> None:
     """The C++ delegate's init() fails on any compile spec it does not know
-    (backend/delegate_options.cpp): its record keys plus the three it reads."""
+    (backend/delegate_options.cpp): its record keys plus the three it reads.
+    The exporter writes the spec keys and, with device planning, ExecuTorch's
+    target_device."""
     import re
     from pathlib import Path
+
+    from executorch_tensorrt.exporter.device_planning import TARGET_DEVICE_KEY
 
     source = (Path(__file__).resolve().parents[1] / "backend" / "delegate_options.cpp").read_text()
     record_list = re.search(r"kExporterRecordKeys\[\] = \{(.*?)\};", source, re.S)
     assert record_list is not None
     delegate_keys = set(re.findall(r'"(\w+)"', record_list.group(1)))
     delegate_keys |= {"weight_streaming_budget", "init_policy", "output_buffers"}
-    assert set(KNOWN_KEYS) == delegate_keys
+    assert set(KNOWN_KEYS) | {TARGET_DEVICE_KEY} == delegate_keys
