@@ -58,6 +58,7 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
   report.budget_source = status.budget_resolved ? budget_source_name(status.budget.source) : "unresolved";
   report.last_init_ms = status.last_init_ms;
   report.initializations = status.initializations;
+  report.counters = delegate.executor.counters();
   return report;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "execute_counters.h"
 #include "loaded_delegate.h"
 
 namespace executorch_tensorrt {
@@ -34,6 +35,7 @@ struct DelegateReport {
   std::string budget_source; // load_option | compile_spec | automatic | not_streamable | unresolved
   double last_init_ms = 0.0;
   uint32_t initializations = 0;
+  ExecuteCounters counters; // the execute path's allocations and copies
 };
 
 DelegateReport report_delegate(LoadedDelegate& delegate);

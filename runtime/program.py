@@ -308,7 +308,10 @@ class Program:
         """Per delegate, in load order: ``state`` (host, deserialized, device),
         ``device_bytes``, ``host_bytes``, ``weight_streaming_budget`` and its
         ``weight_streaming_budget_source``, ``init_policy``, ``output_buffers``,
-        ``init_ms`` (the last deferred initialization) and ``initializations``."""
+        ``init_ms`` (the last deferred initialization), ``initializations`` and
+        ``counters`` (the execute path's device allocations, bytes allocated,
+        host-to-device and device-to-host copies and bytes, zero-copy device
+        inputs and outputs)."""
         return [dict(report) for report in self._native.delegate_reports()]
 
     @property

@@ -83,6 +83,14 @@ class AddOne(torch.nn.Module):
 ADD_ONE_INPUTS = (torch.zeros(2, 3),)
 
 
+class TwoEnginesAroundSigmoid(torch.nn.Module):
+    """forward(x) = sigmoid(x + 1) + 1: with sigmoid forced to the CPU, two
+    engines with a CPU op between them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x + 1.0) + 1.0
+
+
 def export_memory_programs(out: Path) -> Dict[str, Path]:
     """Programs for the budget precedence table and the init policies."""
     from executorch_tensorrt.exporter import register_engine_builder, save, unregister_engine_builder
@@ -94,7 +102,19 @@ def export_memory_programs(out: Path) -> Dict[str, Path]:
             bases[name] = Path(save(AddOne(), out / f"{name}.pte", inputs=ADD_ONE_INPUTS, engine_builder=f"memory_{name}"))
         finally:
             unregister_engine_builder(f"memory_{name}")
+    register_engine_builder("memory_two_engines", MemoryTestBuilder(STREAMING))
+    try:
+        # No init_policy given: the exporter's default for several engines.
+        two_engines = Path(
+            save(
+                TwoEnginesAroundSigmoid(), out / "two_engines.pte", inputs=ADD_ONE_INPUTS,
+                engine_builder="memory_two_engines", torch_executed_ops=["aten.sigmoid.default"],
+            )
+        )
+    finally:
+        unregister_engine_builder("memory_two_engines")
     return {
+        "two_engines": two_engines,
         "streaming": bases["streaming"],
         "streaming_baked": with_compile_specs(
             bases["streaming"], out / "streaming_baked.pte", {"weight_streaming_budget": b"2048"}

@@ -157,3 +157,45 @@ def test_bad_init_policy_is_refused(device, test_programs: Dict[str, Path]) -> N
         load(test_programs["streaming"], backend_options={"init_policy": "lazy"})
     with pytest.raises(DelegateError, match="only meaningful for set_option"):
         load(test_programs["streaming"], backend_options={"offload": True})
+
+
+def test_program_with_two_engines_defers_by_default_and_offloads_both(
+    device, test_programs: Dict[str, Path]
+) -> None:
+    baseline = _device_bytes(device)
+    program = load(test_programs["two_engines"])
+    states = program.delegate_states
+    # The exporter bakes `deferred` for a program with more than one engine.
+    assert [(s["state"], s["init_policy"]) for s in states] == [("host", "deferred")] * 2
+    assert _device_bytes(device) == baseline
+
+    def expected(x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x + 1.0) + 1.0
+
+    torch.testing.assert_close(program.forward(X)[0], expected(X))
+    states = program.delegate_states
+    assert [s["state"] for s in states] == ["device", "device"]
+    assert sum(s["device_bytes"] for s in states) == 2 * STREAMING_DEVICE_BYTES
+    # Engines plus the delegates' staging buffers.
+    assert _device_bytes(device) - baseline >= 2 * STREAMING_DEVICE_BYTES
+
+    allocations = device.etrt_test_device_allocation_count()
+    torch.testing.assert_close(program.forward(X * 2)[0], expected(X * 2))
+    assert device.etrt_test_device_allocation_count() == allocations
+
+    program.offload()
+    assert _device_bytes(device) == baseline
+    assert [s["state"] for s in program.delegate_states] == ["host", "host"]
+    torch.testing.assert_close(program.forward(X)[0], expected(X))
+    assert [s["initializations"] for s in program.delegate_states] == [2, 2]
+
+
+def test_counters_show_reuse_in_the_delegate_report(device, test_programs: Dict[str, Path]) -> None:
+    program = load(test_programs["streaming"])
+    for _ in range(3):
+        program.forward(X)
+    counters = program.delegate_states[0]["counters"]
+    assert counters["executes"] == 3
+    assert counters["allocations"] == 1  # reuse: staging allocated once
+    assert counters["h2d_copies"] == 3 and counters["d2h_copies"] == 3
+    assert counters["h2d_bytes"] == 3 * X.numel() * 4

@@ -100,6 +100,19 @@ py::list program_delegate_reports(int64_t tag) {
     entry["weight_streaming_budget_source"] = report.budget_source;
     entry["init_ms"] = report.last_init_ms;
     entry["initializations"] = report.initializations;
+    const ExecuteCounters& c = report.counters;
+    py::dict counters;
+    counters["executes"] = c.executes;
+    counters["allocations"] = c.allocations;
+    counters["bytes_allocated"] = c.bytes_allocated;
+    counters["frees"] = c.frees;
+    counters["h2d_copies"] = c.h2d_copies;
+    counters["h2d_bytes"] = c.h2d_bytes;
+    counters["d2h_copies"] = c.d2h_copies;
+    counters["d2h_bytes"] = c.d2h_bytes;
+    counters["device_inputs"] = c.device_inputs;
+    counters["device_outputs"] = c.device_outputs;
+    entry["counters"] = counters;
     out.append(entry);
   }
   return out;
