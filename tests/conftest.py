@@ -18,6 +18,10 @@ ENGINE_DIR = Path(__file__).resolve().parent / "engine"
 if str(ENGINE_DIR) not in sys.path:
     # Same module name pytest gives the file when it collects tests/engine/.
     sys.path.insert(0, str(ENGINE_DIR))
+# The program exporter shared with the reliability scripts.
+RELIABILITY_DIR = Path(__file__).resolve().parent / "reliability"
+if str(RELIABILITY_DIR) not in sys.path:
+    sys.path.insert(0, str(RELIABILITY_DIR))
 
 from test_engine_builder import TestEngineBuilder  # noqa: E402
 

@@ -10,7 +10,6 @@ from typing import Dict
 import pytest
 import torch
 
-from memory_programs import export_memory_programs
 from native_build import build_native_tests, load_test_engine
 
 
@@ -48,27 +47,12 @@ def test_engine() -> ctypes.CDLL:
 
 @pytest.fixture(scope="session")
 def test_programs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
-    """Programs exported once: two for the test engine (its version and a
-    newer one) and one holding a real TensorRT-RTX engine built on the CPU."""
-    from executorch_tensorrt.exporter import register_engine_builder, save, unregister_engine_builder
-    from test_engine_builder import TestEngineBuilder
+    """Programs exported once per session (tests/reliability/export_programs.py):
+    two for the test engine (its version and a newer one), one holding a real
+    TensorRT-RTX engine built on the CPU, and the simulated-memory programs."""
+    from export_programs import export_programs
 
-    out = tmp_path_factory.mktemp("programs")
-    newer = TestEngineBuilder()
-    newer.version = "2.0.0"
-    register_engine_builder("test_session", TestEngineBuilder())
-    register_engine_builder("test_newer", newer)
-    try:
-        programs = {
-            "add_relu": save(AddRelu(), out / "add_relu.pte", inputs=ADD_RELU_INPUTS, engine_builder="test_session"),
-            "add_relu_v2": save(AddRelu(), out / "add_relu_v2.pte", inputs=ADD_RELU_INPUTS, engine_builder="test_newer"),
-            "rtx_mlp": save(SmallMLP(), out / "rtx_mlp.pte", inputs=MLP_INPUTS, engine_builder="tensorrt_rtx"),
-        }
-    finally:
-        unregister_engine_builder("test_session")
-        unregister_engine_builder("test_newer")
-    programs.update(export_memory_programs(out))
-    return {name: Path(path) for name, path in programs.items()}
+    return export_programs(tmp_path_factory.mktemp("programs"))
 
 
 def machine_has_nvidia_gpu() -> bool:

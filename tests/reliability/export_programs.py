@@ -3,8 +3,9 @@ builders as the pytest session fixture, tests/native_fixtures.py), so the
 sanitizer, leak and malformed-program scripts can run outside pytest.
 
 Usage: python tests/reliability/export_programs.py OUT_DIR
-Writes add_relu.pte, add_relu_v2.pte (test engine 2.0.0) and rtx_mlp.pte (a
-real TensorRT-RTX engine built on the CPU).
+Writes add_relu.pte, add_relu_v2.pte (test engine 2.0.0), rtx_mlp.pte (a
+real TensorRT-RTX engine built on the CPU) and the simulated-memory programs
+of tests/memory_programs.py (weight streaming, init policies, two engines).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ for extra in (TESTS_DIR, TESTS_DIR / "engine"):
 
 def export_programs(out: Path) -> Dict[str, Path]:
     from executorch_tensorrt.exporter import register_engine_builder, save, unregister_engine_builder
+    from memory_programs import export_memory_programs
     from native_fixtures import ADD_RELU_INPUTS, MLP_INPUTS, AddRelu, SmallMLP
     from test_engine_builder import TestEngineBuilder
 
@@ -30,7 +32,7 @@ def export_programs(out: Path) -> Dict[str, Path]:
     register_engine_builder("test_export", TestEngineBuilder())
     register_engine_builder("test_export_newer", newer)
     try:
-        return {
+        programs = {
             "add_relu": Path(save(AddRelu(), out / "add_relu.pte", inputs=ADD_RELU_INPUTS, engine_builder="test_export")),
             "add_relu_v2": Path(
                 save(AddRelu(), out / "add_relu_v2.pte", inputs=ADD_RELU_INPUTS, engine_builder="test_export_newer")
@@ -40,6 +42,8 @@ def export_programs(out: Path) -> Dict[str, Path]:
     finally:
         unregister_engine_builder("test_export")
         unregister_engine_builder("test_export_newer")
+    programs.update(export_memory_programs(out))
+    return programs
 
 
 if __name__ == "__main__":
