@@ -43,10 +43,10 @@ class DelegateExecutor {
       Span<executorch::runtime::EValue*> args,
       executorch::runtime::EventTracer* tracer = nullptr);
 
-  // reuse (default) or fresh; applies from the next call.
+  // reuse (default), fresh or reuse_profile_max; applies from the next call.
   void set_output_buffer_policy(OutputBufferPolicy policy);
   OutputBufferPolicy output_buffer_policy() const {
-    return staging_.policy();
+    return requested_policy_;
   }
   // With reuse, size the staging buffer for every profile's maximum shapes at
   // the first call, so that no later call grows it.
@@ -91,6 +91,7 @@ class DelegateExecutor {
   std::vector<DeviceTensor> inputs_;
   std::vector<DeviceTensor> outputs_;
   StagingBuffers staging_;
+  OutputBufferPolicy requested_policy_ = OutputBufferPolicy::kReuse;
   ExecuteCounters counters_;
 };
 

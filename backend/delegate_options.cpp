@@ -69,12 +69,15 @@ const char* output_buffer_policy_name(OutputBufferPolicy policy) {
       return "reuse";
     case OutputBufferPolicy::kFresh:
       return "fresh";
+    case OutputBufferPolicy::kReuseProfileMax:
+      return "reuse_profile_max";
   }
   return "unknown";
 }
 
 std::optional<OutputBufferPolicy> parse_output_buffer_policy(const char* text, size_t size) {
-  for (OutputBufferPolicy policy : {OutputBufferPolicy::kReuse, OutputBufferPolicy::kFresh}) {
+  for (OutputBufferPolicy policy :
+       {OutputBufferPolicy::kReuse, OutputBufferPolicy::kFresh, OutputBufferPolicy::kReuseProfileMax}) {
     if (equals(text, size, output_buffer_policy_name(policy))) {
       return policy;
     }
@@ -135,7 +138,7 @@ Result<DelegateOptions> parse_compile_specs(ArrayRef<CompileSpec> specs) {
       if (!options.output_buffers.has_value()) {
         return report_error(
             Error::InvalidProgram,
-            "compile spec output_buffers=%s is not one of reuse, fresh; re-export the program",
+            "compile spec output_buffers=%s is not one of reuse, fresh, reuse_profile_max; re-export the program",
             printable_quoted(text, size).c_str());
       }
     } else if (!is_exporter_record_key(key.c_str())) {
@@ -216,13 +219,13 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
       }
     } else if (key == kOptionOutputBuffers) {
       if (text == nullptr) {
-        return wrong_type(where, option.key, "a string: reuse or fresh");
+        return wrong_type(where, option.key, "a string: reuse, fresh or reuse_profile_max");
       }
       request.options.output_buffers = parse_output_buffer_policy(text, text_size);
       if (!request.options.output_buffers.has_value()) {
         return report_error(
             Error::InvalidArgument,
-            "%s output_buffers=%s is not one of reuse, fresh",
+            "%s output_buffers=%s is not one of reuse, fresh, reuse_profile_max",
             where,
             printable_quoted(text, text_size).c_str());
       }

@@ -38,6 +38,7 @@ enum class InitPolicy : uint8_t {
 enum class OutputBufferPolicy : uint8_t {
   kReuse, // allocate once, grow when needed, reuse across calls
   kFresh, // allocate per call (debugging and comparison)
+  kReuseProfileMax, // reuse, sized at the first call for every profile's maximum: never grows
 };
 
 const char* init_policy_name(InitPolicy policy);

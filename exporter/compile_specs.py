@@ -47,7 +47,7 @@ ENGINE_BUILDER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 INIT_POLICIES = ("eager", "deferred", "deferred_context")
-OUTPUT_BUFFER_POLICIES = ("reuse", "fresh")
+OUTPUT_BUFFER_POLICIES = ("reuse", "fresh", "reuse_profile_max")
 # TensorRT-RTX ComputeCapability members, lowercased (SM75 ... SM121).
 COMPUTE_CAPABILITY_RE = re.compile(r"^sm[0-9]{2,3}$")
 MAX_OPTIMIZATION_LEVEL = 5

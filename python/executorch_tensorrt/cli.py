@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="for the whole program, split across engines by weight size",
     )
     export.add_argument("--init-policy", choices=("eager", "deferred", "deferred_context"), help="baked init policy")
-    export.add_argument("--output-buffers", choices=("reuse", "fresh"), help="baked output-buffer policy")
+    export.add_argument("--output-buffers", choices=("reuse", "fresh", "reuse_profile_max"), help="baked output-buffer policy")
     export.add_argument(
         "--external-weights", action="store_true", help="write CPU-side constants to OUT.ptd beside the .pte"
     )
