@@ -53,9 +53,9 @@ void HostEngineBytes::release() {
 DeferredEngine::DeferredEngine(
     const EngineMetadata& metadata,
     HostEngineBytes bytes,
-    std::optional<uint64_t> baked_budget,
-    std::optional<uint64_t> option_budget)
-    : metadata_(metadata), host_bytes_(std::move(bytes)), option_budget_(option_budget), baked_budget_(baked_budget) {}
+    const DelegateOptions& baked,
+    const DelegateOptions& overrides)
+    : metadata_(metadata), host_bytes_(std::move(bytes)), baked_(baked), overrides_(overrides) {}
 
 Error DeferredEngine::deserialize() {
   if (engine_) {
@@ -78,8 +78,8 @@ Error DeferredEngine::deserialize() {
 
 Error DeferredEngine::apply_budget_and_create_context() {
   BudgetInputs inputs;
-  inputs.load_option = option_budget_;
-  inputs.compile_spec = baked_budget_;
+  inputs.load_option = overrides_.weight_streaming_budget;
+  inputs.compile_spec = baked_.weight_streaming_budget;
   inputs.streamable_bytes = engine_->streamable_weights_bytes();
   if (inputs.streamable_bytes > 0) {
     inputs.automatic_bytes = engine_->automatic_weight_streaming_budget();
@@ -145,8 +145,7 @@ Error DeferredEngine::offload() {
   return Error::Ok;
 }
 
-Error DeferredEngine::set_budget_option(std::optional<uint64_t> budget) {
-  option_budget_ = budget;
+Error DeferredEngine::reapply_budget() {
   if (!engine_) {
     return Error::Ok; // resolved at the next initialization
   }

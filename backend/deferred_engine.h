@@ -13,6 +13,7 @@
 
 #include <executorch/runtime/core/freeable_buffer.h>
 
+#include "delegate_options.h"
 #include "engine_runtime.h"
 #include "weight_streaming_budget.h"
 
@@ -61,13 +62,14 @@ struct EngineStatus {
 // Not thread-safe: the owning delegate serializes every call with its mutex.
 class DeferredEngine final : public EngineSource {
  public:
-  // `baked_budget` from the compile specs, `option_budget` from load-time
-  // options (either may be absent).
+  // The budget's sources are read, not copied: `baked` (compile specs) and
+  // `overrides` (load-time options, then set_option) belong to the owning
+  // delegate and must outlive this engine.
   DeferredEngine(
       const EngineMetadata& metadata,
       HostEngineBytes bytes,
-      std::optional<uint64_t> baked_budget,
-      std::optional<uint64_t> option_budget);
+      const DelegateOptions& baked,
+      const DelegateOptions& overrides);
 
   // Brings the engine to kDevice (a no-op when it is there). A failure leaves
   // the engine where it was, so the next call tries again.
@@ -79,10 +81,10 @@ class DeferredEngine final : public EngineSource {
   // Frees the context and the engine, keeping the engine as host bytes.
   Error offload();
 
-  // A new load-time/set_option budget (nullopt: none). When an engine exists
+  // Call after the owner changed its override budget. When an engine exists
   // its context is recreated under the new budget; otherwise it applies at
   // the next initialization.
-  Error set_budget_option(std::optional<uint64_t> budget);
+  Error reapply_budget();
 
   EngineStatus status() const;
 
@@ -92,8 +94,8 @@ class DeferredEngine final : public EngineSource {
   const EngineMetadata& metadata_;
   HostEngineBytes host_bytes_;
   std::unique_ptr<Engine> engine_;
-  std::optional<uint64_t> option_budget_;
-  const std::optional<uint64_t> baked_budget_;
+  const DelegateOptions& baked_;
+  const DelegateOptions& overrides_;
   BudgetDecision budget_;
   bool budget_resolved_ = false;
   std::optional<int64_t> applied_budget_; // what the live engine has

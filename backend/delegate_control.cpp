@@ -25,7 +25,7 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
   }
   if (wanted.weight_streaming_budget.has_value()) {
     delegate.option_overrides.weight_streaming_budget = wanted.weight_streaming_budget;
-    Error err = delegate.engine.set_budget_option(wanted.weight_streaming_budget);
+    Error err = delegate.engine.reapply_budget();
     if (err != Error::Ok) {
       return err;
     }
@@ -79,9 +79,7 @@ namespace {
 // The value of `key` for one delegate as text, or nullopt for an unknown key.
 std::optional<std::string> query_value(const char* key, const DelegateReport& report) {
   if (std::strcmp(key, kOptionWeightStreamingBudget) == 0) {
-    return report.budget_source == "not_streamable" || report.budget_source == "unresolved"
-        ? std::string("none")
-        : std::to_string(report.budget_bytes);
+    return report.has_budget() ? std::to_string(report.budget_bytes) : std::string("none");
   }
   if (std::strcmp(key, "weight_streaming_budget_source") == 0) {
     return report.budget_source;

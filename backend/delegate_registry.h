@@ -36,6 +36,12 @@ struct DelegateReport {
   double last_init_ms = 0.0;
   uint32_t initializations = 0;
   ExecuteCounters counters; // the execute path's allocations and copies
+
+  // False before a deferred engine resolved its budget, and for engines
+  // that cannot stream: then there is no budget to show.
+  bool has_budget() const {
+    return budget_source != "not_streamable" && budget_source != "unresolved";
+  }
 };
 
 DelegateReport report_delegate(LoadedDelegate& delegate);

@@ -16,7 +16,7 @@ struct LoadedDelegate {
       : metadata(std::move(meta)),
         baked_options(baked),
         option_overrides(load),
-        engine(metadata, std::move(bytes), baked.weight_streaming_budget, load.weight_streaming_budget),
+        engine(metadata, std::move(bytes), baked_options, option_overrides),
         executor(metadata),
         program_tag(tag) {
     apply_output_buffer_policy();

@@ -3,7 +3,6 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
-#include <stdexcept>
 #include <variant>
 
 #include <executorch/runtime/backend/interface.h>
@@ -12,7 +11,7 @@
 #include "../../backend/delegate_options.h"
 #include "../../backend/delegate_registry.h"
 #include "../../backend/error_report.h"
-#include "../support/runtime_reporting.h"
+#include "python_errors.h"
 #include "python_options.h"
 
 namespace py = pybind11;
@@ -21,14 +20,6 @@ namespace executorch_tensorrt {
 
 using executorch::runtime::BackendOption;
 using executorch::runtime::kMaxOptionValueLength;
-
-namespace {
-
-[[noreturn]] void raise(const std::string& what, Error error) {
-  throw std::runtime_error(describe_failure(what, error));
-}
-
-} // namespace
 
 void set_program_options(int64_t tag, const py::dict& options) {
   if (options.contains(kOptionProgram)) {
@@ -48,7 +39,7 @@ void set_program_options(int64_t tag, const py::dict& options) {
     err = executorch::runtime::set_option(kBackendId, list.view());
   }
   if (err != Error::Ok) {
-    raise("set_option", err);
+    raise_error("set_option", err);
   }
 }
 
@@ -69,7 +60,7 @@ py::dict get_program_options(int64_t tag, const std::vector<std::string>& keys) 
     err = executorch::runtime::get_option(kBackendId, {queries.data(), queries.size()});
   }
   if (err != Error::Ok) {
-    raise("get_option", err);
+    raise_error("get_option", err);
   }
   py::dict out;
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -94,9 +85,7 @@ py::list program_delegate_reports(int64_t tag) {
     entry["init_policy"] = report.init_policy;
     entry["output_buffers"] = report.output_buffers;
     entry["weight_streaming_budget"] =
-        report.budget_source == "not_streamable" || report.budget_source == "unresolved"
-        ? py::object(py::none())
-        : py::object(py::int_(report.budget_bytes));
+        report.has_budget() ? py::object(py::int_(report.budget_bytes)) : py::object(py::none());
     entry["weight_streaming_budget_source"] = report.budget_source;
     entry["init_ms"] = report.last_init_ms;
     entry["initializations"] = report.initializations;

@@ -28,6 +28,7 @@
 #include "../support/runtime_reporting.h"
 #include "../../backend/program_tag.h"
 #include "program_control.h"
+#include "python_errors.h"
 #include "python_options.h"
 
 namespace py = pybind11;
@@ -41,10 +42,6 @@ using executorch::extension::TensorPtr;
 using executorch::extension::module::Module;
 using executorch::runtime::EValue;
 using executorch::runtime::LoadBackendOptionsMap;
-
-[[noreturn]] void raise_error(const std::string& what, Error error) {
-  throw std::runtime_error(describe_failure(what, error));
-}
 
 // One method output copied out of ExecuTorch's memory (no GIL needed).
 struct OutputValue {
