@@ -1,4 +1,5 @@
-"""The ExecuTorch backend: edge program -> delegate blob (metadata + engine)."""
+"""The ExecuTorch backend: edge program -> delegate blob (format version 2:
+one or more engines, each with its metadata; ``batch_engines`` decides how many)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from executorch.exir.backend.compile_spec_schema import CompileSpec
 from torch.export import ExportedProgram
 
 from . import blob
-from .build_records import EngineBuildRecord, digest, record_build
-from .builders import BuiltEngine, EngineBuildRequest, get_engine_builder
+from .build_records import EngineBuildRecord, RangeEngineRecord, building_range_engine, digest, record_build
+from .builders import BuiltEngine, EngineBuilder, EngineBuildRequest, get_engine_builder
 from .compile_specs import TensorRTCompileSpec
-from .io_specs import derive_io, example_inputs
+from .engine_ranges import ProfileGroup, ascending, engine_examples, profile_groups, ranges_text, select_profiles
+from .io_specs import DelegateIO, derive_io, example_inputs
 
 _LOG = logging.getLogger("executorch_tensorrt.exporter")
 
@@ -33,41 +35,81 @@ class ExecutorchTensorRTBackend(BackendDetails):
         io = derive_io(edge_program, spec.optimization_profiles)
         builder = get_engine_builder(spec.engine_builder)
         name = getattr(builder, "name", type(builder).__name__)
-        request = EngineBuildRequest(
-            # Edge ops are callable and dispatch to aten, so the unlifted module
-            # (weights as attributes, user inputs as arguments) runs as aten.
-            module=edge_program.module(),
-            example_inputs=example_inputs(io),
-            input_specs=io.inputs,
-            output_specs=io.outputs,
-            compile_spec=spec,
-        )
-        operators = sum(1 for n in edge_program.graph.nodes if n.op == "call_function")
-        _LOG.info("building a TensorRT engine with %s: %d operator(s), %d input(s)", name, operators, len(io.inputs))
-        start = time.perf_counter()
-        built = builder.build(request)
-        seconds = time.perf_counter() - start
-        _check_built(name, built, spec)
+        # Edge ops are callable and dispatch to aten, so the unlifted module
+        # (weights as attributes, user inputs as arguments) runs as aten.
+        module = edge_program.module()
+        examples = example_inputs(io)
         num_profiles = len(io.inputs[0].ranges) if io.inputs else 1
-        inputs, outputs = _named(io.inputs, io.outputs, built.io_names)
-        metadata = blob.EngineMetadata(
-            flavour=built.flavour,
-            builder_version=built.builder_version,
-            inputs=inputs,
-            outputs=outputs,
-            device_index=spec.device_index,
-            version_compatible=built.version_compatible,
-            num_profiles=num_profiles,
+        groups = profile_groups(num_profiles, spec.batch_engines)
+        operators = sum(1 for n in edge_program.graph.nodes if n.op == "call_function")
+        _LOG.info(
+            "building %d TensorRT engine(s) with %s: %d operator(s), %d input(s)",
+            len(groups), name, operators, len(io.inputs),
         )
-        data = blob.encode(blob.DelegateBlob(metadata, built.engine))
-        weights = built.weight_bytes if built.weight_bytes is not None else constant_bytes(edge_program)
+        start = time.perf_counter()
+        entries: List[blob.EngineEntry] = []
+        weights: Optional[int] = None
+        for index, group in enumerate(groups):
+            with building_range_engine(index, len(groups)):
+                entry, built = _build_engine(builder, name, spec, module, io, examples, group)
+            entries.append(entry)
+            weights = built.weight_bytes if weights is None else weights
+        seconds = time.perf_counter() - start
+        entries = ascending(entries)
+        data = blob.encode_engines(entries)
+        if weights is None:
+            weights = constant_bytes(edge_program)
+        engines = tuple(
+            RangeEngineRecord(ranges_text(e.blob.metadata.inputs), len(e.blob.engine), e.execution_memory_bytes)
+            for e in entries
+        )
+        total_bytes = sum(e.engine_bytes for e in engines)
         record_build(
             EngineBuildRecord(
-                digest(data), name, built.flavour.label, len(built.engine), weights, num_profiles, seconds
+                digest(data), name, entries[0].blob.metadata.flavour.label, total_bytes, weights, num_profiles,
+                seconds, engines,
             )
         )
-        _LOG.info("built a %s-byte engine in %.2f s", f"{len(built.engine):,}", seconds)
+        _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{total_bytes:,}", seconds)
         return PreprocessResult(processed_bytes=data)
+
+
+def _build_engine(
+    builder: EngineBuilder,
+    name: str,
+    spec: TensorRTCompileSpec,
+    module: torch.nn.Module,
+    io: DelegateIO,
+    examples: Tuple[torch.Tensor, ...],
+    group: ProfileGroup,
+) -> Tuple[blob.EngineEntry, BuiltEngine]:
+    """Builds the engine holding the delegate's profiles ``group``."""
+    inputs = select_profiles(io.inputs, group)
+    outputs = select_profiles(io.outputs, group)
+    if spec.optimization_profiles and len(group) < len(spec.optimization_profiles):
+        spec = spec.replace(optimization_profiles=tuple(spec.optimization_profiles[i] for i in group))
+    request = EngineBuildRequest(
+        module=module,
+        example_inputs=engine_examples(examples, inputs),
+        input_specs=inputs,
+        output_specs=outputs,
+        compile_spec=spec,
+    )
+    built = builder.build(request)
+    _check_built(name, built, spec)
+    inputs, outputs = _named(inputs, outputs, built.io_names)
+    metadata = blob.EngineMetadata(
+        flavour=built.flavour,
+        builder_version=built.builder_version,
+        inputs=inputs,
+        outputs=outputs,
+        device_index=spec.device_index,
+        version_compatible=built.version_compatible,
+        num_profiles=len(group),
+    )
+    need = built.execution_memory_bytes
+    hint = blob.UNKNOWN_EXECUTION_MEMORY if need is None else need
+    return blob.EngineEntry(blob.DelegateBlob(metadata, built.engine), hint), built
 
 
 def _named(
@@ -101,5 +143,10 @@ def _check_built(name: str, built: object, spec: TensorRTCompileSpec) -> None:
         raise RuntimeError(f"engine builder {name!r} returned no engine bytes")
     if not isinstance(built.flavour, blob.Flavour):
         raise TypeError(f"engine builder {name!r} returned flavour {built.flavour!r}, expected a blob.Flavour")
+    need = built.execution_memory_bytes
+    if need is not None and (isinstance(need, bool) or not isinstance(need, int) or not 0 <= need < 2**63):
+        raise ValueError(
+            f"engine builder {name!r} returned execution_memory_bytes={need!r}; expected None or bytes in 0..2**63-1"
+        )
     if spec.version_compatible and not built.version_compatible:
         raise RuntimeError(f"version_compatible=True was asked but engine builder {name!r} built an engine that is not")

@@ -2,6 +2,9 @@
 
 The layout is specified in ``docs/blob_format.md``; the C++ reader is
 ``backend/delegate_blob.cpp``. The two are tested against each other.
+Version 1 (``encode``/``decode``) holds one engine; version 2
+(``encode_engines``/``decode_engines``), which the exporter writes, is a
+container of version-1 blobs, one per engine of the delegate.
 """
 
 from __future__ import annotations
@@ -270,3 +273,149 @@ def decode(data: bytes) -> DelegateBlob:
         num_profiles=num_profiles,
     )
     return DelegateBlob(meta, bytes(data[eng_off : eng_off + eng_size]))
+
+
+# Format version 2: a container of version-1 blobs, one per engine.
+ENGINES_FORMAT_VERSION = 2
+CONTAINER_HEADER_SIZE = 16
+ENGINE_ENTRY_SIZE = 32
+MAX_ENGINES = 16
+UNKNOWN_EXECUTION_MEMORY = -1
+
+_CONTAINER_HEADER = struct.Struct("<4sHHII")
+_ENGINE_ENTRY = struct.Struct("<QQqQ")
+assert _CONTAINER_HEADER.size == CONTAINER_HEADER_SIZE and _ENGINE_ENTRY.size == ENGINE_ENTRY_SIZE
+
+
+@dataclass(frozen=True)
+class EngineEntry:
+    """One engine of a delegate and its execution-context memory need in bytes
+    (-1: not known at export; TensorRT-RTX compiles for the device at load)."""
+
+    blob: DelegateBlob
+    execution_memory_bytes: int = UNKNOWN_EXECUTION_MEMORY
+
+
+def _tensor_signature(specs: Sequence[TensorSpec]) -> List[Tuple[str, str, int]]:
+    return [(s.name, s.dtype_name, s.rank) for s in specs]
+
+
+def engines_disagreement(metas: Sequence[EngineMetadata]) -> str:
+    """'' when every engine has the first one's flavour, builder, device and
+    I/O (count, order, names, dtypes, ranks); else the first difference."""
+    first = metas[0]
+    for index, meta in enumerate(metas[1:], start=1):
+        for what, mine, theirs in (
+            ("flavour", meta.flavour.label, first.flavour.label),
+            ("version_compatible", meta.version_compatible, first.version_compatible),
+            ("device_index", meta.device_index, first.device_index),
+            ("builder_version", meta.builder_version, first.builder_version),
+            ("inputs (name, dtype, rank)", _tensor_signature(meta.inputs), _tensor_signature(first.inputs)),
+            ("outputs (name, dtype, rank)", _tensor_signature(meta.outputs), _tensor_signature(first.outputs)),
+        ):
+            if mine != theirs:
+                return f"engine {index} differs from engine 0 in {what}: {mine!r} vs {theirs!r}"
+    return ""
+
+
+def max_input_volume(meta: EngineMetadata) -> int:
+    """The largest, over the engine's profiles, sum over inputs of the product
+    of the ``max`` dims: how the delegate compares engines' sizes."""
+    volumes = []
+    for profile in range(meta.num_profiles):
+        total = 0
+        for spec in meta.inputs:
+            product = 1
+            for dim in spec.ranges[profile].max:
+                product *= dim
+            total += product
+        volumes.append(total)
+    return max(volumes, default=0)
+
+
+def _align(offset: int) -> int:
+    return -(-offset // ENGINE_ALIGNMENT) * ENGINE_ALIGNMENT
+
+
+def encode_engines(entries: Sequence[EngineEntry]) -> bytes:
+    """Serialize a delegate of one or more engines as format version 2."""
+    entries = list(entries)
+    if not 1 <= len(entries) <= MAX_ENGINES:
+        raise ValueError(f"a delegate holds 1..{MAX_ENGINES} engines, got {len(entries)}")
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, EngineEntry):
+            raise TypeError(f"engine {index} must be an EngineEntry, got {type(entry).__name__}")
+        need = entry.execution_memory_bytes
+        if isinstance(need, bool) or not isinstance(need, int) or not -1 <= need < 2**63:
+            raise ValueError(
+                f"engine {index}: execution_memory_bytes must be an int in -1..2**63-1 (-1: unknown), got {need!r}"
+            )
+    problem = engines_disagreement([e.blob.metadata for e in entries])
+    if problem:
+        raise ValueError(f"the engines of one delegate must agree on all but their shape ranges: {problem}")
+    parts = [encode(e.blob) for e in entries]
+    table_end = CONTAINER_HEADER_SIZE + ENGINE_ENTRY_SIZE * len(entries)
+    out = bytearray(_CONTAINER_HEADER.pack(MAGIC, ENGINES_FORMAT_VERSION, CONTAINER_HEADER_SIZE, len(entries), 0))
+    offsets = []
+    offset = _align(table_end)
+    for part in parts:
+        offsets.append(offset)
+        offset = _align(offset + len(part))
+    for entry, part, start in zip(entries, parts, offsets, strict=True):
+        out += _ENGINE_ENTRY.pack(start, len(part), entry.execution_memory_bytes, 0)
+    for part, start in zip(parts, offsets, strict=True):
+        out += b"\x00" * (start - len(out))
+        out += part
+    return bytes(out)
+
+
+def decode_engines(data: bytes) -> List[EngineEntry]:
+    """Parse a delegate blob of either version: version 1 is one engine of
+    unknown execution memory. Used by ``inspect`` and the tests."""
+    if len(data) < CONTAINER_HEADER_SIZE:
+        raise BlobFormatError(f"blob is {len(data)} bytes, shorter than the {CONTAINER_HEADER_SIZE}-byte header")
+    magic, version, header_size, num_engines, _reserved = _CONTAINER_HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise BlobFormatError(f"bad magic {magic!r}; not an executorch-tensorrt delegate blob")
+    if version == FORMAT_VERSION:
+        return [EngineEntry(decode(data))]
+    if version != ENGINES_FORMAT_VERSION:
+        raise BlobFormatError(
+            f"blob format version {version} is not supported "
+            f"(this reader knows {FORMAT_VERSION} and {ENGINES_FORMAT_VERSION})"
+        )
+    if header_size != CONTAINER_HEADER_SIZE:
+        raise BlobFormatError(f"header size {header_size}, expected {CONTAINER_HEADER_SIZE}")
+    if not 1 <= num_engines <= MAX_ENGINES:
+        raise BlobFormatError(f"num_engines {num_engines} outside 1..{MAX_ENGINES}")
+    table_end = CONTAINER_HEADER_SIZE + ENGINE_ENTRY_SIZE * num_engines
+    if table_end > len(data):
+        raise BlobFormatError(f"engine table of {num_engines} entries runs past the {len(data)}-byte blob")
+    entries: List[EngineEntry] = []
+    spans: List[Tuple[int, int]] = []
+    for index in range(num_engines):
+        offset, size, need, _reserved = _ENGINE_ENTRY.unpack_from(data, CONTAINER_HEADER_SIZE + ENGINE_ENTRY_SIZE * index)
+        where = f"engine {index}"
+        if offset % ENGINE_ALIGNMENT:
+            raise BlobFormatError(f"{where} offset {offset} is not {ENGINE_ALIGNMENT}-byte aligned")
+        if offset < table_end:
+            raise BlobFormatError(f"{where} offset {offset} lies inside the header or engine table (ends at {table_end})")
+        if size == 0:
+            raise BlobFormatError(f"{where} is empty")
+        if offset + size > len(data):
+            raise BlobFormatError(f"{where} [{offset}, +{size}) outside the {len(data)}-byte blob")
+        if need < UNKNOWN_EXECUTION_MEMORY:
+            raise BlobFormatError(f"{where} execution_memory_bytes {need} is negative (only -1, unknown, is allowed)")
+        for other, (start, end) in enumerate(spans):
+            if offset < end and start < offset + size:
+                raise BlobFormatError(f"{where} overlaps engine {other}")
+        spans.append((offset, offset + size))
+        part = bytes(data[offset : offset + size])
+        try:
+            entries.append(EngineEntry(decode(part), need))
+        except BlobFormatError as err:
+            raise BlobFormatError(f"{where}: {err}") from None
+    problem = engines_disagreement([e.blob.metadata for e in entries])
+    if problem:
+        raise BlobFormatError(problem)
+    return entries

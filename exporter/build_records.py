@@ -12,7 +12,16 @@ import contextlib
 import contextvars
 import hashlib
 from dataclasses import dataclass
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
+
+
+@dataclass(frozen=True)
+class RangeEngineRecord:
+    """One engine of a delegate (several with ``batch_engines="per_range"``)."""
+
+    ranges: str  # the engine's input shape ranges, e.g. "input_0 [1, 4]..[8, 4]"
+    engine_bytes: int
+    execution_memory_bytes: int  # -1: known only at load
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,7 @@ class EngineBuildRecord:
     weight_bytes: int  # the builder's report, else the partition's constants
     num_profiles: int
     seconds: float
+    engines: Tuple[RangeEngineRecord, ...] = ()  # in blob order; engine_bytes is their sum
 
 
 _records: contextvars.ContextVar[Optional[List[EngineBuildRecord]]] = contextvars.ContextVar(
@@ -31,6 +41,8 @@ _records: contextvars.ContextVar[Optional[List[EngineBuildRecord]]] = contextvar
 )
 # How many engines the partitioner planned, for "engine 2/3" in progress displays.
 _expected: contextvars.ContextVar[int] = contextvars.ContextVar("executorch_tensorrt_expected_engines", default=0)
+# (k, n): the delegate being built is its k-th engine of n (batch_engines="per_range").
+_range: contextvars.ContextVar[Tuple[int, int]] = contextvars.ContextVar("executorch_tensorrt_range", default=(1, 1))
 
 
 def digest(data: bytes) -> str:
@@ -53,12 +65,25 @@ def expect_engines(count: int) -> None:
     _expected.set(count)
 
 
+@contextlib.contextmanager
+def building_range_engine(index: int, count: int) -> Iterator[None]:
+    """Labels the builds inside as engine ``index + 1`` of the delegate's ``count``."""
+    token = _range.set((index + 1, count))
+    try:
+        yield
+    finally:
+        _range.reset(token)
+
+
 def engine_label() -> str:
-    """``TensorRT engine 2/3`` for the engine being built now (``TensorRT`` outside a collection)."""
+    """``TensorRT engine 2/3`` for the delegate being built now (``TensorRT``
+    outside a collection), with ``, range 1/4`` when it has several engines."""
     records = _records.get()
+    k, n = _range.get()
+    suffix = f", range {k}/{n}" if n > 1 else ""
     if records is None or not _expected.get():
-        return "TensorRT"
-    return f"TensorRT engine {len(records) + 1}/{_expected.get()}"
+        return f"TensorRT{suffix}"
+    return f"TensorRT engine {len(records) + 1}/{_expected.get()}{suffix}"
 
 
 def record_build(record: EngineBuildRecord) -> None:

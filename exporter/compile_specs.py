@@ -21,11 +21,22 @@ key                          value (plain ASCII); absent when unset
 ``weight_streaming_budget``  decimal bytes (read by the delegate)
 ``init_policy``              ``eager``, ``deferred``, ``deferred_context`` (read by the delegate)
 ``output_buffers``           ``reuse`` or ``fresh`` (read by the delegate)
+``batch_engines``            ``max_batch`` or ``per_range`` (always written)
+``execution_memory``         ``private``, ``program`` or ``process`` (read by the delegate)
 ===========================  ==================================================
 
 Decimal integers have no sign, no leading ``+``/zeros and no whitespace. The
-delegate reads the last three; it accepts and ignores the others, which record
-how the engine was built (``executorch-tensorrt inspect`` shows them).
+delegate reads ``weight_streaming_budget``, ``init_policy``, ``output_buffers``
+and ``execution_memory``; it accepts and ignores the others, which record how
+the engines were built (``executorch-tensorrt inspect`` shows them).
+
+``batch_engines``: ``max_batch`` builds one engine holding every optimization
+profile; ``per_range`` builds one engine per profile, all in one delegate blob
+(format version 2), and the delegate picks the smallest that holds a call's
+shapes. ``execution_memory``: ``private``, each engine's execution context owns
+its memory; ``program``, the program's engines on one device share one pool
+sized to the largest need (the delegate's default when unset); ``process``,
+one pool per device shared by every program of the process that asks for it.
 """
 
 from __future__ import annotations
@@ -48,6 +59,8 @@ ENGINE_BUILDER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 PRECISIONS = ("fp32", "fp16", "bf16")
 INIT_POLICIES = ("eager", "deferred", "deferred_context")
 OUTPUT_BUFFER_POLICIES = ("reuse", "fresh", "reuse_profile_max")
+BATCH_ENGINES = ("max_batch", "per_range")
+EXECUTION_MEMORY_POLICIES = ("private", "program", "process")
 # TensorRT-RTX ComputeCapability members, lowercased (SM75 ... SM121).
 COMPUTE_CAPABILITY_RE = re.compile(r"^sm[0-9]{2,3}$")
 MAX_OPTIMIZATION_LEVEL = 5
@@ -69,6 +82,8 @@ KEY_OPTIMIZATION_PROFILES = "optimization_profiles"
 KEY_WEIGHT_STREAMING_BUDGET = "weight_streaming_budget"
 KEY_INIT_POLICY = "init_policy"
 KEY_OUTPUT_BUFFERS = "output_buffers"
+KEY_BATCH_ENGINES = "batch_engines"
+KEY_EXECUTION_MEMORY = "execution_memory"
 
 # Shape range of one symbolic dimension in one profile: (min, opt, max).
 DimRange = Tuple[int, int, int]
@@ -153,6 +168,10 @@ class TensorRTCompileSpec:
         optimization_profiles: per profile, ``{symbol: (min, opt, max)}`` for
             the program's symbolic dimensions (``s0``...).
         init_policy / output_buffers: run-time policies read by the delegate.
+        batch_engines: ``max_batch`` (one engine with every profile) or
+            ``per_range`` (one engine per profile in the delegate).
+        execution_memory: ``private``, ``program`` or ``process``: who shares
+            the engines' execution-context memory (read by the delegate).
     """
 
     engine_builder: str = "auto"
@@ -168,6 +187,8 @@ class TensorRTCompileSpec:
     weight_streaming_budget: Optional[int] = None
     init_policy: Optional[str] = None
     output_buffers: Optional[str] = None
+    batch_engines: str = "max_batch"
+    execution_memory: Optional[str] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.engine_builder, str):
@@ -219,6 +240,9 @@ class TensorRTCompileSpec:
             _check_choice("init_policy", self.init_policy, INIT_POLICIES)
         if self.output_buffers is not None:
             _check_choice("output_buffers", self.output_buffers, OUTPUT_BUFFER_POLICIES)
+        _check_choice("batch_engines", self.batch_engines, BATCH_ENGINES)
+        if self.execution_memory is not None:
+            _check_choice("execution_memory", self.execution_memory, EXECUTION_MEMORY_POLICIES)
 
     @classmethod
     def field_names(cls) -> List[str]:
@@ -300,6 +324,8 @@ _CODECS = (
     _Codec(KEY_WEIGHT_STREAMING_BUDGET, "weight_streaming_budget", str, _parse_decimal),
     _Codec(KEY_INIT_POLICY, "init_policy", str, _text),
     _Codec(KEY_OUTPUT_BUFFERS, "output_buffers", str, _text),
+    _Codec(KEY_BATCH_ENGINES, "batch_engines", str, _text, lambda v: True),
+    _Codec(KEY_EXECUTION_MEMORY, "execution_memory", str, _text),
 )
 KNOWN_KEYS = tuple(codec.key for codec in _CODECS)
 

@@ -305,7 +305,9 @@ def onnx_signature(model: Any) -> Tuple[List[EngineTensor], List[EngineTensor]]:
 
 
 def _policies(options: Dict[str, Any], function: str, **record: Any) -> TensorRTCompileSpec:
-    allowed = {"init_policy", "output_buffers", "enable_weight_streaming", "weight_streaming_budget"} | set(record)
+    allowed = {
+        "init_policy", "output_buffers", "execution_memory", "enable_weight_streaming", "weight_streaming_budget"
+    } | set(record)
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise TypeError(
@@ -331,8 +333,9 @@ def save_engine(
 
     ``inputs``/``outputs`` are the engine's bindings in the order the program
     takes and returns them; the delegate binds them by name. ``policies`` are
-    ``init_policy``, ``output_buffers``, ``enable_weight_streaming`` and
-    ``weight_streaming_budget``, as for ``save``.
+    ``init_policy``, ``output_buffers``, ``execution_memory``,
+    ``enable_weight_streaming`` and ``weight_streaming_budget``, as for ``save``.
+    The delegate blob is format version 2 with this one engine, like ``save``'s.
     """
     data = _read_engine(engine)
     target = checked_target(path)
@@ -362,7 +365,7 @@ def save_onnx(
     ``options`` are the build options and run-time policies of ``save``
     (``workspace_bytes``, ``optimization_level``, ``timing_cache``,
     ``compute_capabilities``, ``version_compatible``, ``enable_weight_streaming``,
-    ``weight_streaming_budget``, ``init_policy``, ``output_buffers``, ``device_index``).
+    ``weight_streaming_budget``, ``init_policy``, ``output_buffers``, ``execution_memory``, ``device_index``).
     """
     import onnx
 

@@ -13,11 +13,19 @@ from executorch.exir.schema import DataLocation, DelegateCall, KernelCall, Progr
 
 from . import blob
 from .backend_details import ExecutorchTensorRTBackend
-from .compile_specs import KEY_INIT_POLICY, KEY_OUTPUT_BUFFERS, KEY_WEIGHT_STREAMING_BUDGET, decode_compile_specs
+from .compile_specs import (
+    KEY_BATCH_ENGINES,
+    KEY_EXECUTION_MEMORY,
+    KEY_INIT_POLICY,
+    KEY_OUTPUT_BUFFERS,
+    KEY_WEIGHT_STREAMING_BUDGET,
+    decode_compile_specs,
+)
 
 BACKEND_ID = ExecutorchTensorRTBackend.__name__
 # Compile specs the delegate reads at init(); load-time options override them.
-RUNTIME_KEYS = (KEY_WEIGHT_STREAMING_BUDGET, KEY_INIT_POLICY, KEY_OUTPUT_BUFFERS)
+RUNTIME_KEYS = (KEY_WEIGHT_STREAMING_BUDGET, KEY_INIT_POLICY, KEY_OUTPUT_BUFFERS, KEY_EXECUTION_MEMORY)
+UNKNOWN_NEED_TEXT = "known at load (TensorRT-RTX compiles for the device)"
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,9 @@ class EngineReport:
     num_profiles: int
     inputs: List[TensorReport]
     outputs: List[TensorReport]
+    # The engine's execution-context memory need as the builder measured it;
+    # -1: known only at load.
+    execution_memory_bytes: int = blob.UNKNOWN_EXECUTION_MEMORY
 
 
 @dataclass(frozen=True)
@@ -47,8 +58,10 @@ class DelegateReport:
     size_bytes: int
     # Only for ExecutorchTensorRTBackend delegates:
     compile_specs: Dict[str, str] = field(default_factory=dict)
-    engine: Optional[EngineReport] = None
+    engine: Optional[EngineReport] = None  # the first (smallest) of ``engines``
     error: Optional[str] = None  # why the blob or specs could not be read
+    # Every engine of the delegate in blob order (several with batch_engines="per_range").
+    engines: List[EngineReport] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,10 @@ class ProgramReport:
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def execution_memory_needs(self) -> List[int]:
+        """The known execution-memory needs of every TensorRT engine of the program."""
+        return [e.execution_memory_bytes for d in self.tensorrt_delegates for e in d.engines if e.execution_memory_bytes >= 0]
+
 
 def _shape_text(shape_range: blob.ShapeRange) -> str:
     low, high = list(shape_range.min), list(shape_range.max)
@@ -85,9 +102,10 @@ def _tensor_report(spec: blob.TensorSpec) -> TensorReport:
     return TensorReport(spec.name, spec.dtype_name, [_shape_text(r) for r in spec.ranges])
 
 
-def _engine_report(meta: blob.EngineMetadata, engine_size: int) -> EngineReport:
+def _engine_report(entry: blob.EngineEntry) -> EngineReport:
+    meta = entry.blob.metadata
     return EngineReport(
-        engine_bytes=engine_size,
+        engine_bytes=len(entry.blob.engine),
         flavour=meta.flavour.label,
         builder_version=meta.builder_version,
         version_compatible=meta.version_compatible,
@@ -95,6 +113,7 @@ def _engine_report(meta: blob.EngineMetadata, engine_size: int) -> EngineReport:
         num_profiles=meta.num_profiles,
         inputs=[_tensor_report(s) for s in meta.inputs],
         outputs=[_tensor_report(s) for s in meta.outputs],
+        execution_memory_bytes=entry.execution_memory_bytes,
     )
 
 
@@ -162,7 +181,7 @@ def inspect_program(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, mem
                 delegates.append(DelegateReport(delegate_index, delegate.id, len(payload)))
                 continue
             specs: Dict[str, str] = {}
-            engine: Optional[EngineReport] = None
+            engines: List[EngineReport] = []
             errors: List[str] = []
             # A bad blob or bad specs is reported, not raised: inspect is for
             # looking at programs that may well be broken.
@@ -171,12 +190,12 @@ def inspect_program(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, mem
             except (TypeError, ValueError) as err:
                 errors.append(f"compile specs: {err}")
             try:
-                decoded = blob.decode(payload)
-                engine = _engine_report(decoded.metadata, len(decoded.engine))
+                engines = [_engine_report(entry) for entry in blob.decode_engines(payload)]
             except blob.BlobFormatError as err:
                 errors.append(f"delegate blob: {err}")
             error = "; ".join(errors) or None
-            delegates.append(DelegateReport(delegate_index, delegate.id, len(payload), specs, engine, error))
+            first = engines[0] if engines else None
+            delegates.append(DelegateReport(delegate_index, delegate.id, len(payload), specs, first, error, engines))
         steps = _steps(program, plan_index)
         cpu_ops = [step for step in steps if not step.startswith("delegate ")]
         methods.append(MethodReport(plan.name, delegates, len(cpu_ops), sorted(set(cpu_ops)), steps))
@@ -223,15 +242,7 @@ def format_report(report: ProgramReport, title: str = "program") -> str:
             lines.append(f"    delegate {d.index}: {d.backend_id} ({d.size_bytes:,} bytes)")
             if d.backend_id != BACKEND_ID:
                 continue
-            if d.engine is not None:
-                e = d.engine
-                lines.append(
-                    f"      engine: {e.engine_bytes:,} bytes, {e.flavour} {e.builder_version}, "
-                    f"device {e.device_index}, version-compatible: {'yes' if e.version_compatible else 'no'}, "
-                    f"{e.num_profiles} profile(s)"
-                )
-                lines += _tensor_lines("inputs", e.inputs)
-                lines += _tensor_lines("outputs", e.outputs)
+            lines += _engine_lines(d)
             runtime = {k: v for k, v in d.compile_specs.items() if k in RUNTIME_KEYS}
             if runtime:
                 lines.append("      run-time defaults: " + ", ".join(f"{k}={v}" for k, v in runtime.items()))
@@ -240,4 +251,37 @@ def format_report(report: ProgramReport, title: str = "program") -> str:
                 lines.append(f"      compile specs: {specs}")
             if d.error:
                 lines.append(f"      error: {d.error}")
+    needs = report.execution_memory_needs()
+    if needs:
+        lines.append(
+            f"  execution memory (known needs of {len(needs)} engine(s)): {sum(needs):,} bytes if private, "
+            f"{max(needs):,} bytes in one shared pool"
+        )
     return "\n".join(lines)
+
+
+def _need_text(need: int) -> str:
+    return f"{need:,} bytes" if need >= 0 else UNKNOWN_NEED_TEXT
+
+
+def _engine_lines(d: DelegateReport) -> List[str]:
+    """The delegate's engines: the first with its signature, each with its ranges and memory need."""
+    if d.engine is None:
+        return []
+    e = d.engine
+    lines = [
+        f"      engine: {e.engine_bytes:,} bytes, {e.flavour} {e.builder_version}, "
+        f"device {e.device_index}, version-compatible: {'yes' if e.version_compatible else 'no'}, "
+        f"{e.num_profiles} profile(s)"
+    ]
+    lines += _tensor_lines("inputs", e.inputs)
+    lines += _tensor_lines("outputs", e.outputs)
+    baked = [f"{k}={d.compile_specs[k]}" for k in (KEY_BATCH_ENGINES, KEY_EXECUTION_MEMORY) if k in d.compile_specs]
+    lines.append(f"      engines: {len(d.engines)}" + (f" ({', '.join(baked)})" if baked else ""))
+    for index, engine in enumerate(d.engines):
+        ranges = ", ".join(f"{t.name} {' | '.join(t.shapes)}" for t in engine.inputs) or "no inputs"
+        lines.append(
+            f"        engine {index}: {engine.engine_bytes:,} bytes, execution memory "
+            f"{_need_text(engine.execution_memory_bytes)}; {ranges}"
+        )
+    return lines

@@ -28,6 +28,16 @@ class ExportSummary:
                 f"{record.flavour} via {record.builder}, {record.num_profiles} profile(s), "
                 f"{len(ops)} operator(s), built in {record.seconds:.2f} s"
             )
+            if len(record.engines) > 1:
+                for k, engine in enumerate(record.engines):
+                    need = (
+                        f"{engine.execution_memory_bytes:,} bytes"
+                        if engine.execution_memory_bytes >= 0
+                        else "known at load"
+                    )
+                    lines.append(
+                        f"    range engine {k}: {engine.ranges}; {engine.engine_bytes:,} bytes, execution memory {need}"
+                    )
         for op, count, reason in summarize_cpu_nodes(self.cpu_nodes):
             lines.append(f"  on the CPU: {op} x{count}: {reason}")
         return "\n".join(lines)

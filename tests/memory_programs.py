@@ -4,9 +4,11 @@ specs baked into the .pte, for the weight-streaming and init-policy tests."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
+import contextlib
 
 import torch
 
@@ -36,24 +38,65 @@ STREAMING = MemoryModel(weights=4096, streamable=3072, automatic_budget=1024, ac
 NOT_STREAMING = MemoryModel(weights=2048, streamable=0, activation=256)
 
 
+def engine_max_batch(request: EngineBuildRequest) -> int:
+    """The largest dim 0 among the engine's input ``max`` shapes (1 without batched inputs)."""
+    return max((r.max[0] for s in request.input_specs for r in s.ranges if r.max), default=1)
+
+
 class MemoryTestBuilder(TestEngineBuilder):
-    """The test builder, with a memory model prepended to each program."""
+    """The test builder, with a memory model prepended to each program.
+
+    ``activation_bytes_per_batch=N`` makes each engine's activation need
+    ``N * max_batch`` (see ``engine_max_batch``), so the engines of
+    ``batch_engines="per_range"`` need different amounts, as real TensorRT
+    engines do; ``activation_of(request)`` chooses it freely. The activation
+    need is also the engine's ``execution_memory_bytes`` hint in the blob.
+    """
 
     __test__ = False
 
-    def __init__(self, memory: MemoryModel) -> None:
+    def __init__(
+        self,
+        memory: MemoryModel,
+        activation_bytes_per_batch: Optional[int] = None,
+        activation_of: Optional[Callable[[EngineBuildRequest], int]] = None,
+    ) -> None:
+        if activation_bytes_per_batch is not None and activation_of is not None:
+            raise ValueError("give activation_bytes_per_batch or activation_of, not both")
         self.memory = memory
+        if activation_bytes_per_batch is not None:
+            activation_of = lambda request: activation_bytes_per_batch * engine_max_batch(request)  # noqa: E731
+        self.activation_of = activation_of
+
+    def memory_for(self, request: EngineBuildRequest) -> MemoryModel:
+        if self.activation_of is None:
+            return self.memory
+        return dataclasses.replace(self.memory, activation=self.activation_of(request))
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
         built = super().build(request)
+        memory = self.memory_for(request)
         header, _, body = built.engine.decode("utf-8").partition("\n")
-        program = f"{header}\n{self.memory.directives()}{body}"
+        program = f"{header}\n{memory.directives()}{body}"
         return BuiltEngine(
             engine=program.encode("utf-8"),
             flavour=built.flavour,
             builder_version=built.builder_version,
             version_compatible=built.version_compatible,
+            execution_memory_bytes=memory.activation,
         )
+
+
+@contextlib.contextmanager
+def registered(name: str, builder: object) -> Iterator[str]:
+    """``builder`` registered under ``name`` for the duration of the block."""
+    from executorch_tensorrt.exporter import register_engine_builder, unregister_engine_builder
+
+    register_engine_builder(name, builder)
+    try:
+        yield name
+    finally:
+        unregister_engine_builder(name)
 
 
 def with_compile_specs(source: Path, destination: Path, specs: Mapping[str, bytes]) -> Path:
@@ -130,3 +173,101 @@ def export_memory_programs(out: Path) -> Dict[str, Path]:
             bases["streaming"], out / "streaming_bad_budget.pte", {"weight_streaming_budget": b"-0"}
         ),
     }
+
+
+class BatchedElementwise(torch.nn.Module):
+    """forward(x) = relu(x + 1) * 2 on one engine; x is [batch, 4]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + 1.0) * 2.0
+
+
+BATCH_RANGES: Tuple[Tuple[int, int], ...] = ((1, 8), (9, 32), (33, 128))
+BATCH_FEATURES = 4
+
+
+def export_batch_range_program(
+    out: Path,
+    *,
+    batch_engines: str,
+    ranges: Sequence[Tuple[int, int]] = BATCH_RANGES,
+    activation_bytes_per_batch: int = 1024,
+    execution_memory: Optional[str] = None,
+    name: Optional[str] = None,
+) -> Path:
+    """A test-engine program of elementwise float32 ops on x: [batch, 4], with
+    one optimization profile per ``(min, max)`` batch range (opt = max).
+
+    ``batch_engines="per_range"`` gives one engine per range in the delegate,
+    each needing ``activation_bytes_per_batch * max`` bytes of activation
+    memory; ``max_batch`` one engine with every profile, needing it for the
+    largest range. Returns the ``.pte`` path (``out/<name>.pte``).
+    """
+    from executorch_tensorrt.exporter import save
+
+    lowest, highest = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    batch = torch.export.Dim("batch", min=lowest, max=highest)
+    # torch.export specializes sizes 0 and 1; the example needs another size.
+    example = max(2, min(highest, 4))
+    profiles = [{"batch": (low, high, high)} for low, high in ranges]
+    builder = MemoryTestBuilder(NO_WEIGHTS, activation_bytes_per_batch=activation_bytes_per_batch)
+    target = out / f"{name or f'batch_ranges_{batch_engines}'}.pte"
+    with registered(f"memory_batch_{batch_engines}", builder) as builder_name:
+        return Path(
+            save(
+                BatchedElementwise(), target, inputs=(torch.zeros(example, BATCH_FEATURES),),
+                dynamic_shapes=({0: batch},), optimization_profiles=profiles, engine_builder=builder_name,
+                batch_engines=batch_engines, execution_memory=execution_memory,
+            )
+        )
+
+
+# No weights: only the activation memory differs between engines.
+NO_WEIGHTS = MemoryModel(weights=0, streamable=0, activation=0)
+
+
+class EngineChain(torch.nn.Module):
+    """Engine k computes x + (k + 1); a sigmoid kept on the CPU separates them."""
+
+    def __init__(self, engines: int) -> None:
+        super().__init__()
+        self.engines = engines
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for k in range(self.engines):
+            if k:
+                x = torch.sigmoid(x)
+            x = x + float(k + 1)
+        return x
+
+
+def chain_engine_index(request: EngineBuildRequest) -> int:
+    """Which engine of an ``EngineChain`` the request builds: it adds k + 1,
+    so running it on ones gives k + 2."""
+    ones = tuple(torch.ones_like(t) for t in request.example_inputs)
+    with torch.no_grad():
+        result = request.module(*ones)
+    first = result[0] if isinstance(result, (tuple, list)) else result
+    return int(round(float(first.reshape(-1)[0]))) - 2
+
+
+def export_engine_chain_program(
+    out: Path, activations: Sequence[int], execution_memory: Optional[str] = None, name: Optional[str] = None
+) -> Path:
+    """A test-engine program of ``len(activations)`` engines separated by CPU
+    sigmoids (``TwoEnginesAroundSigmoid`` generalised); engine k needs
+    ``activations[k]`` bytes of activation memory. Returns the ``.pte`` path."""
+    from executorch_tensorrt.exporter import save
+
+    if not activations:
+        raise ValueError("activations must name at least one engine's need")
+    needs = tuple(int(a) for a in activations)
+    builder = MemoryTestBuilder(NO_WEIGHTS, activation_of=lambda request: needs[chain_engine_index(request)])
+    target = out / f"{name or f'chain_{len(needs)}_engines'}.pte"
+    with registered("memory_engine_chain", builder) as builder_name:
+        return Path(
+            save(
+                EngineChain(len(needs)), target, inputs=ADD_ONE_INPUTS, engine_builder=builder_name,
+                torch_executed_ops=["aten.sigmoid.default"], execution_memory=execution_memory,
+            )
+        )

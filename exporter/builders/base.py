@@ -48,6 +48,10 @@ class BuiltEngine:
     # Engine tensor names (inputs, outputs) when the engine names its tensors
     # itself (prebuilt engines); None: named input_<i> / output_<i>.
     io_names: Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]] = None
+    # Bytes of device memory the engine's execution context needs, when the
+    # builder knows them at export; the delegate sizes its shared execution
+    # memory pool from them (blob entry hint). None: known only at load.
+    execution_memory_bytes: Optional[int] = None
 
 
 @runtime_checkable

@@ -156,6 +156,11 @@ class TensorRTEngineBuilder:
             builder_version=str(trt.__version__),
             version_compatible=spec.version_compatible,
             weight_bytes=logger.weight_bytes,
+            # execution_memory_bytes stays None: a TensorRT-RTX engine is
+            # compiled for the device when it is loaded, so its context memory
+            # is known only then (the delegate asks the engine); a TensorRT plan
+            # could report it only by deserializing it on a GPU, which export
+            # may not have.
         )
 
 

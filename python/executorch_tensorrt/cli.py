@@ -98,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--init-policy", choices=("eager", "deferred", "deferred_context"), help="baked init policy")
     export.add_argument("--output-buffers", choices=("reuse", "fresh", "reuse_profile_max"), help="baked output-buffer policy")
     export.add_argument(
+        "--batch-engines",
+        choices=("max_batch", "per_range"),
+        help="one engine holding every --profile (max_batch, the default) or one engine per profile (per_range)",
+    )
+    export.add_argument(
+        "--execution-memory",
+        choices=("private", "program", "process"),
+        help="baked execution-memory sharing: per engine, per program (delegate default), or per process",
+    )
+    export.add_argument(
         "--external-weights", action="store_true", help="write CPU-side constants to OUT.ptd beside the .pte"
     )
 
@@ -214,7 +224,10 @@ def _export_options(args: argparse.Namespace) -> Dict[str, Any]:
         "weight_streaming_budget": args.weight_streaming_budget,
         "init_policy": args.init_policy,
         "output_buffers": args.output_buffers,
+        "execution_memory": args.execution_memory,
     }
+    if args.batch_engines is not None:
+        options["batch_engines"] = args.batch_engines
     if args.weight_streaming_budget_total is not None:
         options["weight_streaming_budget_total"] = args.weight_streaming_budget_total
     if args.profile:
@@ -242,7 +255,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 # Options that describe partitioning a torch graph; an ONNX file becomes one engine.
-_TORCH_ONLY_OPTIONS = ("torch_executed_ops", "min_block_size", "precision", "weight_streaming_budget_total")
+_TORCH_ONLY_OPTIONS = (
+    "torch_executed_ops", "min_block_size", "precision", "weight_streaming_budget_total", "batch_engines"
+)
 
 
 def _export_onnx(model_file: Path, args: argparse.Namespace, options: Dict[str, Any]) -> int:
