@@ -310,3 +310,156 @@ def test_flavour_labels() -> None:
     assert Flavour.from_label("tensorrt_rtx") is Flavour.TENSORRT_RTX
     with pytest.raises(ValueError, match="unknown TensorRT flavour"):
         Flavour.from_label("trt")
+
+
+# --- version 2: several engines in one delegate ------------------------------
+
+
+def _ranged(low: int, high: int, **overrides) -> DelegateBlob:
+    """A blob whose input and output take batches low..high."""
+    x = TensorSpec("input_0", 6, (ShapeRange((low, 3), (high, 3), (high, 3)),))
+    y = TensorSpec("output_0", 6, (ShapeRange((low, 3), (high, 3), (high, 3)),))
+    fields = dict(inputs=(x,), outputs=(y,), engine=b"vtrt" + bytes([low]) * 70)
+    fields.update(overrides)
+    return _blob(**fields)
+
+
+def _container(parts, hints=None, num_engines=None, offsets=None, sizes=None, version=2, header_size=16) -> bytes:
+    """A version-2 blob laid out by hand, so each field can be wrong."""
+    count = len(parts) if num_engines is None else num_engines
+    table_end = 16 + 32 * len(parts)
+    starts, position = [], -(-table_end // 64) * 64
+    for part in parts:
+        starts.append(position)
+        position = -(-(position + len(part)) // 64) * 64
+    sizes = sizes or [len(p) for p in parts]
+    hints = hints or [-1] * len(parts)
+    out = bytearray(struct.pack("<4sHHII", b"ETRT", version, header_size, count, 0))
+    # The table may lie (offsets, sizes); the parts always lie where a writer puts them.
+    for start, size, hint in zip(offsets or starts, sizes, hints):
+        out += struct.pack("<QQqQ", start, size, hint, 0)
+    for part, start in zip(parts, starts):
+        out += b"\x00" * max(0, start - len(out))
+        out[start : start + len(part)] = part
+    return bytes(out)
+
+
+def test_engines_round_trip() -> None:
+    entries = [
+        blob.EngineEntry(_ranged(1, 8), 8192),
+        blob.EngineEntry(_ranged(9, 32), -1),
+        blob.EngineEntry(_ranged(33, 128), 131072),
+    ]
+    assert blob.decode_engines(blob.encode_engines(entries)) == entries
+
+
+def test_engines_layout_matches_spec() -> None:
+    entries = [blob.EngineEntry(_ranged(1, 8), 100), blob.EngineEntry(_ranged(9, 32), 200)]
+    data = blob.encode_engines(entries)
+    assert struct.unpack_from("<4sHHII", data, 0) == (b"ETRT", 2, 16, 2, 0)
+    for index, entry in enumerate(entries):
+        offset, size, hint, reserved = struct.unpack_from("<QQqQ", data, 16 + 32 * index)
+        assert offset % ENGINE_ALIGNMENT == 0 and offset >= 16 + 32 * 2
+        assert (hint, reserved) == (entry.execution_memory_bytes, 0)
+        # Each entry is a complete version-1 blob, its engine aligned within the delegate blob.
+        assert data[offset : offset + size] == blob.encode(entry.blob)
+        assert (offset + _header(data[offset:])[5]) % ENGINE_ALIGNMENT == 0
+
+
+def test_decode_engines_reads_version_1_as_one_engine_of_unknown_need() -> None:
+    original = _blob()
+    assert blob.decode_engines(blob.encode(original)) == [blob.EngineEntry(original, -1)]
+
+
+def test_version_1_decoder_refuses_version_2() -> None:
+    with pytest.raises(BlobFormatError, match="format version 2 is not supported"):
+        blob.decode(blob.encode_engines([blob.EngineEntry(_blob())]))
+
+
+def test_decode_engines_accepts_what_the_hand_layout_writes() -> None:
+    parts = [blob.encode(_ranged(1, 8)), blob.encode(_ranged(9, 32))]
+    decoded = blob.decode_engines(_container(parts, hints=[5, -1]))
+    assert [e.execution_memory_bytes for e in decoded] == [5, -1]
+    assert [e.blob for e in decoded] == [_ranged(1, 8), _ranged(9, 32)]
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"flavour": Flavour.TENSORRT}, "flavour"),
+        ({"version_compatible": False}, "version_compatible"),
+        ({"device_index": 0}, "device_index"),
+        ({"builder_version": "1.7.1.117"}, "builder_version"),
+        ({"inputs": (TensorSpec("other", 6, (ShapeRange.static((9, 3)),)),)}, "inputs"),
+        ({"inputs": (TensorSpec("input_0", 5, (ShapeRange.static((9, 3)),)),)}, "inputs"),
+        ({"inputs": (TensorSpec("input_0", 6, (ShapeRange.static((9, 3, 1)),)),)}, "inputs"),
+        ({"inputs": ()}, "inputs"),
+        ({"outputs": (_spec("output_0", (9, 3)), _spec("output_1", (9, 3)))}, "outputs"),
+    ],
+)
+def test_encode_engines_refuses_engines_that_disagree(change: dict, match: str) -> None:
+    entries = [blob.EngineEntry(_ranged(1, 8)), blob.EngineEntry(_ranged(9, 32, **change))]
+    with pytest.raises(ValueError, match=f"engine 1 differs from engine 0 in {match}"):
+        blob.encode_engines(entries)
+    # A hand-made blob with the same disagreement is refused by the reader.
+    parts = [blob.encode(e.blob) for e in entries]
+    with pytest.raises(BlobFormatError, match=f"engine 1 differs from engine 0 in {match}"):
+        blob.decode_engines(_container(parts))
+
+
+def test_encode_engines_reports_the_first_disagreement() -> None:
+    entries = [blob.EngineEntry(_ranged(1, 8)), blob.EngineEntry(_ranged(9, 32, flavour=Flavour.TEST, device_index=0))]
+    with pytest.raises(ValueError, match="in flavour: 'test' vs 'tensorrt_rtx'"):
+        blob.encode_engines(entries)
+
+
+@pytest.mark.parametrize(
+    "entries, match",
+    [
+        ([], "1..16 engines, got 0"),
+        ([blob.EngineEntry(_blob())] * 17, "1..16 engines, got 17"),
+        ([blob.EngineEntry(_blob(), -2)], "execution_memory_bytes"),
+        ([blob.EngineEntry(_blob(), True)], "execution_memory_bytes"),
+        ([blob.EngineEntry(_blob(), 1.5)], "execution_memory_bytes"),  # type: ignore[arg-type]
+        ([blob.EngineEntry(_blob(), 2**63)], "execution_memory_bytes"),
+        ([blob.EngineEntry(_blob(engine=b""))], "engine bytes are empty"),
+    ],
+)
+def test_encode_engines_rejections(entries: list, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        blob.encode_engines(entries)
+
+
+def test_encode_engines_refuses_a_bare_blob() -> None:
+    with pytest.raises(TypeError, match="engine 0 must be an EngineEntry, got DelegateBlob"):
+        blob.encode_engines([_blob()])  # type: ignore[list-item]
+
+
+_TWO = [blob.encode(_ranged(1, 8)), blob.encode(_ranged(9, 32))]
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (b"ETRT\x02\x00", "shorter than the 16-byte header"),
+        (b"XTRT" + _container(_TWO)[4:], "bad magic"),
+        (_container(_TWO, version=3), "format version 3 is not supported .*knows 1 and 2"),
+        (_container(_TWO, header_size=24), "header size 24, expected 16"),
+        (_container(_TWO, num_engines=0), "num_engines 0 outside 1..16"),
+        (_container(_TWO, num_engines=17), "num_engines 17 outside 1..16"),
+        (_container(_TWO)[:40], "engine table of 2 entries runs past the 40-byte blob"),
+        (_container(_TWO, offsets=[128, 96 + 64 * 5]), "engine 1 offset .* not 64-byte aligned"),
+        (_container(_TWO, offsets=[0, 640]), "engine 0 offset 0 lies inside the header or engine table"),
+        (_container(_TWO, sizes=[0, len(_TWO[1])]), "engine 0 is empty"),
+        (_container(_TWO, sizes=[len(_TWO[0]), 10**6]), r"engine 1 \[.*\) outside the"),
+        (_container(_TWO, sizes=[len(_TWO[0]), 2**64 - 1]), r"engine 1 \[.*\) outside the"),
+        (_container(_TWO, offsets=[2**64 - 64, 640]), r"engine 0 \[.*\) outside the"),
+        (_container(_TWO, hints=[-2, -1]), "engine 0 execution_memory_bytes -2 is negative"),
+        (_container([_TWO[0], _TWO[0]], offsets=[128, 128]), "engine 1 overlaps engine 0"),
+        (_container([_TWO[0], b"XTRT" + _TWO[1][4:]]), "engine 1: bad magic"),
+        (_container([_container([_TWO[0]])]), "engine 0: blob format version 2 is not supported"),
+    ],
+)
+def test_decode_engines_rejections(data: bytes, match: str) -> None:
+    with pytest.raises(BlobFormatError, match=match):
+        blob.decode_engines(data)

@@ -41,6 +41,7 @@ def test_to_compile_specs_encoding() -> None:
         ("device_index", b"3"),
         ("workspace_bytes", b"1073741824"),
         ("version_compatible", b"1"),
+        ("batch_engines", b"max_batch"),  # always written: inspect shows how the engines were split
     ]
     # An unset workspace is left out rather than encoded as a sentinel.
     assert "workspace_bytes" not in {s.key for s in TensorRTCompileSpec().to_compile_specs()}
@@ -74,6 +75,8 @@ def test_every_field_round_trips_in_key_order() -> None:
         weight_streaming_budget=2**63 - 1,
         init_policy="deferred_context",
         output_buffers="fresh",
+        batch_engines="per_range",
+        execution_memory="process",
     )
     encoded = spec.to_compile_specs()
     assert [s.key for s in encoded] == list(KNOWN_KEYS)
@@ -86,7 +89,7 @@ def test_every_field_round_trips_in_key_order() -> None:
 
 def test_unset_fields_are_not_written() -> None:
     keys = [s.key for s in TensorRTCompileSpec().to_compile_specs()]
-    assert keys == ["engine_builder", "device_index", "version_compatible"]
+    assert keys == ["engine_builder", "device_index", "version_compatible", "batch_engines"]
 
 
 @pytest.mark.parametrize(
@@ -101,6 +104,8 @@ def test_unset_fields_are_not_written() -> None:
         ("optimization_profiles", b'[{"s0": [4, 2, 8]}]', "min <= opt <= max"),
         ("enable_weight_streaming", b"yes", "'0' or '1'"),
         ("optimization_level", b"9", "optimization_level must be <= 5"),
+        ("batch_engines", b"per_batch", "batch_engines must be one of max_batch, per_range; got 'per_batch'"),
+        ("execution_memory", b"shared", "execution_memory must be one of private, program, process; got 'shared'"),
     ],
 )
 def test_new_keys_are_parsed_strictly(key: str, value: bytes, match: str) -> None:
@@ -135,6 +140,10 @@ def test_from_compile_specs_defaults_missing_keys() -> None:
         ({"workspace_bytes": 2**63}, ValueError, "workspace_bytes must be <="),
         ({"version_compatible": 1}, TypeError, "version_compatible must be a bool, got int"),
         ({"version_compatible": "yes"}, TypeError, "version_compatible must be a bool"),
+        ({"batch_engines": None}, ValueError, "batch_engines must be one of max_batch, per_range; got None"),
+        ({"batch_engines": "per_batch"}, ValueError, "batch_engines must be one of max_batch, per_range"),
+        ({"execution_memory": "shared"}, ValueError, "execution_memory must be one of private, program, process"),
+        ({"execution_memory": 1}, ValueError, "execution_memory must be one of private, program, process; got 1"),
     ],
 )
 def test_validation(kwargs: dict, error: type, match: str) -> None:
@@ -238,7 +247,7 @@ def test_missing_package_names_the_install_command(monkeypatch: pytest.MonkeyPat
 
 def test_every_key_the_exporter_writes_is_known_to_the_delegate() -> None:
     """The C++ delegate's init() fails on any compile spec it does not know
-    (backend/delegate_options.cpp): its record keys plus the three it reads.
+    (backend/delegate_options.cpp): its record keys plus the four it reads.
     The exporter writes the spec keys and, with device planning, ExecuTorch's
     target_device."""
     import re
@@ -250,5 +259,5 @@ def test_every_key_the_exporter_writes_is_known_to_the_delegate() -> None:
     record_list = re.search(r"kExporterRecordKeys\[\] = \{(.*?)\};", source, re.S)
     assert record_list is not None
     delegate_keys = set(re.findall(r'"(\w+)"', record_list.group(1)))
-    delegate_keys |= {"weight_streaming_budget", "init_policy", "output_buffers"}
+    delegate_keys |= {"weight_streaming_budget", "init_policy", "output_buffers", "execution_memory"}
     assert set(KNOWN_KEYS) | {TARGET_DEVICE_KEY} == delegate_keys

@@ -10,7 +10,7 @@ import pytest
 import torch
 from executorch_tensorrt.exporter import EngineTensor, blob, inspect_program, save_engine, save_onnx
 from executorch_tensorrt.exporter.builders.tensorrt import TensorRTEngineBuilder
-from test_exporter import _payloads, _request
+from test_exporter import _payloads, _request, _single_engine
 
 RELU_PROGRAM = "etrt-test-engine 1\ninput images\noutput scores\nscores = relu images\n"
 IMAGES = EngineTensor("images", torch.float32, (2, 3))
@@ -61,7 +61,7 @@ def test_prebuilt_rtx_engine_bytes_are_kept(tmp_path: Path) -> None:
         init_policy="deferred",
     )
     (payload,) = _payloads(path.read_bytes())
-    decoded = blob.decode(payload)
+    decoded = _single_engine(payload)
     assert decoded.engine == engine
     assert decoded.metadata.flavour is blob.Flavour.TENSORRT_RTX
     specs = inspect_program(path).tensorrt_delegates[0].compile_specs
@@ -170,7 +170,7 @@ def test_onnx_file_becomes_a_pte(tmp_path: Path) -> None:
     assert engine.flavour == "tensorrt_rtx"
     assert [(t.name, t.dtype, t.shapes) for t in engine.inputs] == [("features", "float32", ["[2, 4]"])]
     assert [(t.name, t.dtype, t.shapes) for t in engine.outputs] == [("logits", "float32", ["[2, 3]"])]
-    assert blob.decode(_payloads(path.read_bytes())[0]).engine[:4] == b"vtrt"
+    assert _single_engine(_payloads(path.read_bytes())[0]).engine[:4] == b"vtrt"
     assert delegate.compile_specs["optimization_level"] == "1"
 
 

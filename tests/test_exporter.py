@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import struct
 import sys
 import types
 from pathlib import Path
@@ -65,6 +66,13 @@ def _payloads(pte: bytes) -> List[bytes]:
         for d, delegate in enumerate(plan.delegates)
         if delegate.id == "ExecutorchTensorRTBackend"
     ]
+
+
+def _single_engine(payload: bytes) -> blob.DelegateBlob:
+    """The one engine of a delegate blob, which the exporter writes as format version 2."""
+    assert struct.unpack_from("<H", payload, 4) == (2,)
+    (entry,) = blob.decode_engines(payload)
+    return entry.blob
 
 
 def _request(module: torch.nn.Module, inputs: Tuple[torch.Tensor, ...], **spec: Any) -> EngineBuildRequest:
@@ -140,7 +148,7 @@ def test_backend_id_is_the_class_name() -> None:
 
 def test_rtx_mlp_blob(mlp_pte: bytes) -> None:
     (payload,) = _payloads(mlp_pte)
-    decoded = blob.decode(payload)
+    decoded = _single_engine(payload)
     assert decoded.engine[:4] == b"vtrt"
     meta = decoded.metadata
     assert meta.flavour is blob.Flavour.TENSORRT_RTX
@@ -166,13 +174,18 @@ def test_rtx_mlp_inspect(mlp_pte: bytes) -> None:
         "device_index": "0",
         "version_compatible": "0",
         "init_policy": "eager",  # one engine: initialized at load
+        "batch_engines": "max_batch",
     }
+    # TensorRT-RTX compiles for the device at load: no need is known at export.
+    assert [e.execution_memory_bytes for e in delegate.engines] == [-1]
     # Weights went into the engine, not into the .pte beside it.
     assert engine.engine_bytes > 0.9 * (report.size_bytes - 4096)
 
     text = format_report(report, title="mlp.pte")
     for expected in ("mlp.pte", "ExecutorchTensorRTBackend", "tensorrt_rtx", "input_0", "output_0", "[1, 16]"):
         assert expected in text
+    assert "execution memory known at load (TensorRT-RTX compiles for the device)" in text
+    assert "bytes if private" not in text  # no need is known, so no pool size either
     as_json = json.loads(json.dumps(report.to_dict()))
     assert as_json["methods"][0]["delegates"][0]["engine"]["flavour"] == "tensorrt_rtx"
 
@@ -232,7 +245,7 @@ def test_rtx_conv_softmax_two_inputs_two_outputs() -> None:
         ConvNet(), inputs=inputs, engine_builder="tensorrt_rtx", device_index=1, workspace_bytes=1 << 26
     ).buffer
     (payload,) = _payloads(pte)
-    meta = blob.decode(payload).metadata
+    meta = _single_engine(payload).metadata
     assert [(s.name, s.dtype_name, s.ranges[0].opt) for s in meta.inputs] == [
         ("input_0", "float32", (1, 3, 16, 16)),
         ("input_1", "int64", (3,)),
@@ -276,7 +289,7 @@ class Where(torch.nn.Module):
 )
 def test_rtx_models_and_dtypes(model: torch.nn.Module, inputs: tuple, input_dtypes: list, output_dtypes: list) -> None:
     (payload,) = _payloads(export(model, inputs=inputs, engine_builder="tensorrt_rtx").buffer)
-    decoded = blob.decode(payload)
+    decoded = _single_engine(payload)
     assert decoded.engine[:4] == b"vtrt"
     assert [s.dtype_name for s in decoded.metadata.inputs] == input_dtypes
     assert sorted(s.dtype_name for s in decoded.metadata.outputs) == sorted(output_dtypes)
@@ -366,7 +379,7 @@ def test_test_builder_program_matches_the_graph(test_engine_builder: TestEngineB
     pte = export(Elementwise(), inputs=(x, y), engine_builder="test").buffer
 
     (payload,) = _payloads(pte)
-    decoded = blob.decode(payload)
+    decoded = _single_engine(payload)
     meta = decoded.metadata
     assert (meta.flavour, meta.builder_version) == (blob.Flavour.TEST, TestEngineBuilder.version)
     assert [s.name for s in meta.inputs] == ["input_0", "input_1"]
