@@ -1,14 +1,15 @@
 """Test-engine programs with simulated device memory (weights, streamable
 weights, activation memory; tests/engine/PROGRAM_FORMAT.md) and with compile
-specs baked into the .pte, for the weight-streaming and init-policy tests."""
+specs baked into the .pte, for the weight-streaming, init-policy, batch-range
+engine and shared execution-memory tests."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
-import contextlib
 
 import torch
 
@@ -36,6 +37,8 @@ class MemoryModel:
 STREAMING = MemoryModel(weights=4096, streamable=3072, automatic_budget=1024, activation=512)
 # Built without weight streaming.
 NOT_STREAMING = MemoryModel(weights=2048, streamable=0, activation=256)
+# No weights: for programs whose engines differ only in activation memory.
+NO_WEIGHTS = MemoryModel(weights=0, streamable=0, activation=0)
 
 
 def engine_max_batch(request: EngineBuildRequest) -> int:
@@ -136,26 +139,20 @@ class TwoEnginesAroundSigmoid(torch.nn.Module):
 
 def export_memory_programs(out: Path) -> Dict[str, Path]:
     """Programs for the budget precedence table and the init policies."""
-    from executorch_tensorrt.exporter import register_engine_builder, save, unregister_engine_builder
+    from executorch_tensorrt.exporter import save
 
     bases: Dict[str, Path] = {}
     for name, memory in (("streaming", STREAMING), ("not_streaming", NOT_STREAMING)):
-        register_engine_builder(f"memory_{name}", MemoryTestBuilder(memory))
-        try:
-            bases[name] = Path(save(AddOne(), out / f"{name}.pte", inputs=ADD_ONE_INPUTS, engine_builder=f"memory_{name}"))
-        finally:
-            unregister_engine_builder(f"memory_{name}")
-    register_engine_builder("memory_two_engines", MemoryTestBuilder(STREAMING))
-    try:
+        with registered(f"memory_{name}", MemoryTestBuilder(memory)) as builder_name:
+            bases[name] = Path(save(AddOne(), out / f"{name}.pte", inputs=ADD_ONE_INPUTS, engine_builder=builder_name))
+    with registered("memory_two_engines", MemoryTestBuilder(STREAMING)) as builder_name:
         # No init_policy given: the exporter's default for several engines.
         two_engines = Path(
             save(
                 TwoEnginesAroundSigmoid(), out / "two_engines.pte", inputs=ADD_ONE_INPUTS,
-                engine_builder="memory_two_engines", torch_executed_ops=["aten.sigmoid.default"],
+                engine_builder=builder_name, torch_executed_ops=["aten.sigmoid.default"],
             )
         )
-    finally:
-        unregister_engine_builder("memory_two_engines")
     return {
         "two_engines": two_engines,
         "streaming": bases["streaming"],
@@ -207,8 +204,8 @@ def export_batch_range_program(
 
     lowest, highest = min(r[0] for r in ranges), max(r[1] for r in ranges)
     batch = torch.export.Dim("batch", min=lowest, max=highest)
-    # torch.export specializes sizes 0 and 1; the example needs another size.
-    example = max(2, min(highest, 4))
+    # torch.export specializes sizes 0 and 1: the example batch must be >= 2.
+    example = 4 if lowest <= 4 <= highest else max(lowest, 2)
     profiles = [{"batch": (low, high, high)} for low, high in ranges]
     builder = MemoryTestBuilder(NO_WEIGHTS, activation_bytes_per_batch=activation_bytes_per_batch)
     target = out / f"{name or f'batch_ranges_{batch_engines}'}.pte"
@@ -220,10 +217,6 @@ def export_batch_range_program(
                 batch_engines=batch_engines, execution_memory=execution_memory,
             )
         )
-
-
-# No weights: only the activation memory differs between engines.
-NO_WEIGHTS = MemoryModel(weights=0, streamable=0, activation=0)
 
 
 class EngineChain(torch.nn.Module):

@@ -3,7 +3,10 @@
 Each case changes one thing: the whole file (truncated, bytes flipped), the
 delegate blob inside an otherwise valid program (truncated, header and
 metadata bytes flipped, lengths and offsets near 2^64, wrong format version,
-wrong flavour, broken engine bytes, an engine of another builder version), or the compile specs ExecuTorch hands to
+wrong flavour, broken engine bytes, an engine of another builder version; the
+exporter writes format version 2, a container of version-1 blobs, so the
+version-1 damage is done to its engine's blob put in the delegate alone,
+which the delegate also reads, and the container gets its own), or the compile specs ExecuTorch hands to
 init() (missing, duplicated, unknown keys, bad budget values). Blob and
 compile-spec cases are rewritten with ExecuTorch's own serializer
 (tests/reliability/pte_blobs.py), so the program around them stays valid and
@@ -32,6 +35,9 @@ VERSION_AT, HEADER_SIZE_AT = 4, 6
 U64_FIELDS = {"metadata_offset": 8, "metadata_size": 16, "engine_offset": 24, "engine_size": 32}
 METADATA_AT = 40  # the exporter writes the metadata right after the header
 FLAVOUR_AT, VERSION_COMPATIBLE_AT, DEVICE_INDEX_AT, BUILDER_VERSION_LEN_AT = 40, 41, 44, 48
+# Version 2: 16-byte container header, then 32-byte entries (offset, size, execution_memory_bytes, reserved).
+NUM_ENGINES_AT, ENTRY_AT = 8, 16
+ENTRY_OFFSET_AT, ENTRY_SIZE_AT, ENTRY_MEMORY_AT = ENTRY_AT, ENTRY_AT + 8, ENTRY_AT + 16
 
 
 @dataclass
@@ -85,7 +91,7 @@ def blob_cases(blob: bytes) -> List[Tuple[str, bytes, str, Optional[str]]]:
     for length in sorted({0, 1, 4, 39, 40, 41, METADATA_AT + meta_size // 2, METADATA_AT + meta_size - 1, len(blob) - 1}):
         cases.append((f"truncated_to_{length}", blob[:length], "error", None))
     cases.append(("bad_magic", b"XTRT" + blob[4:], "error", "does not start with 'ETRT'"))
-    for version in (0, 2, 0xFFFF):
+    for version in (0, 3, 0xFFFF):
         cases.append((f"format_version_{version}", blob[:VERSION_AT] + struct.pack("<H", version) + blob[6:],
                       "error", f"format version {version} is not supported"))
     cases.append(("header_size_41", blob[:HEADER_SIZE_AT] + struct.pack("<H", 41) + blob[8:], "error", "header size 41"))
@@ -111,6 +117,36 @@ def blob_cases(blob: bytes) -> List[Tuple[str, bytes, str, Optional[str]]]:
         cases.append((f"header_byte_{at}_flipped", _flip(blob, at), "no_crash", None))
     for at in range(METADATA_AT, METADATA_AT + meta_size):
         cases.append((f"metadata_byte_{at}_flipped", _flip(blob, at), "no_crash", None))
+    return cases
+
+
+def first_engine_blob(container: bytes) -> bytes:
+    """The version-1 blob of a version-2 delegate blob's first engine."""
+    if struct.unpack_from("<H", container, VERSION_AT)[0] == 1:
+        return container
+    offset, size = struct.unpack_from("<QQ", container, ENTRY_OFFSET_AT)
+    return container[offset : offset + size]
+
+
+def container_cases(container: bytes) -> List[Tuple[str, bytes, str, Optional[str]]]:
+    """(name, broken blob, expect, message) for one valid version-2 blob."""
+    offset, size = struct.unpack_from("<QQ", container, ENTRY_OFFSET_AT)
+    cases: List[Tuple[str, bytes, str, Optional[str]]] = []
+    for length in sorted({8, 15, 16, 47, offset, offset + size - 1}):
+        cases.append((f"v2_truncated_to_{length}", container[:length], "error", None))
+    cases.append(("v2_format_version_3", container[:VERSION_AT] + struct.pack("<H", 3) + container[6:], "error",
+                  "format version 3 is not supported"))
+    for count in (0, 17, 2):
+        patched = container[:NUM_ENGINES_AT] + struct.pack("<I", count) + container[NUM_ENGINES_AT + 4 :]
+        cases.append((f"v2_num_engines_{count}", patched, "error", None))
+    for label, value in (("misaligned", offset + 8), ("in_table", 0), ("2^64-64", 2**64 - 64)):
+        cases.append((f"v2_engine_offset_{label}", _u64(container, ENTRY_OFFSET_AT, value), "error", None))
+    for label, value in (("0", 0), ("2^64-1", 2**64 - 1), ("size+1", size + 1)):
+        cases.append((f"v2_engine_size_{label}", _u64(container, ENTRY_SIZE_AT, value), "error", None))
+    memory = container[:ENTRY_MEMORY_AT] + struct.pack("<q", -2) + container[ENTRY_MEMORY_AT + 8 :]
+    cases.append(("v2_execution_memory_-2", memory, "error", None))
+    for at in range(ENTRY_AT + 32):
+        cases.append((f"v2_header_byte_{at}_flipped", _flip(container, at), "no_crash", None))
     return cases
 
 
@@ -147,8 +183,8 @@ def generate(programs: Path, out: Path) -> List[Case]:
         for at in range(0, min(len(pte), 64), 4):
             emit(f"{source}__file_byte_{at}_flipped", _flip(pte, at), "file", f"file byte {at} flipped",
                  "no_crash", None, inputs)
-        blob = delegate_blobs(pte)[0]
-        for name, broken, expect, message in blob_cases(blob):
+        container = delegate_blobs(pte)[0]
+        for name, broken, expect, message in container_cases(container) + blob_cases(first_engine_blob(container)):
             emit(f"{source}__blob_{name}", _with_blob(pte, broken), "blob", f"delegate blob: {name}", expect, message, inputs)
         for name, specs, message_or_expect in SPEC_CASES:
             expect, message = "error", message_or_expect
