@@ -53,6 +53,7 @@ class ExecutorchTensorRTBackend(BackendDetails):
             with building_range_engine(index, len(groups)):
                 entry, built = _build_engine(builder, name, spec, module, io, examples, group)
             entries.append(entry)
+            # Every engine of the delegate embeds the same weights: one report serves.
             weights = built.weight_bytes if weights is None else weights
         seconds = time.perf_counter() - start
         entries = ascending(entries)

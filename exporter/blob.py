@@ -394,12 +394,15 @@ def decode_engines(data: bytes) -> List[EngineEntry]:
     entries: List[EngineEntry] = []
     spans: List[Tuple[int, int]] = []
     for index in range(num_engines):
-        offset, size, need, _reserved = _ENGINE_ENTRY.unpack_from(data, CONTAINER_HEADER_SIZE + ENGINE_ENTRY_SIZE * index)
+        entry_at = CONTAINER_HEADER_SIZE + ENGINE_ENTRY_SIZE * index
+        offset, size, need, _reserved = _ENGINE_ENTRY.unpack_from(data, entry_at)
         where = f"engine {index}"
         if offset % ENGINE_ALIGNMENT:
             raise BlobFormatError(f"{where} offset {offset} is not {ENGINE_ALIGNMENT}-byte aligned")
         if offset < table_end:
-            raise BlobFormatError(f"{where} offset {offset} lies inside the header or engine table (ends at {table_end})")
+            raise BlobFormatError(
+                f"{where} offset {offset} lies inside the header or engine table (ends at {table_end})"
+            )
         if size == 0:
             raise BlobFormatError(f"{where} is empty")
         if offset + size > len(data):

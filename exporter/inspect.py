@@ -88,7 +88,8 @@ class ProgramReport:
 
     def execution_memory_needs(self) -> List[int]:
         """The known execution-memory needs of every TensorRT engine of the program."""
-        return [e.execution_memory_bytes for d in self.tensorrt_delegates for e in d.engines if e.execution_memory_bytes >= 0]
+        needs = [e.execution_memory_bytes for d in self.tensorrt_delegates for e in d.engines]
+        return [need for need in needs if need >= 0]
 
 
 def _shape_text(shape_range: blob.ShapeRange) -> str:

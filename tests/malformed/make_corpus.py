@@ -184,7 +184,8 @@ def generate(programs: Path, out: Path) -> List[Case]:
             emit(f"{source}__file_byte_{at}_flipped", _flip(pte, at), "file", f"file byte {at} flipped",
                  "no_crash", None, inputs)
         container = delegate_blobs(pte)[0]
-        for name, broken, expect, message in container_cases(container) + blob_cases(first_engine_blob(container)):
+        damaged = container_cases(container) + blob_cases(first_engine_blob(container))
+        for name, broken, expect, message in damaged:
             emit(f"{source}__blob_{name}", _with_blob(pte, broken), "blob", f"delegate blob: {name}", expect, message, inputs)
         for name, specs, message_or_expect in SPEC_CASES:
             expect, message = "error", message_or_expect
