@@ -323,3 +323,21 @@ def test_rtx_per_range_builds_an_engine_per_profile(monkeypatch: pytest.MonkeyPa
     assert (first.execution_memory_bytes, second.execution_memory_bytes) == (-1, -1)  # known at load
     drawn = tty.getvalue()
     assert "TensorRT engine 1/1, range 1/2" in drawn and "TensorRT engine 1/1, range 2/2" in drawn
+
+
+def test_inspect_reads_a_version_1_delegate_blob(tmp_path: Path) -> None:
+    """Programs exported before version 2 still describe themselves: one engine, need unknown."""
+    from pte_blobs import rewrite_program
+
+    path = export_batch_range_program(tmp_path, batch_engines="max_batch")
+    ((entry,),) = _entries(path)
+
+    def to_version_1(program: Any) -> None:
+        for data in program.backend_delegate_data:
+            data.data = blob.encode(entry.blob)
+
+    old = rewrite_program(path.read_bytes(), to_version_1)
+    (delegate,) = inspect_program(old).tensorrt_delegates
+    assert delegate.error is None
+    assert [(e.num_profiles, e.execution_memory_bytes) for e in delegate.engines] == [(3, -1)]
+    assert "bytes if private" not in format_report(inspect_program(old))

@@ -204,3 +204,23 @@ def test_cli_exports_an_onnx_file(tmp_path: Path, capsys: Any) -> None:
     assert delegate.compile_specs["init_policy"] == "deferred"
     assert main([*argv, "--torch-executed-op", "aten.relu"]) == 2
     assert "--torch-executed-ops apply to torch models, not to an ONNX file" in capsys.readouterr().err
+
+
+def test_prebuilt_engine_is_a_version_2_blob_with_the_baked_execution_memory(tmp_path: Path) -> None:
+    path = save_engine(
+        RELU_PROGRAM.encode(), tmp_path / "relu.pte", [IMAGES], [SCORES], flavour="test", builder_version="1.0.0",
+        execution_memory="private",
+    )
+    (payload,) = _payloads(path.read_bytes())
+    (entry,) = blob.decode_engines(payload)
+    assert (payload[4], entry.execution_memory_bytes, entry.blob.engine) == (2, -1, RELU_PROGRAM.encode())
+    (delegate,) = inspect_program(path).tensorrt_delegates
+    assert (delegate.compile_specs["execution_memory"], delegate.compile_specs["batch_engines"]) == (
+        "private",
+        "max_batch",
+    )
+    with pytest.raises(TypeError, match="unexpected keyword argument.*batch_engines"):
+        save_engine(
+            RELU_PROGRAM.encode(), tmp_path / "x.pte", [IMAGES], [SCORES], flavour="test", builder_version="1.0.0",
+            batch_engines="per_range",
+        )
