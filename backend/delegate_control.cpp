@@ -118,6 +118,14 @@ std::optional<std::string> query_value(const char* key, const DelegateReport& re
   if (std::strcmp(key, "engines") == 0) {
     return std::to_string(report.engines.size());
   }
+  if (std::strcmp(key, "batches_served") == 0) {
+    // "4:e0;9:e1": batch size, then the engine that served it.
+    std::string text;
+    for (const DelegateExecutor::BatchServed& served : report.batches_served) {
+      text += (text.empty() ? "" : ";") + std::to_string(served.batch) + ":e" + std::to_string(served.engine);
+    }
+    return text.empty() ? std::string("none") : text;
+  }
   if (std::strcmp(key, "init_ms") == 0) {
     char buffer[32];
     std::snprintf(buffer, sizeof(buffer), "%.3f", report.last_init_ms);
@@ -156,7 +164,7 @@ Error answer_option_queries(Span<BackendOption> options) {
             Error::InvalidArgument,
             "get_option: unknown key '%s'; known keys: weight_streaming_budget, weight_streaming_budget_source, "
             "init_policy, output_buffers, execution_memory, execution_memory_bytes, execution_memory_pool_bytes, "
-            "engines, state, device_bytes, init_ms, program",
+            "engines, batches_served, state, device_bytes, init_ms, program",
             option.key);
       }
       joined += (i ? "," : "") + *value;
