@@ -23,7 +23,7 @@ const char* engine_state_name(EngineState state) {
   return "unknown";
 }
 
-HostEngineBytes::HostEngineBytes(FreeableBuffer blob, const uint8_t* engine, size_t size)
+HostEngineBytes::HostEngineBytes(std::shared_ptr<FreeableBuffer> blob, const uint8_t* engine, size_t size)
     : blob_(std::move(blob)), engine_(engine), engine_size_(size) {}
 
 void HostEngineBytes::replace(std::vector<uint8_t> serialized) {
@@ -44,7 +44,7 @@ bool HostEngineBytes::empty() const {
 }
 
 void HostEngineBytes::release() {
-  blob_.Free();
+  blob_.reset(); // the FreeableBuffer frees itself with its last holder
   engine_ = nullptr;
   engine_size_ = 0;
   std::vector<uint8_t>().swap(serialized_);
@@ -56,6 +56,20 @@ DeferredEngine::DeferredEngine(
     const DelegateOptions& baked,
     const DelegateOptions& overrides)
     : metadata_(metadata), host_bytes_(std::move(bytes)), baked_(baked), overrides_(overrides) {}
+
+DeferredEngine::~DeferredEngine() {
+  release_context();
+}
+
+void DeferredEngine::release_context() {
+  if (!engine_ || !engine_->has_execution_context()) {
+    return;
+  }
+  if (pool_ != nullptr) {
+    pool_->leave(*engine_);
+  }
+  engine_->release_execution_context();
+}
 
 Error DeferredEngine::deserialize() {
   if (engine_) {
@@ -105,7 +119,15 @@ Error DeferredEngine::apply_budget_and_create_context() {
         budget_source_name(decision.source),
         static_cast<long long>(inputs.streamable_bytes));
   }
-  return engine_->create_execution_context();
+  Error err = engine_->create_execution_context(pool_ != nullptr ? ContextMemory::kUserManaged : ContextMemory::kOwned);
+  if (err != Error::Ok) {
+    return err;
+  }
+  if (pool_ != nullptr) {
+    // The need depends on the budget just applied.
+    pool_->join(*engine_, engine_->execution_memory_bytes());
+  }
+  return Error::Ok;
 }
 
 Result<Engine*> DeferredEngine::acquire() {
@@ -138,7 +160,7 @@ Error DeferredEngine::offload() {
   if (!bytes.ok()) {
     return bytes.error();
   }
-  engine_->release_execution_context();
+  release_context();
   engine_.reset();
   applied_budget_.reset();
   host_bytes_.replace(std::move(*bytes));
@@ -152,11 +174,21 @@ Error DeferredEngine::reapply_budget() {
   const bool had_context = engine_->has_execution_context();
   // TensorRT only changes a budget while no context exists; release waits
   // for work in flight.
-  engine_->release_execution_context();
+  release_context();
   if (!had_context) {
     return Error::Ok;
   }
   return apply_budget_and_create_context();
+}
+
+Error DeferredEngine::use_execution_memory(ExecutionMemoryPool* pool) {
+  if (pool == pool_) {
+    return Error::Ok;
+  }
+  const bool had_context = engine_ && engine_->has_execution_context();
+  release_context();
+  pool_ = pool;
+  return had_context ? apply_budget_and_create_context() : Error::Ok;
 }
 
 EngineStatus DeferredEngine::status() const {
@@ -164,7 +196,9 @@ EngineStatus DeferredEngine::status() const {
   if (engine_) {
     status.state = engine_->has_execution_context() ? EngineState::kDevice : EngineState::kDeserialized;
     status.device_bytes = engine_->device_bytes();
+    status.execution_memory_bytes = engine_->execution_memory_bytes();
   }
+  status.pooled = pool_ != nullptr;
   status.host_bytes = static_cast<int64_t>(host_bytes_.size());
   status.budget = budget_;
   status.budget_resolved = budget_resolved_;

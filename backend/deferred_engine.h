@@ -15,6 +15,7 @@
 
 #include "delegate_options.h"
 #include "engine_runtime.h"
+#include "execution_memory_pool.h"
 #include "weight_streaming_budget.h"
 
 namespace executorch_tensorrt {
@@ -28,10 +29,16 @@ const char* engine_state_name(EngineState state);
 // The engine's bytes while no engine exists: the buffer ExecuTorch handed to
 // init() (kept without a copy; a memory map under the mmap data loader) or,
 // after an offload, the engine serialized back to host memory.
+//
+// The engines of one delegate all lie in the one buffer ExecuTorch handed
+// init(), so they share it: it is freed when the last of them let go.
 class HostEngineBytes {
  public:
   HostEngineBytes() = default;
-  HostEngineBytes(executorch::runtime::FreeableBuffer blob, const uint8_t* engine, size_t size);
+  HostEngineBytes(
+      std::shared_ptr<executorch::runtime::FreeableBuffer> blob,
+      const uint8_t* engine,
+      size_t size);
   HostEngineBytes(HostEngineBytes&&) = default;
 
   // Drops what is held and keeps `serialized` instead (after an offload).
@@ -43,8 +50,8 @@ class HostEngineBytes {
   void release();
 
  private:
-  executorch::runtime::FreeableBuffer blob_;
-  const uint8_t* engine_ = nullptr; // inside blob_
+  std::shared_ptr<executorch::runtime::FreeableBuffer> blob_;
+  const uint8_t* engine_ = nullptr; // inside *blob_
   size_t engine_size_ = 0;
   std::vector<uint8_t> serialized_;
 };
@@ -57,10 +64,14 @@ struct EngineStatus {
   bool budget_resolved = false;
   double last_init_ms = 0.0; // duration of the last host -> device transition
   uint32_t initializations = 0; // host -> device transitions so far
+  // The execution-context memory the engine needs (whether it owns it or
+  // draws it from a pool); -1 while no engine exists to ask.
+  int64_t execution_memory_bytes = -1;
+  bool pooled = false; // the context draws on a shared pool
 };
 
 // Not thread-safe: the owning delegate serializes every call with its mutex.
-class DeferredEngine final : public EngineSource {
+class DeferredEngine final {
  public:
   // The budget's sources are read, not copied: `baked` (compile specs) and
   // `overrides` (load-time options, then set_option) belong to the owning
@@ -70,10 +81,14 @@ class DeferredEngine final : public EngineSource {
       HostEngineBytes bytes,
       const DelegateOptions& baked,
       const DelegateOptions& overrides);
+  // Leaves the execution memory pool before the engine goes.
+  ~DeferredEngine();
+  DeferredEngine(const DeferredEngine&) = delete;
+  DeferredEngine& operator=(const DeferredEngine&) = delete;
 
   // Brings the engine to kDevice (a no-op when it is there). A failure leaves
   // the engine where it was, so the next call tries again.
-  Result<Engine*> acquire() override;
+  Result<Engine*> acquire();
 
   // kHost -> kDeserialized (used by init() for eager and deferred_context).
   Error deserialize();
@@ -86,10 +101,21 @@ class DeferredEngine final : public EngineSource {
   // the next initialization.
   Error reapply_budget();
 
+  // Where the execution context gets its memory: `pool` (user-managed
+  // memory, shared), or its own when null. A context that exists is
+  // recreated under the new choice.
+  Error use_execution_memory(ExecutionMemoryPool* pool);
+  ExecutionMemoryPool* execution_memory_pool() const {
+    return pool_;
+  }
+
   EngineStatus status() const;
 
  private:
   Error apply_budget_and_create_context();
+  // Leaves the pool (waiting for a run in flight on it), then frees the
+  // context.
+  void release_context();
 
   const EngineMetadata& metadata_;
   HostEngineBytes host_bytes_;
@@ -99,6 +125,7 @@ class DeferredEngine final : public EngineSource {
   BudgetDecision budget_;
   bool budget_resolved_ = false;
   std::optional<int64_t> applied_budget_; // what the live engine has
+  ExecutionMemoryPool* pool_ = nullptr; // kept alive by the owning EngineSet
   double last_init_ms_ = 0.0;
   uint32_t initializations_ = 0;
 };

@@ -271,7 +271,7 @@ Error check_section(const char* what, uint64_t offset, uint64_t length, size_t s
 
 } // namespace
 
-Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
+Result<EngineBlob> parse_engine_blob(const void* data, size_t size) {
   if (data == nullptr || size < kBlobHeaderSize) {
     return report_error(
         Error::InvalidProgram,
@@ -293,14 +293,13 @@ Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
   (void)(header.read(&version) && header.read(&header_size) &&
          header.read(&meta_offset) && header.read(&meta_size) &&
          header.read(&engine_offset) && header.read(&engine_size));
-  if (version != kBlobFormatVersion) {
+  if (version != kEngineBlobFormatVersion) {
     return report_error(
-        version > kBlobFormatVersion ? Error::DelegateInvalidCompatibility
-                                     : Error::InvalidProgram,
-        "delegate blob format version %u is not supported by this delegate (it reads version %u); %s",
+        version > kEngineBlobFormatVersion ? Error::DelegateInvalidCompatibility : Error::InvalidProgram,
+        "engine blob format version %u is not supported by this delegate (an engine is stored as version %u); %s",
         version,
-        kBlobFormatVersion,
-        version > kBlobFormatVersion
+        kEngineBlobFormatVersion,
+        version > kEngineBlobFormatVersion
             ? "upgrade executorch-tensorrt or re-export with the installed version"
             : "re-export the model");
   }
@@ -335,7 +334,7 @@ Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
         Error::InvalidProgram,
         "malformed delegate blob: metadata and engine sections overlap");
   }
-  DelegateBlob blob;
+  EngineBlob blob;
   err = parse_metadata(bytes + meta_offset, meta_size, &blob.metadata);
   if (err != Error::Ok) {
     return err;

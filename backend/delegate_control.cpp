@@ -25,7 +25,17 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
   }
   if (wanted.weight_streaming_budget.has_value()) {
     delegate.option_overrides.weight_streaming_budget = wanted.weight_streaming_budget;
-    Error err = delegate.engine.reapply_budget();
+    Error err = delegate.engines.reapply_budget();
+    if (err != Error::Ok) {
+      return err;
+    }
+  }
+  if (wanted.execution_memory.has_value()) {
+    // Contexts that exist are recreated drawing on the new scope's pool (or
+    // on their own memory under `private`); the set_option waited for the
+    // execute in flight, and each pool for its members' runs.
+    delegate.option_overrides.execution_memory = wanted.execution_memory;
+    Error err = delegate.engines.reapply_execution_memory();
     if (err != Error::Ok) {
       return err;
     }
@@ -35,16 +45,16 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
     // `eager` on an engine still on the host initializes it now.
     delegate.option_overrides.init_policy = wanted.init_policy;
     if (*wanted.init_policy == InitPolicy::kEager && !request.offload) {
-      Result<Engine*> engine = delegate.engine.acquire();
-      if (!engine.ok()) {
-        return engine.error();
+      Error err = delegate.engines.acquire_all();
+      if (err != Error::Ok) {
+        return err;
       }
     }
   }
   if (request.offload) {
-    // The staging buffers came from the engine about to be destroyed.
+    // The staging buffers came from the engines about to be destroyed.
     delegate.executor.release_device_buffers();
-    return delegate.engine.offload();
+    return delegate.engines.offload();
   }
   return Error::Ok;
 }
@@ -96,6 +106,26 @@ std::optional<std::string> query_value(const char* key, const DelegateReport& re
   if (std::strcmp(key, "device_bytes") == 0) {
     return std::to_string(report.device_bytes);
   }
+  if (std::strcmp(key, kOptionExecutionMemory) == 0) {
+    return report.execution_memory;
+  }
+  if (std::strcmp(key, "execution_memory_bytes") == 0) {
+    return std::to_string(report.execution_memory_bytes);
+  }
+  if (std::strcmp(key, "execution_memory_pool_bytes") == 0) {
+    return report.pool.has_value() ? std::to_string(report.pool->capacity_bytes) : std::string("none");
+  }
+  if (std::strcmp(key, "engines") == 0) {
+    return std::to_string(report.engines.size());
+  }
+  if (std::strcmp(key, "batches_served") == 0) {
+    // "4:e0;9:e1": batch size, then the engine that served it.
+    std::string text;
+    for (const DelegateExecutor::BatchServed& served : report.batches_served) {
+      text += (text.empty() ? "" : ";") + std::to_string(served.batch) + ":e" + std::to_string(served.engine);
+    }
+    return text.empty() ? std::string("none") : text;
+  }
   if (std::strcmp(key, "init_ms") == 0) {
     char buffer[32];
     std::snprintf(buffer, sizeof(buffer), "%.3f", report.last_init_ms);
@@ -133,7 +163,8 @@ Error answer_option_queries(Span<BackendOption> options) {
         return report_error(
             Error::InvalidArgument,
             "get_option: unknown key '%s'; known keys: weight_streaming_budget, weight_streaming_budget_source, "
-            "init_policy, output_buffers, state, device_bytes, init_ms, program",
+            "init_policy, output_buffers, execution_memory, execution_memory_bytes, execution_memory_pool_bytes, "
+            "engines, batches_served, state, device_bytes, init_ms, program",
             option.key);
       }
       joined += (i ? "," : "") + *value;

@@ -103,8 +103,22 @@ class TracedPhase {
 
 } // namespace
 
-DelegateExecutor::DelegateExecutor(const EngineMetadata& metadata)
+namespace {
+
+std::vector<ProfileSlot> slots_or_engine_zero(std::vector<ProfileSlot> slots, uint32_t num_profiles) {
+  if (slots.empty()) {
+    for (uint32_t p = 0; p < num_profiles; ++p) {
+      slots.push_back(ProfileSlot{0, p});
+    }
+  }
+  return slots;
+}
+
+} // namespace
+
+DelegateExecutor::DelegateExecutor(const EngineMetadata& metadata, std::vector<ProfileSlot> slots)
     : metadata_(metadata),
+      slots_(slots_or_engine_zero(std::move(slots), metadata.num_profiles)),
       profile_max_staging_bytes_(profile_max_staging_bytes(metadata)),
       input_shapes_(metadata.inputs.size()),
       output_shapes_(metadata.outputs.size()),
@@ -118,6 +132,8 @@ DelegateExecutor::DelegateExecutor(const EngineMetadata& metadata)
   for (size_t i = 0; i < outputs_.size(); ++i) {
     outputs_[i].spec = &metadata.outputs[i];
   }
+  // Recording batch sizes must not allocate on the execute path.
+  batches_served_.reserve(kMaxBatchesRecorded);
 }
 
 Error DelegateExecutor::check_argument_count(size_t count) const {
@@ -250,17 +266,12 @@ Error DelegateExecutor::bind_output(size_t index, EValue* arg) {
   return Error::Ok;
 }
 
-// The first optimization profile whose ranges hold every input shape. Each
-// input already fits some profile; together they must fit the same one.
-Result<uint32_t> DelegateExecutor::select_profile() const {
-  for (uint32_t p = 0; p < metadata_.num_profiles; ++p) {
-    bool fits = true;
-    for (size_t i = 0; i < input_shapes_.size() && fits; ++i) {
-      fits = metadata_.inputs[i].ranges[p].contains(input_shapes_[i]);
-    }
-    if (fits) {
-      return p;
-    }
+// The slot (engine and profile) for this call's input shapes. Each input
+// already fits some slot; together they must fit the same one.
+Result<uint32_t> DelegateExecutor::select_slot() const {
+  std::optional<uint32_t> slot = choose_slot(metadata_, {input_shapes_.data(), input_shapes_.size()});
+  if (slot.has_value()) {
+    return *slot;
   }
   std::string given;
   for (size_t i = 0; i < input_shapes_.size(); ++i) {
@@ -270,6 +281,21 @@ Result<uint32_t> DelegateExecutor::select_profile() const {
       Error::InvalidArgument,
       "no optimization profile of the engine holds all inputs together (%s); each profile's ranges must hold every input at once",
       given.c_str());
+}
+
+void DelegateExecutor::record_batch(const ProfileSlot& slot) {
+  const int64_t batch = !input_shapes_.empty() && input_shapes_[0].rank > 0 ? input_shapes_[0].dims[0] : -1;
+  for (BatchServed& served : batches_served_) {
+    if (served.batch == batch) {
+      served.engine = slot.engine;
+      served.profile = slot.profile;
+      ++served.calls;
+      return;
+    }
+  }
+  if (batches_served_.size() < kMaxBatchesRecorded) {
+    batches_served_.push_back(BatchServed{batch, slot.engine, slot.profile, 1});
+  }
 }
 
 Error DelegateExecutor::check_device(
@@ -408,16 +434,20 @@ Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args, EventT
       return err;
     }
   }
-  Result<uint32_t> profile = select_profile();
-  if (!profile.ok()) {
-    return profile.error();
+  Result<uint32_t> slot_index = select_slot();
+  if (!slot_index.ok()) {
+    return slot_index.error();
   }
-  Result<Engine*> engine = source.acquire();
-  if (!engine.ok()) {
-    return engine.error();
+  const ProfileSlot& slot = slots_[*slot_index];
+  // Held until this call returns: with shared execution memory the lease
+  // keeps every other engine of the pool from running until ours is done.
+  Result<EngineLease> lease = source.acquire(slot.engine);
+  if (!lease.ok()) {
+    return lease.error();
   }
-  err = (*engine)->infer_output_shapes(
-      *profile,
+  Engine& engine = *lease->engine;
+  err = engine.infer_output_shapes(
+      slot.profile,
       {input_shapes_.data(), input_shapes_.size()},
       {output_shapes_.data(), output_shapes_.size()});
   if (err != Error::Ok) {
@@ -428,7 +458,8 @@ Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args, EventT
       return err;
     }
   }
-  return run(**engine, tracer);
+  record_batch(slot);
+  return run(engine, tracer);
 }
 
 } // namespace executorch_tensorrt

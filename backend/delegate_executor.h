@@ -6,8 +6,9 @@
 #include <executorch/runtime/core/evalue.h>
 #include <executorch/runtime/core/result.h>
 
+#include "delegate_metadata.h"
 #include "delegate_options.h"
-#include "engine_runtime.h"
+#include "engine_source.h"
 #include "execute_counters.h"
 #include "staging_buffers.h"
 
@@ -29,10 +30,28 @@ namespace executorch_tensorrt {
 // or another delegate on its own stream) can therefore read the outputs
 // without further synchronization, and the caller need keep nothing alive
 // past the call.
+//
+// Several engines: a delegate may hold several engines (or profiles) covering
+// different batch ranges. Each call runs on the slot choose_slot() picks (the
+// smallest that holds the request); the staging buffers are shared by all of
+// them, so they grow to the largest request seen, whichever engine served it.
 class DelegateExecutor {
  public:
-  explicit DelegateExecutor(const EngineMetadata& metadata);
+  // `metadata` is the delegate's combined signature (DelegateMetadata::io);
+  // `slots` maps its profiles to (engine, profile) pairs. Without slots,
+  // every profile belongs to engine 0.
+  explicit DelegateExecutor(const EngineMetadata& metadata, std::vector<ProfileSlot> slots = {});
   ~DelegateExecutor() = default;
+
+  // Which engine served a batch size (dim 0 of the first input; -1 when the
+  // first input has rank 0 or there is none), for reports.
+  struct BatchServed {
+    int64_t batch = 0;
+    uint32_t engine = 0;
+    uint32_t profile = 0;
+    uint64_t calls = 0;
+  };
+  static constexpr size_t kMaxBatchesRecorded = 32;
 
   // `args` holds the delegate's inputs then outputs, in metadata order. The
   // arguments are checked first; only a valid call asks `source` for the
@@ -64,6 +83,11 @@ class DelegateExecutor {
   void reset_counters() {
     counters_ = ExecuteCounters{};
   }
+  // The first kMaxBatchesRecorded distinct batch sizes, in the order first
+  // seen, with the engine that served each last.
+  const std::vector<BatchServed>& batches_served() const {
+    return batches_served_;
+  }
 
  private:
   struct Binding {
@@ -74,7 +98,8 @@ class DelegateExecutor {
 
   Error check_argument_count(size_t count) const;
   Error bind_input(size_t index, executorch::runtime::EValue* arg);
-  Result<uint32_t> select_profile() const;
+  Result<uint32_t> select_slot() const;
+  void record_batch(const ProfileSlot& slot);
   Error bind_output(size_t index, executorch::runtime::EValue* arg);
   Error check_device(const char* role, const TensorSpec& spec, size_t index, const executorch::aten::Tensor& tensor) const;
   size_t plan_staging();
@@ -83,6 +108,7 @@ class DelegateExecutor {
   Error stage_out(Engine& engine);
 
   const EngineMetadata& metadata_;
+  const std::vector<ProfileSlot> slots_;
   const size_t profile_max_staging_bytes_;
   std::vector<Shape> input_shapes_;
   std::vector<Shape> output_shapes_;
@@ -93,6 +119,7 @@ class DelegateExecutor {
   StagingBuffers staging_;
   OutputBufferPolicy requested_policy_ = OutputBufferPolicy::kReuse;
   ExecuteCounters counters_;
+  std::vector<BatchServed> batches_served_; // capacity reserved up front
 };
 
 } // namespace executorch_tensorrt

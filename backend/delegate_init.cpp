@@ -38,16 +38,27 @@ Result<DelegateOptions> load_time_options(BackendInitContext& context) {
 
 Error initialize_now(LoadedDelegate& delegate) {
   switch (delegate.init_policy()) {
-    case InitPolicy::kEager: {
-      Result<Engine*> engine = delegate.engine.acquire();
-      return engine.ok() ? Error::Ok : engine.error();
-    }
+    case InitPolicy::kEager:
+      return delegate.engines.acquire_all();
     case InitPolicy::kDeferredContext:
-      return delegate.engine.deserialize();
+      return delegate.engines.deserialize_all();
     case InitPolicy::kDeferred:
       return Error::Ok;
   }
   return Error::Ok;
+}
+
+// Which program the delegate belongs to, for the `program` scope of shared
+// execution memory: the program tag where the host set one (Python loader,
+// runner), else the method's runtime allocator (ExecuTorch gives init() no
+// program identity; delegates of one method share its allocator), marked
+// with the top bit so it cannot equal a tag.
+uint64_t pool_owner(BackendInitContext& context) {
+  const int64_t tag = current_program_tag();
+  if (tag != 0) {
+    return static_cast<uint64_t>(tag);
+  }
+  return reinterpret_cast<uintptr_t>(context.get_runtime_allocator()) | (uint64_t{1} << 63);
 }
 
 } // namespace
@@ -72,15 +83,20 @@ Result<LoadedDelegate*> create_delegate(
     return load.error();
   }
   // The engine bytes stay in ExecuTorch's buffer (moved, not copied) until
-  // the engine is deserialized.
-  const uint8_t* engine_bytes = blob->engine;
-  const size_t engine_size = blob->engine_size;
+  // the last engine in it is deserialized.
+  auto buffer = std::make_shared<FreeableBuffer>(std::move(*processed));
+  std::vector<HostEngineBytes> bytes;
+  for (const EngineBlob& engine : blob->engines) {
+    bytes.emplace_back(buffer, engine.engine, engine.engine_size);
+  }
+  buffer.reset();
   std::unique_ptr<LoadedDelegate> delegate(new (std::nothrow) LoadedDelegate(
-      std::move(blob->metadata),
+      combine_engines(*blob),
       *baked,
       *load,
-      HostEngineBytes(std::move(*processed), engine_bytes, engine_size),
-      current_program_tag()));
+      std::move(bytes),
+      current_program_tag(),
+      pool_owner(context)));
   if (!delegate) {
     return report_error(Error::MemoryAllocationFailed, "out of host memory creating the delegate");
   }
@@ -93,9 +109,10 @@ Result<LoadedDelegate*> create_delegate(
   }
   ET_LOG(
       Debug,
-      "ExecutorchTensorRTBackend: delegate ready (init_policy=%s, state=%s, program=%lld)",
+      "ExecutorchTensorRTBackend: delegate ready (%zu engine(s), init_policy=%s, execution_memory=%s, program=%lld)",
+      delegate->engines.size(),
       init_policy_name(delegate->init_policy()),
-      engine_state_name(delegate->engine.status().state),
+      execution_memory_scope_name(delegate->engines.scope()),
       static_cast<long long>(delegate->program_tag));
   register_live_delegate(delegate.get());
   return delegate.release();

@@ -24,7 +24,7 @@ namespace {
 const char* const kExporterRecordKeys[] = {
     "engine_builder", "device_index", "workspace_bytes", "version_compatible",
     "enable_weight_streaming", "precision", "optimization_level", "timing_cache",
-    "compute_capabilities", "optimization_profiles",
+    "compute_capabilities", "optimization_profiles", "batch_engines",
     "target_device"}; // ExecuTorch's device memory planning (exporter/device_planning.py)
 
 bool is_exporter_record_key(const char* key) {
@@ -85,6 +85,28 @@ std::optional<OutputBufferPolicy> parse_output_buffer_policy(const char* text, s
   return std::nullopt;
 }
 
+const char* execution_memory_scope_name(ExecutionMemoryScope scope) {
+  switch (scope) {
+    case ExecutionMemoryScope::kPrivate:
+      return "private";
+    case ExecutionMemoryScope::kProgram:
+      return "program";
+    case ExecutionMemoryScope::kProcess:
+      return "process";
+  }
+  return "unknown";
+}
+
+std::optional<ExecutionMemoryScope> parse_execution_memory_scope(const char* text, size_t size) {
+  for (ExecutionMemoryScope scope :
+       {ExecutionMemoryScope::kPrivate, ExecutionMemoryScope::kProgram, ExecutionMemoryScope::kProcess}) {
+    if (equals(text, size, execution_memory_scope_name(scope))) {
+      return scope;
+    }
+  }
+  return std::nullopt;
+}
+
 DelegateOptions merge_options(const DelegateOptions& higher, const DelegateOptions& lower) {
   DelegateOptions merged = lower;
   if (higher.weight_streaming_budget.has_value()) {
@@ -95,6 +117,9 @@ DelegateOptions merge_options(const DelegateOptions& higher, const DelegateOptio
   }
   if (higher.output_buffers.has_value()) {
     merged.output_buffers = higher.output_buffers;
+  }
+  if (higher.execution_memory.has_value()) {
+    merged.execution_memory = higher.execution_memory;
   }
   return merged;
 }
@@ -139,6 +164,14 @@ Result<DelegateOptions> parse_compile_specs(ArrayRef<CompileSpec> specs) {
         return report_error(
             Error::InvalidProgram,
             "compile spec output_buffers=%s is not one of reuse, fresh, reuse_profile_max; re-export the program",
+            printable_quoted(text, size).c_str());
+      }
+    } else if (key == kOptionExecutionMemory) {
+      options.execution_memory = parse_execution_memory_scope(text, size);
+      if (!options.execution_memory.has_value()) {
+        return report_error(
+            Error::InvalidProgram,
+            "compile spec execution_memory=%s is not one of private, program, process; re-export the program",
             printable_quoted(text, size).c_str());
       }
     } else if (!is_exporter_record_key(key.c_str())) {
@@ -229,6 +262,18 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
             where,
             printable_quoted(text, text_size).c_str());
       }
+    } else if (key == kOptionExecutionMemory) {
+      if (text == nullptr) {
+        return wrong_type(where, option.key, "a string: private, program or process");
+      }
+      request.options.execution_memory = parse_execution_memory_scope(text, text_size);
+      if (!request.options.execution_memory.has_value()) {
+        return report_error(
+            Error::InvalidArgument,
+            "%s execution_memory=%s is not one of private, program, process",
+            where,
+            printable_quoted(text, text_size).c_str());
+      }
     } else if (key == kOptionOffload) {
       if (bool_value == nullptr) {
         return wrong_type(where, option.key, "a bool");
@@ -243,7 +288,7 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
       return report_error(
           Error::InvalidArgument,
           "unknown %s '%s'; known options: weight_streaming_budget, init_policy, output_buffers, "
-          "offload, program",
+          "execution_memory, offload, program",
           where,
           key.c_str());
     }

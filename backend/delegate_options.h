@@ -24,6 +24,7 @@ using executorch::runtime::Result;
 inline constexpr const char* kOptionWeightStreamingBudget = "weight_streaming_budget";
 inline constexpr const char* kOptionInitPolicy = "init_policy";
 inline constexpr const char* kOptionOutputBuffers = "output_buffers";
+inline constexpr const char* kOptionExecutionMemory = "execution_memory";
 inline constexpr const char* kOptionOffload = "offload";
 inline constexpr const char* kOptionProgram = "program";
 
@@ -41,16 +42,26 @@ enum class OutputBufferPolicy : uint8_t {
   kReuseProfileMax, // reuse, sized at the first call for every profile's maximum: never grows
 };
 
+// Which engines share execution-context memory (backend/execution_memory_pool.h).
+enum class ExecutionMemoryScope : uint8_t {
+  kPrivate, // no sharing: each context owns its memory (TensorRT's default)
+  kProgram, // one pool per program and device (the default)
+  kProcess, // one pool per device for every program that asks for it
+};
+
 const char* init_policy_name(InitPolicy policy);
 std::optional<InitPolicy> parse_init_policy(const char* text, size_t size);
 const char* output_buffer_policy_name(OutputBufferPolicy policy);
 std::optional<OutputBufferPolicy> parse_output_buffer_policy(const char* text, size_t size);
+const char* execution_memory_scope_name(ExecutionMemoryScope scope);
+std::optional<ExecutionMemoryScope> parse_execution_memory_scope(const char* text, size_t size);
 
 // Every policy a delegate can be given; unset fields defer to a lower source.
 struct DelegateOptions {
   std::optional<uint64_t> weight_streaming_budget;
   std::optional<InitPolicy> init_policy;
   std::optional<OutputBufferPolicy> output_buffers;
+  std::optional<ExecutionMemoryScope> execution_memory;
 };
 
 // Fields of `higher` win over those of `lower`.

@@ -45,6 +45,18 @@ struct EngineIdentity {
   std::string version; // "major.minor.patch[.build]"
 };
 
+// Who provides an execution context's device memory (activations, and the
+// weight-streaming scratch when weights stream).
+enum class ContextMemory : uint8_t {
+  // The context allocates its own memory when it is created and holds it
+  // until released (TensorRT's default strategy).
+  kOwned,
+  // The context holds none: bind_execution_memory() hands it memory before
+  // each run (TensorRT's kUSER_MANAGED), so engines whose runs never overlap
+  // can share one allocation (backend/execution_memory_pool.h).
+  kUserManaged,
+};
+
 // A deserialized engine. Its lifecycle (driven by the delegate's
 // DeferredEngine) is: deserialize -> set the weight-streaming budget (only
 // when the engine can stream) -> create the execution context -> run ... ->
@@ -69,17 +81,34 @@ class Engine {
   virtual Error set_weight_streaming_budget(int64_t /*bytes*/) {
     return Error::NotSupported;
   }
-  // Creates the execution context (the activation memory). Must be called
-  // before the first run; a context that exists is kept.
-  virtual Error create_execution_context() {
+  // Creates the execution context. Must be called before the first run; a
+  // context that exists is kept. With kOwned it allocates its activation
+  // memory now; with kUserManaged it allocates none and every run needs
+  // bind_execution_memory() first.
+  virtual Error create_execution_context(ContextMemory /*memory*/) {
     return Error::Ok;
+  }
+  // Bytes of device memory a user-managed context needs to run any profile
+  // (TensorRT: getDeviceMemorySizeV2, which includes the weight-streaming
+  // scratch). Depends on the budget, so read it after setting the budget.
+  virtual int64_t execution_memory_bytes() const {
+    return 0;
+  }
+  // Hands a user-managed context the memory for its next runs: `bytes` >=
+  // execution_memory_bytes(), device memory on the engine's device, not used
+  // by anything else until the run has finished (the caller guarantees it by
+  // holding an ExecutionMemoryLease until synchronize() returns).
+  virtual Error bind_execution_memory(void* /*memory*/, int64_t /*bytes*/) {
+    return Error::NotSupported;
   }
   // Waits for work in flight, then frees the execution context.
   virtual void release_execution_context() {}
   virtual bool has_execution_context() const {
     return true;
   }
-  // Device memory this engine holds now (weights and context), in bytes.
+  // Device memory this engine holds now (weights and, for a kOwned context,
+  // its memory), in bytes; memory bound with bind_execution_memory() is the
+  // pool's, not the engine's.
   virtual int64_t device_bytes() const {
     return 0;
   }
@@ -106,9 +135,9 @@ class Engine {
   // BackendExecutionContext carries an event tracer, a temp allocator and the
   // method name, nothing else).
 
-  // Device memory on the engine's device, for staging buffers the delegate
-  // owns. Must stay usable until every buffer is freed: the delegate frees
-  // its buffers (release_device_buffers) before it destroys the engine.
+  // Device memory on the engine's device, for staging buffers and execution
+  // memory pools the delegate owns. A buffer is freed through the engine that
+  // allocated it, before that engine is destroyed.
   virtual Result<void*> allocate_device(size_t nbytes) = 0;
   virtual void free_device(void* pointer) = 0;
 
@@ -125,16 +154,6 @@ class Engine {
 
   // Waits until all work enqueued on the engine's stream has finished.
   virtual Error synchronize() = 0;
-};
-
-// Hands the executor the engine to run once the call's arguments have been
-// checked, so a bad call never pays for (deferred) engine creation. The
-// delegate's DeferredEngine implements it; tests implement it trivially.
-class EngineSource {
- public:
-  virtual ~EngineSource() = default;
-  // The engine ready to run (created on first use where init was deferred).
-  virtual Result<Engine*> acquire() = 0;
 };
 
 // Turns engine bytes into engines. One instance per flavour, process-wide.

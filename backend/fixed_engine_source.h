@@ -1,16 +1,23 @@
 #pragma once
 
-#include "engine_runtime.h"
+#include "engine_source.h"
+#include "error_report.h"
 
 namespace executorch_tensorrt {
 
-// An EngineSource over an engine that already exists (tests, benchmarks,
-// harnesses that construct a DelegateExecutor directly).
+// An EngineSource over one engine that already exists, with private
+// execution memory (tests, benchmarks, harnesses that construct a
+// DelegateExecutor directly).
 class FixedEngineSource final : public EngineSource {
  public:
   explicit FixedEngineSource(Engine& engine) : engine_(engine) {}
-  Result<Engine*> acquire() override {
-    return &engine_;
+  Result<EngineLease> acquire(uint32_t index) override {
+    if (index != 0) {
+      return report_error(Error::InvalidArgument, "internal: a single-engine source was asked for engine %u", index);
+    }
+    EngineLease lease;
+    lease.engine = &engine_;
+    return lease;
   }
 
  private:

@@ -3,26 +3,35 @@
 #include <cstdint>
 #include <mutex>
 
-#include "deferred_engine.h"
 #include "delegate_executor.h"
+#include "delegate_metadata.h"
 #include "delegate_options.h"
+#include "engine_set.h"
 
 namespace executorch_tensorrt {
 
-// What init() hands ExecuTorch as the DelegateHandle: one engine (perhaps not
-// created yet), the metadata it was exported with, and its policies.
+// What init() hands ExecuTorch as the DelegateHandle: the delegate's engines
+// (perhaps not created yet; several when they cover different batch ranges),
+// the metadata they were exported with, and its policies.
 struct LoadedDelegate {
-  LoadedDelegate(EngineMetadata meta, DelegateOptions baked, DelegateOptions load, HostEngineBytes bytes, int64_t tag)
+  // `pool_owner` identifies the program for shared execution memory.
+  LoadedDelegate(
+      DelegateMetadata meta,
+      DelegateOptions baked,
+      DelegateOptions load,
+      std::vector<HostEngineBytes> bytes,
+      int64_t tag,
+      uint64_t pool_owner)
       : metadata(std::move(meta)),
         baked_options(baked),
         option_overrides(load),
-        engine(metadata, std::move(bytes), baked_options, option_overrides),
-        executor(metadata),
+        engines(metadata, std::move(bytes), baked_options, option_overrides, pool_owner),
+        executor(metadata.io, metadata.slots),
         program_tag(tag) {
     apply_output_buffer_policy();
   }
 
-  // The executor's staging buffers came from the engine: free them first.
+  // The executor's staging buffers came from the engines: free them first.
   ~LoadedDelegate() {
     executor.release_device_buffers();
   }
@@ -42,10 +51,10 @@ struct LoadedDelegate {
     executor.set_output_buffer_policy(options().output_buffers.value_or(OutputBufferPolicy::kReuse));
   }
 
-  const EngineMetadata metadata;
+  const DelegateMetadata metadata;
   const DelegateOptions baked_options;
   DelegateOptions option_overrides; // load-time options, then set_option()
-  DeferredEngine engine;
+  EngineSet engines;
   DelegateExecutor executor;
   const int64_t program_tag;
   // One execute at a time (an engine's execution state is not re-entrant);

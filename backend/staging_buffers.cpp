@@ -28,11 +28,6 @@ StagingBuffers::~StagingBuffers() {
 }
 
 Result<char*> StagingBuffers::begin_call(Engine& engine, size_t needed, ExecuteCounters& counters) {
-  if (owner_ != nullptr && owner_ != &engine && holds_memory()) {
-    return report_error(
-        Error::InvalidState,
-        "staging buffers belong to an engine that was replaced; release_device_buffers() must run before the engine is destroyed");
-  }
   const size_t size = staging_allocation_size(policy_, capacity_, needed, reserve_bytes_);
   if (size == 0) {
     return base_;
@@ -47,46 +42,47 @@ Result<char*> StagingBuffers::begin_call(Engine& engine, size_t needed, ExecuteC
   }
   ++counters.allocations;
   counters.bytes_allocated += size;
-  owner_ = &engine;
   // The buffer replaced may still be read by the previous call's work only
   // if that call left work in flight; freeing it after this call completes
   // is always safe and keeps a (synchronizing) free off the enqueue path.
   if (base_ != nullptr) {
     if (retired_ != nullptr) {
-      free_buffer(retired_, counters);
+      free_buffer(retired_, retired_owner_, counters);
     }
     retired_ = base_;
+    retired_owner_ = base_owner_;
   }
   base_ = static_cast<char*>(*fresh);
+  base_owner_ = &engine;
   capacity_ = size;
   return base_;
 }
 
 void StagingBuffers::end_call(ExecuteCounters& counters) {
   if (retired_ != nullptr) {
-    free_buffer(retired_, counters);
+    free_buffer(retired_, retired_owner_, counters);
   }
   if (policy_ == OutputBufferPolicy::kFresh && base_ != nullptr) {
-    free_buffer(base_, counters);
+    free_buffer(base_, base_owner_, counters);
     capacity_ = 0;
   }
 }
 
 void StagingBuffers::release(ExecuteCounters& counters) {
   if (retired_ != nullptr) {
-    free_buffer(retired_, counters);
+    free_buffer(retired_, retired_owner_, counters);
   }
   if (base_ != nullptr) {
-    free_buffer(base_, counters);
+    free_buffer(base_, base_owner_, counters);
   }
   capacity_ = 0;
-  owner_ = nullptr;
 }
 
-void StagingBuffers::free_buffer(char*& pointer, ExecuteCounters& counters) {
-  owner_->free_device(pointer);
+void StagingBuffers::free_buffer(char*& pointer, Engine*& owner, ExecuteCounters& counters) {
+  owner->free_device(pointer);
   ++counters.frees;
   pointer = nullptr;
+  owner = nullptr;
 }
 
 } // namespace executorch_tensorrt

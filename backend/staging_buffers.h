@@ -53,7 +53,9 @@ class StagingBuffers {
 
   // Device memory of at least `needed` bytes for this call, from `engine`.
   // An allocation this replaces is kept until end_call(): it may still be
-  // the target of work enqueued earlier.
+  // the target of work enqueued earlier. The engines of one delegate share
+  // the buffers: each is freed through the engine that allocated it, and
+  // the delegate releases them before destroying any of its engines.
   Result<char*> begin_call(Engine& engine, size_t needed, ExecuteCounters& counters);
 
   // After the call's work has completed: frees what the call retired (and,
@@ -72,14 +74,15 @@ class StagingBuffers {
   }
 
  private:
-  void free_buffer(char*& pointer, ExecuteCounters& counters);
+  void free_buffer(char*& pointer, Engine*& owner, ExecuteCounters& counters);
 
   OutputBufferPolicy policy_ = OutputBufferPolicy::kReuse;
   size_t reserve_bytes_ = 0;
-  Engine* owner_ = nullptr; // the engine the buffers came from
   char* base_ = nullptr;
+  Engine* base_owner_ = nullptr; // the engine base_ came from
   size_t capacity_ = 0;
   char* retired_ = nullptr;
+  Engine* retired_owner_ = nullptr;
 };
 
 } // namespace executorch_tensorrt

@@ -70,7 +70,7 @@ Error TensorRTBackend::execute(
   auto* loaded = static_cast<LoadedDelegate*>(handle);
   return guarded("execute()", [&] {
     std::lock_guard<std::mutex> lock(loaded->mutex);
-    return loaded->executor.execute(loaded->engine, args, context.event_tracer());
+    return loaded->executor.execute(loaded->engines, args, context.event_tracer());
   });
 }
 

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "deserialize failed: %s\n", last_error_message());
     return 1;
   }
-  if ((*engine)->create_execution_context() != Error::Ok) {
+  if ((*engine)->create_execution_context(ContextMemory::kOwned) != Error::Ok) {
     std::fprintf(stderr, "create_execution_context failed: %s\n", last_error_message());
     return 1;
   }

@@ -49,8 +49,14 @@ def _read_inputs(program: Program, method: str, files: List[str]) -> List[Any]:
     return inputs
 
 
+def _need_text(need: int) -> str:
+    return "unknown until the engine is loaded" if need < 0 else f"{need} bytes"
+
+
 def format_delegate_states(program: Program) -> str:
-    """One line per delegate: where its engine is and the budget in force."""
+    """Per delegate: where its engines are, the budget in force, its execution
+    memory (own or a shared pool), each engine's range and memory need, and
+    which engine served each batch size."""
     lines = []
     for index, state in enumerate(program.delegate_states):
         budget = state["weight_streaming_budget"]
@@ -61,6 +67,26 @@ def format_delegate_states(program: Program) -> str:
             f"weight_streaming_budget={budget_text} (source: {state['weight_streaming_budget_source']}) "
             f"init_ms={state['init_ms']:.3f}"
         )
+        pool = state["pool"]
+        if pool is None:
+            lines.append(f"  execution_memory=private (each engine's context owns its memory)")
+        else:
+            lines.append(
+                f"  execution_memory={state['execution_memory']} pool #{pool['id']}: {pool['bytes']} bytes held, "
+                f"largest need {pool['largest_need_bytes']} bytes, {pool['members']} engine(s) drawing on it "
+                f"(private memory would hold {pool['summed_need_bytes']} bytes), "
+                f"{pool['runs']} run(s), {pool['waits']} waited for another engine"
+            )
+        for number, engine in enumerate(state["engines"]):
+            lines.append(
+                f"  engine {number}: {engine['input_ranges']} state={engine['state']} "
+                f"execution memory need={_need_text(engine['execution_memory_bytes'])}"
+            )
+        for served in state["batches_served"]:
+            batch = "no batch dim" if served["batch"] < 0 else f"batch {served['batch']}"
+            lines.append(
+                f"  {batch} -> engine {served['engine']} profile {served['profile']} ({served['calls']} call(s))"
+            )
     return "\n".join(lines) if lines else "no TensorRT delegates"
 
 

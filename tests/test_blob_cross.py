@@ -67,10 +67,10 @@ def test_smallest_tensors_are_accepted_by_both_readers() -> None:
 
 def test_both_readers_refuse_a_newer_format_naming_the_version() -> None:
     data = bytearray(blob.encode(DelegateBlob(_metadata(), b"engine")))
-    struct.pack_into("<H", data, 4, 2)
-    with pytest.raises(ValueError, match="format version 2 is not supported"):
+    struct.pack_into("<H", data, 4, 3)
+    with pytest.raises(ValueError, match="format version 3 is not supported"):
         _runtime.parse_blob(bytes(data))
-    with pytest.raises(blob.BlobFormatError, match="format version 2"):
+    with pytest.raises(blob.BlobFormatError, match="format version 3"):
         blob.decode(bytes(data))
 
 

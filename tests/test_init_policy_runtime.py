@@ -14,8 +14,12 @@ from executorch_tensorrt.runtime import DelegateError, load
 
 X = torch.tensor([[-3.0, -1.0, 0.0], [1.0, 2.0, 3.0]])
 # STREAMING in memory_programs.py: 1024 bytes that cannot stream, the
-# automatic budget of 1024 streamed bytes, 512 of activation memory.
-STREAMING_DEVICE_BYTES = 1024 + 1024 + 512
+# automatic budget of 1024 streamed bytes, 512 of activation memory. The
+# engine holds the weights; the activation memory is the program's shared
+# execution memory (execution_memory=program, the default).
+STREAMING_ENGINE_BYTES = 1024 + 1024
+STREAMING_ACTIVATION_BYTES = 512
+STREAMING_DEVICE_BYTES = STREAMING_ENGINE_BYTES + STREAMING_ACTIVATION_BYTES
 # Once a call ran: the executor's staging buffer, one 256-byte slot for the
 # host input and one for the host output (backend/staging_buffers.h).
 STAGING_BYTES = 2 * 256
@@ -46,7 +50,8 @@ def test_deferred_allocates_nothing_until_the_first_execute(device, test_program
     torch.testing.assert_close(program.forward(X)[0], X + 1)
     assert _device_bytes(device) - baseline == STREAMING_DEVICE_BYTES + STAGING_BYTES
     state = program.delegate_states[0]
-    assert (state["state"], state["device_bytes"], state["initializations"]) == ("device", STREAMING_DEVICE_BYTES, 1)
+    assert (state["state"], state["device_bytes"], state["initializations"]) == ("device", STREAMING_ENGINE_BYTES, 1)
+    assert state["pool"]["bytes"] == STREAMING_ACTIVATION_BYTES
     assert state["init_ms"] > 0.0
     assert state["host_bytes"] == 0  # the blob was freed once deserialized
 
@@ -175,9 +180,10 @@ def test_program_with_two_engines_defers_by_default_and_offloads_both(
     torch.testing.assert_close(program.forward(X)[0], expected(X))
     states = program.delegate_states
     assert [s["state"] for s in states] == ["device", "device"]
-    assert sum(s["device_bytes"] for s in states) == 2 * STREAMING_DEVICE_BYTES
-    # Engines plus the delegates' staging buffers.
-    assert _device_bytes(device) - baseline >= 2 * STREAMING_DEVICE_BYTES
+    assert sum(s["device_bytes"] for s in states) == 2 * STREAMING_ENGINE_BYTES
+    # Both engines' weights, ONE shared execution memory, the staging buffers.
+    assert states[0]["pool"]["id"] == states[1]["pool"]["id"]
+    assert _device_bytes(device) - baseline == 2 * STREAMING_ENGINE_BYTES + STREAMING_ACTIVATION_BYTES + 2 * STAGING_BYTES
 
     allocations = device.etrt_test_device_allocation_count()
     torch.testing.assert_close(program.forward(X * 2)[0], expected(X * 2))

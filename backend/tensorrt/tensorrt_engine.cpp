@@ -261,6 +261,10 @@ Error TensorRTEngine::enqueue(Span<const DeviceTensor> inputs, Span<const Device
   if (!context_) {
     return require_context();
   }
+  if (user_managed_ && !memory_bound_) {
+    // TensorRT would run on a null activation address.
+    return report_error(Error::InvalidState, "internal: user-managed context enqueued without execution memory");
+  }
   ScopedDevice device(device_index_);
   if (device.status() != cudaSuccess) {
     return device_failure(device_index_, device);

@@ -33,7 +33,9 @@ class TensorRTEngine final : public Engine {
   int64_t streamable_weights_bytes() const override;
   int64_t automatic_weight_streaming_budget() const override;
   Error set_weight_streaming_budget(int64_t bytes) override;
-  Error create_execution_context() override;
+  Error create_execution_context(ContextMemory memory) override;
+  int64_t execution_memory_bytes() const override;
+  Error bind_execution_memory(void* memory, int64_t bytes) override;
   void release_execution_context() override;
   bool has_execution_context() const override;
   int64_t device_bytes() const override;
@@ -64,6 +66,8 @@ class TensorRTEngine final : public Engine {
   TensorRTLogger& logger_;
   int32_t device_index_;
   int32_t active_profile_ = 0;
+  bool user_managed_ = false; // the context was created with kUSER_MANAGED
+  bool memory_bound_ = false; // setDeviceMemoryV2 was called for this context
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   CudaStream stream_;

@@ -47,7 +47,7 @@ Error TensorRTEngine::set_weight_streaming_budget(int64_t bytes) {
   return Error::Ok;
 }
 
-Error TensorRTEngine::create_execution_context() {
+Error TensorRTEngine::create_execution_context(ContextMemory memory) {
   if (context_) {
     return Error::Ok;
   }
@@ -56,16 +56,59 @@ Error TensorRTEngine::create_execution_context() {
     return device_failure(device_index_, device);
   }
   logger_.clear_last_error();
-  context_.reset(engine_->createExecutionContext());
+  // kUSER_MANAGED: the context allocates no activation memory; the
+  // delegate's execution memory pool binds it before each run.
+  const bool user_managed = memory == ContextMemory::kUserManaged;
+  context_.reset(engine_->createExecutionContext(
+      user_managed ? nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED
+                   : nvinfer1::ExecutionContextAllocationStrategy::kSTATIC));
   if (!context_) {
     return report_error(
         Error::MemoryAllocationFailed,
-        "TensorRT could not create an execution context (needs %lld bytes of device memory): %s",
+        "TensorRT could not create an execution context (%s; the context needs %lld bytes of device memory): %s",
+        user_managed ? "user-managed memory" : "own memory",
         static_cast<long long>(engine_->getDeviceMemorySizeV2()),
         logger_.take_last_error().c_str());
   }
-  // A new context starts on profile 0.
+  // A new context starts on profile 0, with no memory bound.
   active_profile_ = 0;
+  user_managed_ = user_managed;
+  memory_bound_ = false;
+  return Error::Ok;
+}
+
+int64_t TensorRTEngine::execution_memory_bytes() const {
+  // The largest need over all profiles, including the weight-streaming
+  // scratch under the budget now set (why it is read after the budget).
+  const int64_t bytes = engine_->getDeviceMemorySizeV2();
+  return bytes > 0 ? bytes : 0;
+}
+
+Error TensorRTEngine::bind_execution_memory(void* memory, int64_t bytes) {
+  if (!context_ || !user_managed_) {
+    return report_error(
+        Error::InvalidState, "internal: execution memory bound to a context that owns its memory (or to none)");
+  }
+  if (bytes < execution_memory_bytes()) {
+    return report_error(
+        Error::InvalidArgument,
+        "internal: %lld bytes of execution memory bound, the engine needs %lld",
+        static_cast<long long>(bytes),
+        static_cast<long long>(execution_memory_bytes()));
+  }
+  ScopedDevice device(device_index_);
+  if (device.status() != cudaSuccess) {
+    return device_failure(device_index_, device);
+  }
+  logger_.clear_last_error();
+  context_->setDeviceMemoryV2(memory, bytes);
+  // setDeviceMemoryV2 returns nothing; TensorRT reports a refusal (e.g. a
+  // misaligned address) through the logger.
+  const std::string refused = logger_.take_last_error();
+  if (!refused.empty()) {
+    return report_error(Error::Internal, "TensorRT refused the execution memory: %s", refused.c_str());
+  }
+  memory_bound_ = true;
   return Error::Ok;
 }
 
@@ -79,6 +122,7 @@ void TensorRTEngine::release_execution_context() {
     cudaStreamSynchronize(stream_.get());
   }
   context_.reset();
+  memory_bound_ = false;
 }
 
 bool TensorRTEngine::has_execution_context() const {
@@ -87,8 +131,9 @@ bool TensorRTEngine::has_execution_context() const {
 
 int64_t TensorRTEngine::device_bytes() const {
   // TensorRT reports no single "memory held" figure; this adds the weights
-  // kept on the device and, with a context, its activation memory (and the
-  // streaming scratch space when weights stream).
+  // kept on the device and, with a context that owns its memory, that
+  // memory (getDeviceMemorySizeV2 includes the streaming scratch space).
+  // User-managed memory belongs to the delegate's pool and is reported there.
   const int64_t total_weights = engine_->getEngineStat(nvinfer1::EngineStat::kTOTAL_WEIGHTS_SIZE);
   const int64_t streamable = streamable_weights_bytes();
   int64_t bytes = total_weights > 0 ? total_weights : 0;
@@ -96,11 +141,8 @@ int64_t TensorRTEngine::device_bytes() const {
   if (streaming) {
     bytes = bytes - streamable + engine_->getWeightStreamingBudgetV2();
   }
-  if (context_) {
-    bytes += engine_->getDeviceMemorySizeV2();
-    if (streaming) {
-      bytes += engine_->getWeightStreamingScratchMemorySize();
-    }
+  if (context_ && !user_managed_) {
+    bytes += execution_memory_bytes();
   }
   return bytes;
 }

@@ -102,6 +102,44 @@ py::list program_delegate_reports(int64_t tag) {
     counters["device_inputs"] = c.device_inputs;
     counters["device_outputs"] = c.device_outputs;
     entry["counters"] = counters;
+    entry["execution_memory"] = report.execution_memory;
+    entry["execution_memory_bytes"] = report.execution_memory_bytes;
+    if (report.pool.has_value()) {
+      const ExecutionMemoryPoolReport& p = *report.pool;
+      py::dict pool;
+      pool["id"] = p.id;
+      pool["scope"] = execution_memory_scope_name(p.scope);
+      pool["bytes"] = p.capacity_bytes;
+      pool["largest_need_bytes"] = p.largest_need_bytes;
+      pool["summed_need_bytes"] = p.summed_need_bytes;
+      pool["members"] = p.members;
+      pool["runs"] = p.leases;
+      pool["waits"] = p.waits;
+      pool["allocations"] = p.allocations;
+      entry["pool"] = pool;
+    } else {
+      entry["pool"] = py::none();
+    }
+    py::list engines;
+    for (const EngineReport& e : report.engines) {
+      py::dict engine;
+      engine["state"] = e.state;
+      engine["device_bytes"] = e.device_bytes;
+      engine["execution_memory_bytes"] = e.execution_memory_bytes;
+      engine["input_ranges"] = e.input_ranges;
+      engines.append(engine);
+    }
+    entry["engines"] = engines;
+    py::list batches;
+    for (const DelegateExecutor::BatchServed& b : report.batches_served) {
+      py::dict served;
+      served["batch"] = b.batch;
+      served["engine"] = b.engine;
+      served["profile"] = b.profile;
+      served["calls"] = b.calls;
+      batches.append(served);
+    }
+    entry["batches_served"] = batches;
     out.append(entry);
   }
   return out;

@@ -381,16 +381,28 @@ py::dict parse_blob(const py::bytes& data) {
   if (!blob.ok()) {
     throw py::value_error(last_error_message());
   }
-  const EngineMetadata& meta = blob->metadata;
-  py::dict out;
-  out["flavour"] = flavour_name(meta.flavour);
-  out["version_compatible"] = meta.version_compatible;
-  out["device_index"] = meta.device_index;
-  out["builder_version"] = text(meta.builder_version);
-  out["num_profiles"] = meta.num_profiles;
-  out["inputs"] = tensor_list(meta.inputs);
-  out["outputs"] = tensor_list(meta.outputs);
-  out["engine"] = py::bytes(reinterpret_cast<const char*>(blob->engine), blob->engine_size);
+  auto describe = [](const EngineBlob& engine) {
+    const EngineMetadata& meta = engine.metadata;
+    py::dict out;
+    out["flavour"] = flavour_name(meta.flavour);
+    out["version_compatible"] = meta.version_compatible;
+    out["device_index"] = meta.device_index;
+    out["builder_version"] = text(meta.builder_version);
+    out["num_profiles"] = meta.num_profiles;
+    out["inputs"] = tensor_list(meta.inputs);
+    out["outputs"] = tensor_list(meta.outputs);
+    out["engine"] = py::bytes(reinterpret_cast<const char*>(engine.engine), engine.engine_size);
+    out["execution_memory_bytes"] = engine.execution_memory_hint;
+    return out;
+  };
+  // Engine 0's fields at the top (the common single-engine case), every
+  // engine under "engines".
+  py::dict out = describe(blob->engines[0]);
+  py::list engines;
+  for (const EngineBlob& engine : blob->engines) {
+    engines.append(describe(engine));
+  }
+  out["engines"] = engines;
   return out;
 }
 

@@ -146,7 +146,8 @@ void print_output(size_t index, const EValue& value, bool verbose) {
 // host can query it: comma-separated values, one per delegate in load order.
 void print_delegate_states() {
   const char* keys[] = {
-      "state", "init_policy", "weight_streaming_budget", "weight_streaming_budget_source", "device_bytes", "init_ms"};
+      "state", "init_policy", "weight_streaming_budget", "weight_streaming_budget_source", "device_bytes", "init_ms",
+      "engines", "execution_memory", "execution_memory_bytes", "execution_memory_pool_bytes", "batches_served"};
   std::vector<executorch::runtime::BackendOption> queries(std::size(keys));
   for (size_t i = 0; i < queries.size(); ++i) {
     std::snprintf(queries[i].key, sizeof(queries[i].key), "%s", keys[i]);

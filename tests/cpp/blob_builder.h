@@ -94,6 +94,39 @@ inline std::vector<uint8_t> encode_blob(const BlobParts& p) {
   return out;
 }
 
+// A version-2 container of version-1 blobs (encode_blob), with one
+// execution_memory_bytes hint per engine.
+inline std::vector<uint8_t> encode_container(
+    const std::vector<std::vector<uint8_t>>& engines,
+    const std::vector<int64_t>& hints) {
+  std::vector<uint8_t> out;
+  out.insert(out.end(), {'E', 'T', 'R', 'T'});
+  put<uint16_t>(out, 2);
+  put<uint16_t>(out, 16);
+  put<uint32_t>(out, static_cast<uint32_t>(engines.size()));
+  put<uint32_t>(out, 0);
+  uint64_t offset = (16 + 32 * engines.size() + 63) / 64 * 64;
+  std::vector<uint64_t> offsets;
+  for (size_t e = 0; e < engines.size(); ++e) {
+    offsets.push_back(offset);
+    put<uint64_t>(out, offset);
+    put<uint64_t>(out, engines[e].size());
+    put<int64_t>(out, e < hints.size() ? hints[e] : -1);
+    put<uint64_t>(out, 0);
+    offset = (offset + engines[e].size() + 63) / 64 * 64;
+  }
+  for (size_t e = 0; e < engines.size(); ++e) {
+    out.resize(offsets[e], 0);
+    out.insert(out.end(), engines[e].begin(), engines[e].end());
+  }
+  return out;
+}
+
+// The offset of field `field` (0 offset, 1 size, 2 hint) of container entry `entry`.
+inline size_t container_entry_field(size_t entry, size_t field) {
+  return 16 + 32 * entry + 8 * field;
+}
+
 inline void poke_u64(std::vector<uint8_t>& blob, size_t at, uint64_t value) {
   std::memcpy(blob.data() + at, &value, sizeof(value));
 }

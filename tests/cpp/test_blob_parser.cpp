@@ -42,7 +42,9 @@ TEST(BlobParser, ParsesEveryField) {
   const auto bytes = encode_blob(parts);
   auto blob = parse(bytes);
   ASSERT_TRUE(blob.ok()) << last_error_message();
-  const EngineMetadata& m = blob->metadata;
+  ASSERT_EQ(blob->engines.size(), 1u);
+  const EngineBlob& engine = blob->engines[0];
+  const EngineMetadata& m = engine.metadata;
   EXPECT_EQ(m.flavour, Flavour::kTensorRT);
   EXPECT_TRUE(m.version_compatible);
   EXPECT_EQ(m.device_index, 3);
@@ -55,8 +57,9 @@ TEST(BlobParser, ParsesEveryField) {
   EXPECT_EQ(m.inputs[1].dtype, 4);
   EXPECT_EQ(m.inputs[1].ranges[0].min.rank, 0);
   EXPECT_EQ(m.outputs[0].dtype, 5);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(blob->engine), blob->engine_size), parts.engine);
-  EXPECT_EQ(static_cast<size_t>(blob->engine - bytes.data()) % 64, 0u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(engine.engine), engine.engine_size), parts.engine);
+  EXPECT_EQ(static_cast<size_t>(engine.engine - bytes.data()) % 64, 0u);
+  EXPECT_EQ(engine.execution_memory_hint, -1);
 }
 
 TEST(BlobParser, EveryTruncationIsRejectedWithoutCrashing) {
@@ -77,8 +80,8 @@ TEST(BlobParser, RejectsNullAndBadMagic) {
 
 TEST(BlobParser, NewerFormatVersionIsACompatibilityError) {
   BlobParts parts;
-  parts.format_version = 2;
-  expect_rejected(encode_blob(parts), "format version 2 is not supported", Error::DelegateInvalidCompatibility);
+  parts.format_version = 3;
+  expect_rejected(encode_blob(parts), "format version 3 is not supported", Error::DelegateInvalidCompatibility);
   parts.format_version = 0;
   expect_rejected(encode_blob(parts), "format version 0");
 }

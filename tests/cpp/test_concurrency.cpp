@@ -52,7 +52,7 @@ class TripleDelegate {
     auto handle = call.run(backend_);
     EXPECT_TRUE(handle.ok()) << last_error_message();
     handle_ = handle.ok() ? *handle : nullptr;
-    metadata_ = parse_delegate_blob(blob_.data(), blob_.size())->metadata;
+    metadata_ = parse_delegate_blob(blob_.data(), blob_.size())->engines[0].metadata;
   }
   ~TripleDelegate() {
     if (handle_ != nullptr) {

@@ -59,7 +59,7 @@ std::unique_ptr<Engine> test_engine_for(const std::string& program, const Engine
   EXPECT_TRUE(runtime.ok());
   auto engine = (*runtime)->deserialize(reinterpret_cast<const uint8_t*>(program.data()), program.size(), meta);
   EXPECT_TRUE(engine.ok()) << last_error_message();
-  EXPECT_EQ((*engine)->create_execution_context(), Error::Ok) << last_error_message();
+  EXPECT_EQ((*engine)->create_execution_context(ContextMemory::kOwned), Error::Ok) << last_error_message();
   return std::move(*engine);
 }
 

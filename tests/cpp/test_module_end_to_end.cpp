@@ -150,9 +150,11 @@ class RecordingEngine final : public SimulatedDeviceEngine {
 class RecordingSource final : public EngineSource {
  public:
   explicit RecordingSource(Engine& engine) : engine_(engine) {}
-  Result<Engine*> acquire() override {
+  Result<EngineLease> acquire(uint32_t /*index*/) override {
     ++acquired;
-    return &engine_;
+    EngineLease lease;
+    lease.engine = &engine_;
+    return lease;
   }
   int acquired = 0;
 

@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <thread>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -32,6 +35,13 @@ std::atomic<int> g_device_count{1};
 std::atomic<int> g_budget_calls{0};
 std::atomic<int64_t> g_last_budget{-1};
 std::atomic<int> g_context_creations{0};
+// Runs that found their execution memory overwritten by another run while
+// they used it: a sharing violation the delegate must never allow.
+std::atomic<int> g_memory_overlaps{0};
+// Runs in flight now, and the most seen at once (across all engines).
+std::atomic<int> g_runs_in_flight{0};
+std::atomic<int> g_max_runs_in_flight{0};
+std::atomic<uint64_t> g_next_engine_id{1};
 
 // Simulated device memory owned by one engine, freed with it.
 class DeviceBlock {
@@ -60,6 +70,9 @@ class DeviceBlock {
   int64_t bytes() const {
     return bytes_;
   }
+  void* pointer() const {
+    return pointer_;
+  }
 
  private:
   void* pointer_ = nullptr;
@@ -84,6 +97,7 @@ struct MemoryModel {
   int64_t streamable = 0; // of which can stream (0: built without streaming)
   int64_t automatic_budget = -1; // -1: half the streamable bytes
   int64_t activation = 0; // execution-context memory
+  int64_t run_delay_us = 0; // how long a run uses its execution memory
 };
 
 struct ProgramText {
@@ -120,6 +134,9 @@ int64_t* memory_field(const std::string& word, MemoryModel* memory) {
   }
   if (word == "activation") {
     return &memory->activation;
+  }
+  if (word == "run_delay_us") {
+    return &memory->run_delay_us;
   }
   return nullptr;
 }
@@ -256,18 +273,23 @@ class TestEngine final : public Engine {
     return Error::Ok;
   }
 
-  Error create_execution_context() override {
+  Error create_execution_context(ContextMemory memory) override {
     if (has_context_) {
       return Error::Ok;
     }
     // Streamed weights resident under the budget (all of them by default, as
-    // when no budget was ever set), then the activation memory.
+    // when no budget was ever set), then the activation memory unless the
+    // delegate provides it (user-managed, like TensorRT's kUSER_MANAGED).
     const int64_t resident = budget_ >= 0 ? budget_ : program_.memory.streamable;
-    if (!streamed_weights_.allocate(resident) || !activation_.allocate(program_.memory.activation)) {
+    const int64_t owned_activation = memory == ContextMemory::kOwned ? program_.memory.activation : 0;
+    if (!streamed_weights_.allocate(resident) || !activation_.allocate(owned_activation)) {
       streamed_weights_.reset();
       return report_error(Error::MemoryAllocationFailed, "test engine: out of simulated device memory for the execution context");
     }
     has_context_ = true;
+    user_managed_ = memory == ContextMemory::kUserManaged;
+    bound_memory_ = nullptr;
+    bound_bytes_ = -1;
     ++g_context_creations;
     return Error::Ok;
   }
@@ -276,6 +298,24 @@ class TestEngine final : public Engine {
     streamed_weights_.reset();
     activation_.reset();
     has_context_ = false;
+    bound_memory_ = nullptr;
+    bound_bytes_ = -1;
+  }
+
+  int64_t execution_memory_bytes() const override {
+    return program_.memory.activation;
+  }
+
+  // Like TensorRT's setDeviceMemoryV2: only for a user-managed context;
+  // checked when the run starts (the memory must be device memory at least
+  // execution_memory_bytes() long).
+  Error bind_execution_memory(void* memory, int64_t bytes) override {
+    if (!has_context_ || !user_managed_) {
+      return report_error(Error::InvalidState, "test engine: execution memory bound to a context that owns its memory");
+    }
+    bound_memory_ = memory;
+    bound_bytes_ = bytes;
+    return Error::Ok;
   }
 
   bool has_execution_context() const override {
@@ -286,12 +326,14 @@ class TestEngine final : public Engine {
     return resident_weights_.bytes() + streamed_weights_.bytes() + activation_.bytes();
   }
 
+
   Result<std::vector<uint8_t>> serialize() const override {
     return std::vector<uint8_t>(program_.source.begin(), program_.source.end());
   }
 
  private:
-  TestEngine(ProgramText program, const EngineMetadata& metadata) : program_(std::move(program)) {
+  TestEngine(ProgramText program, const EngineMetadata& metadata)
+      : program_(std::move(program)), id_(g_next_engine_id.fetch_add(1)) {
     for (const TensorSpec& spec : metadata.inputs) {
       input_names_.push_back(spec.name);
     }
@@ -360,7 +402,24 @@ class TestEngine final : public Engine {
         return report_error(Error::Internal, "test engine: output '%s' is not in device memory", t.spec->name.c_str());
       }
     }
-    return evaluate(inputs, outputs);
+    Result<void*> scratch = execution_memory();
+    if (!scratch.ok()) {
+      return scratch.error();
+    }
+    RunInFlight in_flight;
+    // Claim the execution memory for this run, compute, then check nobody
+    // else wrote to it meanwhile: two runs sharing memory at once (what the
+    // delegate's pool lease must prevent) shows up as a failed run.
+    stamp(*scratch);
+    if (program_.memory.run_delay_us > 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(program_.memory.run_delay_us));
+    }
+    Error err = evaluate(inputs, outputs);
+    if (!stamp_intact(*scratch)) {
+      ++g_memory_overlaps;
+      return report_error(Error::Internal, "test engine: another run overwrote this run's execution memory");
+    }
+    return err;
   }
 
   Error synchronize() override {
@@ -404,7 +463,65 @@ class TestEngine final : public Engine {
     return Error::Ok;
   }
 
+  // Counts runs in flight across all engines.
+  struct RunInFlight {
+    RunInFlight() {
+      const int now = ++g_runs_in_flight;
+      int seen = g_max_runs_in_flight.load();
+      while (now > seen && !g_max_runs_in_flight.compare_exchange_weak(seen, now)) {
+      }
+    }
+    ~RunInFlight() {
+      --g_runs_in_flight;
+    }
+  };
+
+  // The memory this run computes in: its own (owned context) or what the
+  // delegate bound (user-managed), which must be live device memory at
+  // least as large as the need. nullptr when the need is 0.
+  Result<void*> execution_memory() {
+    const int64_t need = program_.memory.activation;
+    if (!user_managed_) {
+      return activation_.pointer();
+    }
+    if (bound_bytes_ < 0) {
+      return report_error(Error::InvalidState, "test engine: user-managed context ran without execution memory bound");
+    }
+    if (bound_bytes_ < need) {
+      return report_error(
+          Error::InvalidState,
+          "test engine: %lld bytes of execution memory bound, the engine needs %lld",
+          static_cast<long long>(bound_bytes_),
+          static_cast<long long>(need));
+    }
+    if (need > 0 &&
+        (!is_device_pointer(bound_memory_) ||
+         !is_device_pointer(static_cast<char*>(bound_memory_) + need - 1))) {
+      return report_error(Error::InvalidState, "test engine: the bound execution memory is not live device memory");
+    }
+    return need > 0 ? bound_memory_ : nullptr;
+  }
+
+  // Writes this engine's id over the first bytes of its execution memory.
+  void stamp(void* scratch) const {
+    if (scratch != nullptr && program_.memory.activation >= static_cast<int64_t>(sizeof(id_))) {
+      std::memcpy(scratch, &id_, sizeof(id_));
+    }
+  }
+  bool stamp_intact(const void* scratch) const {
+    if (scratch == nullptr || program_.memory.activation < static_cast<int64_t>(sizeof(id_))) {
+      return true;
+    }
+    uint64_t found = 0;
+    std::memcpy(&found, scratch, sizeof(found));
+    return found == id_;
+  }
+
   ProgramText program_;
+  const uint64_t id_; // unique per engine in the process
+  bool user_managed_ = false;
+  void* bound_memory_ = nullptr;
+  int64_t bound_bytes_ = -1; // -1: nothing bound since the context was created
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   DeviceBlock resident_weights_;
@@ -490,6 +607,16 @@ int64_t etrt_test_engine_last_budget() {
 }
 int etrt_test_engine_context_creations() {
   return executorch_tensorrt::test_engine::g_context_creations.load();
+}
+int etrt_test_engine_memory_overlaps() {
+  return executorch_tensorrt::test_engine::g_memory_overlaps.load();
+}
+int etrt_test_engine_max_runs_in_flight() {
+  return executorch_tensorrt::test_engine::g_max_runs_in_flight.load();
+}
+void etrt_test_engine_reset_run_tracking() {
+  executorch_tensorrt::test_engine::g_memory_overlaps.store(0);
+  executorch_tensorrt::test_engine::g_max_runs_in_flight.store(0);
 }
 void etrt_test_engine_set_device_count(int count) {
   executorch_tensorrt::test_engine::g_device_count.store(count);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <delegate_blob.h>
+#include <delegate_metadata.h>
 
 #include "fuzz_records.h"
 
@@ -32,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Same bytes, parsed again for the argument shapes (init() accepted them).
   Result<DelegateBlob> blob = parse_delegate_blob(in.rest(), in.rest_size());
   testing::DelegateArguments args;
-  if (blob.ok() && args.make(blob->metadata, 1 << 12)) {
+  if (blob.ok() && args.make(combine_engines(*blob).io, 1 << 12)) {
     executorch::runtime::BackendExecutionContext context;
     (void)backend->execute(context, *handle, args.span());
     (void)backend->execute(context, *handle, args.span());

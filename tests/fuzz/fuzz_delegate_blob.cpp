@@ -33,18 +33,11 @@ void check_tensor(const TensorSpec& spec, uint32_t num_profiles) {
   }
 }
 
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // A copy of exactly `size` bytes, so ASan sees any read past the end.
-  std::vector<uint8_t> bytes(data, data + size);
-  Result<DelegateBlob> blob = parse_delegate_blob(bytes.data(), bytes.size());
-  if (!blob.ok()) {
-    return 0;
-  }
-  const EngineMetadata& meta = blob->metadata;
-  require(blob->engine_size > 0);
-  require(blob->engine >= bytes.data() && blob->engine + blob->engine_size <= bytes.data() + bytes.size());
+void check_engine(const EngineBlob& engine, const std::vector<uint8_t>& bytes) {
+  const EngineMetadata& meta = engine.metadata;
+  require(engine.engine_size > 0);
+  require(engine.engine >= bytes.data() && engine.engine + engine.engine_size <= bytes.data() + bytes.size());
+  require(engine.execution_memory_hint >= -1);
   require(is_known_flavour(static_cast<uint8_t>(meta.flavour)));
   require(meta.device_index >= 0);
   require(!meta.builder_version.empty() && meta.builder_version.size() <= 64);
@@ -58,8 +51,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Touch every engine byte: a pointer past the buffer shows up here.
   volatile uint8_t sum = 0;
-  for (size_t i = 0; i < blob->engine_size; ++i) {
-    sum = sum + blob->engine[i];
+  for (size_t i = 0; i < engine.engine_size; ++i) {
+    sum = sum + engine.engine[i];
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // A copy of exactly `size` bytes, so ASan sees any read past the end.
+  std::vector<uint8_t> bytes(data, data + size);
+  Result<DelegateBlob> blob = parse_delegate_blob(bytes.data(), bytes.size());
+  if (!blob.ok()) {
+    return 0;
+  }
+  require(!blob->engines.empty() && blob->engines.size() <= kMaxEnginesPerDelegate);
+  for (const EngineBlob& engine : blob->engines) {
+    check_engine(engine, bytes);
+    // The engines of one delegate share one signature.
+    require(engine.metadata.inputs.size() == blob->engines[0].metadata.inputs.size());
+    require(engine.metadata.outputs.size() == blob->engines[0].metadata.outputs.size());
   }
   return 0;
 }

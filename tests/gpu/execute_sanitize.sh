@@ -8,6 +8,9 @@ export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 harness="$bundle/cuda_execute_harness"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 "$harness"; echo "plain run rc=$?"
+# The control case binds one scratch buffer to two concurrent runs without
+# the pool's lease, to show the corruption the lease rules out.
+HARNESS_HAZARD_CONTROL=1 "$harness" | grep -E "case control|without the lease"
 for tool in "memcheck --leak-check full" racecheck synccheck initcheck; do
   echo "== compute-sanitizer --tool $tool"
   # shellcheck disable=SC2086

@@ -91,6 +91,8 @@ def blob_cases(blob: bytes) -> List[Tuple[str, bytes, str, Optional[str]]]:
     for length in sorted({0, 1, 4, 39, 40, 41, METADATA_AT + meta_size // 2, METADATA_AT + meta_size - 1, len(blob) - 1}):
         cases.append((f"truncated_to_{length}", blob[:length], "error", None))
     cases.append(("bad_magic", b"XTRT" + blob[4:], "error", "does not start with 'ETRT'"))
+    cases.append(("format_version_2_on_a_version_1_blob",
+                  blob[:VERSION_AT] + struct.pack("<H", 2) + blob[6:], "error", "header size 40, expected 16"))
     for version in (0, 3, 0xFFFF):
         cases.append((f"format_version_{version}", blob[:VERSION_AT] + struct.pack("<H", version) + blob[6:],
                       "error", f"format version {version} is not supported"))

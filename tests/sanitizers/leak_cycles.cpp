@@ -73,7 +73,7 @@ bool delegate_cycle(const std::vector<uint8_t>& good, const std::vector<uint8_t>
     return false;
   }
   testing::DelegateArguments args;
-  bool ok = args.make(parse_delegate_blob(good.data(), good.size())->metadata, 1024, 1.0f);
+  bool ok = args.make(parse_delegate_blob(good.data(), good.size())->engines[0].metadata, 1024, 1.0f);
   executorch::runtime::BackendExecutionContext context;
   ok = ok && backend->execute(context, *handle, args.span()) == Error::Ok;
   backend->destroy(*handle);

@@ -8,20 +8,27 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <executorch/extension/tensor/tensor_ptr.h>
 #include <executorch/extension/tensor/tensor_ptr_maker.h>
 
 #include <delegate_executor.h>
+#include <engine_source.h>
 #include <error_report.h>
+#include <execution_memory_pool.h>
 #include <fixed_engine_source.h>
 
 extern "C" cudaError_t harness_scale_shift(const float* x, float* y, size_t n, float scale, float shift, cudaStream_t stream);
+extern "C" cudaError_t harness_through_scratch(
+    const float* x, float* scratch, float* y, size_t n, float scale, float shift, unsigned wait_ns, cudaStream_t stream);
 
 using executorch::aten::Device;
 using executorch::aten::DeviceType;
@@ -210,6 +217,164 @@ void case_device_io_and_back_to_back() {
   second.release_device_buffers();
 }
 
+// An engine whose context memory is user-managed: it computes through the
+// memory bound to it (scratch = x * scale, then y = scratch + shift).
+class ScratchEngine final : public Engine {
+ public:
+  ScratchEngine(float scale, float shift, int64_t need) : scale_(scale), shift_(shift), need_(need) {
+    cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking);
+  }
+  ~ScratchEngine() override {
+    cudaStreamDestroy(stream_);
+  }
+  int64_t execution_memory_bytes() const override {
+    return need_;
+  }
+  Error bind_execution_memory(void* memory, int64_t bytes) override {
+    scratch_ = static_cast<float*>(memory);
+    bytes_ = bytes;
+    return Error::Ok;
+  }
+  Error infer_output_shapes(uint32_t, Span<const Shape> in, Span<Shape> out) override {
+    out[0] = in[0];
+    return Error::Ok;
+  }
+  Result<void*> allocate_device(size_t nbytes) override {
+    void* p = nullptr;
+    return cudaMalloc(&p, nbytes == 0 ? 1 : nbytes) == cudaSuccess ? Result<void*>(p)
+                                                                   : Result<void*>(Error::MemoryAllocationFailed);
+  }
+  void free_device(void* p) override {
+    cudaFree(p);
+  }
+  Error copy_to_device(void* d, const void* h, size_t n) override {
+    return cudaMemcpyAsync(d, h, n, cudaMemcpyHostToDevice, stream_) == cudaSuccess ? Error::Ok : Error::Internal;
+  }
+  Error copy_to_host(void* h, const void* d, size_t n) override {
+    return cudaMemcpyAsync(h, d, n, cudaMemcpyDeviceToHost, stream_) == cudaSuccess ? Error::Ok : Error::Internal;
+  }
+  Error enqueue(Span<const DeviceTensor> in, Span<const DeviceTensor> out) override {
+    if (scratch_ == nullptr || static_cast<size_t>(bytes_) < in[0].nbytes) {
+      return Error::InvalidState;
+    }
+    const cudaError_t s = harness_through_scratch(static_cast<const float*>(in[0].data), scratch_,
+                                                  static_cast<float*>(out[0].data), in[0].nbytes / sizeof(float),
+                                                  scale_, shift_, 20000, stream_);
+    return s == cudaSuccess ? Error::Ok : Error::Internal;
+  }
+  Error synchronize() override {
+    return cudaStreamSynchronize(stream_) == cudaSuccess ? Error::Ok : Error::Internal;
+  }
+
+ private:
+  float scale_, shift_;
+  int64_t need_;
+  float* scratch_ = nullptr;
+  int64_t bytes_ = -1;
+  cudaStream_t stream_ = nullptr;
+};
+
+// Hands out one engine with the pool's memory: under the pool's lease (the
+// delegate's rule), or -- the control -- bound without it.
+class PooledSource final : public EngineSource {
+ public:
+  PooledSource(ExecutionMemoryPool& pool, ScratchEngine& engine, void* unlocked_memory)
+      : pool_(pool), engine_(engine), unlocked_memory_(unlocked_memory) {}
+  Result<EngineLease> acquire(uint32_t) override {
+    EngineLease lease;
+    lease.engine = &engine_;
+    if (unlocked_memory_ != nullptr) {
+      engine_.bind_execution_memory(unlocked_memory_, engine_.execution_memory_bytes());
+      return lease;
+    }
+    Result<ExecutionMemoryLease> memory = pool_.lease(engine_);
+    if (!memory.ok()) {
+      return memory.error();
+    }
+    lease.memory = std::move(*memory);
+    return lease;
+  }
+
+ private:
+  ExecutionMemoryPool& pool_;
+  ScratchEngine& engine_;
+  void* unlocked_memory_;
+};
+
+// Two delegates, two threads, two non-blocking streams, one pool. Returns
+// the number of wrong outputs over both threads.
+int run_two_threads(ExecutionMemoryPool& pool, ScratchEngine& a, ScratchEngine& b, void* unlocked, int calls) {
+  const EngineMetadata meta = metadata("x", "y");
+  std::atomic<int> wrong{0};
+  auto worker = [&](ScratchEngine& engine, float scale, float shift) {
+    PooledSource source(pool, engine, unlocked);
+    DelegateExecutor executor(meta);
+    const int rows = 8;
+    const std::vector<float> x = ramp(rows, scale);
+    for (int call = 0; call < calls; ++call) {
+      auto in = make_tensor_ptr({rows, kCols}, x);
+      auto out = make_tensor_ptr({rows, kCols}, std::vector<float>(rows * kCols, 0.0f));
+      EValue ea(in), eb(out);
+      std::vector<EValue*> args{&ea, &eb};
+      if (executor.execute(source, {args.data(), args.size()}) != Error::Ok) {
+        ++wrong;
+        continue;
+      }
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (out->const_data_ptr<float>()[i] != x[i] * scale + shift) {
+          ++wrong;
+          break;
+        }
+      }
+    }
+    executor.release_device_buffers();
+  };
+  std::thread first(worker, std::ref(a), 2.0f, 1.0f);
+  std::thread second(worker, std::ref(b), -3.0f, 0.5f);
+  first.join();
+  second.join();
+  return wrong.load();
+}
+
+void case_shared_execution_memory() {
+  std::printf("case shared execution memory: two threads, two streams, one pool\n");
+  const int64_t need = 8 * kCols * sizeof(float);
+  ExecutionMemoryPoolKey key;
+  key.owner = 0x5eed;
+  std::shared_ptr<ExecutionMemoryPool> pool = execution_memory_pool_for(key);
+  ScratchEngine a(2, 1, need), b(-3, 0.5f, need / 2 + 4096);
+  pool->join(a, a.execution_memory_bytes());
+  pool->join(b, b.execution_memory_bytes());
+  const int calls = 50;
+  const int wrong = run_two_threads(*pool, a, b, nullptr, calls);
+  const ExecutionMemoryPoolReport report = pool->report();
+  CHECK(wrong == 0, "%d wrong results with the lease held", wrong);
+  CHECK(report.capacity_bytes == need, "pool holds %lld bytes, expected the largest need %lld",
+        static_cast<long long>(report.capacity_bytes), static_cast<long long>(need));
+  CHECK(report.allocations == 1, "pool allocated %llu times", static_cast<unsigned long long>(report.allocations));
+  std::printf("  with the lease: %d wrong of %d, pool %lld bytes (private would hold %lld), %llu runs, %llu waited\n",
+              wrong, 2 * calls, static_cast<long long>(report.capacity_bytes),
+              static_cast<long long>(report.summed_need_bytes), static_cast<unsigned long long>(report.leases),
+              static_cast<unsigned long long>(report.waits));
+  pool->leave(a);
+  pool->leave(b);
+}
+
+void case_shared_memory_hazard_control() {
+  std::printf("case control: one scratch buffer, no lease (expected to corrupt)\n");
+  const int64_t need = 8 * kCols * sizeof(float);
+  ExecutionMemoryPoolKey key;
+  key.owner = 0xc0de;
+  std::shared_ptr<ExecutionMemoryPool> pool = execution_memory_pool_for(key);
+  ScratchEngine a(2, 1, need), b(-3, 0.5f, need);
+  void* shared = nullptr;
+  cudaMalloc(&shared, need);
+  const int calls = 50;
+  const int wrong = run_two_threads(*pool, a, b, shared, calls);
+  std::printf("  without the lease: %d wrong of %d (the hazard the lease rules out)\n", wrong, 2 * calls);
+  cudaFree(shared);
+}
+
 } // namespace
 
 int main() {
@@ -221,6 +386,10 @@ int main() {
   case_reuse_and_growth();
   case_fresh();
   case_device_io_and_back_to_back();
+  case_shared_execution_memory();
+  if (std::getenv("HARNESS_HAZARD_CONTROL") != nullptr) {
+    case_shared_memory_hazard_control();
+  }
   std::printf(g_failures == 0 ? "HARNESS PASS\n" : "HARNESS FAIL (%d)\n", g_failures);
   return g_failures == 0 ? 0 : 1;
 }
