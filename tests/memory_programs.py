@@ -24,11 +24,14 @@ class MemoryModel:
     streamable: int = 0
     automatic_budget: Optional[int] = None
     activation: int = 0
+    run_delay_us: int = 0  # how long each run holds its execution memory
 
     def directives(self) -> str:
         lines = [f"weights {self.weights}", f"streamable {self.streamable}", f"activation {self.activation}"]
         if self.automatic_budget is not None:
             lines.append(f"automatic_budget {self.automatic_budget}")
+        if self.run_delay_us:
+            lines.append(f"run_delay_us {self.run_delay_us}")
         return "\n".join(lines) + "\n"
 
 
@@ -245,7 +248,11 @@ def chain_engine_index(request: EngineBuildRequest) -> int:
 
 
 def export_engine_chain_program(
-    out: Path, activations: Sequence[int], execution_memory: Optional[str] = None, name: Optional[str] = None
+    out: Path,
+    activations: Sequence[int],
+    execution_memory: Optional[str] = None,
+    name: Optional[str] = None,
+    run_delay_us: int = 0,
 ) -> Path:
     """A test-engine program of ``len(activations)`` engines separated by CPU
     sigmoids (``TwoEnginesAroundSigmoid`` generalised); engine k needs
@@ -255,7 +262,8 @@ def export_engine_chain_program(
     if not activations:
         raise ValueError("activations must name at least one engine's need")
     needs = tuple(int(a) for a in activations)
-    builder = MemoryTestBuilder(NO_WEIGHTS, activation_of=lambda request: needs[chain_engine_index(request)])
+    memory = dataclasses.replace(NO_WEIGHTS, run_delay_us=run_delay_us)
+    builder = MemoryTestBuilder(memory, activation_of=lambda request: needs[chain_engine_index(request)])
     target = out / f"{name or f'chain_{len(needs)}_engines'}.pte"
     with registered("memory_engine_chain", builder) as builder_name:
         return Path(
