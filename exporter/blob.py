@@ -369,6 +369,16 @@ def encode_engines(entries: Sequence[EngineEntry]) -> bytes:
     return bytes(out)
 
 
+def engine_count(data: bytes) -> int:
+    """How many engines a delegate blob holds, from its header alone (1 for
+    version 1), without copying engine bytes; 1 for anything unreadable,
+    which decode_engines() reports properly."""
+    if len(data) < CONTAINER_HEADER_SIZE or data[:4] != MAGIC:
+        return 1
+    _magic, version, _header_size, num_engines, _reserved = _CONTAINER_HEADER.unpack_from(data, 0)
+    return num_engines if version == ENGINES_FORMAT_VERSION and num_engines > 0 else 1
+
+
 def decode_engines(data: bytes) -> List[EngineEntry]:
     """Parse a delegate blob of either version: version 1 is one engine of
     unknown execution memory. Used by ``inspect`` and the tests."""

@@ -2,9 +2,13 @@
 
 The partitioner gives every delegate the same specs. Two choices depend on
 the program as a whole, so they are baked after lowering: the init policy
-(``deferred`` when the program holds more than one TensorRT engine, else
-``eager``) and, with ``weight_streaming_budget_total``, each engine's share of
-the program's budget (in proportion to its weight bytes).
+(``deferred`` when the program holds more than one TensorRT engine, counting
+every engine of a ``batch_engines="per_range"`` delegate, else ``eager``) and,
+with ``weight_streaming_budget_total``, each engine's share of the program's
+budget (in proportion to its weight bytes). A per-range delegate's engines
+each hold their own copy of the weights and each apply the delegate's budget,
+so such a delegate weighs (and is given) as much as its engines together, and
+the value baked is one engine's share.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from executorch.exir.backend.compile_spec_schema import CompileSpec
 from executorch.exir.lowered_backend_module import LoweredBackendModule
 
 from .backend_details import ExecutorchTensorRTBackend
+from .blob import engine_count
 from .build_records import EngineBuildRecord, digest
 from .compile_specs import KEY_INIT_POLICY, KEY_WEIGHT_STREAMING_BUDGET, KNOWN_KEYS, TensorRTCompileSpec
 
@@ -45,14 +50,22 @@ def split_budget(total: int, weights: Sequence[int]) -> List[int]:
 
 
 def delegate_overrides(
-    spec: TensorRTCompileSpec, weights: Sequence[int], budget_total: Optional[int]
+    spec: TensorRTCompileSpec,
+    weights: Sequence[int],
+    budget_total: Optional[int],
+    engines: Optional[Sequence[int]] = None,
 ) -> List[Dict[str, str]]:
-    """Keys to set on each of the program's TensorRT delegates (pure)."""
-    policy = spec.init_policy or default_init_policy(len(weights))
+    """Keys to set on each of the program's TensorRT delegates (pure).
+    ``weights`` are one engine's weight bytes per delegate, ``engines`` the
+    number of engines of each delegate (1 each when omitted)."""
+    counts = list(engines) if engines is not None else [1] * len(weights)
+    policy = spec.init_policy or default_init_policy(sum(counts))
     overrides: List[Dict[str, str]] = [{KEY_INIT_POLICY: policy} for _ in weights]
     if budget_total is not None:
-        for values, share in zip(overrides, split_budget(budget_total, weights), strict=True):
-            values[KEY_WEIGHT_STREAMING_BUDGET] = str(share)
+        held = [w * n for w, n in zip(weights, counts, strict=True)]
+        shares = split_budget(budget_total, held)
+        for values, share, n in zip(overrides, shares, counts, strict=True):
+            values[KEY_WEIGHT_STREAMING_BUDGET] = str(share // n)
     return overrides
 
 
@@ -86,7 +99,8 @@ def bake(
             "(lower the model with save()/export() only, not with other TensorRT partitioners)"
         )
     ordered = [by_digest[digest(bytes(d.processed_bytes))] for d in delegates]
-    overrides = delegate_overrides(spec, [r.weight_bytes for r in ordered], budget_total)
+    counts = [engine_count(bytes(d.processed_bytes)) for d in delegates]
+    overrides = delegate_overrides(spec, [r.weight_bytes for r in ordered], budget_total, counts)
     for lowered, values in zip(delegates, overrides, strict=True):
         merged = {s.key: s.value for s in lowered.compile_specs}
         merged.update({k: v.encode("ascii") for k, v in values.items()})

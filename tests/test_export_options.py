@@ -92,6 +92,27 @@ def test_delegate_overrides(spec: TensorRTCompileSpec, weights: List[int], total
 
 
 @pytest.mark.parametrize(
+    "weights, engines, total, expected",
+    [
+        # One delegate of three per-range engines: several engines, so deferred.
+        ([10], [3], None, [{"init_policy": "deferred"}]),
+        # Each of its 3 engines holds 10 bytes and applies the baked budget:
+        # 30 of 40 bytes held, a 30-byte share, 10 per engine; the plain
+        # delegate gets the other 10.
+        ([10, 10], [3, 1], 40, [
+            {"init_policy": "deferred", "weight_streaming_budget": "10"},
+            {"init_policy": "deferred", "weight_streaming_budget": "10"},
+        ]),
+        ([10], [1], 7, [{"init_policy": "eager", "weight_streaming_budget": "7"}]),
+    ],
+)
+def test_delegate_overrides_count_every_engine_of_a_per_range_delegate(
+    weights: List[int], engines: List[int], total: Any, expected: list
+) -> None:
+    assert delegate_overrides(TensorRTCompileSpec(), weights, total, engines) == expected
+
+
+@pytest.mark.parametrize(
     "ops, expected",
     [
         (["aten.sigmoid"], {("aten::sigmoid", "")}),
