@@ -30,7 +30,16 @@ Record = Tuple[bytes, bytes]
 
 
 def test_engine_blobs() -> Dict[str, bytes]:
-    from executorch_tensorrt.exporter.blob import DelegateBlob, EngineMetadata, Flavour, ShapeRange, TensorSpec, encode
+    from executorch_tensorrt.exporter.blob import (
+        DelegateBlob,
+        EngineEntry,
+        EngineMetadata,
+        Flavour,
+        ShapeRange,
+        TensorSpec,
+        encode,
+        encode_engines,
+    )
 
     f32 = 6
 
@@ -60,6 +69,24 @@ def test_engine_blobs() -> Dict[str, bytes]:
         "test_dynamic_batch": encode(DelegateBlob(dynamic_batch, program)),
         "test_two_profiles": encode(DelegateBlob(profiles, one)),
         "test_rank0": encode(DelegateBlob(scalar, one)),
+        # Version 2: one engine per batch range, the engines sharing the signature.
+        "test_batch_range_engines": encode_engines(
+            [
+                EngineEntry(
+                    DelegateBlob(
+                        EngineMetadata(
+                            Flavour.TEST,
+                            "1.0.0",
+                            (spec("x", ShapeRange((lo, 3), (hi, 3), (hi, 3))),),
+                            (spec("y", ShapeRange((lo, 3), (hi, 3), (hi, 3))),),
+                        ),
+                        one,
+                    ),
+                    execution_memory_bytes=256 * hi,
+                )
+                for lo, hi in ((1, 4), (5, 16))
+            ]
+        ),
         "tensorrt_flavour": encode(DelegateBlob(EngineMetadata(Flavour.TENSORRT, "11.1.0", two_in_two_out.inputs, two_in_two_out.outputs), b"ftrt" + b"\0" * 60)),
     }
 
