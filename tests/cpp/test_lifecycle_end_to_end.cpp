@@ -18,6 +18,7 @@
 #include <executorch/runtime/backend/options.h>
 
 #include <backend_id.h>
+#include <delegate_registry.h>
 #include <error_report.h>
 #include <program_tag.h>
 #include <support/backend_option_list.h>
@@ -211,6 +212,36 @@ TEST(InitPolicyThroughModule, LoadTimeOptionOverridesTheBakedPolicy) {
   ASSERT_EQ(program.load(&map), Error::Ok) << last_error_message();
   EXPECT_EQ(program.query("state"), "device");
   EXPECT_EQ(program.query("init_policy"), "eager");
+}
+
+} // namespace
+
+namespace {
+
+// ExecuTorch gives init() no program identity. A host that does not tag its
+// programs (plain C++ Module, no ProgramTagScope) still gets one pool per
+// method, keyed by the method's allocator: the delegates of one method share,
+// two loaded programs do not.
+TEST(ExecutionMemoryThroughModule, UntaggedProgramsGetOnePoolPerMethod) {
+  Module first(program_path("two_engines")), second(program_path("two_engines"));
+  for (Module* module : {&first, &second}) {
+    ASSERT_EQ(module->load(), Error::Ok) << last_error_message();
+    auto x = make_tensor_ptr({2, 3}, std::vector<float>{-3, -1, 0, 1, 2, 3});
+    auto out = module->forward({EValue(x)});
+    ASSERT_TRUE(out.ok()) << last_error_message();
+  }
+  const std::vector<DelegateReport> reports = delegate_reports(std::nullopt);
+  ASSERT_EQ(reports.size(), 4u); // two delegates per program, in load order
+  for (const DelegateReport& report : reports) {
+    ASSERT_TRUE(report.pool.has_value());
+    EXPECT_EQ(report.program_tag, 0); // untagged
+    EXPECT_EQ(report.execution_memory, "program");
+    EXPECT_EQ(report.pool->capacity_bytes, 512); // both engines need 512: the pool holds one need
+    EXPECT_EQ(report.pool->summed_need_bytes, 1024);
+  }
+  EXPECT_EQ(reports[0].pool->id, reports[1].pool->id);
+  EXPECT_EQ(reports[2].pool->id, reports[3].pool->id);
+  EXPECT_NE(reports[0].pool->id, reports[2].pool->id);
 }
 
 } // namespace
