@@ -29,13 +29,13 @@ ExecutionMemoryPool::~ExecutionMemoryPool() {
   }
 }
 
+ptrdiff_t ExecutionMemoryPool::find_locked(const Engine& member) const {
+  const auto found = std::find(members_.begin(), members_.end(), &member);
+  return found == members_.end() ? -1 : found - members_.begin();
+}
+
 int64_t ExecutionMemoryPool::largest_need_locked() const {
-  std::vector<int64_t> needs;
-  needs.reserve(members_.size());
-  for (const Member& member : members_) {
-    needs.push_back(member.need);
-  }
-  return pool_bytes_for(needs);
+  return pool_bytes_for(needs_);
 }
 
 void ExecutionMemoryPool::free_memory_locked() {
@@ -49,20 +49,22 @@ void ExecutionMemoryPool::free_memory_locked() {
 
 void ExecutionMemoryPool::join(Engine& member, int64_t need) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (Member& existing : members_) {
-    if (existing.engine == &member) {
-      existing.need = need;
-      return;
-    }
+  const ptrdiff_t index = find_locked(member);
+  if (index >= 0) {
+    needs_[index] = need;
+    return;
   }
-  members_.push_back(Member{&member, need});
+  members_.push_back(&member);
+  needs_.push_back(need);
 }
 
 void ExecutionMemoryPool::leave(Engine& member) {
   std::lock_guard<std::mutex> lock(mutex_);
-  members_.erase(
-      std::remove_if(members_.begin(), members_.end(), [&](const Member& m) { return m.engine == &member; }),
-      members_.end());
+  const ptrdiff_t index = find_locked(member);
+  if (index >= 0) {
+    members_.erase(members_.begin() + index);
+    needs_.erase(needs_.begin() + index);
+  }
   // The memory must not outlive the engine that allocated it, and a pool
   // larger than what is left would hold memory nobody needs.
   if (allocated_by_ == &member || capacity_ > largest_need_locked()) {
@@ -76,9 +78,7 @@ Result<ExecutionMemoryLease> ExecutionMemoryPool::lease(Engine& member) {
     lock.lock(); // another member is running: its run must finish first
     ++waits_;
   }
-  const auto found =
-      std::find_if(members_.begin(), members_.end(), [&](const Member& m) { return m.engine == &member; });
-  if (found == members_.end()) {
+  if (find_locked(member) < 0) {
     return report_error(Error::InvalidState, "internal: an engine ran on an execution memory pool it did not join");
   }
   Error err = ensure_capacity_locked(member);
@@ -127,8 +127,8 @@ ExecutionMemoryPoolReport ExecutionMemoryPool::report() const {
   report.scope = scope_;
   report.capacity_bytes = capacity_;
   report.largest_need_bytes = largest_need_locked();
-  for (const Member& member : members_) {
-    report.summed_need_bytes += member.need > 0 ? member.need : 0;
+  for (int64_t need : needs_) {
+    report.summed_need_bytes += need > 0 ? need : 0;
   }
   report.members = members_.size();
   report.leases = leases_;

@@ -97,10 +97,8 @@ class ExecutionMemoryPool {
   ExecutionMemoryPoolReport report() const;
 
  private:
-  struct Member {
-    Engine* engine;
-    int64_t need;
-  };
+  // The member's index in members_/needs_, or -1.
+  ptrdiff_t find_locked(const Engine& member) const;
   int64_t largest_need_locked() const;
   // Grows the memory to the largest need, allocating through `member`.
   Error ensure_capacity_locked(Engine& member);
@@ -109,7 +107,10 @@ class ExecutionMemoryPool {
   const uint64_t id_;
   const ExecutionMemoryScope scope_;
   mutable std::mutex mutex_;
-  std::vector<Member> members_;
+  // Parallel: members_[i] needs needs_[i] bytes. Kept apart so the largest
+  // need is read without building a list on every run.
+  std::vector<Engine*> members_;
+  std::vector<int64_t> needs_;
   void* memory_ = nullptr;
   int64_t capacity_ = 0;
   Engine* allocated_by_ = nullptr; // a member: frees must go through it

@@ -54,12 +54,14 @@ int g_failures = 0;
     }                                                      \
   } while (0)
 
-class CudaEngine final : public Engine {
+// What both stand-in engines share: their own non-blocking stream, device
+// memory from cudaMalloc, copies and waits on that stream.
+class CudaStreamEngine : public Engine {
  public:
-  CudaEngine(float scale, float shift) : scale_(scale), shift_(shift) {
+  CudaStreamEngine() {
     cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking);
   }
-  ~CudaEngine() override {
+  ~CudaStreamEngine() override {
     cudaStreamDestroy(stream_);
   }
   Error infer_output_shapes(uint32_t, Span<const Shape> in, Span<Shape> out) override {
@@ -80,18 +82,26 @@ class CudaEngine final : public Engine {
   Error copy_to_host(void* h, const void* d, size_t n) override {
     return cudaMemcpyAsync(h, d, n, cudaMemcpyDeviceToHost, stream_) == cudaSuccess ? Error::Ok : Error::Internal;
   }
+  Error synchronize() override {
+    return cudaStreamSynchronize(stream_) == cudaSuccess ? Error::Ok : Error::Internal;
+  }
+
+ protected:
+  cudaStream_t stream_ = nullptr;
+};
+
+// y = x * scale + shift.
+class CudaEngine final : public CudaStreamEngine {
+ public:
+  CudaEngine(float scale, float shift) : scale_(scale), shift_(shift) {}
   Error enqueue(Span<const DeviceTensor> in, Span<const DeviceTensor> out) override {
     const cudaError_t s = harness_scale_shift(static_cast<const float*>(in[0].data), static_cast<float*>(out[0].data),
                                               in[0].nbytes / sizeof(float), scale_, shift_, stream_);
     return s == cudaSuccess ? Error::Ok : Error::Internal;
   }
-  Error synchronize() override {
-    return cudaStreamSynchronize(stream_) == cudaSuccess ? Error::Ok : Error::Internal;
-  }
 
  private:
   float scale_, shift_;
-  cudaStream_t stream_ = nullptr;
 };
 
 EngineMetadata metadata(const char* in, const char* out) {
@@ -219,14 +229,9 @@ void case_device_io_and_back_to_back() {
 
 // An engine whose context memory is user-managed: it computes through the
 // memory bound to it (scratch = x * scale, then y = scratch + shift).
-class ScratchEngine final : public Engine {
+class ScratchEngine final : public CudaStreamEngine {
  public:
-  ScratchEngine(float scale, float shift, int64_t need) : scale_(scale), shift_(shift), need_(need) {
-    cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking);
-  }
-  ~ScratchEngine() override {
-    cudaStreamDestroy(stream_);
-  }
+  ScratchEngine(float scale, float shift, int64_t need) : scale_(scale), shift_(shift), need_(need) {}
   int64_t execution_memory_bytes() const override {
     return need_;
   }
@@ -234,24 +239,6 @@ class ScratchEngine final : public Engine {
     scratch_ = static_cast<float*>(memory);
     bytes_ = bytes;
     return Error::Ok;
-  }
-  Error infer_output_shapes(uint32_t, Span<const Shape> in, Span<Shape> out) override {
-    out[0] = in[0];
-    return Error::Ok;
-  }
-  Result<void*> allocate_device(size_t nbytes) override {
-    void* p = nullptr;
-    return cudaMalloc(&p, nbytes == 0 ? 1 : nbytes) == cudaSuccess ? Result<void*>(p)
-                                                                   : Result<void*>(Error::MemoryAllocationFailed);
-  }
-  void free_device(void* p) override {
-    cudaFree(p);
-  }
-  Error copy_to_device(void* d, const void* h, size_t n) override {
-    return cudaMemcpyAsync(d, h, n, cudaMemcpyHostToDevice, stream_) == cudaSuccess ? Error::Ok : Error::Internal;
-  }
-  Error copy_to_host(void* h, const void* d, size_t n) override {
-    return cudaMemcpyAsync(h, d, n, cudaMemcpyDeviceToHost, stream_) == cudaSuccess ? Error::Ok : Error::Internal;
   }
   Error enqueue(Span<const DeviceTensor> in, Span<const DeviceTensor> out) override {
     if (scratch_ == nullptr || static_cast<size_t>(bytes_) < in[0].nbytes) {
@@ -262,16 +249,12 @@ class ScratchEngine final : public Engine {
                                                   scale_, shift_, 20000, stream_);
     return s == cudaSuccess ? Error::Ok : Error::Internal;
   }
-  Error synchronize() override {
-    return cudaStreamSynchronize(stream_) == cudaSuccess ? Error::Ok : Error::Internal;
-  }
 
  private:
   float scale_, shift_;
   int64_t need_;
   float* scratch_ = nullptr;
   int64_t bytes_ = -1;
-  cudaStream_t stream_ = nullptr;
 };
 
 // Hands out one engine with the pool's memory: under the pool's lease (the
