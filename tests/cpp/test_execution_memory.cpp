@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <delegate_metadata.h>
+#include <engine_runtime_registry.h>
 #include <error_report.h>
 #include <execution_memory_pool.h>
 
@@ -279,6 +280,61 @@ TEST(ExecutionMemoryPool, ProgramsAndScopesGetTheirOwnPools) {
   const uint64_t old_id = b->report().id;
   b.reset();
   EXPECT_NE(execution_memory_pool_for(program_b)->report().id, old_id);
+}
+
+// ---------------------------------------------------------------- the test engine
+
+// The end-to-end tests rely on the test engine refusing what TensorRT would
+// not survive: a user-managed context running without memory, or with too
+// little; and on it holding no activation memory of its own when user-managed.
+TEST(TestEngineExecutionMemory, UserManagedContextsNeedEnoughBoundDeviceMemory) {
+  const std::string program = "etrt-test-engine 1\nactivation 4096\ninput x\noutput y\ny = relu x\n";
+  EngineMetadata meta;
+  meta.flavour = Flavour::kTest;
+  meta.inputs.push_back(TensorSpec{"x", 6, {ShapeRange{batch_shape(2), batch_shape(2), batch_shape(2)}}});
+  meta.outputs.push_back(TensorSpec{"y", 6, {ShapeRange{batch_shape(2), batch_shape(2), batch_shape(2)}}});
+  Result<EngineRuntime*> runtime = engine_runtime_for(Flavour::kTest);
+  ASSERT_TRUE(runtime.ok());
+  auto deserialized = (*runtime)->deserialize(reinterpret_cast<const uint8_t*>(program.data()), program.size(), meta);
+  ASSERT_TRUE(deserialized.ok()) << last_error_message();
+  Engine& engine = **deserialized;
+  EXPECT_EQ(engine.execution_memory_bytes(), 4096);
+
+  ASSERT_EQ(engine.create_execution_context(ContextMemory::kOwned), Error::Ok);
+  EXPECT_EQ(engine.device_bytes(), 4096); // owns it
+  EXPECT_NE(engine.bind_execution_memory(nullptr, 0), Error::Ok); // nothing to bind to an owning context
+  engine.release_execution_context();
+  ASSERT_EQ(engine.create_execution_context(ContextMemory::kUserManaged), Error::Ok);
+  EXPECT_EQ(engine.device_bytes(), 0); // the pool's, not the engine's
+
+  Shape shape = batch_shape(2);
+  Shape out_shape;
+  ASSERT_EQ(engine.infer_output_shapes(0, {&shape, 1}, {&out_shape, 1}), Error::Ok);
+  void* io = test_engine::device_allocate(64);
+  DeviceTensor in{&meta.inputs[0], io, 32, shape};
+  DeviceTensor out{&meta.outputs[0], static_cast<char*>(io) + 32, 32, shape};
+  auto run = [&] {
+    clear_last_error();
+    return engine.enqueue({&in, 1}, {&out, 1});
+  };
+  EXPECT_NE(run(), Error::Ok);
+  EXPECT_NE(std::string(last_error_message()).find("without execution memory bound"), std::string::npos);
+  void* small = test_engine::device_allocate(1024);
+  ASSERT_EQ(engine.bind_execution_memory(small, 1024), Error::Ok);
+  EXPECT_NE(run(), Error::Ok);
+  EXPECT_NE(std::string(last_error_message()).find("1024 bytes of execution memory bound, the engine needs 4096"),
+            std::string::npos);
+  std::vector<char> host(4096);
+  ASSERT_EQ(engine.bind_execution_memory(host.data(), 4096), Error::Ok);
+  EXPECT_NE(run(), Error::Ok);
+  EXPECT_NE(std::string(last_error_message()).find("not live device memory"), std::string::npos);
+  void* enough = test_engine::device_allocate(4096);
+  ASSERT_EQ(engine.bind_execution_memory(enough, 4096), Error::Ok);
+  EXPECT_EQ(run(), Error::Ok) << last_error_message();
+  engine.release_execution_context();
+  for (void* p : {io, small, enough}) {
+    test_engine::device_free(p);
+  }
 }
 
 } // namespace

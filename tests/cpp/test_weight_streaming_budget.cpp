@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <delegate_options.h>
+#include <error_report.h>
 #include <weight_streaming_budget.h>
 
 using namespace executorch_tensorrt;
@@ -136,6 +137,28 @@ TEST(CompileSpecParser, ReadsPoliciesAndRefusesBadOnes) {
   EXPECT_TRUE(parse_compile_specs({}).ok());
 }
 
+TEST(CompileSpecParser, ExecutionMemoryScopes) {
+  for (const auto& [text, scope] : std::vector<std::pair<std::string, ExecutionMemoryScope>>{
+           {"private", ExecutionMemoryScope::kPrivate},
+           {"program", ExecutionMemoryScope::kProgram},
+           {"process", ExecutionMemoryScope::kProcess}}) {
+    std::vector<CompileSpec> specs = {spec("execution_memory", text)};
+    auto parsed = parse_compile_specs({specs.data(), specs.size()});
+    ASSERT_TRUE(parsed.ok()) << text;
+    EXPECT_EQ(parsed->execution_memory, scope);
+  }
+  const std::string shared = "shared", recorded = "per_range";
+  std::vector<CompileSpec> bad = {spec("execution_memory", shared)};
+  clear_last_error();
+  EXPECT_FALSE(parse_compile_specs({bad.data(), bad.size()}).ok());
+  EXPECT_NE(std::string(last_error_message()).find("execution_memory=\"shared\" is not one of private, program, process"),
+            std::string::npos)
+      << last_error_message();
+  // batch_engines is the exporter's record: accepted and ignored.
+  std::vector<CompileSpec> record = {spec("batch_engines", recorded)};
+  EXPECT_TRUE(parse_compile_specs({record.data(), record.size()}).ok());
+}
+
 BackendOption text_option(const char* key, const char* value) {
   BackendOption option;
   std::strncpy(option.key, key, sizeof(option.key) - 1);
@@ -160,6 +183,11 @@ TEST(BackendOptionParser, BudgetAsStringOrIntAndPolicies) {
   EXPECT_EQ(parsed->options.weight_streaming_budget, 8589934592ull);
   EXPECT_EQ(parsed->options.init_policy, InitPolicy::kEager);
 
+  options = {text_option("execution_memory", "process")};
+  auto scope = parse_backend_options({options.data(), options.size()}, "set_option");
+  ASSERT_TRUE(scope.ok());
+  EXPECT_EQ(scope->options.execution_memory, ExecutionMemoryScope::kProcess);
+
   options = {int_option("weight_streaming_budget", 1234)};
   auto from_int = parse_backend_options({options.data(), options.size()}, "load-time option");
   ASSERT_TRUE(from_int.ok());
@@ -175,7 +203,8 @@ TEST(BackendOptionParser, BudgetAsStringOrIntAndPolicies) {
   const std::vector<BackendOption> refused = {
       text_option("weight_streaming_budget", "12abc"), int_option("weight_streaming_budget", -1),
       text_option("init_policy", "later"), int_option("init_policy", 1), text_option("no_such_option", "1"),
-      text_option("output_buffers", "sometimes")};
+      text_option("output_buffers", "sometimes"), text_option("execution_memory", "shared"),
+      int_option("execution_memory", 1)};
   for (const BackendOption& option : refused) {
     EXPECT_FALSE(parse_backend_options({&option, 1}, "load-time option").ok()) << option.key;
   }
