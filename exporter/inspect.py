@@ -270,8 +270,11 @@ def _engine_lines(d: DelegateReport) -> List[str]:
     if d.engine is None:
         return []
     e = d.engine
+    # With several engines the signature below is engine 0's; every engine's
+    # ranges follow under "engines".
+    which = f"engine 0 of {len(d.engines)}" if len(d.engines) > 1 else "engine"
     lines = [
-        f"      engine: {e.engine_bytes:,} bytes, {e.flavour} {e.builder_version}, "
+        f"      {which}: {e.engine_bytes:,} bytes, {e.flavour} {e.builder_version}, "
         f"device {e.device_index}, version-compatible: {'yes' if e.version_compatible else 'no'}, "
         f"{e.num_profiles} profile(s)"
     ]
