@@ -10,8 +10,6 @@
 namespace executorch_tensorrt {
 namespace {
 
-constexpr char kMagic[4] = {'E', 'T', 'R', 'T'};
-constexpr uint64_t kEngineAlignment = 64;
 constexpr uint32_t kMaxVersionBytes = 64;
 constexpr uint32_t kMaxNameBytes = 1024;
 constexpr uint32_t kMaxProfiles = 64;
@@ -280,12 +278,12 @@ Result<EngineBlob> parse_engine_blob(const void* data, size_t size) {
         kBlobHeaderSize);
   }
   const auto* bytes = static_cast<const uint8_t*>(data);
-  if (std::memcmp(bytes, kMagic, sizeof(kMagic)) != 0) {
+  if (std::memcmp(bytes, kBlobMagic, sizeof(kBlobMagic)) != 0) {
     return report_error(
         Error::InvalidProgram,
         "delegate blob does not start with 'ETRT': not produced by the executorch-tensorrt exporter");
   }
-  ByteReader header(bytes + sizeof(kMagic), kBlobHeaderSize - sizeof(kMagic));
+  ByteReader header(bytes + sizeof(kBlobMagic), kBlobHeaderSize - sizeof(kBlobMagic));
   uint16_t version = 0;
   uint16_t header_size = 0;
   uint64_t meta_offset = 0, meta_size = 0, engine_offset = 0, engine_size = 0;
@@ -320,12 +318,12 @@ Result<EngineBlob> parse_engine_blob(const void* data, size_t size) {
   if (engine_size == 0) {
     return report_error(Error::InvalidProgram, "malformed delegate blob: the engine is empty");
   }
-  if (engine_offset % kEngineAlignment != 0) {
+  if (engine_offset % kBlobAlignment != 0) {
     return report_error(
         Error::InvalidProgram,
         "malformed delegate blob: engine offset %llu is not %llu-byte aligned",
         static_cast<unsigned long long>(engine_offset),
-        static_cast<unsigned long long>(kEngineAlignment));
+        static_cast<unsigned long long>(kBlobAlignment));
   }
   // Both sections are inside the blob, so these sums cannot overflow.
   if (meta_offset < engine_offset + engine_size &&

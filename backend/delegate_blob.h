@@ -20,6 +20,11 @@ inline constexpr size_t kBlobHeaderSize = 40; // version 1
 inline constexpr size_t kContainerHeaderSize = 16; // version 2, before the engine table
 inline constexpr size_t kContainerEntrySize = 32;
 inline constexpr uint32_t kMaxEnginesPerDelegate = 16;
+// Every blob (and every engine entry of a container) starts with this.
+inline constexpr char kBlobMagic[4] = {'E', 'T', 'R', 'T'};
+// Engines, and container entries, start on this boundary so the engine
+// bytes can be handed out zero-copy.
+inline constexpr uint64_t kBlobAlignment = 64;
 
 // One engine: its metadata (copied out) and its bytes, which point into the
 // parsed buffer and must not outlive it.

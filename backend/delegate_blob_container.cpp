@@ -12,9 +12,6 @@
 namespace executorch_tensorrt {
 namespace {
 
-constexpr char kMagic[4] = {'E', 'T', 'R', 'T'};
-constexpr uint64_t kEntryAlignment = 64;
-
 template <typename T>
 T read_le(const uint8_t* at) {
   T value;
@@ -112,13 +109,13 @@ Result<DelegateBlob> parse_container(const uint8_t* bytes, size_t size) {
           static_cast<unsigned long long>(length),
           size);
     }
-    if (offset % kEntryAlignment != 0) {
+    if (offset % kBlobAlignment != 0) {
       return report_error(
           Error::InvalidProgram,
           "malformed delegate blob: engine %u offset %llu is not %llu-byte aligned",
           e,
           static_cast<unsigned long long>(offset),
-          static_cast<unsigned long long>(kEntryAlignment));
+          static_cast<unsigned long long>(kBlobAlignment));
     }
     for (size_t other = 0; other < spans.size(); ++other) {
       if (offset < spans[other].first + spans[other].second && spans[other].first < offset + length) {
@@ -161,7 +158,7 @@ Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
         "malformed delegate blob: %zu bytes, too short for a header",
         bytes == nullptr ? 0 : size);
   }
-  if (std::memcmp(bytes, kMagic, sizeof(kMagic)) != 0) {
+  if (std::memcmp(bytes, kBlobMagic, sizeof(kBlobMagic)) != 0) {
     return report_error(
         Error::InvalidProgram,
         "delegate blob does not start with 'ETRT': not produced by the executorch-tensorrt exporter");
