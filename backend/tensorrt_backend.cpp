@@ -3,10 +3,10 @@
 #include <exception>
 #include <new>
 
-#include "delegate_control.h"
-#include "delegate_init.h"
-#include "delegate_registry.h"
-#include "error_report.h"
+#include "control/delegate_control.h"
+#include "engines/delegate_init.h"
+#include "control/delegate_registry.h"
+#include "common/error_report.h"
 
 namespace executorch_tensorrt {
 

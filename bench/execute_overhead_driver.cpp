@@ -16,10 +16,10 @@
 #include <executorch/extension/tensor/tensor_ptr.h>
 #include <executorch/extension/tensor/tensor_ptr_maker.h>
 
-#include <delegate_executor.h>
-#include <engine_runtime_registry.h>
-#include <fixed_engine_source.h>
-#include <error_report.h>
+#include <execute/delegate_executor.h>
+#include <engines/engine_runtime_registry.h>
+#include <engines/fixed_engine_source.h>
+#include <common/error_report.h>
 
 using executorch::extension::make_tensor_ptr;
 using executorch::extension::TensorPtr;

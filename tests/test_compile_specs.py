@@ -255,7 +255,7 @@ def test_every_key_the_exporter_writes_is_known_to_the_delegate() -> None:
 
     from executorch_tensorrt.exporter.device_planning import TARGET_DEVICE_KEY
 
-    source = (Path(__file__).resolve().parents[1] / "backend" / "delegate_options.cpp").read_text()
+    source = (Path(__file__).resolve().parents[1] / "backend" / "options" / "delegate_options.cpp").read_text()
     record_list = re.search(r"kExporterRecordKeys\[\] = \{(.*?)\};", source, re.S)
     assert record_list is not None
     delegate_keys = set(re.findall(r'"(\w+)"', record_list.group(1)))

@@ -17,9 +17,9 @@
 
 #include <executorch/runtime/core/device_allocator.h>
 
-#include "../error_report.h"
-#include "cuda_resources.h"
-#include "tensorrt_engine.h"
+#include "common/error_report.h"
+#include "tensorrt/cuda_resources.h"
+#include "tensorrt/tensorrt_engine.h"
 
 namespace executorch_tensorrt {
 namespace tensorrt_adapter {

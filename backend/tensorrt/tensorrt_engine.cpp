@@ -1,6 +1,6 @@
-#include "tensorrt_engine.h"
+#include "tensorrt/tensorrt_engine.h"
 
-#include "../error_report.h"
+#include "common/error_report.h"
 
 namespace executorch_tensorrt {
 namespace tensorrt_adapter {

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "../engine_runtime.h"
-#include "cuda_resources.h"
-#include "tensorrt_logger.h"
+#include "engines/engine_runtime.h"
+#include "tensorrt/cuda_resources.h"
+#include "tensorrt/tensorrt_logger.h"
 
 namespace executorch_tensorrt {
 namespace tensorrt_adapter {

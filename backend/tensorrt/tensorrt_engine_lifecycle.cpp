@@ -5,8 +5,8 @@
 
 #include <cstring>
 
-#include "../error_report.h"
-#include "tensorrt_engine.h"
+#include "common/error_report.h"
+#include "tensorrt/tensorrt_engine.h"
 
 namespace executorch_tensorrt {
 namespace tensorrt_adapter {

@@ -11,10 +11,10 @@
 #include <new>
 #include <string>
 
-#include "../engine_runtime_registry.h"
-#include "../error_report.h"
-#include "tensorrt_engine.h"
-#include "tensorrt_logger.h"
+#include "engines/engine_runtime_registry.h"
+#include "common/error_report.h"
+#include "tensorrt/tensorrt_engine.h"
+#include "tensorrt/tensorrt_logger.h"
 
 #ifndef EXECUTORCH_TENSORRT_RUNTIME_LIBRARY
 #define EXECUTORCH_TENSORRT_RUNTIME_LIBRARY "libnvinfer"

@@ -1,4 +1,4 @@
-#include "tensorrt_logger.h"
+#include "tensorrt/tensorrt_logger.h"
 
 #include <executorch/runtime/platform/log.h>
 

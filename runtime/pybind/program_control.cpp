@@ -8,9 +8,9 @@
 #include <executorch/runtime/backend/interface.h>
 
 #include "../../backend/backend_id.h"
-#include "../../backend/delegate_options.h"
-#include "../../backend/delegate_registry.h"
-#include "../../backend/error_report.h"
+#include "../../backend/options/delegate_options.h"
+#include "../../backend/control/delegate_registry.h"
+#include "../../backend/common/error_report.h"
 #include "python_errors.h"
 #include "python_options.h"
 

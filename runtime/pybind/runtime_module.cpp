@@ -21,12 +21,12 @@
 #include <executorch/runtime/core/device_allocator.h>
 
 #include "../../backend/backend_id.h"
-#include "../../backend/delegate_blob.h"
-#include "../../backend/engine_runtime_registry.h"
-#include "../../backend/error_report.h"
+#include "../../backend/blob/delegate_blob.h"
+#include "../../backend/engines/engine_runtime_registry.h"
+#include "../../backend/common/error_report.h"
 #include "../support/backend_option_list.h"
 #include "../support/runtime_reporting.h"
-#include "../../backend/program_tag.h"
+#include "../../backend/control/program_tag.h"
 #include "program_control.h"
 #include "python_errors.h"
 #include "python_options.h"

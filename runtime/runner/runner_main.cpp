@@ -17,7 +17,7 @@
 #include <executorch/runtime/core/exec_aten/util/scalar_type_util.h>
 
 #include "../../backend/backend_id.h"
-#include "../../backend/error_report.h"
+#include "../../backend/common/error_report.h"
 #include "../support/backend_option_list.h"
 #include "../support/runtime_reporting.h"
 #include "runner_options.h"

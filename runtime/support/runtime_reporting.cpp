@@ -2,7 +2,7 @@
 
 #include <executorch/runtime/backend/interface.h>
 
-#include "../../backend/error_report.h"
+#include "../../backend/common/error_report.h"
 
 namespace executorch_tensorrt {
 

@@ -18,7 +18,7 @@
 #include <executorch/runtime/core/portable_type/scalar_type.h>
 
 #include <backend_id.h>
-#include <engine_metadata.h>
+#include <blob/engine_metadata.h>
 
 namespace executorch_tensorrt {
 namespace testing {

@@ -5,8 +5,8 @@
 // subclasses implement infer_output_shapes() and evaluate() on device
 // pointers; allocation and copies are counted by the simulated memory.
 
-#include <engine_runtime.h>
-#include <error_report.h>
+#include <engines/engine_runtime.h>
+#include <common/error_report.h>
 
 #include "../engine/test_device_memory.h"
 

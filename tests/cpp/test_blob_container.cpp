@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include <delegate_blob.h>
-#include <delegate_metadata.h>
-#include <error_report.h>
+#include <blob/delegate_blob.h>
+#include <engines/delegate_metadata.h>
+#include <common/error_report.h>
 
 #include "blob_builder.h"
 

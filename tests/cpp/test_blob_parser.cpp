@@ -3,8 +3,8 @@
 #include <limits>
 #include <random>
 
-#include <delegate_blob.h>
-#include <error_report.h>
+#include <blob/delegate_blob.h>
+#include <common/error_report.h>
 
 #include "blob_builder.h"
 

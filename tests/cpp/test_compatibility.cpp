@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include <engine_compatibility.h>
+#include <engines/engine_compatibility.h>
 
 using namespace executorch_tensorrt;
 

@@ -18,9 +18,9 @@
 #include <executorch/runtime/backend/options.h>
 
 #include <backend_id.h>
-#include <delegate_blob.h>
-#include <delegate_options.h>
-#include <error_report.h>
+#include <blob/delegate_blob.h>
+#include <options/delegate_options.h>
+#include <common/error_report.h>
 
 #include "backend_driver.h"
 #include "blob_builder.h"

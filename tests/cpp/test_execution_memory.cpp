@@ -9,10 +9,10 @@
 #include <thread>
 #include <vector>
 
-#include <delegate_metadata.h>
-#include <engine_runtime_registry.h>
-#include <error_report.h>
-#include <execution_memory_pool.h>
+#include <engines/delegate_metadata.h>
+#include <engines/engine_runtime_registry.h>
+#include <common/error_report.h>
+#include <memory/execution_memory_pool.h>
 
 #include "../engine/test_device_memory.h"
 #include "simulated_device_engine.h"

@@ -12,15 +12,15 @@
 #include <vector>
 
 #include <executorch/extension/module/module.h>
-#include <staging_buffers.h>
+#include <memory/staging_buffers.h>
 #include <executorch/extension/tensor/tensor_ptr_maker.h>
 #include <executorch/runtime/backend/interface.h>
 #include <executorch/runtime/backend/options.h>
 
 #include <backend_id.h>
-#include <delegate_registry.h>
-#include <error_report.h>
-#include <program_tag.h>
+#include <control/delegate_registry.h>
+#include <common/error_report.h>
+#include <control/program_tag.h>
 #include <support/backend_option_list.h>
 
 extern "C" int etrt_test_engine_budget_calls();

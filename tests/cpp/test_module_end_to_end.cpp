@@ -14,8 +14,8 @@
 #include <executorch/runtime/backend/interface.h>
 
 #include <backend_id.h>
-#include <delegate_executor.h>
-#include <error_report.h>
+#include <execute/delegate_executor.h>
+#include <common/error_report.h>
 
 #include "simulated_device_engine.h"
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include <delegate_options.h>
-#include <error_report.h>
-#include <weight_streaming_budget.h>
+#include <options/delegate_options.h>
+#include <common/error_report.h>
+#include <options/weight_streaming_budget.h>
 
 using namespace executorch_tensorrt;
 using executorch::runtime::BackendOption;

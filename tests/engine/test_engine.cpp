@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include <engine_runtime.h>
-#include <engine_runtime_registry.h>
-#include <error_report.h>
+#include <engines/engine_runtime.h>
+#include <engines/engine_runtime_registry.h>
+#include <common/error_report.h>
 
 #include "test_device_memory.h"
 

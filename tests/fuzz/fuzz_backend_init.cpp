@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include <delegate_blob.h>
-#include <delegate_metadata.h>
+#include <blob/delegate_blob.h>
+#include <engines/delegate_metadata.h>
 
 #include "fuzz_records.h"
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include <delegate_blob.h>
+#include <blob/delegate_blob.h>
 
 using namespace executorch_tensorrt;
 

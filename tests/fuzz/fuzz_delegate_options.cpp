@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include <delegate_options.h>
-#include <weight_streaming_budget.h>
+#include <options/delegate_options.h>
+#include <options/weight_streaming_budget.h>
 
 #include "fuzz_records.h"
 

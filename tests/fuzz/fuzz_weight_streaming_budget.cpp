@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <weight_streaming_budget.h>
+#include <options/weight_streaming_budget.h>
 
 using namespace executorch_tensorrt;
 

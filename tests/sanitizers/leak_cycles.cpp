@@ -21,7 +21,7 @@
 #include <executorch/extension/module/module.h>
 #include <executorch/extension/tensor/tensor_ptr_maker.h>
 
-#include <delegate_blob.h>
+#include <blob/delegate_blob.h>
 
 #include "../cpp/backend_driver.h"
 #include "../cpp/blob_builder.h"

@@ -20,11 +20,11 @@
 #include <executorch/extension/tensor/tensor_ptr.h>
 #include <executorch/extension/tensor/tensor_ptr_maker.h>
 
-#include <delegate_executor.h>
-#include <engine_source.h>
-#include <error_report.h>
-#include <execution_memory_pool.h>
-#include <fixed_engine_source.h>
+#include <execute/delegate_executor.h>
+#include <engines/engine_source.h>
+#include <common/error_report.h>
+#include <memory/execution_memory_pool.h>
+#include <engines/fixed_engine_source.h>
 
 extern "C" cudaError_t harness_scale_shift(const float* x, float* y, size_t n, float scale, float shift, cudaStream_t stream);
 extern "C" cudaError_t harness_through_scratch(

@@ -1,0 +1,92 @@
+#include "blob/engine_metadata.h"
+
+namespace executorch_tensorrt {
+
+const char* flavour_name(Flavour flavour) {
+  switch (flavour) {
+    case Flavour::kTensorRT:
+      return "tensorrt";
+    case Flavour::kTensorRTRtx:
+      return "tensorrt_rtx";
+    case Flavour::kTest:
+      return "test";
+  }
+  return "unknown";
+}
+
+bool is_known_flavour(uint8_t code) {
+  return code == static_cast<uint8_t>(Flavour::kTensorRT) ||
+      code == static_cast<uint8_t>(Flavour::kTensorRTRtx) ||
+      code == static_cast<uint8_t>(Flavour::kTest);
+}
+
+const char* dtype_name(uint8_t scalar_type) {
+  switch (scalar_type) {
+    case 0:
+      return "uint8";
+    case 1:
+      return "int8";
+    case 2:
+      return "int16";
+    case 3:
+      return "int32";
+    case 4:
+      return "int64";
+    case 5:
+      return "float16";
+    case 6:
+      return "float32";
+    case 7:
+      return "float64";
+    case 11:
+      return "bool";
+    case 15:
+      return "bfloat16";
+    default:
+      return nullptr;
+  }
+}
+
+bool Shape::operator==(const Shape& other) const {
+  if (rank != other.rank) {
+    return false;
+  }
+  for (uint8_t i = 0; i < rank; ++i) {
+    if (dims[i] != other.dims[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Shape::to_string() const {
+  std::string out = "[";
+  for (uint8_t i = 0; i < rank; ++i) {
+    if (i > 0) {
+      out += ", ";
+    }
+    out += std::to_string(dims[i]);
+  }
+  return out + "]";
+}
+
+bool ShapeRange::contains(const Shape& shape) const {
+  if (shape.rank != min.rank) {
+    return false;
+  }
+  for (uint8_t i = 0; i < shape.rank; ++i) {
+    if (shape.dims[i] < min.dims[i] || shape.dims[i] > max.dims[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string ShapeRange::to_string() const {
+  if (min == max) {
+    return min.to_string();
+  }
+  return min.to_string() + ".." + max.to_string();
+}
+
+} // namespace executorch_tensorrt

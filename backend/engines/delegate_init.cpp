@@ -1,0 +1,121 @@
+#include "engines/delegate_init.h"
+
+#include <memory>
+#include <new>
+
+#include <executorch/runtime/platform/log.h>
+
+#include "blob/delegate_blob.h"
+#include "control/delegate_registry.h"
+#include "common/error_report.h"
+#include "control/program_tag.h"
+
+namespace executorch_tensorrt {
+
+using executorch::runtime::ArrayRef;
+using executorch::runtime::BackendInitContext;
+using executorch::runtime::CompileSpec;
+using executorch::runtime::FreeableBuffer;
+
+namespace {
+
+Result<DelegateOptions> load_time_options(BackendInitContext& context) {
+  Result<OptionRequest> request = parse_backend_options(context.runtime_specs(), "load-time option");
+  if (!request.ok()) {
+    return request.error();
+  }
+  if (request->offload || request->program.has_value()) {
+    return report_error(
+        Error::InvalidArgument,
+        "load-time option '%s' is only meaningful for set_option() on a loaded program",
+        request->offload ? kOptionOffload : kOptionProgram);
+  }
+  if (!request->notes.empty()) {
+    ET_LOG(Info, "ExecutorchTensorRTBackend: %s", request->notes.c_str());
+  }
+  return request->options;
+}
+
+Error initialize_now(LoadedDelegate& delegate) {
+  switch (delegate.init_policy()) {
+    case InitPolicy::kEager:
+      return delegate.engines.acquire_all();
+    case InitPolicy::kDeferredContext:
+      return delegate.engines.deserialize_all();
+    case InitPolicy::kDeferred:
+      return Error::Ok;
+  }
+  return Error::Ok;
+}
+
+// Which program the delegate belongs to, for the `program` scope of shared
+// execution memory: the program tag where the host set one (Python loader,
+// runner), else the method's runtime allocator (ExecuTorch gives init() no
+// program identity; delegates of one method share its allocator), marked
+// with the top bit so it cannot equal a tag.
+uint64_t pool_owner(BackendInitContext& context) {
+  const int64_t tag = current_program_tag();
+  if (tag != 0) {
+    return static_cast<uint64_t>(tag);
+  }
+  return reinterpret_cast<uintptr_t>(context.get_runtime_allocator()) | (uint64_t{1} << 63);
+}
+
+} // namespace
+
+Result<LoadedDelegate*> create_delegate(
+    BackendInitContext& context,
+    FreeableBuffer* processed,
+    ArrayRef<CompileSpec> compile_specs) {
+  if (processed == nullptr) {
+    return report_error(Error::InvalidArgument, "init() received no delegate blob");
+  }
+  Result<DelegateBlob> blob = parse_delegate_blob(processed->data(), processed->size());
+  if (!blob.ok()) {
+    return blob.error();
+  }
+  Result<DelegateOptions> baked = parse_compile_specs(compile_specs);
+  if (!baked.ok()) {
+    return baked.error();
+  }
+  Result<DelegateOptions> load = load_time_options(context);
+  if (!load.ok()) {
+    return load.error();
+  }
+  // The engine bytes stay in ExecuTorch's buffer (moved, not copied) until
+  // the last engine in it is deserialized.
+  auto buffer = std::make_shared<FreeableBuffer>(std::move(*processed));
+  std::vector<HostEngineBytes> bytes;
+  for (const EngineBlob& engine : blob->engines) {
+    bytes.emplace_back(buffer, engine.engine, engine.engine_size);
+  }
+  buffer.reset();
+  std::unique_ptr<LoadedDelegate> delegate(new (std::nothrow) LoadedDelegate(
+      combine_engines(*blob),
+      *baked,
+      *load,
+      std::move(bytes),
+      current_program_tag(),
+      pool_owner(context)));
+  if (!delegate) {
+    return report_error(Error::MemoryAllocationFailed, "out of host memory creating the delegate");
+  }
+  {
+    std::lock_guard<std::mutex> lock(delegate->mutex);
+    Error err = initialize_now(*delegate);
+    if (err != Error::Ok) {
+      return err;
+    }
+  }
+  ET_LOG(
+      Debug,
+      "ExecutorchTensorRTBackend: delegate ready (%zu engine(s), init_policy=%s, execution_memory=%s, program=%lld)",
+      delegate->engines.size(),
+      init_policy_name(delegate->init_policy()),
+      execution_memory_scope_name(delegate->engines.scope()),
+      static_cast<long long>(delegate->program_tag));
+  register_live_delegate(delegate.get());
+  return delegate.release();
+}
+
+} // namespace executorch_tensorrt

@@ -1,0 +1,181 @@
+#pragma once
+
+// The seam between the delegate and whatever executes engines.
+//
+// Everything above this interface (blob parsing, compatibility decisions,
+// argument checks, binding by name, output resizing) is plain C++ tested on a
+// CPU-only machine through ExecuTorch's real runtime. Below it sit exactly two
+// implementations: the TensorRT adapter (backend/tensorrt/, the only code that
+// includes NvInfer headers or calls CUDA) and the test engine (tests/engine/).
+// This header is installed with the package so out-of-tree runtimes (like the
+// test engine) can register themselves.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <executorch/runtime/core/error.h>
+#include <executorch/runtime/core/result.h>
+#include <executorch/runtime/core/span.h>
+
+#include "blob/engine_metadata.h"
+
+namespace executorch_tensorrt {
+
+using executorch::runtime::Error;
+using executorch::runtime::Result;
+using executorch::runtime::Span;
+
+// One engine I/O tensor bound for a call: `data` is device memory on the
+// engine's device (a caller's device tensor bound zero-copy, or a staging
+// buffer the delegate owns). `spec` is the blob's metadata entry it binds to
+// (by name); `shape` is the actual shape of this call.
+struct DeviceTensor {
+  const TensorSpec* spec = nullptr;
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Shape shape;
+};
+
+// Which builder and version an engine or a runtime belongs to.
+struct EngineIdentity {
+  Flavour flavour = Flavour::kTensorRT;
+  std::string version; // "major.minor.patch[.build]"
+};
+
+// Who provides an execution context's device memory (activations, and the
+// weight-streaming scratch when weights stream).
+enum class ContextMemory : uint8_t {
+  // The context allocates its own memory when it is created and holds it
+  // until released (TensorRT's default strategy).
+  kOwned,
+  // The context holds none: bind_execution_memory() hands it memory before
+  // each run (TensorRT's kUSER_MANAGED), so engines whose runs never overlap
+  // can share one allocation (backend/execution_memory_pool.h).
+  kUserManaged,
+};
+
+// A deserialized engine. Its lifecycle (driven by the delegate's
+// DeferredEngine) is: deserialize -> set the weight-streaming budget (only
+// when the engine can stream) -> create the execution context -> run ... ->
+// release the context -> [change the budget, create it again] -> destroy.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // --- Lifecycle -----------------------------------------------------------
+
+  // Bytes of weights that can stream from host memory; 0 when the engine was
+  // built without weight streaming (then no budget call may be made).
+  virtual int64_t streamable_weights_bytes() const {
+    return 0;
+  }
+  // The budget the runtime would pick by itself for this device.
+  virtual int64_t automatic_weight_streaming_budget() const {
+    return 0;
+  }
+  // Called only for streamable engines, only while no execution context
+  // exists, with 0 <= bytes <= streamable_weights_bytes().
+  virtual Error set_weight_streaming_budget(int64_t /*bytes*/) {
+    return Error::NotSupported;
+  }
+  // Creates the execution context. Must be called before the first run; a
+  // context that exists is kept. With kOwned it allocates its activation
+  // memory now; with kUserManaged it allocates none and every run needs
+  // bind_execution_memory() first.
+  virtual Error create_execution_context(ContextMemory /*memory*/) {
+    return Error::Ok;
+  }
+  // Bytes of device memory a user-managed context needs to run any profile
+  // (TensorRT: getDeviceMemorySizeV2, which includes the weight-streaming
+  // scratch). Depends on the budget, so read it after setting the budget.
+  virtual int64_t execution_memory_bytes() const {
+    return 0;
+  }
+  // Hands a user-managed context the memory for its next runs: `bytes` >=
+  // execution_memory_bytes(), device memory on the engine's device, not used
+  // by anything else until the run has finished (the caller guarantees it by
+  // holding an ExecutionMemoryLease until synchronize() returns).
+  virtual Error bind_execution_memory(void* /*memory*/, int64_t /*bytes*/) {
+    return Error::NotSupported;
+  }
+  // Waits for work in flight, then frees the execution context.
+  virtual void release_execution_context() {}
+  virtual bool has_execution_context() const {
+    return true;
+  }
+  // Device memory this engine holds now (weights and, for a kOwned context,
+  // its memory), in bytes; memory bound with bind_execution_memory() is the
+  // pool's, not the engine's.
+  virtual int64_t device_bytes() const {
+    return 0;
+  }
+  // The engine as bytes deserialize() accepts, so it can be released from the
+  // device and brought back later (offload) after the blob was freed.
+  virtual Result<std::vector<uint8_t>> serialize() const {
+    return Error::NotSupported;
+  }
+
+  // --- Execution -------------------------------------------------------------
+
+  // Selects optimization profile `profile` (every input shape lies in its
+  // ranges, checked by the caller) and returns the shapes of the outputs
+  // (metadata order) for the given input shapes (metadata order).
+  virtual Error infer_output_shapes(
+      uint32_t profile,
+      Span<const Shape> input_shapes,
+      Span<Shape> output_shapes) = 0;
+
+  // --- Execution (the execute path; backend/delegate_executor.cpp) ---
+  //
+  // All work below is ordered on the engine's own stream: ExecuTorch 1.5.1
+  // has no way to hand a backend the caller's stream (its
+  // BackendExecutionContext carries an event tracer, a temp allocator and the
+  // method name, nothing else).
+
+  // Device memory on the engine's device, for staging buffers and execution
+  // memory pools the delegate owns. A buffer is freed through the engine that
+  // allocated it, before that engine is destroyed.
+  virtual Result<void*> allocate_device(size_t nbytes) = 0;
+  virtual void free_device(void* pointer) = 0;
+
+  // Enqueue copies on the engine's stream; `host` must stay valid until
+  // synchronize() returns.
+  virtual Error copy_to_device(void* device, const void* host, size_t nbytes) = 0;
+  virtual Error copy_to_host(void* host, const void* device, size_t nbytes) = 0;
+
+  // Enqueues one inference on the engine's stream with the profile and input
+  // shapes last given to infer_output_shapes(). Every tensor is device
+  // memory; outputs are sized to infer_output_shapes(). Fails clearly when
+  // the engine has no execution context.
+  virtual Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) = 0;
+
+  // Waits until all work enqueued on the engine's stream has finished.
+  virtual Error synchronize() = 0;
+};
+
+// Turns engine bytes into engines. One instance per flavour, process-wide.
+class EngineRuntime {
+ public:
+  virtual ~EngineRuntime() = default;
+
+  // The builder flavour and version whose engines this runtime executes.
+  virtual EngineIdentity identity() const = 0;
+
+  // Human-readable name for messages, e.g. "TensorRT 11.1.0 (lean runtime)".
+  virtual std::string description() const = 0;
+
+  // Checks that `device_index` names a usable device. Called before any other
+  // work for a delegate, so a machine without a GPU gets that message first.
+  virtual Error check_device(int32_t device_index) = 0;
+
+  // Deserializes `engine` (the blob's engine bytes, valid for this call only).
+  virtual Result<std::unique_ptr<Engine>> deserialize(
+      const uint8_t* engine,
+      size_t engine_size,
+      const EngineMetadata& metadata) = 0;
+};
+
+} // namespace executorch_tensorrt

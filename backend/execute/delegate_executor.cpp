@@ -1,0 +1,465 @@
+#include "execute/delegate_executor.h"
+
+#include <limits>
+#include <string>
+
+#include <executorch/runtime/core/event_tracer_hooks_delegate.h>
+#include <executorch/runtime/core/exec_aten/util/dim_order_util.h>
+#include <executorch/runtime/core/exec_aten/util/scalar_type_util.h>
+#include <executorch/runtime/core/exec_aten/util/tensor_util.h>
+
+#include "common/error_report.h"
+
+namespace executorch_tensorrt {
+
+using executorch::aten::SizesType;
+using executorch::aten::Tensor;
+using executorch::runtime::EValue;
+using executorch::runtime::EventTracer;
+using executorch::runtime::EventTracerEntry;
+using executorch::runtime::etensor::DeviceType;
+
+namespace {
+
+// A tensor handed to us may have a dtype no blob can record.
+const char* printable_dtype(uint8_t scalar_type) {
+  const char* name = dtype_name(scalar_type);
+  return name != nullptr ? name : "an unsupported dtype";
+}
+
+Shape shape_of(const Tensor& tensor) {
+  Shape shape;
+  shape.rank = static_cast<uint8_t>(tensor.dim());
+  for (uint8_t i = 0; i < shape.rank; ++i) {
+    shape.dims[i] = tensor.size(i);
+  }
+  return shape;
+}
+
+std::string allowed_shapes(const TensorSpec& spec) {
+  std::string out;
+  for (size_t p = 0; p < spec.ranges.size(); ++p) {
+    if (p > 0) {
+      out += " or ";
+    }
+    out += spec.ranges[p].to_string();
+  }
+  return out;
+}
+
+bool on_device(const Tensor& tensor) {
+  return tensor.unsafeGetTensorImpl()->device_type() == DeviceType::CUDA;
+}
+
+// Staging bytes one tensor needs: its own aligned slot, at least one
+// alignment unit so an empty tensor still gets a distinct non-null address.
+size_t staging_slot(size_t nbytes) {
+  return align_staging(nbytes == 0 ? 1 : nbytes);
+}
+
+// The staging a call needs when every tensor is on the host at the largest
+// shape any profile admits.
+size_t profile_max_staging_bytes(const EngineMetadata& metadata) {
+  size_t total = 0;
+  auto add = [&total](const TensorSpec& spec) {
+    size_t largest = 0;
+    for (const ShapeRange& range : spec.ranges) {
+      size_t elements = 1;
+      for (uint8_t d = 0; d < range.max.rank; ++d) {
+        elements *= static_cast<size_t>(range.max.dims[d] < 0 ? 0 : range.max.dims[d]);
+      }
+      largest = elements > largest ? elements : largest;
+    }
+    const auto type = static_cast<executorch::aten::ScalarType>(spec.dtype);
+    total += staging_slot(largest * executorch::runtime::elementSize(type));
+  };
+  for (const TensorSpec& spec : metadata.inputs) {
+    add(spec);
+  }
+  for (const TensorSpec& spec : metadata.outputs) {
+    add(spec);
+  }
+  return total;
+}
+
+// An ETDump delegate event for one phase of the call; ends when it goes out
+// of scope (no-op without a tracer).
+class TracedPhase {
+ public:
+  TracedPhase(EventTracer* tracer, const char* name)
+      : tracer_(tracer),
+        entry_(executorch::runtime::event_tracer_start_profiling_delegate(
+            tracer, name, static_cast<executorch::runtime::DebugHandle>(-1))) {}
+  TracedPhase(const TracedPhase&) = delete;
+  TracedPhase& operator=(const TracedPhase&) = delete;
+  ~TracedPhase() {
+    executorch::runtime::event_tracer_end_profiling_delegate(tracer_, entry_);
+  }
+
+ private:
+  EventTracer* tracer_;
+  EventTracerEntry entry_;
+};
+
+} // namespace
+
+namespace {
+
+std::vector<ProfileSlot> slots_or_engine_zero(std::vector<ProfileSlot> slots, uint32_t num_profiles) {
+  if (slots.empty()) {
+    for (uint32_t p = 0; p < num_profiles; ++p) {
+      slots.push_back(ProfileSlot{0, p});
+    }
+  }
+  return slots;
+}
+
+} // namespace
+
+DelegateExecutor::DelegateExecutor(const EngineMetadata& metadata, std::vector<ProfileSlot> slots)
+    : metadata_(metadata),
+      slots_(slots_or_engine_zero(std::move(slots), metadata.num_profiles)),
+      profile_max_staging_bytes_(profile_max_staging_bytes(metadata)),
+      input_shapes_(metadata.inputs.size()),
+      output_shapes_(metadata.outputs.size()),
+      input_bindings_(metadata.inputs.size()),
+      output_bindings_(metadata.outputs.size()),
+      inputs_(metadata.inputs.size()),
+      outputs_(metadata.outputs.size()) {
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    inputs_[i].spec = &metadata.inputs[i];
+  }
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    outputs_[i].spec = &metadata.outputs[i];
+  }
+  // Recording batch sizes must not allocate on the execute path.
+  batches_served_.reserve(kMaxBatchesRecorded);
+}
+
+Error DelegateExecutor::check_argument_count(size_t count) const {
+  const size_t expected = metadata_.inputs.size() + metadata_.outputs.size();
+  if (count != expected) {
+    return report_error(
+        Error::InvalidArgument,
+        "delegate expects %zu inputs and %zu outputs (%zu arguments), got %zu arguments; the program does not match its engine, re-export it",
+        metadata_.inputs.size(),
+        metadata_.outputs.size(),
+        expected,
+        count);
+  }
+  return Error::Ok;
+}
+
+Error DelegateExecutor::bind_input(size_t index, EValue* arg) {
+  const TensorSpec& spec = metadata_.inputs[index];
+  if (arg == nullptr || !arg->isTensor()) {
+    return report_error(
+        Error::InvalidArgument,
+        "input '%s' (#%zu) must be a tensor",
+        spec.name.c_str(),
+        index);
+  }
+  const Tensor& tensor = arg->toTensor();
+  const auto dtype = static_cast<uint8_t>(tensor.scalar_type());
+  if (tensor.dim() > static_cast<ssize_t>(kMaxRank)) {
+    return report_error(
+        Error::InvalidArgument,
+        "input '%s' (#%zu) has rank %zd; engines take at most %zu",
+        spec.name.c_str(), index, static_cast<ssize_t>(tensor.dim()), kMaxRank);
+  }
+  // TensorRT reads and writes row-major buffers; another dim order would be
+  // read as garbage.
+  if (!executorch::runtime::is_contiguous_dim_order(tensor.dim_order().data(), tensor.dim())) {
+    return report_error(
+        Error::InvalidArgument,
+        "input '%s' (#%zu) is not in contiguous (row-major) dim order; pass a contiguous tensor",
+        spec.name.c_str(), index);
+  }
+  const Shape shape = shape_of(tensor);
+  bool shape_ok = false;
+  for (const ShapeRange& range : spec.ranges) {
+    shape_ok = shape_ok || range.contains(shape);
+  }
+  if (dtype != spec.dtype || !shape_ok) {
+    return report_error(
+        Error::InvalidArgument,
+        "input '%s' (#%zu): expected %s %s, got %s %s",
+        spec.name.c_str(),
+        index,
+        dtype_name(spec.dtype),
+        allowed_shapes(spec).c_str(),
+        printable_dtype(dtype),
+        shape.to_string().c_str());
+  }
+  Error err = check_device("input", spec, index, tensor);
+  if (err != Error::Ok) {
+    return err;
+  }
+  input_shapes_[index] = shape;
+  input_bindings_[index].tensor = &arg->toTensor();
+  input_bindings_[index].on_device = on_device(tensor);
+  DeviceTensor& bound = inputs_[index];
+  bound.nbytes = tensor.nbytes();
+  bound.shape = shape;
+  return Error::Ok;
+}
+
+Error DelegateExecutor::bind_output(size_t index, EValue* arg) {
+  const TensorSpec& spec = metadata_.outputs[index];
+  if (arg == nullptr || !arg->isTensor()) {
+    return report_error(
+        Error::InvalidArgument,
+        "output '%s' (#%zu) must be a tensor",
+        spec.name.c_str(),
+        index);
+  }
+  Tensor& tensor = arg->toTensor();
+  const Shape& shape = output_shapes_[index];
+  if (static_cast<uint8_t>(tensor.scalar_type()) != spec.dtype ||
+      static_cast<size_t>(tensor.dim()) != shape.rank) {
+    return report_error(
+        Error::InvalidArgument,
+        "output '%s' (#%zu): the program planned %s rank %zd, the engine produces %s rank %u; re-export the model",
+        spec.name.c_str(),
+        index,
+        printable_dtype(static_cast<uint8_t>(tensor.scalar_type())),
+        static_cast<ssize_t>(tensor.dim()),
+        dtype_name(spec.dtype),
+        shape.rank);
+  }
+  if (!executorch::runtime::is_contiguous_dim_order(tensor.dim_order().data(), tensor.dim())) {
+    return report_error(
+        Error::InvalidArgument,
+        "output '%s' (#%zu) is not in contiguous (row-major) dim order; re-export the model",
+        spec.name.c_str(), index);
+  }
+  SizesType sizes[kMaxRank];
+  for (uint8_t d = 0; d < shape.rank; ++d) {
+    if (shape.dims[d] < 0 || shape.dims[d] > std::numeric_limits<SizesType>::max()) {
+      return report_error(
+          Error::InvalidArgument,
+          "output '%s' (#%zu): dimension %u is %lld, beyond what an ExecuTorch tensor can hold",
+          spec.name.c_str(), index, d, static_cast<long long>(shape.dims[d]));
+    }
+    sizes[d] = static_cast<SizesType>(shape.dims[d]);
+  }
+  const Error resized = executorch::runtime::resize_tensor(
+      tensor, {sizes, static_cast<size_t>(shape.rank)});
+  if (resized != Error::Ok) {
+    return report_error(
+        resized,
+        "output '%s' (#%zu): the engine produces %s but the program planned %s and cannot resize it; re-export the model",
+        spec.name.c_str(),
+        index,
+        shape.to_string().c_str(),
+        shape_of(tensor).to_string().c_str());
+  }
+  Error err = check_device("output", spec, index, tensor);
+  if (err != Error::Ok) {
+    return err;
+  }
+  output_bindings_[index].tensor = &tensor;
+  output_bindings_[index].on_device = on_device(tensor);
+  DeviceTensor& bound = outputs_[index];
+  bound.nbytes = tensor.nbytes();
+  bound.shape = shape;
+  return Error::Ok;
+}
+
+// The slot (engine and profile) for this call's input shapes. Each input
+// already fits some slot; together they must fit the same one.
+Result<uint32_t> DelegateExecutor::select_slot() const {
+  std::optional<uint32_t> slot = choose_slot(metadata_, {input_shapes_.data(), input_shapes_.size()});
+  if (slot.has_value()) {
+    return *slot;
+  }
+  std::string given;
+  for (size_t i = 0; i < input_shapes_.size(); ++i) {
+    given += (i ? ", " : "") + metadata_.inputs[i].name + " " + input_shapes_[i].to_string();
+  }
+  return report_error(
+      Error::InvalidArgument,
+      "no optimization profile of the engine holds all inputs together (%s); each profile's ranges must hold every input at once",
+      given.c_str());
+}
+
+void DelegateExecutor::record_batch(const ProfileSlot& slot) {
+  const int64_t batch = !input_shapes_.empty() && input_shapes_[0].rank > 0 ? input_shapes_[0].dims[0] : -1;
+  for (BatchServed& served : batches_served_) {
+    if (served.batch == batch) {
+      served.engine = slot.engine;
+      served.profile = slot.profile;
+      ++served.calls;
+      return;
+    }
+  }
+  if (batches_served_.size() < kMaxBatchesRecorded) {
+    batches_served_.push_back(BatchServed{batch, slot.engine, slot.profile, 1});
+  }
+}
+
+Error DelegateExecutor::check_device(
+    const char* role, const TensorSpec& spec, size_t index, const Tensor& tensor) const {
+  const auto device = tensor.unsafeGetTensorImpl()->device();
+  if (device.type() == DeviceType::CPU ||
+      (device.type() == DeviceType::CUDA && device.index() == metadata_.device_index)) {
+    return Error::Ok;
+  }
+  return report_error(
+      Error::InvalidArgument,
+      "%s '%s' (#%zu): expected a host tensor or one on cuda:%d, got a tensor on device type %d index %d; "
+      "move it to the engine's device",
+      role, spec.name.c_str(), index, static_cast<int>(metadata_.device_index),
+      static_cast<int>(device.type()), static_cast<int>(device.index()));
+}
+
+void DelegateExecutor::set_output_buffer_policy(OutputBufferPolicy policy) {
+  // reuse_profile_max is reuse with the buffer sized for the profile maximum.
+  const bool profile_max = policy == OutputBufferPolicy::kReuseProfileMax;
+  staging_.set_policy(profile_max ? OutputBufferPolicy::kReuse : policy);
+  reserve_for_profile_maximum(profile_max);
+  requested_policy_ = policy;
+}
+
+void DelegateExecutor::reserve_for_profile_maximum(bool enable) {
+  staging_.set_reserve_bytes(enable ? profile_max_staging_bytes_ : 0);
+}
+
+void DelegateExecutor::release_device_buffers() {
+  staging_.release(counters_);
+}
+
+// Gives every host tensor of the call a slot in the staging buffer; returns
+// the bytes needed.
+size_t DelegateExecutor::plan_staging() {
+  size_t offset = 0;
+  auto place = [&offset](Binding& binding, const DeviceTensor& bound) {
+    if (!binding.on_device) {
+      binding.staging_offset = offset;
+      offset += staging_slot(bound.nbytes);
+    }
+  };
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    place(input_bindings_[i], inputs_[i]);
+  }
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    place(output_bindings_[i], outputs_[i]);
+  }
+  return offset;
+}
+
+Error DelegateExecutor::stage_in(Engine& engine, char* staging) {
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    Binding& binding = input_bindings_[i];
+    void* data = binding.tensor->mutable_data_ptr();
+    if (binding.on_device) {
+      inputs_[i].data = data;
+      ++counters_.device_inputs;
+      continue;
+    }
+    inputs_[i].data = staging + binding.staging_offset;
+    Error err = engine.copy_to_device(inputs_[i].data, data, inputs_[i].nbytes);
+    if (err != Error::Ok) {
+      return err;
+    }
+    ++counters_.h2d_copies;
+    counters_.h2d_bytes += inputs_[i].nbytes;
+  }
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    Binding& binding = output_bindings_[i];
+    if (binding.on_device) {
+      outputs_[i].data = binding.tensor->mutable_data_ptr();
+      ++counters_.device_outputs;
+    } else {
+      outputs_[i].data = staging + binding.staging_offset;
+    }
+  }
+  return Error::Ok;
+}
+
+Error DelegateExecutor::stage_out(Engine& engine) {
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (output_bindings_[i].on_device) {
+      continue;
+    }
+    Error err = engine.copy_to_host(
+        output_bindings_[i].tensor->mutable_data_ptr(), outputs_[i].data, outputs_[i].nbytes);
+    if (err != Error::Ok) {
+      return err;
+    }
+    ++counters_.d2h_copies;
+    counters_.d2h_bytes += outputs_[i].nbytes;
+  }
+  return Error::Ok;
+}
+
+// Stage-in, enqueue, stage-out, then wait: on any failure after work was
+// enqueued, still wait, so nothing writes into ExecuTorch's tensors or the
+// staging buffer after execute() returns.
+Error DelegateExecutor::run(Engine& engine, EventTracer* tracer) {
+  Result<char*> staging = staging_.begin_call(engine, plan_staging(), counters_);
+  if (!staging.ok()) {
+    return staging.error();
+  }
+  ++counters_.executes;
+  Error err = Error::Ok;
+  {
+    TracedPhase phase(tracer, "stage_in");
+    err = stage_in(engine, *staging);
+  }
+  if (err == Error::Ok) {
+    TracedPhase phase(tracer, "enqueue");
+    err = engine.enqueue({inputs_.data(), inputs_.size()}, {outputs_.data(), outputs_.size()});
+  }
+  if (err == Error::Ok) {
+    TracedPhase phase(tracer, "stage_out");
+    err = stage_out(engine);
+    const Error synced = engine.synchronize();
+    err = err != Error::Ok ? err : synced;
+  } else {
+    engine.synchronize(); // the first error is the one to report
+  }
+  staging_.end_call(counters_);
+  return err;
+}
+
+Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args, EventTracer* tracer) {
+  Error err = check_argument_count(args.size());
+  if (err != Error::Ok) {
+    return err;
+  }
+  const size_t num_inputs = metadata_.inputs.size();
+  for (size_t i = 0; i < num_inputs; ++i) {
+    if ((err = bind_input(i, args[i])) != Error::Ok) {
+      return err;
+    }
+  }
+  Result<uint32_t> slot_index = select_slot();
+  if (!slot_index.ok()) {
+    return slot_index.error();
+  }
+  const ProfileSlot& slot = slots_[*slot_index];
+  // Held until this call returns: with shared execution memory the lease
+  // keeps every other engine of the pool from running until ours is done.
+  Result<EngineLease> lease = source.acquire(slot.engine);
+  if (!lease.ok()) {
+    return lease.error();
+  }
+  Engine& engine = *lease->engine;
+  err = engine.infer_output_shapes(
+      slot.profile,
+      {input_shapes_.data(), input_shapes_.size()},
+      {output_shapes_.data(), output_shapes_.size()});
+  if (err != Error::Ok) {
+    return err;
+  }
+  for (size_t i = 0; i < metadata_.outputs.size(); ++i) {
+    if ((err = bind_output(i, args[num_inputs + i])) != Error::Ok) {
+      return err;
+    }
+  }
+  record_batch(slot);
+  return run(engine, tracer);
+}
+
+} // namespace executorch_tensorrt

@@ -1,0 +1,125 @@
+#pragma once
+
+#include <vector>
+
+#include <executorch/runtime/core/event_tracer.h>
+#include <executorch/runtime/core/evalue.h>
+#include <executorch/runtime/core/result.h>
+
+#include "engines/delegate_metadata.h"
+#include "options/delegate_options.h"
+#include "engines/engine_source.h"
+#include "execute/execute_counters.h"
+#include "memory/staging_buffers.h"
+
+namespace executorch_tensorrt {
+
+// Checks one execute()'s arguments against the engine metadata, sizes the
+// outputs and runs the engine. It holds no engine: with deferred
+// initialization the engine is created at the first valid call and may be
+// released and recreated later (offload). Scratch space is sized once at
+// construction so the steady-state call does not allocate host memory.
+//
+// Binding: an ExecuTorch tensor whose TensorImpl is on the CUDA device is
+// bound to the engine as is (zero copy); a host tensor is staged through the
+// delegate's device buffers (StagingBuffers, policy `output_buffers`).
+//
+// Streams and completion: ExecuTorch 1.5.1 gives a backend no caller stream,
+// so all work runs on the engine's stream, and execute() waits for it before
+// returning. The next operator (a CPU kernel, ExecuTorch's et_copy kernels,
+// or another delegate on its own stream) can therefore read the outputs
+// without further synchronization, and the caller need keep nothing alive
+// past the call.
+//
+// Several engines: a delegate may hold several engines (or profiles) covering
+// different batch ranges. Each call runs on the slot choose_slot() picks (the
+// smallest that holds the request); the staging buffers are shared by all of
+// them, so they grow to the largest request seen, whichever engine served it.
+class DelegateExecutor {
+ public:
+  // `metadata` is the delegate's combined signature (DelegateMetadata::io);
+  // `slots` maps its profiles to (engine, profile) pairs. Without slots,
+  // every profile belongs to engine 0.
+  explicit DelegateExecutor(const EngineMetadata& metadata, std::vector<ProfileSlot> slots = {});
+  ~DelegateExecutor() = default;
+
+  // Which engine served a batch size (dim 0 of the first input; -1 when the
+  // first input has rank 0 or there is none), for reports.
+  struct BatchServed {
+    int64_t batch = 0;
+    uint32_t engine = 0;
+    uint32_t profile = 0;
+    uint64_t calls = 0;
+  };
+  static constexpr size_t kMaxBatchesRecorded = 32;
+
+  // `args` holds the delegate's inputs then outputs, in metadata order. The
+  // arguments are checked first; only a valid call asks `source` for the
+  // engine. `tracer` (may be null) receives the delegate events "stage_in",
+  // "enqueue" and "stage_out" (ETDump).
+  Error execute(
+      EngineSource& source,
+      Span<executorch::runtime::EValue*> args,
+      executorch::runtime::EventTracer* tracer = nullptr);
+
+  // reuse (default), fresh or reuse_profile_max; applies from the next call.
+  void set_output_buffer_policy(OutputBufferPolicy policy);
+  OutputBufferPolicy output_buffer_policy() const {
+    return requested_policy_;
+  }
+  // With reuse, size the staging buffer for every profile's maximum shapes at
+  // the first call, so that no later call grows it.
+  void reserve_for_profile_maximum(bool enable);
+
+  // Frees every device buffer this executor owns. Must be called while the
+  // engine those buffers came from is still alive (before offload destroys
+  // it); the next execute allocates again.
+  void release_device_buffers();
+
+  // What this delegate's execute path did so far.
+  const ExecuteCounters& counters() const {
+    return counters_;
+  }
+  void reset_counters() {
+    counters_ = ExecuteCounters{};
+  }
+  // The first kMaxBatchesRecorded distinct batch sizes, in the order first
+  // seen, with the engine that served each last.
+  const std::vector<BatchServed>& batches_served() const {
+    return batches_served_;
+  }
+
+ private:
+  struct Binding {
+    executorch::aten::Tensor* tensor = nullptr;
+    bool on_device = false;
+    size_t staging_offset = 0; // when staged
+  };
+
+  Error check_argument_count(size_t count) const;
+  Error bind_input(size_t index, executorch::runtime::EValue* arg);
+  Result<uint32_t> select_slot() const;
+  void record_batch(const ProfileSlot& slot);
+  Error bind_output(size_t index, executorch::runtime::EValue* arg);
+  Error check_device(const char* role, const TensorSpec& spec, size_t index, const executorch::aten::Tensor& tensor) const;
+  size_t plan_staging();
+  Error run(Engine& engine, executorch::runtime::EventTracer* tracer);
+  Error stage_in(Engine& engine, char* staging);
+  Error stage_out(Engine& engine);
+
+  const EngineMetadata& metadata_;
+  const std::vector<ProfileSlot> slots_;
+  const size_t profile_max_staging_bytes_;
+  std::vector<Shape> input_shapes_;
+  std::vector<Shape> output_shapes_;
+  std::vector<Binding> input_bindings_;
+  std::vector<Binding> output_bindings_;
+  std::vector<DeviceTensor> inputs_;
+  std::vector<DeviceTensor> outputs_;
+  StagingBuffers staging_;
+  OutputBufferPolicy requested_policy_ = OutputBufferPolicy::kReuse;
+  ExecuteCounters counters_;
+  std::vector<BatchServed> batches_served_; // capacity reserved up front
+};
+
+} // namespace executorch_tensorrt

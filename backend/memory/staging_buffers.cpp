@@ -1,0 +1,88 @@
+#include "memory/staging_buffers.h"
+
+#include <cstdlib>
+
+#include "common/error_report.h"
+
+namespace executorch_tensorrt {
+
+size_t staging_allocation_size(OutputBufferPolicy policy, size_t held, size_t needed, size_t reserve) {
+  if (needed == 0) {
+    return 0; // every tensor of the call is already on the device
+  }
+  if (policy == OutputBufferPolicy::kFresh) {
+    return needed;
+  }
+  if (held >= needed && held > 0) {
+    return 0;
+  }
+  return reserve > needed ? reserve : needed;
+}
+
+StagingBuffers::~StagingBuffers() {
+  // The owner of the executor must have called release() while the engine
+  // was alive; memory still held here cannot be freed without it.
+  if (holds_memory()) {
+    ET_LOG(Error, "executorch-tensorrt: staging buffers outlived their engine (release_device_buffers() was not called)");
+  }
+}
+
+Result<char*> StagingBuffers::begin_call(Engine& engine, size_t needed, ExecuteCounters& counters) {
+  const size_t size = staging_allocation_size(policy_, capacity_, needed, reserve_bytes_);
+  if (size == 0) {
+    return base_;
+  }
+  Result<void*> fresh = engine.allocate_device(size);
+  if (!fresh.ok()) {
+    return report_error(
+        fresh.error(),
+        "cannot allocate %zu bytes of device memory to stage this call's host tensors (output_buffers=%s)",
+        size,
+        output_buffer_policy_name(policy_));
+  }
+  ++counters.allocations;
+  counters.bytes_allocated += size;
+  // The buffer replaced may still be read by the previous call's work only
+  // if that call left work in flight; freeing it after this call completes
+  // is always safe and keeps a (synchronizing) free off the enqueue path.
+  if (base_ != nullptr) {
+    if (retired_ != nullptr) {
+      free_buffer(retired_, retired_owner_, counters);
+    }
+    retired_ = base_;
+    retired_owner_ = base_owner_;
+  }
+  base_ = static_cast<char*>(*fresh);
+  base_owner_ = &engine;
+  capacity_ = size;
+  return base_;
+}
+
+void StagingBuffers::end_call(ExecuteCounters& counters) {
+  if (retired_ != nullptr) {
+    free_buffer(retired_, retired_owner_, counters);
+  }
+  if (policy_ == OutputBufferPolicy::kFresh && base_ != nullptr) {
+    free_buffer(base_, base_owner_, counters);
+    capacity_ = 0;
+  }
+}
+
+void StagingBuffers::release(ExecuteCounters& counters) {
+  if (retired_ != nullptr) {
+    free_buffer(retired_, retired_owner_, counters);
+  }
+  if (base_ != nullptr) {
+    free_buffer(base_, base_owner_, counters);
+  }
+  capacity_ = 0;
+}
+
+void StagingBuffers::free_buffer(char*& pointer, Engine*& owner, ExecuteCounters& counters) {
+  owner->free_device(pointer);
+  ++counters.frees;
+  pointer = nullptr;
+  owner = nullptr;
+}
+
+} // namespace executorch_tensorrt
