@@ -1,19 +1,25 @@
 # Finds the TensorRT headers, a TensorRT runtime library and the CUDA runtime
 # for the adapter. Sets ETTRT_WITH_TENSORRT and, when ON, the ETTRT_* paths.
 #
-#   TensorRT_ROOT          TensorRT SDK (or just its headers: CI points it at
-#                          ../shared/third_party/tensorrt). Cache var or env.
+#   TensorRT_ROOT          TensorRT SDK (or just its headers). Cache var or
+#                          env; unset, the headers next to the checkout
+#                          (../shared/third_party/tensorrt, as here and in CI).
 #   ETTRT_REQUIRE_TENSORRT ON: fail the configure instead of building the
 #                          "built without TensorRT" variant.
 #
 # The runtime library is the full libnvinfer where the SDK has one, else the
-# lean runtime from the `tensorrt-lean-cu13-libs` wheel.
+# lean runtime from the `tensorrt-lean-cu13-libs` wheel (a build requirement).
 
-set(TensorRT_ROOT "$ENV{TensorRT_ROOT}" CACHE PATH "TensorRT SDK root (include/NvInfer.h)")
+get_filename_component(_ettrt_source_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+set(_ettrt_default_root "$ENV{TensorRT_ROOT}")
+if(NOT _ettrt_default_root)
+  set(_ettrt_default_root "../shared/third_party/tensorrt")
+endif()
+set(TensorRT_ROOT "${_ettrt_default_root}" CACHE PATH "TensorRT SDK root (include/NvInfer.h)")
 option(ETTRT_REQUIRE_TENSORRT "Fail unless the TensorRT adapter can be built" OFF)
 if(TensorRT_ROOT AND NOT IS_ABSOLUTE "${TensorRT_ROOT}")
   # A relative path means relative to the source tree, where `pip install .` runs.
-  get_filename_component(TensorRT_ROOT "${TensorRT_ROOT}" ABSOLUTE BASE_DIR "${CMAKE_SOURCE_DIR}")
+  get_filename_component(TensorRT_ROOT "${TensorRT_ROOT}" ABSOLUTE BASE_DIR "${_ettrt_source_root}")
 endif()
 
 set(ETTRT_WITH_TENSORRT OFF)
@@ -34,7 +40,7 @@ if(NOT _ettrt_why)
   else()
     execute_process(
       COMMAND "${Python_EXECUTABLE}" -c
-              "import tensorrt_lean_libs, os; print(os.path.dirname(tensorrt_lean_libs.__file__))"
+              "import importlib.util as u; print(u.find_spec('tensorrt_lean_libs').submodule_search_locations[0])"
       OUTPUT_VARIABLE _ettrt_lean_dir OUTPUT_STRIP_TRAILING_WHITESPACE
       RESULT_VARIABLE _ettrt_lean_rc ERROR_QUIET)
     file(GLOB _ettrt_lean_libs "${_ettrt_lean_dir}/libnvinfer_lean.so.*")
@@ -54,7 +60,7 @@ if(NOT _ettrt_why)
   # The toolkit, or the `nvidia-cuda-runtime` wheel (site-packages/nvidia/cu13).
   execute_process(
     COMMAND "${Python_EXECUTABLE}" -c
-            "import nvidia, os; print(';'.join(os.path.join(p, 'cu13') for p in nvidia.__path__))"
+            "import importlib.util as u, os; print(';'.join(os.path.join(p, 'cu13') for p in u.find_spec('nvidia').submodule_search_locations))"
     OUTPUT_VARIABLE _ettrt_cuda_wheel_dirs OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   set(_ettrt_cuda_hints "$ENV{CUDA_HOME}" "$ENV{CUDA_PATH}" /usr/local/cuda ${_ettrt_cuda_wheel_dirs})
   find_path(ETTRT_CUDA_INCLUDE_DIR cuda_runtime_api.h

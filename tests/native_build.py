@@ -1,9 +1,9 @@
-"""Builds tests/CMakeLists.txt (GoogleTest binary + the test engine) against
-the installed executorch-tensorrt package, and loads the test engine.
+"""Builds tests/CMakeLists.txt and loads the test engine.
 
-The test engine must register with the *installed* delegate library, the one
-``import executorch_tensorrt`` loads, so it is built against that library
-rather than against a build tree of its own.
+Two kinds of targets: the test engine that this process (and the runner)
+loads is built against the *installed* delegate library and its seam headers,
+the one ``import executorch_tensorrt`` loads, so it registers there; the
+GoogleTest binary compiles the delegate from this checkout's sources.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ rm -rf "$out" && mkdir -p "$out/lib"
 nvcc -std=c++17 -O2 -gencode arch=compute_90,code=sm_90 -Xcompiler -fPIC -c "$here/execute_harness/scale_kernel.cu" -o "$out/scale_kernel.o"
 g++ -std=c++17 -O2 -g -Wall \
   -DC10_USING_CUSTOM_GENERATED_MACROS -DET_EVENT_TRACER_ENABLED -DET_USE_THREADPOOL \
-  -I"$et/include" -I"$et/include/executorch/runtime/core/portable_type/c10" -I"$site/executorch_tensorrt/include/executorch_tensorrt" -I"$cuda/include" \
+  -I"$et/include" -I"$et/include/executorch/runtime/core/portable_type/c10" -I"$here/../../backend" -I"$cuda/include" \
   "$here/execute_harness/cuda_execute_harness.cpp" "$out/scale_kernel.o" -o "$out/cuda_execute_harness" \
   -L"$site/executorch_tensorrt/lib" -L"$et/lib" -L"$cuda/lib64" \
   -Wl,--no-as-needed -lexecutorch_tensorrt_delegate -lexecutorch -lcudart -Wl,-rpath,'$ORIGIN/lib'

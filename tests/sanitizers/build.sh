@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the delegate (and runner, loader, TensorRT adapter) with clang under
 # AddressSanitizer + UndefinedBehaviorSanitizer into an install prefix, then
-# the C++ tests (tests/CMakeLists.txt) against that prefix.
+# the C++ tests (tests/CMakeLists.txt: they compile the delegate again from
+# sources, the test engine for the runner links the prefix).
 #
 # The same build serves the fuzzers (tests/fuzz): `fuzzer-no-link` adds the
 # coverage instrumentation libFuzzer needs and is inert in the test binaries,
@@ -65,6 +66,7 @@ step tests.configure "$cmake" -S "$repo/tests" -B "$root/tests" -G Ninja -DCMAKE
   -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="$link" -DCMAKE_SHARED_LINKER_FLAGS="$link" -DCMAKE_MODULE_LINKER_FLAGS="$link" \
   -DETTRT_PACKAGE_DIR="$prefix" \
+  -DTensorRT_ROOT="$trt_root" \
   -DPython_EXECUTABLE="$(command -v "$python")"
 step tests.build "$cmake" --build "$root/tests"
 echo "$prefix"
