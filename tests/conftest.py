@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+# tests/engine, on the path through pyproject.toml's pytest `pythonpath`.
+from test_engine_builder import TestEngineBuilder
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ENGINE_DIR = Path(__file__).resolve().parent / "engine"
 
 # ---------------------------------------------------------------------------
 # Exporter: the CPU test-engine builder (tests/engine/test_engine_builder.py)
 # ---------------------------------------------------------------------------
-
-if str(ENGINE_DIR) not in sys.path:
-    # Same module name pytest gives the file when it collects tests/engine/.
-    sys.path.insert(0, str(ENGINE_DIR))
-# The program exporter shared with the reliability scripts.
-RELIABILITY_DIR = Path(__file__).resolve().parent / "reliability"
-if str(RELIABILITY_DIR) not in sys.path:
-    sys.path.insert(0, str(RELIABILITY_DIR))
-
-from test_engine_builder import TestEngineBuilder  # noqa: E402
 
 
 @pytest.fixture

@@ -14,7 +14,10 @@ from . import _build_info
 from .runtime import _runtime
 
 BACKEND_ID: str = _runtime.BACKEND_ID
-PACKAGE_DIR = Path(__file__).resolve().parent
+# Where the compiled parts are installed (lib/, bin/, include/): next to the
+# extension, which an editable install keeps in site-packages while the
+# Python sources stay in the checkout.
+PACKAGE_DIR = Path(_runtime.__file__).resolve().parent.parent
 LIB_DIR = PACKAGE_DIR / "lib"
 INCLUDE_DIR = PACKAGE_DIR / "include"
 RUNNER = PACKAGE_DIR / "bin" / "executorch-tensorrt-runner"
