@@ -29,7 +29,8 @@ TEST(WeightStreamingBudgetParser, Table) {
       {"0", true, 0, ""},
       {"1", true, 1, ""},
       {"2147483648", true, 2147483648ull, ""},
-      {"0000123", true, 123, ""},
+      {"0000123", false, 0, "leading zero"},
+      {"00", false, 0, "leading zero"},
       {"9223372036854775807", true, 9223372036854775807ull, ""},
       {"9223372036854775808", false, 0, "larger than the largest"},
       {"18446744073709551616", false, 0, "larger than the largest"},
@@ -91,8 +92,7 @@ TEST(WeightStreamingBudgetResolution, PrecedenceTable) {
   };
   for (const ResolveCase& c : cases) {
     BudgetInputs inputs;
-    inputs.load_option = c.load_option;
-    inputs.compile_spec = c.compile_spec;
+    inputs.requested = choose_budget(c.load_option, c.compile_spec);
     inputs.streamable_bytes = c.streamable;
     inputs.automatic_bytes = c.automatic;
     const BudgetDecision d = resolve_weight_streaming_budget(inputs);

@@ -24,7 +24,7 @@ void require(bool condition) {
 
 // Reference: what the text should parse to, computed the slow obvious way.
 bool reference_parse(const std::vector<char>& text, uint64_t* value) {
-  if (text.empty()) {
+  if (text.empty() || (text.size() > 1 && text[0] == '0')) { // the option grammar: no leading zero
     return false;
   }
   unsigned __int128 v = 0;
@@ -72,12 +72,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t flags = take<uint8_t>(data, size);
   const uint64_t load = take<uint64_t>(data, size);
   const uint64_t spec = take<uint64_t>(data, size);
-  if (flags & 1) {
-    inputs.load_option = load;
-  }
-  if (flags & 2) {
-    inputs.compile_spec = spec;
-  }
+  inputs.requested = choose_budget(
+      (flags & 1) ? std::optional<uint64_t>(load) : std::nullopt,
+      (flags & 2) ? std::optional<uint64_t>(spec) : std::nullopt);
   inputs.streamable_bytes = take<int64_t>(data, size);
   inputs.automatic_bytes = take<int64_t>(data, size);
   const BudgetDecision decision = resolve_weight_streaming_budget(inputs);
