@@ -85,32 +85,17 @@ Error read_policy_text(
     options.weight_streaming_budget = parsed.bytes;
     return Error::Ok;
   }
+  auto choice = [&](const char* name, const auto& names, const char* choices, auto& field) {
+    return read_choice(kind, where, name, names, choices, text, size, fix, field);
+  };
   if (key == kOptionInitPolicy) {
-    return read_choice(
-        kind, where, kOptionInitPolicy, kInitPolicyNames, kInitPolicyChoices, text, size, fix, options.init_policy);
+    return choice(kOptionInitPolicy, kInitPolicyNames, kInitPolicyChoices, options.init_policy);
   }
   if (key == kOptionOutputBuffers) {
-    return read_choice(
-        kind,
-        where,
-        kOptionOutputBuffers,
-        kOutputBufferPolicyNames,
-        kOutputBufferPolicyChoices,
-        text,
-        size,
-        fix,
-        options.output_buffers);
+    return choice(kOptionOutputBuffers, kOutputBufferPolicyNames, kOutputBufferPolicyChoices, options.output_buffers);
   }
-  return read_choice(
-        kind,
-        where,
-        kOptionExecutionMemory,
-        kExecutionMemoryScopeNames,
-        kExecutionMemoryScopeChoices,
-        text,
-        size,
-        fix,
-      options.execution_memory);
+  return choice(
+      kOptionExecutionMemory, kExecutionMemoryScopeNames, kExecutionMemoryScopeChoices, options.execution_memory);
 }
 
 Error wrong_type(const char* where, const char* key, const char* expected) {

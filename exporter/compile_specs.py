@@ -1,16 +1,11 @@
 """``TensorRTCompileSpec``: the export options recorded in the ``.pte``, and their compile-spec form.
 
-Every key, its allowed values and its default are a row of the option table
-(``executorch_tensorrt/option_table.py``; docs/options.md shows it). The
-options travel into the ``.pte`` as ExecuTorch ``CompileSpec`` entries of
-plain ASCII and reach the C++ delegate's ``init()`` unchanged, so the
-encoding is part of the on-disk contract: decimals in the table's grammar
-(no sign, no leading zeros, no whitespace), flags ``0``/``1``, choices by
-name, compute capabilities comma-separated, profiles as JSON
-``[{"s0": [min, opt, max]}, ...]``. The delegate reads the ``compile_spec``
-rows of the table (any key it does not know makes its ``init()`` fail) and
-accepts and ignores the ``record`` rows, which say how the engines were built
-(``executorch-tensorrt inspect`` shows them).
+Its fields, their values and defaults are rows of the option table
+(``executorch_tensorrt/option_table.py``, shown in docs/options.md). The specs
+reach the C++ delegate's ``init()`` unchanged, so their ASCII encoding
+(decimals, ``0``/``1`` flags, names, ``sm89,sm120``, JSON profiles) is part of
+the on-disk contract; the delegate reads the ``compile_spec`` rows and accepts
+and ignores the ``record`` rows (any other key fails its ``init()``).
 """
 
 from __future__ import annotations
@@ -22,39 +17,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
 from executorch.exir.backend.compile_spec_schema import CompileSpec
 
-from ..option_table import (
-    BYTES,
-    CHOICE,
-    COMPILE_SPEC,
-    DECIMAL_RE,
-    FLAG,
-    INT,
-    INT64_MAX,
-    KEY_BATCH_ENGINES,
-    KEY_DEVICE_INDEX,
-    KEY_EXECUTION_MEMORY,
-    KEY_INIT_POLICY,
-    KEY_OUTPUT_BUFFERS,
-    KEY_WEIGHT_STREAMING_BUDGET,
-    NAME,
-    PATH,
-    PROFILES,
-    TARGETS,
-    Option,
-    keys,
-    spec_fields,
-)
-
-__all__ = [
-    "KEY_BATCH_ENGINES",
-    "KEY_DEVICE_INDEX",
-    "KEY_EXECUTION_MEMORY",
-    "KEY_INIT_POLICY",
-    "KEY_OUTPUT_BUFFERS",
-    "KEY_WEIGHT_STREAMING_BUDGET",
-    "KNOWN_KEYS",
-    "TensorRTCompileSpec",
-]
+# KEY_* are imported from here by the exporter's other modules.
+from ..option_table import BYTES, CHOICE, COMPILE_SPEC, DECIMAL_RE, FLAG, INT, INT64_MAX, NAME, PATH, PROFILES, TARGETS
+from ..option_table import KEY_BATCH_ENGINES, KEY_DEVICE_INDEX, KEY_EXECUTION_MEMORY, KEY_INIT_POLICY  # noqa: F401
+from ..option_table import KEY_OUTPUT_BUFFERS, KEY_WEIGHT_STREAMING_BUDGET, Option, spec_fields  # noqa: F401
 
 # "prebuilt" marks engines given to save_engine()/save_onnx() rather than built from a graph.
 BUILTIN_ENGINE_BUILDERS = ("auto", "tensorrt", "tensorrt_rtx", "prebuilt")
@@ -262,11 +228,6 @@ def decode_value(option: Option, text: str) -> Any:
             raise ValueError(f"compile spec {key} is not valid JSON: {err}") from None
         return check_profiles([{k: tuple(v) if isinstance(v, list) else v for k, v in p.items()} for p in value])
     return text
-
-
-def delegate_read_keys() -> Tuple[str, ...]:
-    """Compile specs the delegate reads at init(); load-time options override them."""
-    return keys(COMPILE_SPEC)
 
 
 def decode_compile_specs(specs: Iterable[CompileSpec]) -> Dict[str, str]:

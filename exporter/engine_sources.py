@@ -25,6 +25,7 @@ from executorch.exir.backend.backend_api import to_backend
 from .backend_details import ExecutorchTensorRTBackend
 from .blob import Flavour, ShapeRange, TensorSpec
 from .builders import BuiltEngine, EngineBuildRequest, get_engine_builder
+from ..dtypes import TENSORRT_IO
 from ..option_table import ENGINE_POLICY, ONNX_BUILD, keys
 from .compile_specs import DimRange, TensorRTCompileSpec, check_profiles
 from .export_options import parse_options, resolve_profiles
@@ -261,16 +262,7 @@ def check_engine_bytes(data: bytes, flavour: Flavour) -> None:
 
 
 # ONNX TensorProto element types -> torch dtypes TensorRT takes as I/O.
-_ONNX_DTYPES = {
-    1: torch.float32,
-    10: torch.float16,
-    16: torch.bfloat16,
-    6: torch.int32,
-    7: torch.int64,
-    9: torch.bool,
-    2: torch.uint8,
-    3: torch.int8,
-}
+_ONNX_DTYPES = {t.onnx: getattr(torch, t.name) for t in TENSORRT_IO}
 
 
 def onnx_signature(model: Any) -> Tuple[List[EngineTensor], List[EngineTensor]]:

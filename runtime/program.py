@@ -9,24 +9,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import torch
 
 from .. import _native
+from ..dtypes import SCALAR_TYPES
 from ..option_table import BY_KEY, BYTES, INT64_MAX, LOAD, OPTIONS, SET
 from . import _runtime
 
 BackendOptionValue = Union[str, int, bool]
 
 # torch dtype <-> ExecuTorch ScalarType code.
-_SCALAR_TYPE_OF = {
-    torch.uint8: 0,
-    torch.int8: 1,
-    torch.int16: 2,
-    torch.int32: 3,
-    torch.int64: 4,
-    torch.float16: 5,
-    torch.float32: 6,
-    torch.float64: 7,
-    torch.bool: 11,
-    torch.bfloat16: 15,
-}
+_SCALAR_TYPE_OF = {getattr(torch, t.name): t.code for t in SCALAR_TYPES}
 _DTYPE_OF = {code: dtype for dtype, code in _SCALAR_TYPE_OF.items()}
 
 

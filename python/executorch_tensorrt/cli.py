@@ -22,6 +22,7 @@ from .option_table import (
     FLAG,
     INT,
     KEY_COMPUTE_CAPABILITIES,
+    KEY_DYNAMIC_SHAPES,
     KEY_OPTIMIZATION_PROFILES,
     KEY_TORCH_EXECUTED_OPS,
     KEY_WEIGHT_STREAMING_BUDGET,
@@ -183,7 +184,7 @@ def _model_and_inputs(path: Path) -> tuple:
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors; write `(x,)` for a single input")
     if not isinstance(inputs, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in inputs):
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors, got {type(inputs).__name__}")
-    extras = {k: namespace[k] for k in ("dynamic_shapes", "optimization_profiles") if namespace.get(k) is not None}
+    extras = {k: namespace[k] for k in (KEY_DYNAMIC_SHAPES, KEY_OPTIMIZATION_PROFILES) if namespace.get(k) is not None}
     return model, tuple(inputs), extras
 
 

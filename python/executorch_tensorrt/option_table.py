@@ -17,10 +17,10 @@ the row's range; a choice is one of the row's values, exactly; a flag is
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 # Where a key may be given.
@@ -33,30 +33,25 @@ LOAD = "load"  # load-time backend option
 SET = "set_option"  # set_option() after load
 QUERY = "get_option"  # get_option() key
 
-# Kinds of value. Decimal kinds travel as ASCII decimal text in compile specs.
-BYTES = "bytes"  # int 0 .. 2**63-1 (TensorRT takes int64 sizes)
-INT = "int"  # int in [minimum, maximum]
-FLAG = "bool"  # True/False; "0"/"1" in a compile spec
-CHOICE = "choice"  # one of `choices`
-NAME = "builder"  # engine-builder name: lowercase ASCII, registered
-PATH = "path"  # non-empty ASCII path
-TARGETS = "targets"  # TensorRT-RTX compute capabilities, "sm89,sm120" in a compile spec
-PROFILES = "profiles"  # [{dim: (min, opt, max)}], JSON in a compile spec
-OPS = "ops"  # operators kept on the CPU
-SHAPES = "shapes"  # torch.export dynamic_shapes
-TAG = "tag"  # 32-bit program tag
-TEXT = "text"  # free text
-REPORT = "report"  # a value get_option reports, never set
+# Kinds of value, named by what they accept (messages and docs show them).
+# Decimal kinds travel as ASCII decimal text in compile specs.
+BYTES = "bytes, 0..2**63-1"  # TensorRT takes int64 sizes
+INT = "an int"  # in [minimum, maximum]
+FLAG = "a bool"  # "0"/"1" in a compile spec
+CHOICE = "one of the choices"
+NAME = "a builder name"  # lowercase ASCII, registered
+PATH = "an ASCII path"
+TARGETS = "compute capabilities like sm89"  # "sm89,sm120" in a compile spec
+PROFILES = "[{dim: (min, opt, max)}, ...]"  # JSON in a compile spec
+OPS = "operator names like aten.sigmoid"
+SHAPES = "torch.export dynamic_shapes"
+TAG = "an int (a program tag)"
+TEXT = "text"
+REPORT = "reported"  # a value get_option answers, never set
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 DECIMAL_RE = re.compile(r"(0|[1-9][0-9]*)")
-# ExecuTorch's BackendOption limits (runtime/backend/options.h): the arrays
-# hold a terminating NUL, and set_option() truncates longer text silently.
-MAX_OPTION_KEY_CHARS = 63
-MAX_OPTION_TEXT_CHARS = 255
-
-_TRANSIENT = (LOAD, SET, QUERY)
 _POLICY = (EXPORT, COMPILE_SPEC, ENGINE_POLICY, LOAD, SET, QUERY)
 
 
@@ -86,27 +81,12 @@ class Option:
         """What the value may be, for messages and docs."""
         if self.kind == CHOICE:
             return ", ".join(self.choices)
-        if self.kind == BYTES:
-            return "bytes, 0..2**63-1"
-        if self.kind == TAG:
-            return "an int (a program tag)"
         if self.kind == INT:
-            high = "2**31-1" if self.maximum == INT32_MAX else str(self.maximum)
-            return f"an int, {self.minimum}..{high}"
-        return {
-            FLAG: "a bool",
-            NAME: "a builder name",
-            PATH: "an ASCII path",
-            TARGETS: "compute capabilities like sm89",
-            PROFILES: "[{dim: (min, opt, max)}, ...]",
-            OPS: "operator names like aten.sigmoid",
-            SHAPES: "torch.export dynamic_shapes",
-            REPORT: "reported",
-        }.get(self.kind, "text")
+            return f"an int, {self.minimum}..{'2**31-1' if self.maximum == INT32_MAX else self.maximum}"
+        return self.kind
 
 
 # Keys the code names; every other key is only a row below.
-KEY_ENGINE_BUILDER = "engine_builder"
 KEY_DEVICE_INDEX = "device_index"
 KEY_ENABLE_WEIGHT_STREAMING = "enable_weight_streaming"
 KEY_OPTIMIZATION_PROFILES = "optimization_profiles"
@@ -125,59 +105,48 @@ KEY_OFFLOAD = "offload"
 KEY_PROGRAM = "program"
 
 
+_BUILD = (EXPORT, RECORD, ONNX_BUILD)
 OPTIONS: Tuple[Option, ...] = (
-    Option(KEY_ENGINE_BUILDER, (EXPORT, RECORD, ONNX_BUILD), NAME,
-           "auto (tensorrt if installed, else tensorrt_rtx), tensorrt, tensorrt_rtx, or a registered builder name",
-           default="auto", always_recorded=True),
-    Option(KEY_DEVICE_INDEX, (EXPORT, RECORD, ONNX_BUILD), INT, "CUDA device the delegate runs its engines on",
-           default=0, maximum=INT32_MAX, always_recorded=True, metavar="N"),
-    Option("workspace_bytes", (EXPORT, RECORD, ONNX_BUILD), BYTES,
-           "TensorRT workspace memory-pool limit (unset: TensorRT's default)", metavar="N"),
-    Option("version_compatible", (EXPORT, RECORD, ONNX_BUILD), FLAG,
-           "build version-compatible engines (TensorRT's VERSION_COMPATIBLE flag)", default=False,
-           always_recorded=True),
+    Option("engine_builder", _BUILD, NAME, "auto (tensorrt if installed, else tensorrt_rtx), tensorrt, "
+           "tensorrt_rtx, or a registered builder name", "auto", always_recorded=True),
+    Option(KEY_DEVICE_INDEX, _BUILD, INT, "CUDA device the delegate runs its engines on", 0, maximum=INT32_MAX,
+           always_recorded=True, metavar="N"),
+    Option("workspace_bytes", _BUILD, BYTES, "TensorRT workspace memory-pool limit (unset: TensorRT's)", metavar="N"),
+    Option("version_compatible", _BUILD, FLAG, "build version-compatible engines (TensorRT's VERSION_COMPATIBLE)",
+           False, always_recorded=True),
     Option("precision", (EXPORT, RECORD), CHOICE, "convert the model to this precision before export",
            choices=("fp32", "fp16", "bf16")),
-    Option("optimization_level", (EXPORT, RECORD, ONNX_BUILD), INT, "TensorRT builder optimization level",
-           maximum=5, metavar="0-5"),
-    Option("timing_cache", (EXPORT, RECORD, ONNX_BUILD), PATH, "timing-cache file, read if present and written back",
-           metavar="FILE"),
+    Option("optimization_level", _BUILD, INT, "TensorRT builder optimization level", maximum=5, metavar="0-5"),
+    Option("timing_cache", _BUILD, PATH, "timing-cache file, read if present and written back", metavar="FILE"),
     Option(KEY_ENABLE_WEIGHT_STREAMING, (EXPORT, RECORD, ENGINE_POLICY), FLAG,
-           "build weight-streaming engines (BuilderFlag.WEIGHT_STREAMING)", default=False),
-    Option(KEY_COMPUTE_CAPABILITIES, (EXPORT, RECORD, ONNX_BUILD), TARGETS,
-           "TensorRT-RTX targets, e.g. sm89 (repeatable flag)", default=(), flag="--compute-capability",
-           metavar="SMxx"),
-    Option(KEY_OPTIMIZATION_PROFILES, (EXPORT, RECORD, ONNX_BUILD), PROFILES,
-           "one optimization profile per entry; on the CLI one --profile each, e.g. --profile batch=1:4:8",
-           default=(), flag="--profile", metavar="DIM=MIN:OPT:MAX[,...]"),
+           "build weight-streaming engines (BuilderFlag.WEIGHT_STREAMING)", False),
+    Option(KEY_COMPUTE_CAPABILITIES, _BUILD, TARGETS, "TensorRT-RTX targets, e.g. sm89 (repeatable flag)", (),
+           flag="--compute-capability", metavar="SMxx"),
+    Option(KEY_OPTIMIZATION_PROFILES, _BUILD, PROFILES, "optimization profiles; on the CLI one --profile each, "
+           "e.g. --profile batch=1:4:8", (), flag="--profile", metavar="DIM=MIN:OPT:MAX[,...]"),
     Option(KEY_WEIGHT_STREAMING_BUDGET, _POLICY, BYTES,
            "device bytes of streamable weights per engine (unset: TensorRT's automatic budget)", metavar="BYTES"),
-    Option(KEY_INIT_POLICY, _POLICY, CHOICE,
-           "when engines are deserialized and their contexts created (the exporter bakes deferred for programs "
-           "of several engines)", default="eager", choices=("eager", "deferred", "deferred_context"),
-           cpp_enum="InitPolicy"),
-    Option(KEY_OUTPUT_BUFFERS, _POLICY, CHOICE,
-           "device buffers for host I/O: reuse (grow when needed), fresh (per call), reuse_profile_max (sized for "
-           "every profile's maximum at the first call)", default="reuse",
-           choices=("reuse", "fresh", "reuse_profile_max"), cpp_enum="OutputBufferPolicy"),
-    Option(KEY_BATCH_ENGINES, (EXPORT, RECORD), CHOICE,
-           "one engine holding every profile (max_batch) or one engine per profile (per_range)",
-           default="max_batch", choices=("max_batch", "per_range"), always_recorded=True),
-    Option(KEY_EXECUTION_MEMORY, _POLICY, CHOICE,
-           "who shares execution-context memory: each context (private), the program's engines on a device "
-           "(program), every program of the process (process)", default="program",
-           choices=("private", "program", "process"), cpp_enum="ExecutionMemoryScope"),
-    Option(KEY_TARGET_DEVICE, (RECORD,), TEXT, "device of the delegate's I/O for ExecuTorch's memory planning, e.g. cuda:0"),
+    Option(KEY_INIT_POLICY, _POLICY, CHOICE, "when engines are deserialized and their contexts created (the "
+           "exporter bakes deferred for programs of several engines)", "eager",
+           ("eager", "deferred", "deferred_context"), cpp_enum="InitPolicy"),
+    Option(KEY_OUTPUT_BUFFERS, _POLICY, CHOICE, "device buffers for host I/O: reuse (grow when needed), fresh (per "
+           "call), reuse_profile_max (sized for every profile's maximum at the first call)", "reuse",
+           ("reuse", "fresh", "reuse_profile_max"), cpp_enum="OutputBufferPolicy"),
+    Option(KEY_BATCH_ENGINES, (EXPORT, RECORD), CHOICE, "one engine holding every profile (max_batch) or one "
+           "engine per profile (per_range)", "max_batch", ("max_batch", "per_range"), always_recorded=True),
+    Option(KEY_EXECUTION_MEMORY, _POLICY, CHOICE, "who shares execution-context memory: each context (private), "
+           "the program's engines on a device (program), every program of the process (process)", "program",
+           ("private", "program", "process"), cpp_enum="ExecutionMemoryScope"),
+    Option(KEY_TARGET_DEVICE, (RECORD,), TEXT, "device of the delegate's I/O for ExecuTorch's memory planning"),
     Option(KEY_DYNAMIC_SHAPES, (EXPORT,), SHAPES, "torch.export dynamic_shapes (a model file defines it)"),
-    Option(KEY_TORCH_EXECUTED_OPS, (EXPORT,), OPS, "keep these operators on the CPU, e.g. aten.sigmoid (repeatable flag)",
-           default=(), flag="--torch-executed-op", metavar="OP"),
-    Option(KEY_MIN_BLOCK_SIZE, (EXPORT,), INT, "smallest number of operators a TensorRT engine takes", default=1,
-           minimum=1, maximum=INT32_MAX, metavar="N"),
+    Option(KEY_TORCH_EXECUTED_OPS, (EXPORT,), OPS, "keep these operators on the CPU (repeatable flag)", (),
+           flag="--torch-executed-op", metavar="OP"),
+    Option(KEY_MIN_BLOCK_SIZE, (EXPORT,), INT, "smallest number of operators a TensorRT engine takes", 1, minimum=1,
+           maximum=INT32_MAX, metavar="N"),
     Option(KEY_WEIGHT_STREAMING_BUDGET_TOTAL, (EXPORT,), BYTES,
            "streaming budget for the whole program, split across engines by weight size", metavar="BYTES"),
     Option(KEY_OFFLOAD, (SET,), FLAG, "release the delegates' device memory now; the next call brings it back"),
-    Option(KEY_PROGRAM, (SET, QUERY), TAG, "restrict set_option/get_option to one program tag (default: all)",
-           maximum=INT32_MAX),
+    Option(KEY_PROGRAM, (SET, QUERY), TAG, "restrict set_option/get_option to one program tag (default: all)"),
     Option("weight_streaming_budget_source", (QUERY,), REPORT,
            "where the budget came from: load_option, compile_spec, automatic, not_streamable, unresolved"),
     Option("state", (QUERY,), REPORT, "host, deserialized or device: the most advanced of the delegate's engines"),
@@ -188,7 +157,6 @@ OPTIONS: Tuple[Option, ...] = (
     Option("batches_served", (QUERY,), REPORT, "batch sizes served and the engine that served each: 4:e0;9:e1"),
     Option("init_ms", (QUERY,), REPORT, "duration of the last host-to-device initialization"),
 )
-
 BY_KEY: Dict[str, Option] = {option.key: option for option in OPTIONS}
 
 
@@ -202,17 +170,6 @@ def spec_fields() -> Tuple[Option, ...]:
     return tuple(o for o in OPTIONS if o.allows(EXPORT) and (o.allows(RECORD) or o.allows(COMPILE_SPEC)))
 
 
-def parse_decimal(text: str, maximum: int, minimum: int = 0) -> Optional[int]:
-    """The grammar's decimal within [minimum, maximum], or None."""
-    if not DECIMAL_RE.fullmatch(text):
-        return None
-    value = int(text)
-    return value if minimum <= value <= maximum else None
-
-
-# --- generated artefacts -----------------------------------------------------
-
-
 def _camel(word: str) -> str:
     return "".join(part.capitalize() for part in word.split("_"))
 
@@ -222,46 +179,32 @@ def _cpp_keys(words: Tuple[str, ...]) -> str:
 
 
 def cpp_header() -> str:
-    """The delegate's option constants (backend/options/option_table.h in the build tree)."""
+    """The delegate's option constants (option_table.h in the build tree)."""
     lines = [
-        "#pragma once",
-        "",
-        "// Generated from python/executorch_tensorrt/option_table.py by",
-        "// cmake/OptionTable.cmake; edit the table, not this file.",
-        "",
-        "#include <cstddef>",
-        "#include <cstdint>",
-        "",
-        "namespace executorch_tensorrt {",
-        "",
+        "#pragma once\n\n// Generated from python/executorch_tensorrt/option_table.py by cmake/OptionTable.cmake;",
+        "// edit the table, not this file.\n\n#include <cstdint>\n\nnamespace executorch_tensorrt {\n",
         "// Every key the delegate sees: compile specs, backend options, get_option.",
     ]
-    native = [o for o in OPTIONS if any(o.allows(s) for s in (RECORD, COMPILE_SPEC, *_TRANSIENT))]
+    native = [o for o in OPTIONS if any(o.allows(s) for s in (RECORD, COMPILE_SPEC, LOAD, SET, QUERY))]
     lines += [f'inline constexpr const char* kOption{_camel(o.key)} = "{o.key}";' for o in native]
     for option in (o for o in OPTIONS if o.cpp_enum):
-        enum = option.cpp_enum
+        enum, names = option.cpp_enum, ", ".join(f'"{c}"' for c in option.choices)
         lines += [
-            "",
-            f"// {option.key}: {option.doc}",
+            f"\n// {option.key}: {option.doc}",
             f"enum class {enum} : uint8_t {{ {', '.join('k' + _camel(c) for c in option.choices)} }};",
-            "inline constexpr const char* k{}Names[] = {{{}}};".format(enum, ", ".join(f'"{c}"' for c in option.choices)),
+            f"inline constexpr const char* k{enum}Names[] = {{{names}}};",
             f'inline constexpr const char* k{enum}Choices = "{option.accepted()}";',
             f"inline constexpr {enum} kDefault{enum} = {enum}::k{_camel(option.default)};",
         ]
-    backend = tuple(o.key for o in OPTIONS if o.allows(LOAD) or o.allows(SET))
-    set_only = tuple(k for k in keys(SET) if k not in keys(LOAD))
+    backend = ", ".join(o.key for o in OPTIONS if o.allows(LOAD) or o.allows(SET))
     lines += [
-        "",
-        "// Compile specs the exporter records and the delegate accepts and ignores.",
+        "\n// Compile specs the exporter records and the delegate accepts and ignores.",
         f"inline constexpr const char* kRecordedCompileSpecs[] = {_cpp_keys(keys(RECORD))};",
-        "// Backend options: every key, and those only set_option() takes.",
-        f'inline constexpr const char* kBackendOptionKeys = "{", ".join(backend)}";',
-        f"inline constexpr const char* kSetOptionOnlyKeys[] = {_cpp_keys(set_only)};",
+        f'inline constexpr const char* kBackendOptionKeys = "{backend}";',
         "// get_option keys (`program` restricts the query, it is not answered).",
         f"inline constexpr const char* kQueryKeys[] = {_cpp_keys(keys(QUERY))};",
         f'inline constexpr const char* kQueryKeysText = "{", ".join(keys(QUERY))}";',
-        "",
-        "} // namespace executorch_tensorrt",
+        "\n} // namespace executorch_tensorrt",
     ]
     return "\n".join(lines) + "\n"
 
@@ -280,18 +223,11 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def main(argv: Optional[list] = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate code and docs from the option table.")
-    parser.add_argument("--cpp-header", metavar="OUT.h", help="write the C++ header")
-    parser.add_argument("--markdown", action="store_true", help="print docs/options.md's table")
-    args = parser.parse_args(argv)
-    if args.cpp_header:
-        with open(args.cpp_header, "w", encoding="ascii") as out:
-            out.write(cpp_header())
-    if args.markdown:
-        sys.stdout.write(markdown_table())
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # `option_table.py --cpp-header OUT.h` (the build), `option_table.py --markdown` (docs/options.md).
+    if sys.argv[1:2] == ["--cpp-header"] and len(sys.argv) == 3:
+        Path(sys.argv[2]).write_text(cpp_header(), encoding="ascii")
+    elif sys.argv[1:] == ["--markdown"]:
+        sys.stdout.write(markdown_table())
+    else:
+        sys.exit(f"usage: {sys.argv[0]} --cpp-header OUT.h | --markdown")
