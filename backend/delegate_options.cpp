@@ -127,7 +127,11 @@ PoliciesInForce resolve_policies(const DelegateOptions& overrides, const Delegat
   policies.init_policy = merged.init_policy.value_or(kDefaultInitPolicy);
   policies.output_buffers = merged.output_buffers.value_or(kDefaultOutputBufferPolicy);
   policies.execution_memory = merged.execution_memory.value_or(kDefaultExecutionMemoryScope);
-  policies.budget = choose_budget(overrides.weight_streaming_budget, baked.weight_streaming_budget);
+  if (overrides.weight_streaming_budget.has_value()) {
+    policies.budget = {overrides.weight_streaming_budget, BudgetSource::kLoadOption};
+  } else if (baked.weight_streaming_budget.has_value()) {
+    policies.budget = {baked.weight_streaming_budget, BudgetSource::kCompileSpec};
+  }
   return policies;
 }
 

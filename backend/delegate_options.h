@@ -6,7 +6,6 @@
 // tested with tables of cases.
 
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <string>
 
@@ -23,41 +22,6 @@ namespace executorch_tensorrt {
 
 using executorch::runtime::Error;
 using executorch::runtime::Result;
-
-// Choice names by enumerator, in the option table's order (option_table.h).
-template <typename Enum, size_t N>
-const char* choice_name(const char* const (&names)[N], Enum value) {
-  const size_t index = static_cast<size_t>(value);
-  return index < N ? names[index] : "unknown";
-}
-template <typename Enum, size_t N>
-std::optional<Enum> parse_choice(const char* const (&names)[N], const char* text, size_t size) {
-  for (size_t i = 0; i < N; ++i) {
-    if (std::strlen(names[i]) == size && std::memcmp(text, names[i], size) == 0) {
-      return static_cast<Enum>(i);
-    }
-  }
-  return std::nullopt;
-}
-
-inline const char* init_policy_name(InitPolicy policy) {
-  return choice_name(kInitPolicyNames, policy);
-}
-inline std::optional<InitPolicy> parse_init_policy(const char* text, size_t size) {
-  return parse_choice<InitPolicy>(kInitPolicyNames, text, size);
-}
-inline const char* output_buffer_policy_name(OutputBufferPolicy policy) {
-  return choice_name(kOutputBufferPolicyNames, policy);
-}
-inline std::optional<OutputBufferPolicy> parse_output_buffer_policy(const char* text, size_t size) {
-  return parse_choice<OutputBufferPolicy>(kOutputBufferPolicyNames, text, size);
-}
-inline const char* execution_memory_scope_name(ExecutionMemoryScope scope) {
-  return choice_name(kExecutionMemoryScopeNames, scope);
-}
-inline std::optional<ExecutionMemoryScope> parse_execution_memory_scope(const char* text, size_t size) {
-  return parse_choice<ExecutionMemoryScope>(kExecutionMemoryScopeNames, text, size);
-}
 
 // Every policy a delegate can be given; unset fields defer to a lower source.
 struct DelegateOptions {

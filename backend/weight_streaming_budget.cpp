@@ -75,16 +75,6 @@ const char* budget_source_name(BudgetSource source) {
   return "unknown";
 }
 
-BudgetRequest choose_budget(std::optional<uint64_t> load_option, std::optional<uint64_t> compile_spec) {
-  BudgetRequest request;
-  if (load_option.has_value()) {
-    request = {load_option, BudgetSource::kLoadOption};
-  } else if (compile_spec.has_value()) {
-    request = {compile_spec, BudgetSource::kCompileSpec};
-  }
-  return request;
-}
-
 BudgetDecision resolve_weight_streaming_budget(const BudgetInputs& inputs) {
   BudgetDecision decision;
   const std::optional<uint64_t>& explicit_value = inputs.requested.bytes;

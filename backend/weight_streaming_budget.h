@@ -36,15 +36,12 @@ enum class BudgetSource : uint8_t {
 
 const char* budget_source_name(BudgetSource source);
 
-// The budget a delegate asks for: the highest of its explicit sources
-// (kLoadOption or kCompileSpec), or none (kAutomatic).
+// The budget a delegate asks for: from the highest of its explicit sources
+// (kLoadOption, kCompileSpec), or none (kAutomatic).
 struct BudgetRequest {
   std::optional<uint64_t> bytes;
   BudgetSource source = BudgetSource::kAutomatic;
 };
-
-// Load-time option > compile spec > none.
-BudgetRequest choose_budget(std::optional<uint64_t> load_option, std::optional<uint64_t> compile_spec);
 
 struct BudgetInputs {
   BudgetRequest requested;

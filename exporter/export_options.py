@@ -11,25 +11,16 @@ import torch
 from torch.export import ExportedProgram
 from torch.utils._pytree import tree_leaves
 
-from ..option_table import (
-    EXPORT,
-    KEY_DYNAMIC_SHAPES,
-    KEY_ENABLE_WEIGHT_STREAMING,
-    KEY_MIN_BLOCK_SIZE,
-    KEY_OPTIMIZATION_PROFILES,
-    KEY_TORCH_EXECUTED_OPS,
-    KEY_WEIGHT_STREAMING_BUDGET,
-    KEY_WEIGHT_STREAMING_BUDGET_TOTAL,
-    BY_KEY,
-    keys,
-)
+from .. import option_table as table
 from .compile_specs import DimRange, TensorRTCompileSpec, check_bytes, check_option, check_profiles
 from .op_selection import OpLike, normalize_ops
 
 # Keywords handled here; the rest are TensorRTCompileSpec fields. Profiles are
 # given by Dim name and resolved once the program is exported.
 EXPORT_KEYWORDS = tuple(
-    k for k in keys(EXPORT) if k not in TensorRTCompileSpec.field_names() or k == KEY_OPTIMIZATION_PROFILES
+    k
+    for k in table.keys(table.EXPORT)
+    if k not in TensorRTCompileSpec.field_names() or k == table.KEY_OPTIMIZATION_PROFILES
 )
 PRECISION_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -62,13 +53,13 @@ def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
         )
     extra = {k: v for k, v in kwargs.items() if k in EXPORT_KEYWORDS}
     spec_kwargs = {k: v for k, v in kwargs.items() if k not in EXPORT_KEYWORDS}
-    streaming = spec_kwargs.get(KEY_ENABLE_WEIGHT_STREAMING, False)
-    budget = spec_kwargs.get(KEY_WEIGHT_STREAMING_BUDGET)
-    total = extra.get(KEY_WEIGHT_STREAMING_BUDGET_TOTAL)
+    streaming = spec_kwargs.get(table.KEY_ENABLE_WEIGHT_STREAMING, False)
+    budget = spec_kwargs.get(table.KEY_WEIGHT_STREAMING_BUDGET)
+    total = extra.get(table.KEY_WEIGHT_STREAMING_BUDGET_TOTAL)
     if budget is not None:
-        check_bytes(KEY_WEIGHT_STREAMING_BUDGET, budget)
+        check_bytes(table.KEY_WEIGHT_STREAMING_BUDGET, budget)
     if total is not None:
-        check_bytes(KEY_WEIGHT_STREAMING_BUDGET_TOTAL, total)
+        check_bytes(table.KEY_WEIGHT_STREAMING_BUDGET_TOTAL, total)
         if budget is not None:
             raise ValueError(
                 "give weight_streaming_budget (bytes per engine) or weight_streaming_budget_total "
@@ -81,15 +72,16 @@ def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
             UserWarning,
             stacklevel=3,
         )
-        spec_kwargs.pop(KEY_WEIGHT_STREAMING_BUDGET, None)
+        spec_kwargs.pop(table.KEY_WEIGHT_STREAMING_BUDGET, None)
         total = None
     spec = TensorRTCompileSpec(**spec_kwargs)
-    min_block_size = check_option(BY_KEY[KEY_MIN_BLOCK_SIZE], extra.get(KEY_MIN_BLOCK_SIZE, 1))
-    executed = extra.get(KEY_TORCH_EXECUTED_OPS, ())
+    min_block_size = check_option(table.BY_KEY[table.KEY_MIN_BLOCK_SIZE], extra.get(table.KEY_MIN_BLOCK_SIZE, 1))
+    executed = extra.get(table.KEY_TORCH_EXECUTED_OPS, ())
     normalize_ops(executed)  # refuses bad names now rather than after export
-    profiles = extra.get(KEY_OPTIMIZATION_PROFILES) or ()
+    profiles = extra.get(table.KEY_OPTIMIZATION_PROFILES) or ()
     check_profiles(profiles)  # the ranges now; the names once the program is exported
-    return ExportOptions(spec, extra.get(KEY_DYNAMIC_SHAPES), tuple(executed), min_block_size, tuple(profiles), total)
+    shapes = extra.get(table.KEY_DYNAMIC_SHAPES)
+    return ExportOptions(spec, shapes, tuple(executed), min_block_size, tuple(profiles), total)
 
 
 def convert_precision(model: Any, inputs: Tuple[torch.Tensor, ...], precision: Optional[str]) -> Tuple[Any, tuple]:

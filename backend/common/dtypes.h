@@ -14,16 +14,8 @@ struct ScalarTypeName {
 };
 
 inline constexpr ScalarTypeName kScalarTypes[] = {
-    {6, "float32"},
-    {5, "float16"},
-    {15, "bfloat16"},
-    {3, "int32"},
-    {4, "int64"},
-    {11, "bool"},
-    {0, "uint8"},
-    {1, "int8"},
-    {2, "int16"},
-    {7, "float64"},
+    {6, "float32"}, {5, "float16"}, {15, "bfloat16"}, {3, "int32"}, {4, "int64"},
+    {11, "bool"}, {0, "uint8"}, {1, "int8"}, {2, "int16"}, {7, "float64"},
 };
 
 // The name of ScalarType `code`, or nullptr for a dtype the delegate does not handle.

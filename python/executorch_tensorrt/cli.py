@@ -14,26 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Sequence
 
-from .option_table import (
-    BY_KEY,
-    BYTES,
-    ENGINE_POLICY,
-    EXPORT,
-    FLAG,
-    INT,
-    KEY_COMPUTE_CAPABILITIES,
-    KEY_DYNAMIC_SHAPES,
-    KEY_OPTIMIZATION_PROFILES,
-    KEY_TORCH_EXECUTED_OPS,
-    KEY_WEIGHT_STREAMING_BUDGET,
-    KEY_WEIGHT_STREAMING_BUDGET_TOTAL,
-    ONNX_BUILD,
-    OPS,
-    OPTIONS,
-    PROFILES,
-    SHAPES,
-    TARGETS,
-)
+from . import option_table as table
 
 PROG = "executorch-tensorrt"
 
@@ -64,16 +45,17 @@ def _repeatable(parser: argparse.ArgumentParser, flag: str, metavar: str, help: 
 def _add_option_flags(export: argparse.ArgumentParser) -> None:
     """One flag per export option of the option table; absent flags keep the API's defaults."""
     budget = export.add_mutually_exclusive_group()
-    for option in OPTIONS:
-        if not option.allows(EXPORT) or option.kind == SHAPES:  # dynamic_shapes comes from the model file
+    for option in table.OPTIONS:
+        if not option.allows(table.EXPORT) or option.kind == table.SHAPES:  # dynamic_shapes comes from the model file
             continue
-        group = budget if option.key in (KEY_WEIGHT_STREAMING_BUDGET, KEY_WEIGHT_STREAMING_BUDGET_TOTAL) else export
+        budgets = (table.KEY_WEIGHT_STREAMING_BUDGET, table.KEY_WEIGHT_STREAMING_BUDGET_TOTAL)
+        group = budget if option.key in budgets else export
         flag = dict(dest=option.key, default=argparse.SUPPRESS, help=option.doc)
-        if option.kind == FLAG:
+        if option.kind == table.FLAG:
             group.add_argument(option.cli_flag, action="store_true", **flag)
-        elif option.kind in (TARGETS, OPS, PROFILES):
+        elif option.kind in (table.TARGETS, table.OPS, table.PROFILES):
             group.add_argument(option.cli_flag, action="append", metavar=option.metavar, **flag)
-        elif option.kind in (INT, BYTES):
+        elif option.kind in (table.INT, table.BYTES):
             group.add_argument(option.cli_flag, type=_non_negative_int, metavar=option.metavar, **flag)
         else:
             group.add_argument(option.cli_flag, choices=option.choices or None, metavar=option.metavar, **flag)
@@ -184,7 +166,8 @@ def _model_and_inputs(path: Path) -> tuple:
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors; write `(x,)` for a single input")
     if not isinstance(inputs, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in inputs):
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors, got {type(inputs).__name__}")
-    extras = {k: namespace[k] for k in (KEY_DYNAMIC_SHAPES, KEY_OPTIMIZATION_PROFILES) if namespace.get(k) is not None}
+    from_file = (table.KEY_DYNAMIC_SHAPES, table.KEY_OPTIMIZATION_PROFILES)
+    extras = {k: namespace[k] for k in from_file if namespace.get(k) is not None}
     return model, tuple(inputs), extras
 
 
@@ -201,12 +184,13 @@ def _parse_profile(text: str) -> Dict[str, tuple]:
 
 def _export_options(args: argparse.Namespace) -> Dict[str, Any]:
     """The export keywords of the flags given."""
-    options = {o.key: getattr(args, o.key) for o in OPTIONS if o.allows(EXPORT) and hasattr(args, o.key)}
-    for key in (KEY_COMPUTE_CAPABILITIES, KEY_TORCH_EXECUTED_OPS):
+    options = {o.key: getattr(args, o.key) for o in table.OPTIONS if o.allows(table.EXPORT) and hasattr(args, o.key)}
+    for key in (table.KEY_COMPUTE_CAPABILITIES, table.KEY_TORCH_EXECUTED_OPS):
         if key in options:
             options[key] = tuple(options[key])
-    if KEY_OPTIMIZATION_PROFILES in options:
-        options[KEY_OPTIMIZATION_PROFILES] = [_parse_profile(p) for p in options[KEY_OPTIMIZATION_PROFILES]]
+    profiles = options.get(table.KEY_OPTIMIZATION_PROFILES)
+    if profiles:
+        options[table.KEY_OPTIMIZATION_PROFILES] = [_parse_profile(p) for p in profiles]
     return options
 
 
@@ -230,15 +214,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 # Options that describe partitioning a torch graph; an ONNX file becomes one engine.
+_ENGINE_FILE_SOURCES = (table.ENGINE_POLICY, table.ONNX_BUILD)
 _TORCH_ONLY_OPTIONS = tuple(
-    o.key for o in OPTIONS if o.allows(EXPORT) and not (o.allows(ENGINE_POLICY) or o.allows(ONNX_BUILD))
+    o.key for o in table.OPTIONS if o.allows(table.EXPORT) and not any(o.allows(s) for s in _ENGINE_FILE_SOURCES)
 )
 
 
 def _export_onnx(model_file: Path, args: argparse.Namespace, options: Dict[str, Any]) -> int:
     from .exporter import save_onnx
 
-    given = [BY_KEY[k].cli_flag for k in _TORCH_ONLY_OPTIONS if k in options]
+    given = [table.BY_KEY[k].cli_flag for k in _TORCH_ONLY_OPTIONS if k in options]
     if given or args.external_weights:
         flags = ", ".join([*given, *(["--external-weights"] if args.external_weights else [])])
         raise UserError(f"{flags} apply to torch models, not to an ONNX file (which becomes one engine)")

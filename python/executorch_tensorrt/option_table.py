@@ -1,18 +1,13 @@
-"""Every option of the TensorRT delegate, written once.
+"""Every option of the TensorRT delegate, written once: one row per key with
+where it may be given, its kind, allowed values, default and one line of doc.
 
-One row per key: where it may be given, what kind of value it takes, the
-values allowed, its default and one line of doc. Everything else reads this
-table or is generated from it: the exporter's validator and compile-spec
-codec (``exporter/compile_specs.py``), the ``export`` CLI flags, the Python
-loader's option checks, ``docs/options.md``'s table, and, at build time, the
-C++ header of keys, enums and value lists the delegate parses with
-(``python option_table.py --cpp-header OUT``, run by ``cmake/OptionTable.cmake``).
-It imports nothing outside the standard library so the build can run it.
-
-The value grammar, shared by the Python and C++ readers: a decimal is
-``0`` or ``[1-9][0-9]*`` (no sign, no leading zeros, no whitespace), within
-the row's range; a choice is one of the row's values, exactly; a flag is
-``0`` or ``1``.
+The exporter's validator and codec (exporter/compile_specs.py), the export CLI
+flags, the loader's checks and docs/options.md's table read it; the C++ header
+the delegate parses with is generated from it at build time (``--cpp-header``,
+cmake/OptionTable.cmake), so it imports only the standard library. One value
+grammar for the Python and C++ readers: a decimal is ``0`` or ``[1-9][0-9]*``
+within the row's range (no sign, leading zero or whitespace), a choice one of
+the row's names exactly, a compile-spec flag ``0`` or ``1``.
 """
 
 from __future__ import annotations
@@ -151,7 +146,7 @@ OPTIONS: Tuple[Option, ...] = (
            "where the budget came from: load_option, compile_spec, automatic, not_streamable, unresolved"),
     Option("state", (QUERY,), REPORT, "host, deserialized or device: the most advanced of the delegate's engines"),
     Option("device_bytes", (QUERY,), REPORT, "device bytes its engines hold (a shared pool is reported apart)"),
-    Option("execution_memory_bytes", (QUERY,), REPORT, "the largest execution-memory need of its engines (-1: unknown)"),
+    Option("execution_memory_bytes", (QUERY,), REPORT, "the largest execution-memory need of its engines, -1: unknown"),
     Option("execution_memory_pool_bytes", (QUERY,), REPORT, "bytes its pool holds now (none under private)"),
     Option("engines", (QUERY,), REPORT, "how many engines the delegate holds"),
     Option("batches_served", (QUERY,), REPORT, "batch sizes served and the engine that served each: 4:e0;9:e1"),
@@ -174,6 +169,10 @@ def _camel(word: str) -> str:
     return "".join(part.capitalize() for part in word.split("_"))
 
 
+def _snake(camel: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+
+
 def _cpp_keys(words: Tuple[str, ...]) -> str:
     return "{" + ", ".join(f"kOption{_camel(w)}" for w in words) + "}"
 
@@ -182,7 +181,16 @@ def cpp_header() -> str:
     """The delegate's option constants (option_table.h in the build tree)."""
     lines = [
         "#pragma once\n\n// Generated from python/executorch_tensorrt/option_table.py by cmake/OptionTable.cmake;",
-        "// edit the table, not this file.\n\n#include <cstdint>\n\nnamespace executorch_tensorrt {\n",
+        "// edit the table, not this file.\n\n#include <cstdint>\n#include <cstring>\n#include <optional>\n",
+        "namespace executorch_tensorrt {\n",
+        "template <typename Enum, size_t N> // a choice's name, in the table's order",
+        "const char* choice_name(const char* const (&names)[N], Enum value) {",
+        '  return static_cast<size_t>(value) < N ? names[static_cast<size_t>(value)] : "unknown";\n}',
+        "template <typename Enum, size_t N> // the choice named exactly `size` bytes of `text`",
+        "std::optional<Enum> parse_choice(const char* const (&names)[N], const char* text, size_t size) {",
+        "  for (size_t i = 0; i < N; ++i) {",
+        "    if (std::strlen(names[i]) == size && std::memcmp(text, names[i], size) == 0) {",
+        "      return static_cast<Enum>(i);\n    }\n  }\n  return std::nullopt;\n}\n",
         "// Every key the delegate sees: compile specs, backend options, get_option.",
     ]
     native = [o for o in OPTIONS if any(o.allows(s) for s in (RECORD, COMPILE_SPEC, LOAD, SET, QUERY))]
@@ -195,6 +203,9 @@ def cpp_header() -> str:
             f"inline constexpr const char* k{enum}Names[] = {{{names}}};",
             f'inline constexpr const char* k{enum}Choices = "{option.accepted()}";',
             f"inline constexpr {enum} kDefault{enum} = {enum}::k{_camel(option.default)};",
+            f"inline const char* {_snake(enum)}_name({enum} value) {{ return choice_name(k{enum}Names, value); }}",
+            f"inline std::optional<{enum}> parse_{_snake(enum)}(const char* text, size_t size) {{",
+            f"  return parse_choice<{enum}>(k{enum}Names, text, size);\n}}",
         ]
     backend = ", ".join(o.key for o in OPTIONS if o.allows(LOAD) or o.allows(SET))
     lines += [

@@ -72,9 +72,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t flags = take<uint8_t>(data, size);
   const uint64_t load = take<uint64_t>(data, size);
   const uint64_t spec = take<uint64_t>(data, size);
-  inputs.requested = choose_budget(
-      (flags & 1) ? std::optional<uint64_t>(load) : std::nullopt,
-      (flags & 2) ? std::optional<uint64_t>(spec) : std::nullopt);
+  if (flags & 1) {
+    inputs.requested = {load, BudgetSource::kLoadOption};
+  } else if (flags & 2) {
+    inputs.requested = {spec, BudgetSource::kCompileSpec};
+  }
   inputs.streamable_bytes = take<int64_t>(data, size);
   inputs.automatic_bytes = take<int64_t>(data, size);
   const BudgetDecision decision = resolve_weight_streaming_budget(inputs);
