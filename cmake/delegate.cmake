@@ -3,6 +3,7 @@
 # compile them from these sources instead of relying on installed internal
 # headers. Needs Python_EXECUTABLE and ExecuTorch (cmake/executorch.cmake).
 include(${CMAKE_CURRENT_LIST_DIR}/TensorRT.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/OptionTable.cmake)
 
 set(ETTRT_BACKEND_DIR "${CMAKE_CURRENT_LIST_DIR}/../backend")
 cmake_path(NORMAL_PATH ETTRT_BACKEND_DIR)
@@ -44,6 +45,7 @@ function(ettrt_add_delegate_library target adapter_target)
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${ETTRT_BACKEND_DIR}>)
   target_link_libraries(${target} PUBLIC executorch::runtime PRIVATE ${CMAKE_DL_LIBS})
   target_compile_options(${target} PRIVATE -Wall -Wextra)
+  ettrt_add_option_table(${target})
   target_compile_definitions(${target} PRIVATE
     EXECUTORCH_TENSORRT_WITH_TENSORRT=$<BOOL:${ETTRT_WITH_TENSORRT}>)
   if(NOT ETTRT_WITH_TENSORRT)

@@ -36,10 +36,11 @@ from executorch.exir.lowered_backend_module import LoweredBackendModule
 from executorch.exir.program import EdgeProgramManager
 
 from .backend_details import ExecutorchTensorRTBackend
-from .compile_specs import KEY_DEVICE_INDEX, decode_compile_specs
+from ..option_table import KEY_DEVICE_INDEX, KEY_TARGET_DEVICE
+from .compile_specs import decode_compile_specs
 
 # The key ExecuTorch's PropagateDevicePass reads (TARGET_DEVICE_COMPILE_SPEC_KEY).
-TARGET_DEVICE_KEY = "target_device"
+TARGET_DEVICE_KEY = KEY_TARGET_DEVICE
 
 
 def target_device(device_index: int) -> str:

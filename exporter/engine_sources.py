@@ -25,6 +25,8 @@ from executorch.exir.backend.backend_api import to_backend
 from .backend_details import ExecutorchTensorRTBackend
 from .blob import Flavour, ShapeRange, TensorSpec
 from .builders import BuiltEngine, EngineBuildRequest, get_engine_builder
+from ..dtypes import TENSORRT_IO
+from ..option_table import ENGINE_POLICY, ONNX_BUILD, keys
 from .compile_specs import DimRange, TensorRTCompileSpec, check_profiles
 from .export_options import parse_options, resolve_profiles
 from .files import checked_target, write_all_atomically
@@ -260,16 +262,7 @@ def check_engine_bytes(data: bytes, flavour: Flavour) -> None:
 
 
 # ONNX TensorProto element types -> torch dtypes TensorRT takes as I/O.
-_ONNX_DTYPES = {
-    1: torch.float32,
-    10: torch.float16,
-    16: torch.bfloat16,
-    6: torch.int32,
-    7: torch.int64,
-    9: torch.bool,
-    2: torch.uint8,
-    3: torch.int8,
-}
+_ONNX_DTYPES = {t.onnx: getattr(torch, t.name) for t in TENSORRT_IO}
 
 
 def onnx_signature(model: Any) -> Tuple[List[EngineTensor], List[EngineTensor]]:
@@ -305,9 +298,7 @@ def onnx_signature(model: Any) -> Tuple[List[EngineTensor], List[EngineTensor]]:
 
 
 def _policies(options: Dict[str, Any], function: str, **record: Any) -> TensorRTCompileSpec:
-    allowed = {
-        "init_policy", "output_buffers", "execution_memory", "enable_weight_streaming", "weight_streaming_budget"
-    } | set(record)
+    allowed = set(keys(ENGINE_POLICY)) | set(record)
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise TypeError(
@@ -373,15 +364,7 @@ def save_onnx(
     if not source.is_file():
         raise FileNotFoundError(f"ONNX model {source} does not exist")
     target = checked_target(path)
-    build_keys = {
-        "workspace_bytes",
-        "optimization_level",
-        "timing_cache",
-        "compute_capabilities",
-        "version_compatible",
-        "device_index",
-    }
-    record = {k: options.pop(k) for k in build_keys & set(options)}
+    record = {k: options.pop(k) for k in set(keys(ONNX_BUILD)) & set(options)}
     spec = _policies(options, "save_onnx", engine_builder=engine_builder, **record)
     builder = get_engine_builder(engine_builder)
     if not hasattr(builder, "build_onnx_file"):

@@ -11,16 +11,16 @@ import torch
 from torch.export import ExportedProgram
 from torch.utils._pytree import tree_leaves
 
-from .compile_specs import DimRange, TensorRTCompileSpec, check_int, check_profiles, check_weight_streaming_budget
+from .. import option_table as table
+from .compile_specs import DimRange, TensorRTCompileSpec, check_bytes, check_option, check_profiles
 from .op_selection import OpLike, normalize_ops
 
-# Keywords handled here; the rest are TensorRTCompileSpec fields.
-EXPORT_KEYWORDS = (
-    "dynamic_shapes",
-    "torch_executed_ops",
-    "min_block_size",
-    "optimization_profiles",
-    "weight_streaming_budget_total",
+# Keywords handled here; the rest are TensorRTCompileSpec fields. Profiles are
+# given by Dim name and resolved once the program is exported.
+EXPORT_KEYWORDS = tuple(
+    k
+    for k in table.keys(table.EXPORT)
+    if k not in TensorRTCompileSpec.field_names() or k == table.KEY_OPTIMIZATION_PROFILES
 )
 PRECISION_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -43,8 +43,7 @@ def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
             f"{function}() takes no raw compile_specs: give each option as a keyword argument "
             "(e.g. weight_streaming_budget=N, which is validated; the raw key would bypass the checks)"
         )
-    accepted = TensorRTCompileSpec.field_names()
-    accepted.remove("optimization_profiles")  # given by Dim name below, resolved later
+    accepted = [k for k in TensorRTCompileSpec.field_names() if k not in EXPORT_KEYWORDS]
     unknown = sorted(set(kwargs) - set(accepted) - set(EXPORT_KEYWORDS))
     if unknown:
         raise TypeError(
@@ -54,13 +53,13 @@ def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
         )
     extra = {k: v for k, v in kwargs.items() if k in EXPORT_KEYWORDS}
     spec_kwargs = {k: v for k, v in kwargs.items() if k not in EXPORT_KEYWORDS}
-    streaming = spec_kwargs.get("enable_weight_streaming", False)
-    budget = spec_kwargs.get("weight_streaming_budget")
-    total = extra.get("weight_streaming_budget_total")
+    streaming = spec_kwargs.get(table.KEY_ENABLE_WEIGHT_STREAMING, False)
+    budget = spec_kwargs.get(table.KEY_WEIGHT_STREAMING_BUDGET)
+    total = extra.get(table.KEY_WEIGHT_STREAMING_BUDGET_TOTAL)
     if budget is not None:
-        check_weight_streaming_budget("weight_streaming_budget", budget)
+        check_bytes(table.KEY_WEIGHT_STREAMING_BUDGET, budget)
     if total is not None:
-        check_weight_streaming_budget("weight_streaming_budget_total", total)
+        check_bytes(table.KEY_WEIGHT_STREAMING_BUDGET_TOTAL, total)
         if budget is not None:
             raise ValueError(
                 "give weight_streaming_budget (bytes per engine) or weight_streaming_budget_total "
@@ -73,16 +72,16 @@ def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
             UserWarning,
             stacklevel=3,
         )
-        spec_kwargs.pop("weight_streaming_budget", None)
+        spec_kwargs.pop(table.KEY_WEIGHT_STREAMING_BUDGET, None)
         total = None
     spec = TensorRTCompileSpec(**spec_kwargs)
-    min_block_size = extra.get("min_block_size", 1)
-    check_int("min_block_size", min_block_size, 2**31 - 1, lower=1)
-    executed = extra.get("torch_executed_ops", ())
+    min_block_size = check_option(table.BY_KEY[table.KEY_MIN_BLOCK_SIZE], extra.get(table.KEY_MIN_BLOCK_SIZE, 1))
+    executed = extra.get(table.KEY_TORCH_EXECUTED_OPS, ())
     normalize_ops(executed)  # refuses bad names now rather than after export
-    profiles = extra.get("optimization_profiles") or ()
+    profiles = extra.get(table.KEY_OPTIMIZATION_PROFILES) or ()
     check_profiles(profiles)  # the ranges now; the names once the program is exported
-    return ExportOptions(spec, extra.get("dynamic_shapes"), tuple(executed), min_block_size, tuple(profiles), total)
+    shapes = extra.get(table.KEY_DYNAMIC_SHAPES)
+    return ExportOptions(spec, shapes, tuple(executed), min_block_size, tuple(profiles), total)
 
 
 def convert_precision(model: Any, inputs: Tuple[torch.Tensor, ...], precision: Optional[str]) -> Tuple[Any, tuple]:

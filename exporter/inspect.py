@@ -13,18 +13,12 @@ from executorch.exir.schema import DataLocation, DelegateCall, KernelCall, Progr
 
 from . import blob
 from .backend_details import ExecutorchTensorRTBackend
-from .compile_specs import (
-    KEY_BATCH_ENGINES,
-    KEY_EXECUTION_MEMORY,
-    KEY_INIT_POLICY,
-    KEY_OUTPUT_BUFFERS,
-    KEY_WEIGHT_STREAMING_BUDGET,
-    decode_compile_specs,
-)
+from ..option_table import COMPILE_SPEC, keys
+from .compile_specs import KEY_BATCH_ENGINES, KEY_EXECUTION_MEMORY, decode_compile_specs
 
 BACKEND_ID = ExecutorchTensorRTBackend.__name__
 # Compile specs the delegate reads at init(); load-time options override them.
-RUNTIME_KEYS = (KEY_WEIGHT_STREAMING_BUDGET, KEY_INIT_POLICY, KEY_OUTPUT_BUFFERS, KEY_EXECUTION_MEMORY)
+RUNTIME_KEYS = keys(COMPILE_SPEC)
 UNKNOWN_NEED_TEXT = "known at load (TensorRT-RTX compiles for the device)"
 
 

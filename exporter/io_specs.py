@@ -16,20 +16,12 @@ from torch.utils._sympy.numbers import int_oo
 from torch.export import ExportedProgram
 from torch.export.graph_signature import OutputKind
 
+from ..dtypes import TENSORRT_IO
 from .blob import ShapeRange, TensorSpec
 from .compile_specs import DimRange, Profile
 
 # torch dtype -> ExecuTorch ScalarType code, for the dtypes TensorRT takes as I/O.
-SUPPORTED_DTYPES = {
-    torch.float32: 6,
-    torch.float16: 5,
-    torch.bfloat16: 15,
-    torch.int32: 3,
-    torch.int64: 4,
-    torch.bool: 11,
-    torch.uint8: 0,
-    torch.int8: 1,
-}
+SUPPORTED_DTYPES = {getattr(torch, t.name): t.code for t in TENSORRT_IO}
 
 
 @dataclass(frozen=True)

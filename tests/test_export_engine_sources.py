@@ -203,7 +203,7 @@ def test_cli_exports_an_onnx_file(tmp_path: Path, capsys: Any) -> None:
     assert delegate.engine.inputs[0].shapes == ["[1, 4]..[8, 4] (opt [2, 4])"]  # type: ignore[union-attr]
     assert delegate.compile_specs["init_policy"] == "deferred"
     assert main([*argv, "--torch-executed-op", "aten.relu"]) == 2
-    assert "--torch-executed-ops apply to torch models, not to an ONNX file" in capsys.readouterr().err
+    assert "--torch-executed-op apply to torch models, not to an ONNX file" in capsys.readouterr().err  # the flag as typed
 
 
 def test_prebuilt_engine_is_a_version_2_blob_with_the_baked_execution_memory(tmp_path: Path) -> None:

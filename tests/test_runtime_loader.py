@@ -116,6 +116,8 @@ def test_wrong_inputs_are_refused(test_engine, test_programs: Dict[str, Path]) -
         ({"k" * 64: "1"}, ValueError, "at most 63"),
         ({"weight_streaming_budget": "9" * 256}, ValueError, "at most 255"),
         ({"some_int": 2**31}, ValueError, "32-bit"),
+        # Beyond 64 bits pybind11 would say only "Unable to cast Python instance".
+        ({"init_policy": 2**70}, ValueError, r"'init_policy': 1180591620717411303424 does not fit .*-2147483648\.\.2147483647"),
         ({"some_float": 1.5}, TypeError, "must be str, int or bool"),
         ({3: "x"}, TypeError, "names must be str"),
     ],

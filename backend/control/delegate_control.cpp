@@ -19,13 +19,13 @@ using executorch::runtime::Span;
 Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& request) {
   std::lock_guard<std::mutex> lock(delegate.mutex);
   const DelegateOptions& wanted = request.options;
+  delegate.update_policies(wanted);
+  const PoliciesInForce& now = delegate.policies;
   if (wanted.output_buffers.has_value()) {
-    delegate.option_overrides.output_buffers = wanted.output_buffers;
-    delegate.apply_output_buffer_policy();
+    delegate.executor.set_output_buffer_policy(now.output_buffers);
   }
   if (wanted.weight_streaming_budget.has_value()) {
-    delegate.option_overrides.weight_streaming_budget = wanted.weight_streaming_budget;
-    Error err = delegate.engines.reapply_budget();
+    Error err = delegate.engines.reapply_budget(now.budget);
     if (err != Error::Ok) {
       return err;
     }
@@ -34,21 +34,18 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
     // Contexts that exist are recreated drawing on the new scope's pool (or
     // on their own memory under `private`); the set_option waited for the
     // execute in flight, and each pool for its members' runs.
-    delegate.option_overrides.execution_memory = wanted.execution_memory;
-    Error err = delegate.engines.reapply_execution_memory();
+    Error err = delegate.engines.reapply_execution_memory(now.execution_memory);
     if (err != Error::Ok) {
       return err;
     }
   }
-  if (wanted.init_policy.has_value()) {
-    // Takes effect at the next initialization (after an offload); asking for
-    // `eager` on an engine still on the host initializes it now.
-    delegate.option_overrides.init_policy = wanted.init_policy;
-    if (*wanted.init_policy == InitPolicy::kEager && !request.offload) {
-      Error err = delegate.engines.acquire_all();
-      if (err != Error::Ok) {
-        return err;
-      }
+  // A new init_policy takes effect at the next initialization (after an
+  // offload); asking for `eager` on an engine still on the host initializes
+  // it now.
+  if (wanted.init_policy.has_value() && now.init_policy == InitPolicy::kEager && !request.offload) {
+    Error err = delegate.engines.acquire_all();
+    if (err != Error::Ok) {
+      return err;
     }
   }
   if (request.offload) {
@@ -91,7 +88,7 @@ std::optional<std::string> query_value(const char* key, const DelegateReport& re
   if (std::strcmp(key, kOptionWeightStreamingBudget) == 0) {
     return report.has_budget() ? std::to_string(report.budget_bytes) : std::string("none");
   }
-  if (std::strcmp(key, "weight_streaming_budget_source") == 0) {
+  if (std::strcmp(key, kOptionWeightStreamingBudgetSource) == 0) {
     return report.budget_source;
   }
   if (std::strcmp(key, kOptionInitPolicy) == 0) {
@@ -100,25 +97,25 @@ std::optional<std::string> query_value(const char* key, const DelegateReport& re
   if (std::strcmp(key, kOptionOutputBuffers) == 0) {
     return report.output_buffers;
   }
-  if (std::strcmp(key, "state") == 0) {
+  if (std::strcmp(key, kOptionState) == 0) {
     return report.state;
   }
-  if (std::strcmp(key, "device_bytes") == 0) {
+  if (std::strcmp(key, kOptionDeviceBytes) == 0) {
     return std::to_string(report.device_bytes);
   }
   if (std::strcmp(key, kOptionExecutionMemory) == 0) {
     return report.execution_memory;
   }
-  if (std::strcmp(key, "execution_memory_bytes") == 0) {
+  if (std::strcmp(key, kOptionExecutionMemoryBytes) == 0) {
     return std::to_string(report.execution_memory_bytes);
   }
-  if (std::strcmp(key, "execution_memory_pool_bytes") == 0) {
+  if (std::strcmp(key, kOptionExecutionMemoryPoolBytes) == 0) {
     return report.pool.has_value() ? std::to_string(report.pool->capacity_bytes) : std::string("none");
   }
-  if (std::strcmp(key, "engines") == 0) {
+  if (std::strcmp(key, kOptionEngines) == 0) {
     return std::to_string(report.engines.size());
   }
-  if (std::strcmp(key, "batches_served") == 0) {
+  if (std::strcmp(key, kOptionBatchesServed) == 0) {
     // "4:e0;9:e1": batch size, then the engine that served it.
     std::string text;
     for (const DelegateExecutor::BatchServed& served : report.batches_served) {
@@ -126,7 +123,7 @@ std::optional<std::string> query_value(const char* key, const DelegateReport& re
     }
     return text.empty() ? std::string("none") : text;
   }
-  if (std::strcmp(key, "init_ms") == 0) {
+  if (std::strcmp(key, kOptionInitMs) == 0) {
     char buffer[32];
     std::snprintf(buffer, sizeof(buffer), "%.3f", report.last_init_ms);
     return std::string(buffer);
@@ -142,7 +139,7 @@ Error answer_option_queries(Span<BackendOption> options) {
     if (std::strcmp(option.key, kOptionProgram) == 0) {
       const int* tag = std::get_if<int>(&option.value);
       if (tag == nullptr) {
-        return report_error(Error::InvalidArgument, "get_option 'program' must be an int (a program tag)");
+        return report_error(Error::InvalidArgument, "get_option '%s' must be an int (a program tag)", kOptionProgram);
       }
       program = *tag;
     }
@@ -162,10 +159,9 @@ Error answer_option_queries(Span<BackendOption> options) {
       if (!value.has_value()) {
         return report_error(
             Error::InvalidArgument,
-            "get_option: unknown key '%s'; known keys: weight_streaming_budget, weight_streaming_budget_source, "
-            "init_policy, output_buffers, execution_memory, execution_memory_bytes, execution_memory_pool_bytes, "
-            "engines, batches_served, state, device_bytes, init_ms, program",
-            option.key);
+            "get_option: unknown key '%s'; known keys: %s",
+            option.key,
+            kQueryKeysText);
       }
       joined += (i ? "," : "") + *value;
     }

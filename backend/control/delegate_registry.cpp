@@ -60,7 +60,7 @@ std::string ranges_text(const EngineMetadata& metadata) {
 
 DelegateReport report_delegate(LoadedDelegate& delegate) {
   std::lock_guard<std::mutex> lock(delegate.mutex);
-  const DelegateOptions options = delegate.options();
+  const PoliciesInForce& policies = delegate.policies;
   DelegateReport report;
   report.program_tag = delegate.program_tag;
   EngineState most_advanced = EngineState::kHost;
@@ -93,10 +93,10 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
     report.budget_source = "unresolved";
   }
   report.state = engine_state_name(most_advanced);
-  report.init_policy = init_policy_name(delegate.init_policy());
-  report.output_buffers = output_buffer_policy_name(options.output_buffers.value_or(OutputBufferPolicy::kReuse));
+  report.init_policy = init_policy_name(policies.init_policy);
+  report.output_buffers = output_buffer_policy_name(policies.output_buffers);
   report.counters = delegate.executor.counters();
-  report.execution_memory = execution_memory_scope_name(delegate.engines.scope());
+  report.execution_memory = execution_memory_scope_name(policies.execution_memory);
   report.pool = delegate.engines.pool_report();
   report.batches_served = delegate.executor.batches_served();
   return report;

@@ -50,12 +50,8 @@ void HostEngineBytes::release() {
   std::vector<uint8_t>().swap(serialized_);
 }
 
-DeferredEngine::DeferredEngine(
-    const EngineMetadata& metadata,
-    HostEngineBytes bytes,
-    const DelegateOptions& baked,
-    const DelegateOptions& overrides)
-    : metadata_(metadata), host_bytes_(std::move(bytes)), baked_(baked), overrides_(overrides) {}
+DeferredEngine::DeferredEngine(const EngineMetadata& metadata, HostEngineBytes bytes, const BudgetRequest& budget)
+    : metadata_(metadata), host_bytes_(std::move(bytes)), requested_budget_(budget) {}
 
 DeferredEngine::~DeferredEngine() {
   release_context();
@@ -92,8 +88,7 @@ Error DeferredEngine::deserialize() {
 
 Error DeferredEngine::apply_budget_and_create_context() {
   BudgetInputs inputs;
-  inputs.load_option = overrides_.weight_streaming_budget;
-  inputs.compile_spec = baked_.weight_streaming_budget;
+  inputs.requested = requested_budget_;
   inputs.streamable_bytes = engine_->streamable_weights_bytes();
   if (inputs.streamable_bytes > 0) {
     inputs.automatic_bytes = engine_->automatic_weight_streaming_budget();
@@ -167,7 +162,8 @@ Error DeferredEngine::offload() {
   return Error::Ok;
 }
 
-Error DeferredEngine::reapply_budget() {
+Error DeferredEngine::reapply_budget(const BudgetRequest& budget) {
+  requested_budget_ = budget;
   if (!engine_) {
     return Error::Ok; // resolved at the next initialization
   }

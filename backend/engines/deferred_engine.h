@@ -73,14 +73,8 @@ struct EngineStatus {
 // Not thread-safe: the owning delegate serializes every call with its mutex.
 class DeferredEngine final {
  public:
-  // The budget's sources are read, not copied: `baked` (compile specs) and
-  // `overrides` (load-time options, then set_option) belong to the owning
-  // delegate and must outlive this engine.
-  DeferredEngine(
-      const EngineMetadata& metadata,
-      HostEngineBytes bytes,
-      const DelegateOptions& baked,
-      const DelegateOptions& overrides);
+  // `budget` is the one in force at init (PoliciesInForce::budget).
+  DeferredEngine(const EngineMetadata& metadata, HostEngineBytes bytes, const BudgetRequest& budget);
   // Leaves the execution memory pool before the engine goes.
   ~DeferredEngine();
   DeferredEngine(const DeferredEngine&) = delete;
@@ -96,10 +90,9 @@ class DeferredEngine final {
   // Frees the context and the engine, keeping the engine as host bytes.
   Error offload();
 
-  // Call after the owner changed its override budget. When an engine exists
-  // its context is recreated under the new budget; otherwise it applies at
-  // the next initialization.
-  Error reapply_budget();
+  // A new budget in force. When an engine exists its context is recreated
+  // under it; otherwise it applies at the next initialization.
+  Error reapply_budget(const BudgetRequest& budget);
 
   // Where the execution context gets its memory: `pool` (user-managed
   // memory, shared), or its own when null. A context that exists is
@@ -120,8 +113,7 @@ class DeferredEngine final {
   const EngineMetadata& metadata_;
   HostEngineBytes host_bytes_;
   std::unique_ptr<Engine> engine_;
-  const DelegateOptions& baked_;
-  const DelegateOptions& overrides_;
+  BudgetRequest requested_budget_;
   BudgetDecision budget_;
   bool budget_resolved_ = false;
   std::optional<int64_t> applied_budget_; // what the live engine has

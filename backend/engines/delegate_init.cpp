@@ -37,7 +37,7 @@ Result<DelegateOptions> load_time_options(BackendInitContext& context) {
 }
 
 Error initialize_now(LoadedDelegate& delegate) {
-  switch (delegate.init_policy()) {
+  switch (delegate.policies.init_policy) {
     case InitPolicy::kEager:
       return delegate.engines.acquire_all();
     case InitPolicy::kDeferredContext:
@@ -111,8 +111,8 @@ Result<LoadedDelegate*> create_delegate(
       Debug,
       "ExecutorchTensorRTBackend: delegate ready (%zu engine(s), init_policy=%s, execution_memory=%s, program=%lld)",
       delegate->engines.size(),
-      init_policy_name(delegate->init_policy()),
-      execution_memory_scope_name(delegate->engines.scope()),
+      init_policy_name(delegate->policies.init_policy),
+      execution_memory_scope_name(delegate->policies.execution_memory),
       static_cast<long long>(delegate->program_tag));
   register_live_delegate(delegate.get());
   return delegate.release();

@@ -7,22 +7,16 @@ namespace executorch_tensorrt {
 EngineSet::EngineSet(
     const DelegateMetadata& metadata,
     std::vector<HostEngineBytes> bytes,
-    const DelegateOptions& baked,
-    const DelegateOptions& overrides,
+    const PoliciesInForce& policies,
     uint64_t program)
-    : metadata_(metadata), baked_(baked), overrides_(overrides), program_(program) {
-  pool_ = pool_for(scope());
+    : metadata_(metadata), program_(program) {
+  pool_ = pool_for(policies.execution_memory);
   engines_.reserve(bytes.size());
   for (size_t e = 0; e < bytes.size(); ++e) {
-    engines_.push_back(
-        std::make_unique<DeferredEngine>(metadata_.engines[e], std::move(bytes[e]), baked_, overrides_));
+    engines_.push_back(std::make_unique<DeferredEngine>(metadata_.engines[e], std::move(bytes[e]), policies.budget));
     // No context exists yet, so this only records where it will draw from.
     (void)engines_.back()->use_execution_memory(pool_.get());
   }
-}
-
-ExecutionMemoryScope EngineSet::scope() const {
-  return merge_options(overrides_, baked_).execution_memory.value_or(ExecutionMemoryScope::kProgram);
 }
 
 std::shared_ptr<ExecutionMemoryPool> EngineSet::pool_for(ExecutionMemoryScope scope) const {
@@ -97,12 +91,12 @@ Error EngineSet::offload() {
   return for_every_engine(engines_, [](DeferredEngine& e) { return e.offload(); });
 }
 
-Error EngineSet::reapply_budget() {
-  return for_every_engine(engines_, [](DeferredEngine& e) { return e.reapply_budget(); });
+Error EngineSet::reapply_budget(const BudgetRequest& budget) {
+  return for_every_engine(engines_, [&](DeferredEngine& e) { return e.reapply_budget(budget); });
 }
 
-Error EngineSet::reapply_execution_memory() {
-  std::shared_ptr<ExecutionMemoryPool> pool = pool_for(scope());
+Error EngineSet::reapply_execution_memory(ExecutionMemoryScope scope) {
+  std::shared_ptr<ExecutionMemoryPool> pool = pool_for(scope);
   Error err = for_every_engine(engines_, [&](DeferredEngine& e) { return e.use_execution_memory(pool.get()); });
   // Engines that failed to recreate their context are left without one, but
   // draw on the new pool at their next initialization.

@@ -21,13 +21,12 @@ namespace executorch_tensorrt {
 class EngineSet final : public EngineSource {
  public:
   // `bytes` holds one entry per engine of `metadata`. `program` identifies
-  // the program for the `program` scope. `metadata`, `baked` and `overrides`
-  // belong to the owning delegate and must outlive this set.
+  // the program for the `program` scope. `metadata` belongs to the owning
+  // delegate and must outlive this set; `policies` are those in force at init.
   EngineSet(
       const DelegateMetadata& metadata,
       std::vector<HostEngineBytes> bytes,
-      const DelegateOptions& baked,
-      const DelegateOptions& overrides,
+      const PoliciesInForce& policies,
       uint64_t program);
 
   // Engine `index` ready to run; with a pool, its memory is bound and the
@@ -38,13 +37,12 @@ class EngineSet final : public EngineSource {
   Error deserialize_all(); // init_policy deferred_context
   // Frees every context and engine, keeping the engines as host bytes.
   Error offload();
-  // After the owner changed its override budget (DeferredEngine::reapply_budget).
-  Error reapply_budget();
-  // After the owner changed `execution_memory`: contexts move to the pool of
-  // the new scope (or to private memory).
-  Error reapply_execution_memory();
+  // A new budget in force (DeferredEngine::reapply_budget).
+  Error reapply_budget(const BudgetRequest& budget);
+  // A new `execution_memory` in force: contexts move to the pool of the new
+  // scope (or to private memory).
+  Error reapply_execution_memory(ExecutionMemoryScope scope);
 
-  ExecutionMemoryScope scope() const;
   size_t size() const {
     return engines_.size();
   }
@@ -58,8 +56,6 @@ class EngineSet final : public EngineSource {
   std::shared_ptr<ExecutionMemoryPool> pool_for(ExecutionMemoryScope scope) const;
 
   const DelegateMetadata& metadata_;
-  const DelegateOptions& baked_;
-  const DelegateOptions& overrides_;
   const uint64_t program_;
   // Declared before the engines so it outlives them: they leave it when
   // they are destroyed.

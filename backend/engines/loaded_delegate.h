@@ -25,10 +25,11 @@ struct LoadedDelegate {
       : metadata(std::move(meta)),
         baked_options(baked),
         option_overrides(load),
-        engines(metadata, std::move(bytes), baked_options, option_overrides, pool_owner),
+        policies(resolve_policies(option_overrides, baked_options)),
+        engines(metadata, std::move(bytes), policies, pool_owner),
         executor(metadata.io, metadata.slots),
         program_tag(tag) {
-    apply_output_buffer_policy();
+    executor.set_output_buffer_policy(policies.output_buffers);
   }
 
   // The executor's staging buffers came from the engines: free them first.
@@ -39,21 +40,17 @@ struct LoadedDelegate {
   LoadedDelegate(const LoadedDelegate&) = delete;
   LoadedDelegate& operator=(const LoadedDelegate&) = delete;
 
-  // Policies in force: set_option / load-time options over the compile specs.
-  DelegateOptions options() const {
-    return merge_options(option_overrides, baked_options);
-  }
-  InitPolicy init_policy() const {
-    return options().init_policy.value_or(InitPolicy::kEager);
-  }
-  // Hands the `output_buffers` policy in force to the executor.
-  void apply_output_buffer_policy() {
-    executor.set_output_buffer_policy(options().output_buffers.value_or(OutputBufferPolicy::kReuse));
+  // A set_option() request over the load-time options; the caller hands
+  // the new `policies` to whatever the request changed.
+  void update_policies(const DelegateOptions& request) {
+    option_overrides = merge_options(request, option_overrides);
+    policies = resolve_policies(option_overrides, baked_options);
   }
 
   const DelegateMetadata metadata;
   const DelegateOptions baked_options;
   DelegateOptions option_overrides; // load-time options, then set_option()
+  PoliciesInForce policies; // the one value the executor and engines were given
   EngineSet engines;
   DelegateExecutor executor;
   const int64_t program_tag;

@@ -7,7 +7,6 @@
 
 #include "common/error_report.h"
 #include "common/printable_text.h"
-#include "options/weight_streaming_budget.h"
 
 namespace executorch_tensorrt {
 
@@ -19,93 +18,91 @@ using executorch::runtime::Span;
 
 namespace {
 
-// Keys the exporter records for inspection; the delegate has no use for them
-// at run time (the blob metadata carries what it needs).
-const char* const kExporterRecordKeys[] = {
-    "engine_builder", "device_index", "workspace_bytes", "version_compatible",
-    "enable_weight_streaming", "precision", "optimization_level", "timing_cache",
-    "compute_capabilities", "optimization_profiles", "batch_engines",
-    "target_device"}; // ExecuTorch's device memory planning (exporter/device_planning.py)
-
-bool is_exporter_record_key(const char* key) {
-  for (const char* known : kExporterRecordKeys) {
-    if (std::strcmp(key, known) == 0) {
+bool is_recorded_compile_spec(const std::string& key) {
+  for (const char* known : kRecordedCompileSpecs) {
+    if (key == known) {
       return true;
     }
   }
   return false;
 }
 
-bool equals(const char* text, size_t size, const char* word) {
-  return std::strlen(word) == size && std::memcmp(text, word, size) == 0;
+template <typename Enum, size_t N>
+Error read_choice(
+    Error kind,
+    const char* where,
+    const char* key,
+    const char* const (&names)[N],
+    const char* choices,
+    const char* text,
+    size_t size,
+    const char* fix,
+    std::optional<Enum>& out) {
+  out = parse_choice<Enum>(names, text, size);
+  if (out.has_value()) {
+    return Error::Ok;
+  }
+  return report_error(
+      kind, "%s %s=%s is not one of %s%s", where, key, printable_quoted(text, size).c_str(), choices, fix);
+}
+
+// The options a delegate runs under (DelegateOptions), and what a text
+// value of each must be.
+const char* policy_value_text(const std::string& key) {
+  if (key == kOptionWeightStreamingBudget) {
+    return "decimal bytes as a string, or an int";
+  }
+  if (key == kOptionInitPolicy) {
+    return kInitPolicyChoices;
+  }
+  if (key == kOptionOutputBuffers) {
+    return kOutputBufferPolicyChoices;
+  }
+  return key == kOptionExecutionMemory ? kExecutionMemoryScopeChoices : nullptr;
+}
+
+// A policy given as text: one grammar for compile specs and backend options.
+Error read_policy_text(
+    Error kind,
+    const char* where,
+    const std::string& key,
+    const char* text,
+    size_t size,
+    const char* fix,
+    DelegateOptions& options) {
+  if (key == kOptionWeightStreamingBudget) {
+    const BudgetParse parsed = parse_weight_streaming_budget(text, size);
+    if (!parsed.bytes.has_value()) {
+      return report_error(
+          kind,
+          "%s %s=%s is invalid: %s%s",
+          where,
+          kOptionWeightStreamingBudget,
+          printable_quoted(text, size).c_str(),
+          parsed.problem.c_str(),
+          fix);
+    }
+    options.weight_streaming_budget = parsed.bytes;
+    return Error::Ok;
+  }
+  auto choice = [&](const char* name, const auto& names, const char* choices, auto& field) {
+    return read_choice(kind, where, name, names, choices, text, size, fix, field);
+  };
+  if (key == kOptionInitPolicy) {
+    return choice(kOptionInitPolicy, kInitPolicyNames, kInitPolicyChoices, options.init_policy);
+  }
+  if (key == kOptionOutputBuffers) {
+    return choice(kOptionOutputBuffers, kOutputBufferPolicyNames, kOutputBufferPolicyChoices, options.output_buffers);
+  }
+  return choice(
+      kOptionExecutionMemory, kExecutionMemoryScopeNames, kExecutionMemoryScopeChoices, options.execution_memory);
+}
+
+Error wrong_type(const char* where, const char* key, const char* expected) {
+  return report_error(Error::InvalidArgument, "%s '%s' must be %s", where, key, expected);
 }
 
 } // namespace
-
-const char* init_policy_name(InitPolicy policy) {
-  switch (policy) {
-    case InitPolicy::kEager:
-      return "eager";
-    case InitPolicy::kDeferred:
-      return "deferred";
-    case InitPolicy::kDeferredContext:
-      return "deferred_context";
-  }
-  return "unknown";
-}
-
-std::optional<InitPolicy> parse_init_policy(const char* text, size_t size) {
-  for (InitPolicy policy : {InitPolicy::kEager, InitPolicy::kDeferred, InitPolicy::kDeferredContext}) {
-    if (equals(text, size, init_policy_name(policy))) {
-      return policy;
-    }
-  }
-  return std::nullopt;
-}
-
-const char* output_buffer_policy_name(OutputBufferPolicy policy) {
-  switch (policy) {
-    case OutputBufferPolicy::kReuse:
-      return "reuse";
-    case OutputBufferPolicy::kFresh:
-      return "fresh";
-    case OutputBufferPolicy::kReuseProfileMax:
-      return "reuse_profile_max";
-  }
-  return "unknown";
-}
-
-std::optional<OutputBufferPolicy> parse_output_buffer_policy(const char* text, size_t size) {
-  for (OutputBufferPolicy policy :
-       {OutputBufferPolicy::kReuse, OutputBufferPolicy::kFresh, OutputBufferPolicy::kReuseProfileMax}) {
-    if (equals(text, size, output_buffer_policy_name(policy))) {
-      return policy;
-    }
-  }
-  return std::nullopt;
-}
-
-const char* execution_memory_scope_name(ExecutionMemoryScope scope) {
-  switch (scope) {
-    case ExecutionMemoryScope::kPrivate:
-      return "private";
-    case ExecutionMemoryScope::kProgram:
-      return "program";
-    case ExecutionMemoryScope::kProcess:
-      return "process";
-  }
-  return "unknown";
-}
-
-std::optional<ExecutionMemoryScope> parse_execution_memory_scope(const char* text, size_t size) {
-  for (ExecutionMemoryScope scope :
-       {ExecutionMemoryScope::kPrivate, ExecutionMemoryScope::kProgram, ExecutionMemoryScope::kProcess}) {
-    if (equals(text, size, execution_memory_scope_name(scope))) {
-      return scope;
-    }
-  }
-  return std::nullopt;
-}
 
 DelegateOptions merge_options(const DelegateOptions& higher, const DelegateOptions& lower) {
   DelegateOptions merged = lower;
@@ -124,6 +121,20 @@ DelegateOptions merge_options(const DelegateOptions& higher, const DelegateOptio
   return merged;
 }
 
+PoliciesInForce resolve_policies(const DelegateOptions& overrides, const DelegateOptions& baked) {
+  const DelegateOptions merged = merge_options(overrides, baked);
+  PoliciesInForce policies;
+  policies.init_policy = merged.init_policy.value_or(kDefaultInitPolicy);
+  policies.output_buffers = merged.output_buffers.value_or(kDefaultOutputBufferPolicy);
+  policies.execution_memory = merged.execution_memory.value_or(kDefaultExecutionMemoryScope);
+  if (overrides.weight_streaming_budget.has_value()) {
+    policies.budget = {overrides.weight_streaming_budget, BudgetSource::kLoadOption};
+  } else if (baked.weight_streaming_budget.has_value()) {
+    policies.budget = {baked.weight_streaming_budget, BudgetSource::kCompileSpec};
+  }
+  return policies;
+}
+
 Result<DelegateOptions> parse_compile_specs(ArrayRef<CompileSpec> specs) {
   DelegateOptions options;
   std::set<std::string> seen;
@@ -140,41 +151,13 @@ Result<DelegateOptions> parse_compile_specs(ArrayRef<CompileSpec> specs) {
           "compile spec %s appears more than once; re-export the program",
           printable_quoted(key.data(), key.size()).c_str());
     }
-    if (key == kOptionWeightStreamingBudget) {
-      const BudgetParse parsed = parse_weight_streaming_budget(text, size);
-      if (!parsed.bytes.has_value()) {
-        return report_error(
-            Error::InvalidProgram,
-            "compile spec weight_streaming_budget=%s is invalid: %s; re-export the program",
-            printable_quoted(text, size).c_str(),
-            parsed.problem.c_str());
+    if (policy_value_text(key) != nullptr) {
+      const Error err =
+          read_policy_text(Error::InvalidProgram, "compile spec", key, text, size, "; re-export the program", options);
+      if (err != Error::Ok) {
+        return err;
       }
-      options.weight_streaming_budget = parsed.bytes;
-    } else if (key == kOptionInitPolicy) {
-      options.init_policy = parse_init_policy(text, size);
-      if (!options.init_policy.has_value()) {
-        return report_error(
-            Error::InvalidProgram,
-            "compile spec init_policy=%s is not one of eager, deferred, deferred_context; re-export the program",
-            printable_quoted(text, size).c_str());
-      }
-    } else if (key == kOptionOutputBuffers) {
-      options.output_buffers = parse_output_buffer_policy(text, size);
-      if (!options.output_buffers.has_value()) {
-        return report_error(
-            Error::InvalidProgram,
-            "compile spec output_buffers=%s is not one of reuse, fresh, reuse_profile_max; re-export the program",
-            printable_quoted(text, size).c_str());
-      }
-    } else if (key == kOptionExecutionMemory) {
-      options.execution_memory = parse_execution_memory_scope(text, size);
-      if (!options.execution_memory.has_value()) {
-        return report_error(
-            Error::InvalidProgram,
-            "compile spec execution_memory=%s is not one of private, program, process; re-export the program",
-            printable_quoted(text, size).c_str());
-      }
-    } else if (!is_exporter_record_key(key.c_str())) {
+    } else if (!is_recorded_compile_spec(key)) {
       return report_error(
           Error::InvalidProgram,
           "unknown compile spec %s; this program was exported by a newer or different exporter, "
@@ -184,14 +167,6 @@ Result<DelegateOptions> parse_compile_specs(ArrayRef<CompileSpec> specs) {
   }
   return options;
 }
-
-namespace {
-
-Error wrong_type(const char* where, const char* key, const char* expected) {
-  return report_error(Error::InvalidArgument, "%s '%s' must be %s", where, key, expected);
-}
-
-} // namespace
 
 Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, const char* where) {
   OptionRequest request;
@@ -208,72 +183,20 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
     const int* int_value = std::get_if<int>(&option.value);
     const bool* bool_value = std::get_if<bool>(&option.value);
 
-    if (key == kOptionWeightStreamingBudget) {
-      if (int_value != nullptr) {
-        if (*int_value < 0) {
-          return report_error(
-              Error::InvalidArgument,
-              "%s weight_streaming_budget=%d is negative; give a non-negative number of bytes",
-              where,
-              *int_value);
-        }
-        request.options.weight_streaming_budget = static_cast<uint64_t>(*int_value);
-      } else if (text != nullptr) {
-        if (text_size == 0) {
-          // An empty value is what a templated deployment config produces
-          // when the budget is unset; treat it as "not given".
-          request.notes += std::string(where) + " weight_streaming_budget is empty and was ignored. ";
-          continue;
-        }
-        const BudgetParse parsed = parse_weight_streaming_budget(text, text_size);
-        if (!parsed.bytes.has_value()) {
-          return report_error(
-              Error::InvalidArgument,
-              "%s weight_streaming_budget=%s is invalid: %s",
-              where,
-              printable_quoted(text, text_size).c_str(),
-              parsed.problem.c_str());
-        }
-        request.options.weight_streaming_budget = parsed.bytes;
-      } else {
-        return wrong_type(where, option.key, "decimal bytes as a string, or an int");
-      }
-    } else if (key == kOptionInitPolicy) {
-      if (text == nullptr) {
-        return wrong_type(where, option.key, "a string: eager, deferred or deferred_context");
-      }
-      request.options.init_policy = parse_init_policy(text, text_size);
-      if (!request.options.init_policy.has_value()) {
+    if (key == kOptionWeightStreamingBudget && int_value != nullptr) {
+      if (*int_value < 0) {
         return report_error(
             Error::InvalidArgument,
-            "%s init_policy=%s is not one of eager, deferred, deferred_context",
+            "%s %s=%d is negative; give a non-negative number of bytes",
             where,
-            printable_quoted(text, text_size).c_str());
+            kOptionWeightStreamingBudget,
+            *int_value);
       }
-    } else if (key == kOptionOutputBuffers) {
-      if (text == nullptr) {
-        return wrong_type(where, option.key, "a string: reuse, fresh or reuse_profile_max");
-      }
-      request.options.output_buffers = parse_output_buffer_policy(text, text_size);
-      if (!request.options.output_buffers.has_value()) {
-        return report_error(
-            Error::InvalidArgument,
-            "%s output_buffers=%s is not one of reuse, fresh, reuse_profile_max",
-            where,
-            printable_quoted(text, text_size).c_str());
-      }
-    } else if (key == kOptionExecutionMemory) {
-      if (text == nullptr) {
-        return wrong_type(where, option.key, "a string: private, program or process");
-      }
-      request.options.execution_memory = parse_execution_memory_scope(text, text_size);
-      if (!request.options.execution_memory.has_value()) {
-        return report_error(
-            Error::InvalidArgument,
-            "%s execution_memory=%s is not one of private, program, process",
-            where,
-            printable_quoted(text, text_size).c_str());
-      }
+      request.options.weight_streaming_budget = static_cast<uint64_t>(*int_value);
+    } else if (key == kOptionWeightStreamingBudget && text != nullptr && text_size == 0) {
+      // An empty value is what a templated deployment config produces
+      // when the budget is unset; treat it as "not given".
+      request.notes += std::string(where) + " " + kOptionWeightStreamingBudget + " is empty and was ignored. ";
     } else if (key == kOptionOffload) {
       if (bool_value == nullptr) {
         return wrong_type(where, option.key, "a bool");
@@ -284,13 +207,18 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
         return wrong_type(where, option.key, "an int (a program tag)");
       }
       request.program = *int_value;
+    } else if (const char* expected = policy_value_text(key)) {
+      if (text == nullptr) {
+        const bool choice = key != kOptionWeightStreamingBudget;
+        return wrong_type(where, option.key, ((choice ? "a string: " : "") + std::string(expected)).c_str());
+      }
+      const Error err = read_policy_text(Error::InvalidArgument, where, key, text, text_size, "", request.options);
+      if (err != Error::Ok) {
+        return err;
+      }
     } else {
       return report_error(
-          Error::InvalidArgument,
-          "unknown %s '%s'; known options: weight_streaming_budget, init_policy, output_buffers, "
-          "execution_memory, offload, program",
-          where,
-          key.c_str());
+          Error::InvalidArgument, "unknown %s '%s'; known options: %s", where, key.c_str(), kBackendOptionKeys);
     }
   }
   return request;

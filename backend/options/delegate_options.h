@@ -15,46 +15,13 @@
 #include <executorch/runtime/core/result.h>
 #include <executorch/runtime/core/span.h>
 
+#include "option_table.h"
+#include "options/weight_streaming_budget.h"
+
 namespace executorch_tensorrt {
 
 using executorch::runtime::Error;
 using executorch::runtime::Result;
-
-// Option and compile-spec keys (docs/options.md).
-inline constexpr const char* kOptionWeightStreamingBudget = "weight_streaming_budget";
-inline constexpr const char* kOptionInitPolicy = "init_policy";
-inline constexpr const char* kOptionOutputBuffers = "output_buffers";
-inline constexpr const char* kOptionExecutionMemory = "execution_memory";
-inline constexpr const char* kOptionOffload = "offload";
-inline constexpr const char* kOptionProgram = "program";
-
-// When the engine is deserialized and its execution context created.
-enum class InitPolicy : uint8_t {
-  kEager, // both in init()
-  kDeferred, // both at the first execute(); init() keeps the engine bytes
-  kDeferredContext, // deserialize in init(), context at the first execute()
-};
-
-// How execute() gets device memory for host-side inputs and outputs.
-enum class OutputBufferPolicy : uint8_t {
-  kReuse, // allocate once, grow when needed, reuse across calls
-  kFresh, // allocate per call (debugging and comparison)
-  kReuseProfileMax, // reuse, sized at the first call for every profile's maximum: never grows
-};
-
-// Which engines share execution-context memory (backend/execution_memory_pool.h).
-enum class ExecutionMemoryScope : uint8_t {
-  kPrivate, // no sharing: each context owns its memory (TensorRT's default)
-  kProgram, // one pool per program and device (the default)
-  kProcess, // one pool per device for every program that asks for it
-};
-
-const char* init_policy_name(InitPolicy policy);
-std::optional<InitPolicy> parse_init_policy(const char* text, size_t size);
-const char* output_buffer_policy_name(OutputBufferPolicy policy);
-std::optional<OutputBufferPolicy> parse_output_buffer_policy(const char* text, size_t size);
-const char* execution_memory_scope_name(ExecutionMemoryScope scope);
-std::optional<ExecutionMemoryScope> parse_execution_memory_scope(const char* text, size_t size);
 
 // Every policy a delegate can be given; unset fields defer to a lower source.
 struct DelegateOptions {
@@ -66,6 +33,19 @@ struct DelegateOptions {
 
 // Fields of `higher` win over those of `lower`.
 DelegateOptions merge_options(const DelegateOptions& higher, const DelegateOptions& lower);
+
+// The policies a delegate runs under: resolved once from their sources
+// (load-time options and set_option() > compile specs > the table's
+// defaults) at init() and at every set_option(), then handed down to the
+// executor and the engines, which keep no sources of their own.
+struct PoliciesInForce {
+  InitPolicy init_policy = kDefaultInitPolicy;
+  OutputBufferPolicy output_buffers = kDefaultOutputBufferPolicy;
+  ExecutionMemoryScope execution_memory = kDefaultExecutionMemoryScope;
+  BudgetRequest budget; // the explicit budget and where it came from, if any
+};
+
+PoliciesInForce resolve_policies(const DelegateOptions& overrides, const DelegateOptions& baked);
 
 // Compile specs baked by the exporter. Keys the exporter writes for its own
 // record (engine_builder, device_index, ...) are accepted and ignored; an

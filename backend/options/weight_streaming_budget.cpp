@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "option_table.h"
+
 namespace executorch_tensorrt {
 
 namespace {
@@ -51,6 +53,9 @@ BudgetParse parse_weight_streaming_budget(const char* text, size_t size) {
     }
     value = value * 10 + digit;
   }
+  if (size > 1 && text[0] == '0') {
+    return failure("the budget has a leading zero; write the number of bytes without one, e.g. \"123\"");
+  }
   BudgetParse result;
   result.bytes = value;
   return result;
@@ -72,15 +77,8 @@ const char* budget_source_name(BudgetSource source) {
 
 BudgetDecision resolve_weight_streaming_budget(const BudgetInputs& inputs) {
   BudgetDecision decision;
-  std::optional<uint64_t> explicit_value;
-  BudgetSource explicit_source = BudgetSource::kAutomatic;
-  if (inputs.load_option.has_value()) {
-    explicit_value = inputs.load_option;
-    explicit_source = BudgetSource::kLoadOption;
-  } else if (inputs.compile_spec.has_value()) {
-    explicit_value = inputs.compile_spec;
-    explicit_source = BudgetSource::kCompileSpec;
-  }
+  const std::optional<uint64_t>& explicit_value = inputs.requested.bytes;
+  const BudgetSource explicit_source = inputs.requested.source;
 
   if (inputs.streamable_bytes <= 0) {
     // TensorRT rejects budget calls on engines built without
@@ -89,7 +87,7 @@ BudgetDecision resolve_weight_streaming_budget(const BudgetInputs& inputs) {
     decision.source = BudgetSource::kNotStreamable;
     if (explicit_value.has_value()) {
       decision.requested = *explicit_value;
-      decision.note = "weight_streaming_budget=" + std::to_string(*explicit_value) + " (from " +
+      decision.note = std::string(kOptionWeightStreamingBudget) + "=" + std::to_string(*explicit_value) + " (from " +
           budget_source_name(explicit_source) +
           ") ignored: the engine was built without weight streaming; export with "
           "enable_weight_streaming=True to use a budget";
@@ -111,7 +109,7 @@ BudgetDecision resolve_weight_streaming_budget(const BudgetInputs& inputs) {
     // device"; TensorRT wants it clamped, not refused.
     decision.clamped = true;
     decision.bytes = inputs.streamable_bytes;
-    decision.note = "weight_streaming_budget=" + std::to_string(*explicit_value) +
+    decision.note = std::string(kOptionWeightStreamingBudget) + "=" + std::to_string(*explicit_value) +
         " exceeds the engine's streamable weights (" + std::to_string(streamable) +
         " bytes); clamped to " + std::to_string(streamable);
   } else {

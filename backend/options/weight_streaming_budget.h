@@ -19,8 +19,9 @@ struct BudgetParse {
   std::string problem; // set on failure: what is wrong, for the user
 };
 
-// Parses decimal bytes: ASCII digits only, at least one; no sign (not even
-// "-0" or "+1"), no whitespace, no embedded NUL, no value above
+// Parses decimal bytes in the option table's grammar: ASCII digits only, at
+// least one, no leading zero; no sign (not even "-0" or "+1"), no
+// whitespace, no embedded NUL, no value above
 // kMaxWeightStreamingBudget. `size` counts every byte handed over, so an
 // embedded NUL is seen and refused rather than silently ending the number.
 BudgetParse parse_weight_streaming_budget(const char* text, size_t size);
@@ -35,9 +36,15 @@ enum class BudgetSource : uint8_t {
 
 const char* budget_source_name(BudgetSource source);
 
+// The budget a delegate asks for: from the highest of its explicit sources
+// (kLoadOption, kCompileSpec), or none (kAutomatic).
+struct BudgetRequest {
+  std::optional<uint64_t> bytes;
+  BudgetSource source = BudgetSource::kAutomatic;
+};
+
 struct BudgetInputs {
-  std::optional<uint64_t> load_option; // load-time / set_option value
-  std::optional<uint64_t> compile_spec; // value baked at export
+  BudgetRequest requested;
   int64_t streamable_bytes = 0; // engine's streamable weights; <= 0: cannot stream
   int64_t automatic_bytes = 0; // TensorRT's automatic budget
 };
@@ -51,8 +58,7 @@ struct BudgetDecision {
   std::string note; // something worth logging (ignored or clamped value), or ""
 };
 
-// Order: load-time option > compile spec > automatic budget. An explicit
-// budget on an engine that cannot stream is ignored with a note; an explicit
+// The requested budget, else the automatic one. An explicit budget on an engine that cannot stream is ignored with a note; an explicit
 // budget above the streamable size is clamped to it.
 BudgetDecision resolve_weight_streaming_budget(const BudgetInputs& inputs);
 

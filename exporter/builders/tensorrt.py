@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch.export import ExportedProgram
 
+from ...dtypes import TENSORRT_CODES
 from ..blob import Flavour, TensorSpec
 from ..build_records import engine_label
 from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildRequest
@@ -31,19 +32,6 @@ _INSTALL = {"tensorrt": "pip install tensorrt", "tensorrt_rtx": "pip install ten
 # protobuf cannot serialize messages of 2 GiB or more; larger models go
 # through a file with external weights (a margin keeps headers in budget).
 MAX_IN_MEMORY_ONNX_BYTES = 2**31 - 2**20
-
-# TensorRT DataType names -> ExecuTorch ScalarType codes (see blob.SCALAR_TYPE_NAMES).
-_TRT_DTYPE_CODES = {
-    "FLOAT": 6,
-    "HALF": 5,
-    "BF16": 15,
-    "INT32": 3,
-    "INT64": 4,
-    "BOOL": 11,
-    "UINT8": 0,
-    "INT8": 1,
-}
-
 
 class TensorRTEngineBuilder:
     """Builds engines with the ``tensorrt`` or the ``tensorrt_rtx`` package."""
@@ -337,5 +325,5 @@ def _network_tensors(count: int, get: Any) -> Dict[str, tuple]:
     for i in range(count):
         tensor = get(i)
         dtype_name = getattr(tensor.dtype, "name", "")
-        tensors[tensor.name] = (tuple(int(d) for d in tensor.shape), _TRT_DTYPE_CODES.get(dtype_name))
+        tensors[tensor.name] = (tuple(int(d) for d in tensor.shape), TENSORRT_CODES.get(dtype_name))
     return tensors

@@ -14,6 +14,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Sequence
 
+from . import option_table as table
+
 PROG = "executorch-tensorrt"
 
 
@@ -40,6 +42,25 @@ def _repeatable(parser: argparse.ArgumentParser, flag: str, metavar: str, help: 
     parser.add_argument(flag, action="append", default=[], metavar=metavar, help=help)
 
 
+def _add_option_flags(export: argparse.ArgumentParser) -> None:
+    """One flag per export option of the option table; absent flags keep the API's defaults."""
+    budget = export.add_mutually_exclusive_group()
+    for option in table.OPTIONS:
+        if not option.allows(table.EXPORT) or option.kind == table.SHAPES:  # dynamic_shapes comes from the model file
+            continue
+        budgets = (table.KEY_WEIGHT_STREAMING_BUDGET, table.KEY_WEIGHT_STREAMING_BUDGET_TOTAL)
+        group = budget if option.key in budgets else export
+        flag = dict(dest=option.key, default=argparse.SUPPRESS, help=option.doc)
+        if option.kind == table.FLAG:
+            group.add_argument(option.cli_flag, action="store_true", **flag)
+        elif option.kind in (table.TARGETS, table.OPS, table.PROFILES):
+            group.add_argument(option.cli_flag, action="append", metavar=option.metavar, **flag)
+        elif option.kind in (table.INT, table.BYTES):
+            group.add_argument(option.cli_flag, type=_non_negative_int, metavar=option.metavar, **flag)
+        else:
+            group.add_argument(option.cli_flag, choices=option.choices or None, metavar=option.metavar, **flag)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Run PyTorch models on NVIDIA TensorRT through ExecuTorch.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -58,55 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or a zero-argument callable returning one); or an ONNX file (model.onnx), built as one engine",
     )
     export.add_argument("-o", "--output", required=True, metavar="OUT.pte", help="where to write the program")
-    export.add_argument(
-        "--engine-builder",
-        default="auto",
-        help="auto (default: tensorrt if installed, else tensorrt_rtx), tensorrt, tensorrt_rtx, or a registered name",
-    )
-    export.add_argument(
-        "--device-index", type=_non_negative_int, default=0, metavar="N", help="CUDA device (default 0)"
-    )
-    export.add_argument(
-        "--workspace-bytes", type=_non_negative_int, default=None, metavar="N", help="TensorRT workspace limit"
-    )
-    export.add_argument("--version-compatible", action="store_true", help="build version-compatible engines")
-    export.add_argument("--precision", choices=("fp32", "fp16", "bf16"), help="convert the model to this precision")
-    export.add_argument(
-        "--optimization-level", type=_non_negative_int, metavar="0-5", help="TensorRT builder optimization level"
-    )
-    export.add_argument("--timing-cache", metavar="FILE", help="timing cache file, read if present and updated")
-    _repeatable(export, "--compute-capability", "SMxx", "TensorRT-RTX target, e.g. sm89 (repeatable)")
-    _repeatable(export, "--torch-executed-op", "OP", "keep this operator on the CPU, e.g. aten.sigmoid (repeatable)")
-    export.add_argument(
-        "--min-block-size", type=_non_negative_int, default=1, metavar="N", help="smallest TensorRT block (default 1)"
-    )
-    _repeatable(
-        export,
-        "--profile",
-        "DIM=MIN:OPT:MAX[,...]",
-        "one optimization profile per use, e.g. --profile batch=1:4:8 --profile batch=9:16:32",
-    )
-    export.add_argument("--enable-weight-streaming", action="store_true", help="build weight-streaming engines")
-    budget = export.add_mutually_exclusive_group()
-    budget.add_argument("--weight-streaming-budget", type=_non_negative_int, metavar="BYTES", help="per engine")
-    budget.add_argument(
-        "--weight-streaming-budget-total",
-        type=_non_negative_int,
-        metavar="BYTES",
-        help="for the whole program, split across engines by weight size",
-    )
-    export.add_argument("--init-policy", choices=("eager", "deferred", "deferred_context"), help="baked init policy")
-    export.add_argument("--output-buffers", choices=("reuse", "fresh", "reuse_profile_max"), help="baked output-buffer policy")
-    export.add_argument(
-        "--batch-engines",
-        choices=("max_batch", "per_range"),
-        help="one engine holding every --profile (max_batch, the default) or one engine per profile (per_range)",
-    )
-    export.add_argument(
-        "--execution-memory",
-        choices=("private", "program", "process"),
-        help="baked execution-memory sharing: per engine, per program (delegate default), or per process",
-    )
+    _add_option_flags(export)
     export.add_argument(
         "--external-weights", action="store_true", help="write CPU-side constants to OUT.ptd beside the .pte"
     )
@@ -193,7 +166,8 @@ def _model_and_inputs(path: Path) -> tuple:
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors; write `(x,)` for a single input")
     if not isinstance(inputs, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in inputs):
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors, got {type(inputs).__name__}")
-    extras = {k: namespace[k] for k in ("dynamic_shapes", "optimization_profiles") if namespace.get(k) is not None}
+    from_file = (table.KEY_DYNAMIC_SHAPES, table.KEY_OPTIMIZATION_PROFILES)
+    extras = {k: namespace[k] for k in from_file if namespace.get(k) is not None}
     return model, tuple(inputs), extras
 
 
@@ -209,29 +183,14 @@ def _parse_profile(text: str) -> Dict[str, tuple]:
 
 
 def _export_options(args: argparse.Namespace) -> Dict[str, Any]:
-    options: Dict[str, Any] = {
-        "engine_builder": args.engine_builder,
-        "device_index": args.device_index,
-        "workspace_bytes": args.workspace_bytes,
-        "version_compatible": args.version_compatible,
-        "precision": args.precision,
-        "optimization_level": args.optimization_level,
-        "timing_cache": args.timing_cache,
-        "compute_capabilities": tuple(args.compute_capability),
-        "torch_executed_ops": tuple(args.torch_executed_op),
-        "min_block_size": args.min_block_size,
-        "enable_weight_streaming": args.enable_weight_streaming,
-        "weight_streaming_budget": args.weight_streaming_budget,
-        "init_policy": args.init_policy,
-        "output_buffers": args.output_buffers,
-        "execution_memory": args.execution_memory,
-    }
-    if args.batch_engines is not None:
-        options["batch_engines"] = args.batch_engines
-    if args.weight_streaming_budget_total is not None:
-        options["weight_streaming_budget_total"] = args.weight_streaming_budget_total
-    if args.profile:
-        options["optimization_profiles"] = [_parse_profile(p) for p in args.profile]
+    """The export keywords of the flags given."""
+    options = {o.key: getattr(args, o.key) for o in table.OPTIONS if o.allows(table.EXPORT) and hasattr(args, o.key)}
+    for key in (table.KEY_COMPUTE_CAPABILITIES, table.KEY_TORCH_EXECUTED_OPS):
+        if key in options:
+            options[key] = tuple(options[key])
+    profiles = options.get(table.KEY_OPTIMIZATION_PROFILES)
+    if profiles:
+        options[table.KEY_OPTIMIZATION_PROFILES] = [_parse_profile(p) for p in profiles]
     return options
 
 
@@ -255,21 +214,20 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 # Options that describe partitioning a torch graph; an ONNX file becomes one engine.
-_TORCH_ONLY_OPTIONS = (
-    "torch_executed_ops", "min_block_size", "precision", "weight_streaming_budget_total", "batch_engines"
+_ENGINE_FILE_SOURCES = (table.ENGINE_POLICY, table.ONNX_BUILD)
+_TORCH_ONLY_OPTIONS = tuple(
+    o.key for o in table.OPTIONS if o.allows(table.EXPORT) and not any(o.allows(s) for s in _ENGINE_FILE_SOURCES)
 )
 
 
 def _export_onnx(model_file: Path, args: argparse.Namespace, options: Dict[str, Any]) -> int:
     from .exporter import save_onnx
 
-    given = [k for k in _TORCH_ONLY_OPTIONS if options.get(k) not in (None, (), 1)]
+    given = [table.BY_KEY[k].cli_flag for k in _TORCH_ONLY_OPTIONS if k in options]
     if given or args.external_weights:
-        flags = ", ".join(
-            "--" + k.replace("_", "-") for k in [*given, *(["external_weights"] if args.external_weights else [])]
-        )
+        flags = ", ".join([*given, *(["--external-weights"] if args.external_weights else [])])
         raise UserError(f"{flags} apply to torch models, not to an ONNX file (which becomes one engine)")
-    kept = {k: v for k, v in options.items() if k not in _TORCH_ONLY_OPTIONS and v not in (None, ())}
+    kept = {k: v for k, v in options.items() if k not in _TORCH_ONLY_OPTIONS}
     out = save_onnx(model_file, args.output, **kept)
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0

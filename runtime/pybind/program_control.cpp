@@ -79,15 +79,15 @@ py::list program_delegate_reports(int64_t tag) {
   py::list out;
   for (const DelegateReport& report : reports) {
     py::dict entry;
-    entry["state"] = report.state;
-    entry["device_bytes"] = report.device_bytes;
+    entry[kOptionState] = report.state;
+    entry[kOptionDeviceBytes] = report.device_bytes;
     entry["host_bytes"] = report.host_bytes;
-    entry["init_policy"] = report.init_policy;
-    entry["output_buffers"] = report.output_buffers;
-    entry["weight_streaming_budget"] =
+    entry[kOptionInitPolicy] = report.init_policy;
+    entry[kOptionOutputBuffers] = report.output_buffers;
+    entry[kOptionWeightStreamingBudget] =
         report.has_budget() ? py::object(py::int_(report.budget_bytes)) : py::object(py::none());
-    entry["weight_streaming_budget_source"] = report.budget_source;
-    entry["init_ms"] = report.last_init_ms;
+    entry[kOptionWeightStreamingBudgetSource] = report.budget_source;
+    entry[kOptionInitMs] = report.last_init_ms;
     entry["initializations"] = report.initializations;
     const ExecuteCounters& c = report.counters;
     py::dict counters;
@@ -102,8 +102,8 @@ py::list program_delegate_reports(int64_t tag) {
     counters["device_inputs"] = c.device_inputs;
     counters["device_outputs"] = c.device_outputs;
     entry["counters"] = counters;
-    entry["execution_memory"] = report.execution_memory;
-    entry["execution_memory_bytes"] = report.execution_memory_bytes;
+    entry[kOptionExecutionMemory] = report.execution_memory;
+    entry[kOptionExecutionMemoryBytes] = report.execution_memory_bytes;
     if (report.pool.has_value()) {
       const ExecutionMemoryPoolReport& p = *report.pool;
       py::dict pool;
@@ -123,13 +123,13 @@ py::list program_delegate_reports(int64_t tag) {
     py::list engines;
     for (const EngineReport& e : report.engines) {
       py::dict engine;
-      engine["state"] = e.state;
-      engine["device_bytes"] = e.device_bytes;
-      engine["execution_memory_bytes"] = e.execution_memory_bytes;
+      engine[kOptionState] = e.state;
+      engine[kOptionDeviceBytes] = e.device_bytes;
+      engine[kOptionExecutionMemoryBytes] = e.execution_memory_bytes;
       engine["input_ranges"] = e.input_ranges;
       engines.append(engine);
     }
-    entry["engines"] = engines;
+    entry[kOptionEngines] = engines;
     py::list batches;
     for (const DelegateExecutor::BatchServed& b : report.batches_served) {
       py::dict served;
@@ -139,7 +139,7 @@ py::list program_delegate_reports(int64_t tag) {
       served["calls"] = b.calls;
       batches.append(served);
     }
-    entry["batches_served"] = batches;
+    entry[kOptionBatchesServed] = batches;
     out.append(entry);
   }
   return out;

@@ -18,7 +18,11 @@ BackendOptionList to_option_list(const std::string& backend_id, const py::dict& 
     if (py::isinstance<py::bool_>(value)) {
       error = list.add_bool(key, value.cast<bool>());
     } else if (py::isinstance<py::int_>(value)) {
-      error = list.add_int(key, value.cast<int64_t>());
+      // pybind11's cast fails beyond 64 bits with no key in its message.
+      int overflow = 0;
+      const long long number = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+      error = overflow == 0 ? list.add_int(key, number)
+                            : list.int_out_of_range(key, std::string(py::str(value)));
     } else if (py::isinstance<py::str>(value)) {
       error = list.add_string(key, value.cast<std::string>());
     } else {

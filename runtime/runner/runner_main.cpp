@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "../../backend/backend_id.h"
 #include "../../backend/common/error_report.h"
+#include "option_table.h"
 #include "../support/backend_option_list.h"
 #include "../support/runtime_reporting.h"
 #include "runner_options.h"
@@ -145,12 +147,12 @@ void print_output(size_t index, const EValue& value, bool verbose) {
 // The delegates' state through ExecuTorch's own get_option(), as any C++
 // host can query it: comma-separated values, one per delegate in load order.
 void print_delegate_states() {
-  const char* keys[] = {
-      "state", "init_policy", "weight_streaming_budget", "weight_streaming_budget_source", "device_bytes", "init_ms",
-      "engines", "execution_memory", "execution_memory_bytes", "execution_memory_pool_bytes", "batches_served"};
-  std::vector<executorch::runtime::BackendOption> queries(std::size(keys));
-  for (size_t i = 0; i < queries.size(); ++i) {
-    std::snprintf(queries[i].key, sizeof(queries[i].key), "%s", keys[i]);
+  std::vector<executorch::runtime::BackendOption> queries;
+  for (const char* key : kQueryKeys) {
+    if (std::strcmp(key, kOptionProgram) != 0) { // a filter, not a value
+      queries.emplace_back();
+      std::snprintf(queries.back().key, sizeof(queries.back().key), "%s", key);
+    }
   }
   const Error err = executorch::runtime::get_option(kBackendId, {queries.data(), queries.size()});
   if (err != Error::Ok) {

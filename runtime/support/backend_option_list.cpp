@@ -46,7 +46,8 @@ std::string BackendOptionList::add_string(const std::string& key, const std::str
   }
   if (value.size() >= kMaxOptionValueLength) {
     return "backend option '" + key + "': value is " + std::to_string(value.size()) +
-        " characters; ExecuTorch allows at most " + std::to_string(kMaxOptionValueLength - 1);
+        " characters; ExecuTorch allows at most " + std::to_string(kMaxOptionValueLength - 1) +
+        " (it would cut the rest silently)";
   }
   if (value.find('\0') != std::string::npos) {
     return "backend option '" + key + "': value contains a NUL character";
@@ -65,13 +66,18 @@ std::string BackendOptionList::add_int(const std::string& key, int64_t value) {
     return error;
   }
   if (value < std::numeric_limits<int>::min() || value > std::numeric_limits<int>::max()) {
-    return "backend option '" + key + "': " + std::to_string(value) +
-        " does not fit ExecuTorch's 32-bit int option; pass it as a decimal string";
+    return int_out_of_range(key, std::to_string(value));
   }
   BackendOption option = named(key);
   option.value = static_cast<int>(value);
   options_.push_back(option);
   return "";
+}
+
+std::string BackendOptionList::int_out_of_range(const std::string& key, const std::string& value) const {
+  return "backend option '" + key + "': " + value + " does not fit ExecuTorch's 32-bit int option (" +
+      std::to_string(std::numeric_limits<int>::min()) + ".." + std::to_string(std::numeric_limits<int>::max()) +
+      "); pass larger numbers as a decimal string";
 }
 
 std::string BackendOptionList::add_bool(const std::string& key, bool value) {

@@ -20,6 +20,9 @@ class BackendOptionList {
   std::string add_int(const std::string& key, int64_t value);
   std::string add_bool(const std::string& key, bool value);
 
+  // The message for an int outside ExecuTorch's 32-bit option, naming the range.
+  std::string int_out_of_range(const std::string& key, const std::string& value) const;
+
   // Parses "key=value" as a string option (the runner's --backend-option).
   std::string add_assignment(const std::string& assignment);
 

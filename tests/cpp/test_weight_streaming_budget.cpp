@@ -29,7 +29,8 @@ TEST(WeightStreamingBudgetParser, Table) {
       {"0", true, 0, ""},
       {"1", true, 1, ""},
       {"2147483648", true, 2147483648ull, ""},
-      {"0000123", true, 123, ""},
+      {"0000123", false, 0, "leading zero"},
+      {"00", false, 0, "leading zero"},
       {"9223372036854775807", true, 9223372036854775807ull, ""},
       {"9223372036854775808", false, 0, "larger than the largest"},
       {"18446744073709551616", false, 0, "larger than the largest"},
@@ -91,8 +92,10 @@ TEST(WeightStreamingBudgetResolution, PrecedenceTable) {
   };
   for (const ResolveCase& c : cases) {
     BudgetInputs inputs;
-    inputs.load_option = c.load_option;
-    inputs.compile_spec = c.compile_spec;
+    DelegateOptions load, baked;
+    load.weight_streaming_budget = c.load_option;
+    baked.weight_streaming_budget = c.compile_spec;
+    inputs.requested = resolve_policies(load, baked).budget; // the precedence lives there
     inputs.streamable_bytes = c.streamable;
     inputs.automatic_bytes = c.automatic;
     const BudgetDecision d = resolve_weight_streaming_budget(inputs);
@@ -102,6 +105,35 @@ TEST(WeightStreamingBudgetResolution, PrecedenceTable) {
     EXPECT_EQ(d.clamped, c.clamped) << c.name;
     EXPECT_EQ(!d.note.empty(), c.noted) << c.name << ": " << d.note;
   }
+}
+
+// The policies in force: load-time/set_option > compile spec > the table's defaults.
+TEST(PoliciesInForce, PrecedenceTable) {
+  DelegateOptions none, baked, load;
+  baked.init_policy = InitPolicy::kDeferred;
+  baked.execution_memory = ExecutionMemoryScope::kPrivate;
+  baked.weight_streaming_budget = 300;
+  load.init_policy = InitPolicy::kDeferredContext;
+  load.output_buffers = OutputBufferPolicy::kFresh;
+
+  const PoliciesInForce defaults = resolve_policies(none, none);
+  EXPECT_EQ(defaults.init_policy, InitPolicy::kEager);
+  EXPECT_EQ(defaults.output_buffers, OutputBufferPolicy::kReuse);
+  EXPECT_EQ(defaults.execution_memory, ExecutionMemoryScope::kProgram);
+  EXPECT_FALSE(defaults.budget.bytes.has_value());
+  EXPECT_EQ(defaults.budget.source, BudgetSource::kAutomatic);
+
+  const PoliciesInForce mixed = resolve_policies(load, baked);
+  EXPECT_EQ(mixed.init_policy, InitPolicy::kDeferredContext); // load over compile spec
+  EXPECT_EQ(mixed.output_buffers, OutputBufferPolicy::kFresh); // load over default
+  EXPECT_EQ(mixed.execution_memory, ExecutionMemoryScope::kPrivate); // compile spec over default
+  EXPECT_EQ(mixed.budget.bytes, 300u);
+  EXPECT_EQ(mixed.budget.source, BudgetSource::kCompileSpec);
+
+  load.weight_streaming_budget = 0;
+  const PoliciesInForce loaded = resolve_policies(load, baked);
+  EXPECT_EQ(loaded.budget.bytes, 0u); // zero is a budget, not "unset"
+  EXPECT_EQ(loaded.budget.source, BudgetSource::kLoadOption);
 }
 
 CompileSpec spec(const char* key, const std::string& value) {

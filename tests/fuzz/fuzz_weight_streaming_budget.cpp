@@ -24,7 +24,7 @@ void require(bool condition) {
 
 // Reference: what the text should parse to, computed the slow obvious way.
 bool reference_parse(const std::vector<char>& text, uint64_t* value) {
-  if (text.empty()) {
+  if (text.empty() || (text.size() > 1 && text[0] == '0')) { // the option grammar: no leading zero
     return false;
   }
   unsigned __int128 v = 0;
@@ -73,10 +73,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t load = take<uint64_t>(data, size);
   const uint64_t spec = take<uint64_t>(data, size);
   if (flags & 1) {
-    inputs.load_option = load;
-  }
-  if (flags & 2) {
-    inputs.compile_spec = spec;
+    inputs.requested = {load, BudgetSource::kLoadOption};
+  } else if (flags & 2) {
+    inputs.requested = {spec, BudgetSource::kCompileSpec};
   }
   inputs.streamable_bytes = take<int64_t>(data, size);
   inputs.automatic_bytes = take<int64_t>(data, size);

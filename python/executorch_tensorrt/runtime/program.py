@@ -9,23 +9,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import torch
 
 from .. import _native
+from ..dtypes import SCALAR_TYPES
+from ..option_table import BY_KEY, BYTES, INT64_MAX, LOAD, OPTIONS, SET
 from . import _runtime
 
 BackendOptionValue = Union[str, int, bool]
 
 # torch dtype <-> ExecuTorch ScalarType code.
-_SCALAR_TYPE_OF = {
-    torch.uint8: 0,
-    torch.int8: 1,
-    torch.int16: 2,
-    torch.int32: 3,
-    torch.int64: 4,
-    torch.float16: 5,
-    torch.float32: 6,
-    torch.float64: 7,
-    torch.bool: 11,
-    torch.bfloat16: 15,
-}
+_SCALAR_TYPE_OF = {getattr(torch, t.name): t.code for t in SCALAR_TYPES}
 _DTYPE_OF = {code: dtype for dtype, code in _SCALAR_TYPE_OF.items()}
 
 
@@ -41,37 +32,39 @@ class InputShapeError(DelegateError, ValueError):
     """An input's rank or sizes do not fit the program."""
 
 
-_BUDGET_KEY = "weight_streaming_budget"
+# Byte counts (the weight-streaming budget) exceed ExecuTorch's 32-bit int
+# options, so any Python int is passed as decimal text, which the delegate parses.
+_BYTES_OPTIONS = tuple(o.key for o in OPTIONS if o.kind == BYTES and (o.allows(LOAD) or o.allows(SET)))
 
 
-def _budget_option(value: BackendOptionValue) -> str:
-    """The budget as decimal bytes: ExecuTorch's int options are 32-bit, so a
-    Python int of any size is passed as text, which the delegate parses."""
+def _bytes_option(key: str, value: BackendOptionValue) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise TypeError(
-            f"backend option {_BUDGET_KEY!r} must be an int or a decimal string of bytes, "
-            f"got {type(value).__name__}: {value!r}"
+            f"backend option {key!r} must be an int or a decimal string of bytes, got {type(value).__name__}: {value!r}"
         )
     if isinstance(value, int):
-        if value < 0 or value >= 2**63:
-            raise ValueError(f"backend option {_BUDGET_KEY!r} must be in [0, 2**63) bytes, got {value}")
+        if value < 0 or value > INT64_MAX:
+            raise ValueError(f"backend option {key!r} must be in [0, 2**63) bytes, got {value}")
         return str(value)
     return value
 
 
 def _check_backend_options(options: Mapping[str, BackendOptionValue]) -> Dict[str, BackendOptionValue]:
+    """Values ExecuTorch can carry; its own limits (key and text lengths,
+    32-bit ints) are checked by the native conversion, naming the key."""
     if not isinstance(options, Mapping):
         raise TypeError(f"backend_options must be a dict of option name to value, got {type(options).__name__}")
     checked: Dict[str, BackendOptionValue] = {}
     for key, value in options.items():
         if not isinstance(key, str):
             raise TypeError(f"backend option names must be str, got {key!r}")
-        if key == _BUDGET_KEY:
-            checked[key] = _budget_option(value)
+        if key in _BYTES_OPTIONS:
+            checked[key] = _bytes_option(key, value)
             continue
         if not isinstance(value, (str, int, bool)):
+            accepted = f" ({BY_KEY[key].accepted()})" if key in BY_KEY else ""
             raise TypeError(
-                f"backend option {key!r} must be str, int or bool, got {type(value).__name__}; "
+                f"backend option {key!r} must be str, int or bool{accepted}, got {type(value).__name__}: {value!r}; "
                 "pass large integers as decimal strings"
             )
         checked[key] = value
@@ -278,10 +271,9 @@ class Program:
     def set_option(self, **options: BackendOptionValue) -> None:
         """Changes the policies of this program's delegates after load.
 
-        Keys: ``weight_streaming_budget`` (bytes), ``init_policy``,
-        ``output_buffers``, ``offload``. Each delegate waits for its execute in
-        flight, then applies the change (a new budget recreates the execution
-        context). See docs/options.md.
+        Keys: the ``set_option`` column of docs/options.md's table. Each
+        delegate waits for its execute in flight, then applies the change (a
+        new budget recreates the execution context).
         """
         checked = _check_backend_options(options)
         try:
@@ -290,9 +282,8 @@ class Program:
             raise DelegateError(str(err)) from None
 
     def get_option(self, *keys: str) -> Dict[str, str]:
-        """The values in force for ``keys`` (e.g. ``weight_streaming_budget``,
-        ``weight_streaming_budget_source``, ``state``), comma-separated per
-        delegate in load order."""
+        """The values in force for ``keys`` (the ``get_option`` column of
+        docs/options.md's table), comma-separated per delegate in load order."""
         try:
             return dict(self._native.get_option(list(keys)))
         except RuntimeError as err:
