@@ -12,8 +12,8 @@
 #include <iostream>
 #include <string>
 
-#include <../../backend/options/delegate_options.h>
-#include <../../backend/common/error_report.h>
+#include <options/delegate_options.h>
+#include <common/error_report.h>
 #include <support/backend_option_list.h>
 
 using namespace executorch_tensorrt;
