@@ -21,8 +21,20 @@ namespace executorch_tensorrt {
 // which cudaMalloc itself gives).
 inline constexpr size_t kStagingAlignment = 256;
 
+// Sizes here saturate at SIZE_MAX instead of wrapping: a saturated request
+// fails to allocate with its size in the message, where a wrapped one would
+// silently hand out a buffer too small for the call.
+inline constexpr size_t kSaturatedSize = SIZE_MAX;
+
 inline size_t align_staging(size_t nbytes) {
+  if (nbytes > kSaturatedSize - (kStagingAlignment - 1)) {
+    return kSaturatedSize;
+  }
   return (nbytes + kStagingAlignment - 1) / kStagingAlignment * kStagingAlignment;
+}
+
+inline size_t add_staging(size_t a, size_t b) {
+  return a > kSaturatedSize - b ? kSaturatedSize : a + b;
 }
 
 // The staging capacity a call must be given under `policy`. Pure, for tables
