@@ -352,7 +352,7 @@ Error DelegateExecutor::check_device(
 void DelegateExecutor::set_output_buffer_policy(OutputBufferPolicy policy) {
   // reuse_profile_max is reuse with the buffer sized for the profile maximum.
   const bool profile_max = policy == OutputBufferPolicy::kReuseProfileMax;
-  staging_.set_policy(profile_max ? OutputBufferPolicy::kReuse : policy);
+  staging_.set_policy(policy);
   reserve_for_profile_maximum(profile_max);
   requested_policy_ = policy;
 }

@@ -61,7 +61,7 @@ enum class ContextMemory : uint8_t {
 // What a deserialized engine says about its own inputs and outputs, read from
 // the engine (never from the blob). The delegate compares it with what the
 // blob promises when the engine is deserialized and refuses a disagreement
-// naming both sides (check_engine_matches_blob, backend/engine_loader.h).
+// naming both sides (check_engine_matches_blob, engine_compatibility.h).
 inline constexpr uint8_t kUnknownDtype = 255; // the engine's type has no ExecuTorch ScalarType
 struct TensorDescription {
   std::string name;

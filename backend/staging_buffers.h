@@ -5,7 +5,9 @@
 // so the policy comes down to when that allocation is made:
 //   reuse: kept across calls; replaced by a larger one only when a call
 //          needs more than it holds (the batch grew), never for less;
-//   fresh: made for every call and released when the call completes.
+//   fresh: made for every call and released when the call completes;
+//   reuse_profile_max: reuse whose first allocation is the reserve (the
+//          staging need at every profile's maximum shapes).
 
 #include <cstddef>
 #include <cstdint>
