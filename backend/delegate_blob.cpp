@@ -243,6 +243,14 @@ Error read_engine(
       !reader.read(&pad)) {
     return truncated(reader, "engine table");
   }
+  if (offset % kBlobAlignment != 0) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: engine %u offset %llu is not %llu-byte aligned",
+        index,
+        static_cast<unsigned long long>(offset),
+        static_cast<unsigned long long>(kBlobAlignment));
+  }
   // [offset, offset + length) after the metadata and inside the blob, computed without overflow.
   if (offset < metadata_end || offset > size || length > size - offset || length == 0) {
     return report_error(
@@ -254,14 +262,6 @@ Error read_engine(
         static_cast<unsigned long long>(length),
         size,
         static_cast<unsigned long long>(metadata_end));
-  }
-  if (offset % kBlobAlignment != 0) {
-    return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: engine %u offset %llu is not %llu-byte aligned",
-        index,
-        static_cast<unsigned long long>(offset),
-        static_cast<unsigned long long>(kBlobAlignment));
   }
   for (const auto& [what, value] : {std::pair<const char*, int64_t>{"execution_memory_bytes", out->execution_memory_hint},
                                     {"weight_bytes", out->weight_bytes}}) {
