@@ -65,7 +65,7 @@ size_t profile_max_staging_bytes(const EngineMetadata& metadata) {
   auto add = [&total](const TensorSpec& spec) {
     uint64_t largest = 0;
     for (const ShapeRange& range : spec.ranges) {
-      uint64_t elements = 0, bytes = kSaturatedSize;
+      uint64_t elements = 0, bytes = 0;
       if (!checked_shape_bytes(range.max, spec.dtype, &elements, &bytes)) {
         bytes = kSaturatedSize;
       }

@@ -40,7 +40,7 @@ inline size_t add_staging(size_t a, size_t b) {
 }
 
 // The staging capacity a call must be given under `policy`. Pure, for tables
-// of cases: reuse keeps `held` when it suffices, otherwise asks for `needed`
+// of cases: reuse (and reuse_profile_max) keeps `held` when it suffices, otherwise asks for `needed`
 // (or `reserve` when a larger reservation, e.g. the profile maximum, was
 // requested); fresh always asks for exactly `needed`. 0 means "no new
 // allocation".
