@@ -22,7 +22,6 @@ function(ettrt_add_delegate_library target adapter_target)
   target_sources(${target} PRIVATE
     ${ETTRT_BACKEND_DIR}/backend_registration.cpp
     ${ETTRT_BACKEND_DIR}/blob/delegate_blob.cpp
-    ${ETTRT_BACKEND_DIR}/blob/delegate_blob_container.cpp
     ${ETTRT_BACKEND_DIR}/blob/engine_metadata.cpp
     ${ETTRT_BACKEND_DIR}/common/error_report.cpp
     ${ETTRT_BACKEND_DIR}/common/printable_text.cpp

@@ -1,5 +1,5 @@
-"""The ExecuTorch backend: edge program -> delegate blob (format version 2:
-one or more engines, each with its metadata; ``batch_engines`` decides how many)."""
+"""The ExecuTorch backend: edge program -> delegate blob (docs/blob_format.md:
+one signature, one or more engines; ``batch_engines`` decides how many)."""
 
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ def _build_engine(
     )
     need = built.execution_memory_bytes
     hint = blob.UNKNOWN_EXECUTION_MEMORY if need is None else need
-    return blob.EngineEntry(blob.DelegateBlob(metadata, built.engine), hint), built
+    weights = blob.UNKNOWN_WEIGHT_BYTES if built.weight_bytes is None else built.weight_bytes
+    return blob.EngineEntry(blob.DelegateBlob(metadata, built.engine), hint, weights), built
 
 
 def _named(

@@ -326,7 +326,7 @@ def save_engine(
     takes and returns them; the delegate binds them by name. ``policies`` are
     ``init_policy``, ``output_buffers``, ``execution_memory``,
     ``enable_weight_streaming`` and ``weight_streaming_budget``, as for ``save``.
-    The delegate blob is format version 2 with this one engine, like ``save``'s.
+    The delegate blob holds this one engine, like ``save``'s.
     """
     data = _read_engine(engine)
     target = checked_target(path)

@@ -1,11 +1,16 @@
-"""Delegate blob writer/reader (exporter/blob.py, docs/blob_format.md).
+"""Delegate blob writer and readers (exporter/blob.py, backend/delegate_blob.cpp,
+docs/blob_format.md version 3).
 
-The C++ reader (backend/delegate_blob.cpp) is cross-tested separately.
+Every malformed blob below is refused by both readers (the C++ one through the
+extension's parse_blob), each naming the problem; valid blobs read the same.
 """
 
 from __future__ import annotations
 
+import random
 import struct
+from dataclasses import dataclass
+from typing import List
 
 import pytest
 from executorch_tensorrt.exporter import blob
@@ -14,11 +19,13 @@ from executorch_tensorrt.exporter.blob import (
     HEADER_SIZE,
     BlobFormatError,
     DelegateBlob,
+    EngineEntry,
     EngineMetadata,
     Flavour,
     ShapeRange,
     TensorSpec,
 )
+from executorch_tensorrt.runtime import _runtime
 
 
 def _spec(name: str, shape=(2, 3), dtype: int = 6) -> TensorSpec:
@@ -40,19 +47,75 @@ def _blob(**overrides) -> DelegateBlob:
     return DelegateBlob(EngineMetadata(**fields), engine)
 
 
-def _header(data: bytes) -> list:
-    return list(struct.unpack_from("<4sHHQQQQ", data, 0))
+def _ranged(low: int, high: int, **overrides) -> DelegateBlob:
+    """A blob whose input and output take batches low..high."""
+    x = TensorSpec("input_0", 6, (ShapeRange((low, 3), (high, 3), (high, 3)),))
+    y = TensorSpec("output_0", 6, (ShapeRange((low, 3), (high, 3), (high, 3)),))
+    fields = dict(inputs=(x,), outputs=(y,), engine=b"vtrt" + bytes([low]) * 70)
+    fields.update(overrides)
+    return _blob(**fields)
 
 
-def _with_header(data: bytes, **fields) -> bytes:
-    names = ["magic", "version", "header_size", "meta_off", "meta_size", "eng_off", "eng_size"]
-    values = _header(data)
-    for key, value in fields.items():
-        values[names.index(key)] = value
-    return struct.pack("<4sHHQQQQ", *values) + data[HEADER_SIZE:]
+THREE = [EngineEntry(_ranged(1, 8), 8192, 4096), EngineEntry(_ranged(9, 32), -1, 4096), EngineEntry(_ranged(33, 128), 131072)]
 
 
-# --- round trips -------------------------------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """Where the fields of an encoded blob lie (docs/blob_format.md)."""
+
+    version_len_at: int
+    counts_at: int
+    tensor_at: List[int]  # each tensor's name-length field
+    num_engines_at: int
+    entry_at: List[int]  # each engine table entry
+    ranges_at: List[int]  # each entry's first shape range
+
+
+def _layout(data: bytes) -> Layout:
+    pos = HEADER_SIZE + 8
+    version_len_at = pos
+    pos += 4 + struct.unpack_from("<I", data, pos)[0]
+    counts_at = pos
+    num_inputs, num_outputs = struct.unpack_from("<II", data, pos)
+    pos += 8
+    tensor_at, ranks = [], []
+    for _ in range(num_inputs + num_outputs):
+        tensor_at.append(pos)
+        pos += 4 + struct.unpack_from("<I", data, pos)[0]
+        ranks.append(data[pos + 1])
+        pos += 4
+    num_engines_at = pos
+    (num_engines,) = struct.unpack_from("<I", data, pos)
+    pos += 8
+    entry_at, ranges_at = [], []
+    for _ in range(num_engines):
+        entry_at.append(pos)
+        num_profiles = struct.unpack_from("<I", data, pos + 40)[0]
+        ranges_at.append(pos + 48)
+        pos += 48 + num_profiles * sum(3 * 8 * rank for rank in ranks)
+    return Layout(version_len_at, counts_at, tensor_at, num_engines_at, entry_at, ranges_at)
+
+
+def _poke(data: bytes, fmt: str, at: int, *values) -> bytes:
+    out = bytearray(data)
+    struct.pack_into(fmt, out, at, *values)
+    return bytes(out)
+
+
+def _cpp_entries(data: bytes) -> list:
+    parsed = _runtime.parse_blob(data)
+    return [(e["engine"], e["execution_memory_bytes"], e["weight_bytes"], e["num_profiles"]) for e in parsed["engines"]]
+
+
+def _as_cpp_dict(spec: TensorSpec) -> dict:
+    return {
+        "name": spec.name,
+        "dtype": spec.dtype,
+        "ranges": [{"min": list(r.min), "opt": list(r.opt), "max": list(r.max)} for r in spec.ranges],
+    }
+
+
+# --- valid blobs: round trips, layout, both readers ---------------------------
 
 
 @pytest.mark.parametrize(
@@ -61,224 +124,186 @@ def _with_header(data: bytes, **fields) -> bytes:
         _blob(),
         _blob(flavour=Flavour.TENSORRT, version_compatible=False, device_index=0),
         _blob(flavour=Flavour.TEST, inputs=(), engine=b"etrt-test-engine 1\n"),
-        # rank 0, zero-size dims, bool/int8/uint8/bfloat16 codes
+        # rank 0, zero-size dims, bool/int8/bfloat16 codes, one-byte names
         _blob(inputs=(_spec("s", ()), _spec("z", (0, 5), 11)), outputs=(_spec("o", (1,), 1), _spec("p", (3,), 15))),
-        # two profiles with real ranges
         _blob(
             num_profiles=2,
             inputs=(TensorSpec("x", 6, (ShapeRange((1, 3), (4, 3), (8, 3)), ShapeRange((8, 3), (16, 3), (32, 3)))),),
             outputs=(TensorSpec("y", 6, (ShapeRange((1,), (4,), (8,)), ShapeRange((8,), (16,), (32,)))),),
         ),
+        _blob(inputs=(_spec("entrée"),)),
     ],
 )
-def test_round_trip(original: DelegateBlob) -> None:
+def test_one_engine_round_trips_through_both_readers(original: DelegateBlob) -> None:
     data = blob.encode(original)
-    assert data[:4] == b"ETRT"
     assert blob.decode(data) == original
+    parsed = _runtime.parse_blob(data)
+    meta = original.metadata
+    assert (parsed["flavour"], parsed["builder_version"], parsed["device_index"]) == (
+        meta.flavour.label, meta.builder_version, meta.device_index,
+    )
+    assert parsed["version_compatible"] is meta.version_compatible and parsed["num_profiles"] == meta.num_profiles
+    assert parsed["inputs"] == [_as_cpp_dict(s) for s in meta.inputs]
+    assert parsed["outputs"] == [_as_cpp_dict(s) for s in meta.outputs]
+    assert parsed["engine"] == original.engine
 
 
-def test_layout_matches_spec() -> None:
-    data = blob.encode(_blob())
-    magic, version, header_size, meta_off, meta_size, eng_off, eng_size = _header(data)
-    assert (magic, version, header_size) == (b"ETRT", 1, 40)
-    assert meta_off == HEADER_SIZE
-    assert eng_off % ENGINE_ALIGNMENT == 0 and eng_off >= meta_off + meta_size
-    assert eng_off + eng_size == len(data)
-    flavour, version_compatible, reserved, device_index = struct.unpack_from("<BBHi", data, meta_off)
-    assert (flavour, version_compatible, reserved, device_index) == (2, 1, 0, 1)
+def test_engines_round_trip_through_both_readers() -> None:
+    data = blob.encode_engines(THREE)
+    assert blob.decode_engines(data) == THREE
+    assert blob.engine_count(data) == 3
+    assert _cpp_entries(data) == [(e.blob.engine, e.execution_memory_bytes, e.weight_bytes, 1) for e in THREE]
+    ranges = [e["inputs"][0]["ranges"][0]["max"] for e in _runtime.parse_blob(data)["engines"]]
+    assert ranges == [[8, 3], [32, 3], [128, 3]]
 
 
-def test_unicode_names_round_trip() -> None:
-    original = _blob(inputs=(_spec("entrée"),))
-    assert blob.decode(blob.encode(original)) == original
+def test_layout_matches_the_spec() -> None:
+    data = blob.encode_engines(THREE)
+    magic, version, header_size, metadata_size, reserved = struct.unpack_from("<4sHHII", data, 0)
+    assert (magic, version, header_size, reserved) == (b"ETRT", 3, 16, 0)
+    assert struct.unpack_from("<BBHi", data, HEADER_SIZE) == (2, 1, 0, 1)  # flavour, version_compatible, -, device
+    layout = _layout(data)
+    assert struct.unpack_from("<II", data, layout.counts_at) == (1, 1)
+    assert struct.unpack_from("<II", data, layout.num_engines_at) == (3, 0)
+    end = HEADER_SIZE + metadata_size
+    for entry, at in zip(THREE, layout.entry_at, strict=True):
+        offset, size, need, weights, reserved, profiles, pad = struct.unpack_from("<QQqqQII", data, at)
+        assert offset % ENGINE_ALIGNMENT == 0 and offset >= end
+        assert data[offset : offset + size] == entry.blob.engine
+        assert (need, weights, reserved, profiles, pad) == (entry.execution_memory_bytes, entry.weight_bytes, 0, 1, 0)
+    # The signature is stored once: each name appears once in the metadata.
+    assert data[:end].count(b"input_0") == 1
 
 
-# --- decode rejections -------------------------------------------------------
+def test_engines_may_sit_in_any_order_and_leave_gaps() -> None:
+    data = bytearray(blob.encode_engines(THREE[:2]))
+    layout = _layout(bytes(data))
+    first, second = (struct.unpack_from("<QQ", data, at) for at in layout.entry_at)
+    moved = len(data) + 64 - len(data) % 64
+    data += bytes(moved - len(data)) + data[first[0] : first[0] + first[1]]
+    struct.pack_into("<Q", data, layout.entry_at[0], moved)
+    assert [e.blob for e in blob.decode_engines(bytes(data))] == [e.blob for e in THREE[:2]]
+    assert [e[0] for e in _cpp_entries(bytes(data))] == [e.blob.engine for e in THREE[:2]]
 
 
-def test_rejects_bad_magic() -> None:
-    data = _with_header(blob.encode(_blob()), magic=b"XTRT")
-    with pytest.raises(BlobFormatError, match="bad magic"):
-        blob.decode(data)
+# --- malformed blobs: refused by both readers ---------------------------------
+
+_ONE = blob.encode(_blob())
+_L1 = _layout(_ONE)
+_MANY = blob.encode_engines(THREE)
+_LM = _layout(_MANY)
+_NAME0 = _L1.tensor_at[0] + 4  # tensor 0's name bytes ("input_0")
+_DTYPE0 = _NAME0 + 7
 
 
-@pytest.mark.parametrize("version", [0, 2, 65535])
-def test_rejects_other_versions(version: int) -> None:
-    data = _with_header(blob.encode(_blob()), version=version)
-    with pytest.raises(BlobFormatError, match=f"version {version} is not supported"):
-        blob.decode(data)
+def _entry(index: int, fmt: str, field_at: int, value: int, data: bytes = _MANY, layout: Layout = _LM) -> bytes:
+    return _poke(data, fmt, layout.entry_at[index] + field_at, value)
 
 
-def test_rejects_other_header_size() -> None:
-    with pytest.raises(BlobFormatError, match="header size"):
-        blob.decode(_with_header(blob.encode(_blob()), header_size=48))
+MALFORMED = [
+    # (id, bytes, Python message, C++ message)
+    ("short", b"ETRT\x03", "shorter than the 16-byte header", "shorter than the 16-byte header"),
+    ("magic", b"XTRT" + _ONE[4:], "bad magic", "does not start with 'ETRT'"),
+    ("version_1", _poke(_ONE, "<H", 4, 1), "re-export the model with this version", "re-export the model with this version"),
+    ("version_2", _poke(_ONE, "<H", 4, 2), "re-export the model with this version", "re-export the model with this version"),
+    ("version_4", _poke(_ONE, "<H", 4, 4), "format version 4 is not supported", "format version 4 is not supported"),
+    ("header_size", _poke(_ONE, "<H", 6, 24), "header size 24, expected 16", "header size 24, expected 16"),
+    ("metadata_past_end", _poke(_ONE, "<I", 8, 2**32 - 1), "runs past the", "run past the"),
+    ("trailing_metadata", _poke(_ONE, "<I", 8, struct.unpack_from("<I", _ONE, 8)[0] + 4), "trailing bytes", "trailing bytes"),
+    ("flavour", _poke(_ONE, "<B", 16, 7), "unknown flavour code 7", "unknown TensorRT flavour code 7"),
+    ("version_compatible", _poke(_ONE, "<B", 17, 2), "version_compatible must be 0 or 1", "version_compatible must be 0 or 1"),
+    ("device", _poke(_ONE, "<i", 20, -1), "negative device index", "negative device index"),
+    ("builder_version_0", _poke(_ONE, "<I", _L1.version_len_at, 0), "builder_version length 0", "builder version length 0"),
+    ("builder_version_65", _poke(_ONE, "<I", _L1.version_len_at, 65), "builder_version length 65", "builder version length 65"),
+    ("no_outputs", _poke(_ONE, "<I", _L1.counts_at + 4, 0), "tensor counts", "0 outputs"),
+    ("inputs_2^32-1", _poke(_ONE, "<I", _L1.counts_at, 2**32 - 1), "tensor counts", "inputs"),
+    ("dtype", _poke(_ONE, "<B", _DTYPE0, 99), "unknown dtype code 99", "unknown dtype code 99"),
+    ("rank", _poke(_ONE, "<B", _DTYPE0 + 1, 17), "rank 17", "rank 17"),
+    ("duplicate", _poke(_ONE, "7s", _L1.tensor_at[1] + 4, b"input_0"), "'input_0' appears twice", "appears twice"),
+    ("min_gt_opt", _poke(_ONE, "<q", _L1.ranges_at[0], 5), "min <= opt <= max", "need 0 <= min <= opt <= max"),
+    ("negative_min", _poke(_ONE, "<q", _L1.ranges_at[0], -1), "0 <= min", "need 0 <= min"),
+    ("num_engines_0", _poke(_MANY, "<I", _LM.num_engines_at, 0), "num_engines 0 outside 1..16", "0 engines, expected 1..16"),
+    ("num_engines_17", _poke(_MANY, "<I", _LM.num_engines_at, 17), "num_engines 17", "17 engines"),
+    ("misaligned", _entry(1, "<Q", 0, struct.unpack_from("<Q", _MANY, _LM.entry_at[1])[0] + 8), "not 64-byte aligned", "not 64-byte aligned"),
+    ("offset_in_header", _entry(0, "<Q", 0, 0), "inside the header or metadata", "lies outside"),
+    ("offset_in_metadata", _entry(0, "<Q", 0, 64), "inside the header or metadata", "lies outside"),
+    ("offset_2^64-64", _entry(0, "<Q", 0, 2**64 - 64), "outside the", "lies outside"),
+    ("size_0", _entry(0, "<Q", 8, 0), "engine 0 is empty", "lies outside"),
+    ("size_2^64-1", _entry(2, "<Q", 8, 2**64 - 1), "outside the", "lies outside"),
+    ("size_2^63", _entry(2, "<Q", 8, 2**63), "outside the", "lies outside"),
+    ("overlap", _entry(1, "<Q", 0, struct.unpack_from("<Q", _MANY, _LM.entry_at[0])[0]), "engine 1 overlaps engine 0", "engines 0 and 1 overlap"),
+    ("memory_-2", _entry(0, "<q", 16, -2), "execution_memory_bytes -2", "execution_memory_bytes -2"),
+    ("weights_-2", _entry(1, "<q", 24, -2), "weight_bytes -2", "weight_bytes -2"),
+    ("profiles_0", _entry(0, "<I", 40, 0), "num_profiles 0", "0 optimization profiles"),
+    ("profiles_65", _entry(0, "<I", 40, 65), "num_profiles 65", "65 optimization profiles"),
+    # Issue 15: declared dims near 2^31, 2^32 and 2^63 whose byte size overflows 64 bits.
+    ("max_2^63-1", _poke(_ONE, "<qq", _L1.ranges_at[0] + 16 * 2, 2**63 - 1, 3), "more than a 64-bit size can count", "which no size can count"),
+    ("max_2^32x2^32", _poke(_ONE, "<qq", _L1.ranges_at[0] + 16 * 2, 2**32, 2**32), "more than a 64-bit size can count", "which no size can count"),
+    ("max_2^31x2^31x", _poke(_ONE, "<qq", _L1.ranges_at[0] + 16 * 2, 2**31, 2**31), "more than a 64-bit size can count", "which no size can count"),
+]
 
 
-def test_rejects_truncation_at_every_length() -> None:
-    data = blob.encode(_blob(engine=b"vtrt" + b"\x01" * 60))
-    for length in range(len(data)):
-        with pytest.raises(BlobFormatError):
-            blob.decode(data[:length])
+@pytest.mark.parametrize("data, python_match, cpp_match", [c[1:] for c in MALFORMED], ids=[c[0] for c in MALFORMED])
+def test_both_readers_refuse(data: bytes, python_match: str, cpp_match: str) -> None:
+    with pytest.raises(BlobFormatError, match=python_match):
+        blob.decode_engines(data)
+    with pytest.raises(ValueError, match=cpp_match):
+        _runtime.parse_blob(data)
 
 
-def test_rejects_metadata_engine_overlap() -> None:
-    data = blob.encode(_blob())
-    _, _, _, meta_off, meta_size, eng_off, eng_size = _header(data)
-    # The engine stays aligned and in bounds; the metadata claims to run into it.
-    overlapping = _with_header(data, meta_size=eng_off - meta_off + 1)
-    with pytest.raises(BlobFormatError, match="overlap"):
-        blob.decode(overlapping)
-    # ... or the metadata is placed inside the engine.
-    with pytest.raises(BlobFormatError, match="overlap"):
-        blob.decode(_with_header(data, meta_off=eng_off + 8, meta_size=8))
+def test_every_truncation_is_refused_by_both_readers() -> None:
+    for data in (_ONE, _MANY):
+        for length in range(len(data)):
+            with pytest.raises(BlobFormatError):
+                blob.decode_engines(data[:length])
+            with pytest.raises(ValueError):
+                _runtime.parse_blob(data[:length])
 
 
-@pytest.mark.parametrize(
-    "fields",
-    [
-        {"eng_off": 1 << 20},
-        {"eng_size": 1 << 20},
-        {"meta_off": 1 << 20},
-        {"meta_size": 1 << 20},
-        {"eng_off": 2**64 - 64},  # would wrap around in unchecked u64 arithmetic
-        {"meta_off": 8},  # inside the header
-    ],
-)
-def test_rejects_offsets_beyond_the_blob(fields: dict) -> None:
-    with pytest.raises(BlobFormatError):
-        blob.decode(_with_header(blob.encode(_blob()), **fields))
+@pytest.mark.parametrize("original", [_ONE, _MANY], ids=["one_engine", "three_engines"])
+def test_readers_agree_on_random_corruptions(original: bytes) -> None:
+    rng = random.Random(7)
+    disagreements = []
+    for _ in range(3000):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            data = data[: rng.randrange(len(data))]
+        try:
+            blob.decode_engines(bytes(data))
+            python_ok = True
+        except BlobFormatError:
+            python_ok = False
+        try:
+            _runtime.parse_blob(bytes(data))
+            cpp_ok = True
+        except ValueError:
+            cpp_ok = False
+        if python_ok != cpp_ok:
+            disagreements.append(bytes(data).hex())
+    assert not disagreements, f"{len(disagreements)} blobs judged differently, first: {disagreements[0]}"
 
 
-def test_rejects_empty_engine() -> None:
-    with pytest.raises(BlobFormatError, match="engine is empty"):
-        blob.decode(_with_header(blob.encode(_blob()), eng_size=0))
+def test_decode_of_several_engines_points_to_decode_engines() -> None:
+    with pytest.raises(BlobFormatError, match="holds 3 engines; use decode_engines"):
+        blob.decode(_MANY)
 
 
-def test_rejects_trailing_metadata_bytes() -> None:
-    data = blob.encode(_blob())
-    _, _, _, meta_off, meta_size, eng_off, _ = _header(data)
-    assert eng_off > meta_off + meta_size, "needs padding between metadata and engine for this test"
-    with pytest.raises(BlobFormatError, match="trailing bytes"):
-        blob.decode(_with_header(data, meta_size=meta_size + 1))
+def test_engine_count_reads_the_table_and_says_one_for_unreadable_bytes() -> None:
+    assert blob.engine_count(_MANY) == 3
+    assert blob.engine_count(b"junk") == 1
+    assert blob.engine_count(_poke(_MANY, "<H", 4, 2)) == 1
 
 
-def test_rejects_unknown_flavour() -> None:
-    data = bytearray(blob.encode(_blob()))
-    data[HEADER_SIZE] = 7
-    with pytest.raises(BlobFormatError, match="unknown flavour code 7"):
-        blob.decode(bytes(data))
-
-
-def _tensor_offset(data: bytes, tensor_index: int) -> int:
-    """Offset of tensor `tensor_index`'s name-length field in the metadata."""
-    pos = HEADER_SIZE + 8
-    (version_len,) = struct.unpack_from("<I", data, pos)
-    pos += 4 + version_len
-    num_profiles, num_inputs, num_outputs = struct.unpack_from("<III", data, pos)
-    pos += 12
-    for _ in range(tensor_index):
-        (name_len,) = struct.unpack_from("<I", data, pos)
-        pos += 4 + name_len
-        _dtype, rank, _ = struct.unpack_from("<BBH", data, pos)
-        pos += 4 + num_profiles * 3 * rank * 8
-    return pos
-
-
-def test_rejects_bad_ranges() -> None:
-    data = bytearray(blob.encode(_blob()))
-    pos = _tensor_offset(bytes(data), 0)
-    (name_len,) = struct.unpack_from("<I", data, pos)
-    dims = pos + 4 + name_len + 4  # min dims of tensor 0 (rank 2)
-    struct.pack_into("<q", data, dims, 5)  # min 5 > opt 2
-    with pytest.raises(BlobFormatError, match="min <= opt <= max"):
-        blob.decode(bytes(data))
-    struct.pack_into("<q", data, dims, -1)  # negative
-    with pytest.raises(BlobFormatError, match="0 <= min"):
-        blob.decode(bytes(data))
-
-
-def test_rejects_rank_above_limit() -> None:
-    data = bytearray(blob.encode(_blob()))
-    pos = _tensor_offset(bytes(data), 0)
-    (name_len,) = struct.unpack_from("<I", data, pos)
-    data[pos + 4 + name_len + 1] = 17
-    with pytest.raises(BlobFormatError, match="rank 17"):
-        blob.decode(bytes(data))
-
-
-def test_rejects_empty_and_oversized_strings() -> None:
-    data = bytearray(blob.encode(_blob()))
-    struct.pack_into("<I", data, HEADER_SIZE + 8, 0)  # builder_version length
-    with pytest.raises(BlobFormatError, match="builder_version length 0"):
-        blob.decode(bytes(data))
-    struct.pack_into("<I", data, HEADER_SIZE + 8, 65)
-    with pytest.raises(BlobFormatError, match="builder_version length 65"):
-        blob.decode(bytes(data))
-
-
-def test_rejects_counts_out_of_range() -> None:
-    data = bytearray(blob.encode(_blob()))
-    (version_len,) = struct.unpack_from("<I", data, HEADER_SIZE + 8)
-    counts = HEADER_SIZE + 12 + version_len
-    struct.pack_into("<I", data, counts + 8, 0)  # num_outputs = 0
-    with pytest.raises(BlobFormatError, match="tensor counts"):
-        blob.decode(bytes(data))
-    struct.pack_into("<I", data, counts, 0)  # num_profiles = 0
-    with pytest.raises(BlobFormatError, match="num_profiles 0"):
-        blob.decode(bytes(data))
-
-
-def test_decode_rejects_duplicate_names() -> None:
-    data = bytearray(blob.encode(_blob(inputs=(_spec("input_0"), _spec("input_1")))))
-    pos = _tensor_offset(bytes(data), 1)
-    data[pos + 4 : pos + 4 + 7] = b"input_0"
-    with pytest.raises(BlobFormatError, match="'input_0' appears twice"):
-        blob.decode(bytes(data))
-
-
-def test_decode_rejects_misaligned_engine() -> None:
-    data = blob.encode(_blob())
-    _, _, _, _, _, eng_off, _ = _header(data)
-    shifted = _with_header(data[:eng_off] + b"\x00" + data[eng_off:], eng_off=eng_off + 1)
-    with pytest.raises(BlobFormatError, match="not 64-byte aligned"):
-        blob.decode(shifted)
-
-
-def test_decode_rejects_version_compatible_other_than_0_or_1() -> None:
-    data = bytearray(blob.encode(_blob()))
-    data[HEADER_SIZE + 1] = 2
-    with pytest.raises(BlobFormatError, match="version_compatible must be 0 or 1"):
-        blob.decode(bytes(data))
-
-
-def test_decode_rejects_negative_device_index() -> None:
-    data = bytearray(blob.encode(_blob()))
-    struct.pack_into("<i", data, HEADER_SIZE + 4, -1)
-    with pytest.raises(BlobFormatError, match="negative device index"):
-        blob.decode(bytes(data))
-
-
-def test_decode_rejects_unknown_dtype_code() -> None:
-    data = bytearray(blob.encode(_blob()))
-    pos = _tensor_offset(bytes(data), 0)
-    (name_len,) = struct.unpack_from("<I", data, pos)
-    data[pos + 4 + name_len] = 99
-    with pytest.raises(BlobFormatError, match="unknown dtype code 99"):
-        blob.decode(bytes(data))
-
-
-# --- encode rejections -------------------------------------------------------
-
-
-def test_encode_rejects_duplicate_names() -> None:
-    with pytest.raises(ValueError, match="unique.*input_0"):
-        blob.encode(_blob(outputs=(_spec("input_0"),)))
+# --- what the writer refuses --------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "overrides, match",
     [
         ({"outputs": ()}, "at least one output"),
+        ({"outputs": (_spec("input_0"),)}, "unique.*input_0"),
         ({"engine": b""}, "engine bytes are empty"),
         ({"device_index": -1}, "device_index"),
         ({"num_profiles": 0}, "num_profiles"),
@@ -289,6 +314,8 @@ def test_encode_rejects_duplicate_names() -> None:
         ({"inputs": (_spec(""),)}, "tensor name"),
         ({"inputs": (_spec("x", (1,) * 17),)}, "rank 17"),
         ({"inputs": (_spec("x", (1,), 99),)}, "dtype code 99"),
+        ({"inputs": (_spec("big", (2**31, 2**31, 2)),)}, r"tensor 'big' profile 0: .* \[2147483648, 2147483648, 2\] holds"),
+        ({"inputs": (_spec("big", (2**32, 2**32), 1),)}, "more than a 64-bit size can count"),
     ],
 )
 def test_encode_rejections(overrides: dict, match: str) -> None:
@@ -296,9 +323,16 @@ def test_encode_rejections(overrides: dict, match: str) -> None:
         blob.encode(_blob(**overrides))
 
 
+def test_largest_countable_tensor_is_written_and_read() -> None:
+    # float32 [2^30, 2^31 - 1]: 2^63 - 2^32 bytes, just under the limit.
+    data = blob.encode(_blob(inputs=(_spec("big", (2**30, 2**31 - 1)),)))
+    assert blob.decode(data).metadata.inputs[0].ranges[0].max == (2**30, 2**31 - 1)
+    assert _runtime.parse_blob(data)["inputs"][0]["ranges"][0]["max"] == [2**30, 2**31 - 1]
+
+
 @pytest.mark.parametrize(
     "args",
-    [((1, 2), (1,), (1,)), ((2,), (1,), (3,)), ((-1,), (0,), (0,)), ((1,), (2,), (1,))],
+    [((1, 2), (1,), (1,)), ((2,), (1,), (3,)), ((-1,), (0,), (0,)), ((1,), (2,), (1,)), ((0,), (0,), (2**63,))],
 )
 def test_shape_range_validation(args: tuple) -> None:
     with pytest.raises(ValueError):
@@ -310,77 +344,6 @@ def test_flavour_labels() -> None:
     assert Flavour.from_label("tensorrt_rtx") is Flavour.TENSORRT_RTX
     with pytest.raises(ValueError, match="unknown TensorRT flavour"):
         Flavour.from_label("trt")
-
-
-# --- version 2: several engines in one delegate ------------------------------
-
-
-def _ranged(low: int, high: int, **overrides) -> DelegateBlob:
-    """A blob whose input and output take batches low..high."""
-    x = TensorSpec("input_0", 6, (ShapeRange((low, 3), (high, 3), (high, 3)),))
-    y = TensorSpec("output_0", 6, (ShapeRange((low, 3), (high, 3), (high, 3)),))
-    fields = dict(inputs=(x,), outputs=(y,), engine=b"vtrt" + bytes([low]) * 70)
-    fields.update(overrides)
-    return _blob(**fields)
-
-
-def _container(parts, hints=None, num_engines=None, offsets=None, sizes=None, version=2, header_size=16) -> bytes:
-    """A version-2 blob laid out by hand, so each field can be wrong."""
-    count = len(parts) if num_engines is None else num_engines
-    table_end = 16 + 32 * len(parts)
-    starts, position = [], -(-table_end // 64) * 64
-    for part in parts:
-        starts.append(position)
-        position = -(-(position + len(part)) // 64) * 64
-    sizes = sizes or [len(p) for p in parts]
-    hints = hints or [-1] * len(parts)
-    out = bytearray(struct.pack("<4sHHII", b"ETRT", version, header_size, count, 0))
-    # The table may lie (offsets, sizes); the parts always lie where a writer puts them.
-    for start, size, hint in zip(offsets or starts, sizes, hints):
-        out += struct.pack("<QQqQ", start, size, hint, 0)
-    for part, start in zip(parts, starts):
-        out += b"\x00" * max(0, start - len(out))
-        out[start : start + len(part)] = part
-    return bytes(out)
-
-
-def test_engines_round_trip() -> None:
-    entries = [
-        blob.EngineEntry(_ranged(1, 8), 8192),
-        blob.EngineEntry(_ranged(9, 32), -1),
-        blob.EngineEntry(_ranged(33, 128), 131072),
-    ]
-    assert blob.decode_engines(blob.encode_engines(entries)) == entries
-
-
-def test_engines_layout_matches_spec() -> None:
-    entries = [blob.EngineEntry(_ranged(1, 8), 100), blob.EngineEntry(_ranged(9, 32), 200)]
-    data = blob.encode_engines(entries)
-    assert struct.unpack_from("<4sHHII", data, 0) == (b"ETRT", 2, 16, 2, 0)
-    for index, entry in enumerate(entries):
-        offset, size, hint, reserved = struct.unpack_from("<QQqQ", data, 16 + 32 * index)
-        assert offset % ENGINE_ALIGNMENT == 0 and offset >= 16 + 32 * 2
-        assert (hint, reserved) == (entry.execution_memory_bytes, 0)
-        # Each entry is a complete version-1 blob, its engine aligned within the delegate blob.
-        assert data[offset : offset + size] == blob.encode(entry.blob)
-        assert (offset + _header(data[offset:])[5]) % ENGINE_ALIGNMENT == 0
-
-
-def test_decode_engines_reads_version_1_as_one_engine_of_unknown_need() -> None:
-    original = _blob()
-    assert blob.decode_engines(blob.encode(original)) == [blob.EngineEntry(original, -1)]
-
-
-def test_version_1_decoder_refuses_version_2() -> None:
-    with pytest.raises(BlobFormatError, match="format version 2 is not supported"):
-        blob.decode(blob.encode_engines([blob.EngineEntry(_blob())]))
-
-
-def test_decode_engines_accepts_what_the_hand_layout_writes() -> None:
-    parts = [blob.encode(_ranged(1, 8)), blob.encode(_ranged(9, 32))]
-    decoded = blob.decode_engines(_container(parts, hints=[5, -1]))
-    assert [e.execution_memory_bytes for e in decoded] == [5, -1]
-    assert [e.blob for e in decoded] == [_ranged(1, 8), _ranged(9, 32)]
 
 
 @pytest.mark.parametrize(
@@ -398,18 +361,8 @@ def test_decode_engines_accepts_what_the_hand_layout_writes() -> None:
     ],
 )
 def test_encode_engines_refuses_engines_that_disagree(change: dict, match: str) -> None:
-    entries = [blob.EngineEntry(_ranged(1, 8)), blob.EngineEntry(_ranged(9, 32, **change))]
+    entries = [EngineEntry(_ranged(1, 8)), EngineEntry(_ranged(9, 32, **change))]
     with pytest.raises(ValueError, match=f"engine 1 differs from engine 0 in {match}"):
-        blob.encode_engines(entries)
-    # A hand-made blob with the same disagreement is refused by the reader.
-    parts = [blob.encode(e.blob) for e in entries]
-    with pytest.raises(BlobFormatError, match=f"engine 1 differs from engine 0 in {match}"):
-        blob.decode_engines(_container(parts))
-
-
-def test_encode_engines_reports_the_first_disagreement() -> None:
-    entries = [blob.EngineEntry(_ranged(1, 8)), blob.EngineEntry(_ranged(9, 32, flavour=Flavour.TEST, device_index=0))]
-    with pytest.raises(ValueError, match="in flavour: 'test' vs 'tensorrt_rtx'"):
         blob.encode_engines(entries)
 
 
@@ -417,12 +370,14 @@ def test_encode_engines_reports_the_first_disagreement() -> None:
     "entries, match",
     [
         ([], "1..16 engines, got 0"),
-        ([blob.EngineEntry(_blob())] * 17, "1..16 engines, got 17"),
-        ([blob.EngineEntry(_blob(), -2)], "execution_memory_bytes"),
-        ([blob.EngineEntry(_blob(), True)], "execution_memory_bytes"),
-        ([blob.EngineEntry(_blob(), 1.5)], "execution_memory_bytes"),  # type: ignore[arg-type]
-        ([blob.EngineEntry(_blob(), 2**63)], "execution_memory_bytes"),
-        ([blob.EngineEntry(_blob(engine=b""))], "engine bytes are empty"),
+        ([EngineEntry(_blob())] * 17, "1..16 engines, got 17"),
+        ([EngineEntry(_blob(), -2)], "execution_memory_bytes"),
+        ([EngineEntry(_blob(), True)], "execution_memory_bytes"),
+        ([EngineEntry(_blob(), 1.5)], "execution_memory_bytes"),  # type: ignore[arg-type]
+        ([EngineEntry(_blob(), 2**63)], "execution_memory_bytes"),
+        ([EngineEntry(_blob(), -1, -2)], "weight_bytes"),
+        ([EngineEntry(_blob(), -1, 2**63)], "weight_bytes"),
+        ([EngineEntry(_blob(engine=b""))], "engine bytes are empty"),
     ],
 )
 def test_encode_engines_rejections(entries: list, match: str) -> None:
@@ -433,33 +388,3 @@ def test_encode_engines_rejections(entries: list, match: str) -> None:
 def test_encode_engines_refuses_a_bare_blob() -> None:
     with pytest.raises(TypeError, match="engine 0 must be an EngineEntry, got DelegateBlob"):
         blob.encode_engines([_blob()])  # type: ignore[list-item]
-
-
-_TWO = [blob.encode(_ranged(1, 8)), blob.encode(_ranged(9, 32))]
-
-
-@pytest.mark.parametrize(
-    "data, match",
-    [
-        (b"ETRT\x02\x00", "shorter than the 16-byte header"),
-        (b"XTRT" + _container(_TWO)[4:], "bad magic"),
-        (_container(_TWO, version=3), "format version 3 is not supported .*knows 1 and 2"),
-        (_container(_TWO, header_size=24), "header size 24, expected 16"),
-        (_container(_TWO, num_engines=0), "num_engines 0 outside 1..16"),
-        (_container(_TWO, num_engines=17), "num_engines 17 outside 1..16"),
-        (_container(_TWO)[:40], "engine table of 2 entries runs past the 40-byte blob"),
-        (_container(_TWO, offsets=[128, 96 + 64 * 5]), "engine 1 offset .* not 64-byte aligned"),
-        (_container(_TWO, offsets=[0, 640]), "engine 0 offset 0 lies inside the header or engine table"),
-        (_container(_TWO, sizes=[0, len(_TWO[1])]), "engine 0 is empty"),
-        (_container(_TWO, sizes=[len(_TWO[0]), 10**6]), r"engine 1 \[.*\) outside the"),
-        (_container(_TWO, sizes=[len(_TWO[0]), 2**64 - 1]), r"engine 1 \[.*\) outside the"),
-        (_container(_TWO, offsets=[2**64 - 64, 640]), r"engine 0 \[.*\) outside the"),
-        (_container(_TWO, hints=[-2, -1]), "engine 0 execution_memory_bytes -2 is negative"),
-        (_container([_TWO[0], _TWO[0]], offsets=[128, 128]), "engine 1 overlaps engine 0"),
-        (_container([_TWO[0], b"XTRT" + _TWO[1][4:]]), "engine 1: bad magic"),
-        (_container([_container([_TWO[0]])]), "engine 0: blob format version 2 is not supported"),
-    ],
-)
-def test_decode_engines_rejections(data: bytes, match: str) -> None:
-    with pytest.raises(BlobFormatError, match=match):
-        blob.decode_engines(data)

@@ -1,11 +1,12 @@
 """Batch-aware engines and execution-memory options on the export side:
 ``batch_engines`` (one engine per optimization profile or one for all),
 ``execution_memory`` (baked for the delegate), the builders' execution-memory
-hints in the version-2 blob, and what ``inspect`` and the summary show."""
+hints in the delegate blob, and what ``inspect`` and the summary show."""
 
 from __future__ import annotations
 
 import io
+import struct
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -327,19 +328,17 @@ def test_rtx_per_range_builds_an_engine_per_profile(monkeypatch: pytest.MonkeyPa
     assert "TensorRT engine 1/1, range 1/2" in drawn and "TensorRT engine 1/1, range 2/2" in drawn
 
 
-def test_inspect_reads_a_version_1_delegate_blob(tmp_path: Path) -> None:
-    """Programs exported before version 2 still describe themselves: one engine, need unknown."""
+def test_inspect_reports_an_old_format_blob_asking_to_re_export(tmp_path: Path) -> None:
+    """Blobs of format versions 1 and 2 (executorch-tensorrt 0.1.0) are refused by name."""
     from pte_blobs import rewrite_program
 
     path = export_batch_range_program(tmp_path, batch_engines="max_batch")
-    ((entry,),) = _entries(path)
 
-    def to_version_1(program: Any) -> None:
+    def to_version_2(program: Any) -> None:
         for data in program.backend_delegate_data:
-            data.data = blob.encode(entry.blob)
+            data.data = data.data[:4] + struct.pack("<H", 2) + data.data[6:]
 
-    old = rewrite_program(path.read_bytes(), to_version_1)
+    old = rewrite_program(path.read_bytes(), to_version_2)
     (delegate,) = inspect_program(old).tensorrt_delegates
-    assert delegate.error is None
-    assert [(e.num_profiles, e.execution_memory_bytes) for e in delegate.engines] == [(3, -1)]
-    assert "bytes if private" not in format_report(inspect_program(old))
+    assert delegate.error is not None and "format version 2 is not supported" in delegate.error
+    assert "re-export the model with this version of executorch-tensorrt" in delegate.error

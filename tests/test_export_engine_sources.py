@@ -43,7 +43,7 @@ def test_prebuilt_engine_whose_names_disagree_fails_at_load(test_engine, tmp_pat
     path = save_engine(
         RELU_PROGRAM.encode(), tmp_path / "bad.pte", [pixels], [SCORES], flavour="test", builder_version="1.0.0"
     )
-    with pytest.raises(DelegateError, match="inputs/outputs do not match the blob metadata"):
+    with pytest.raises(DelegateError, match="the blob.s input \"pixels\" is not a tensor of the engine"):
         load(path).forward(torch.randn(2, 3))
 
 
@@ -213,7 +213,7 @@ def test_prebuilt_engine_is_a_version_2_blob_with_the_baked_execution_memory(tmp
     )
     (payload,) = _payloads(path.read_bytes())
     (entry,) = blob.decode_engines(payload)
-    assert (payload[4], entry.execution_memory_bytes, entry.blob.engine) == (2, -1, RELU_PROGRAM.encode())
+    assert (payload[4], entry.execution_memory_bytes, entry.blob.engine) == (blob.FORMAT_VERSION, -1, RELU_PROGRAM.encode())
     (delegate,) = inspect_program(path).tensorrt_delegates
     assert (delegate.compile_specs["execution_memory"], delegate.compile_specs["batch_engines"]) == (
         "private",

@@ -69,8 +69,8 @@ def _payloads(pte: bytes) -> List[bytes]:
 
 
 def _single_engine(payload: bytes) -> blob.DelegateBlob:
-    """The one engine of a delegate blob, which the exporter writes as format version 2."""
-    assert struct.unpack_from("<H", payload, 4) == (2,)
+    """The one engine of a delegate blob, in the format version this package writes."""
+    assert struct.unpack_from("<H", payload, 4) == (blob.FORMAT_VERSION,)
     (entry,) = blob.decode_engines(payload)
     return entry.blob
 

@@ -1,6 +1,5 @@
 #include "blob/delegate_blob.h"
 #include "common/printable_text.h"
-
 #include <cstring>
 #include <string>
 #include <unordered_set>
@@ -60,122 +59,45 @@ Error truncated(const ByteReader& reader, const char* what) {
       Error::InvalidProgram,
       "malformed delegate blob: metadata truncated while reading %s at byte %zu; re-export the model",
       what,
-      reader.position());
+      kBlobHeaderSize + reader.position());
 }
 
-Error read_string(
-    ByteReader& reader,
-    uint32_t max_bytes,
-    const char* what,
-    std::string* out) {
+Error read_string(ByteReader& reader, uint32_t max_bytes, const char* what, std::string* out) {
   uint32_t length = 0;
   if (!reader.read(&length)) {
     return truncated(reader, what);
   }
   if (length == 0 || length > max_bytes) {
     return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: %s length %u outside 1..%u",
-        what,
-        length,
-        max_bytes);
+        Error::InvalidProgram, "malformed delegate blob: %s length %u outside 1..%u", what, length, max_bytes);
   }
   const uint8_t* bytes = nullptr;
   if (!reader.read_bytes(length, &bytes)) {
     return truncated(reader, what);
   }
   if (std::memchr(bytes, 0, length) != nullptr) {
-    return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: %s contains a NUL byte",
-        what);
+    return report_error(Error::InvalidProgram, "malformed delegate blob: %s contains a NUL byte", what);
   }
   out->assign(reinterpret_cast<const char*>(bytes), length);
   return Error::Ok;
 }
 
-Error read_shape(ByteReader& reader, uint8_t rank, Shape* out) {
-  out->rank = rank;
-  for (uint8_t i = 0; i < rank; ++i) {
-    if (!reader.read(&out->dims[i])) {
-      return truncated(reader, "shape");
-    }
-  }
-  return Error::Ok;
+std::string quoted(const std::string& name) {
+  return printable_quoted(name.data(), name.size());
 }
 
-Error read_tensor(
-    ByteReader& reader,
-    uint32_t num_profiles,
-    TensorSpec* spec) {
-  Error err = read_string(reader, kMaxNameBytes, "tensor name", &spec->name);
-  if (err != Error::Ok) {
-    return err;
-  }
-  uint8_t dtype = 0;
-  uint8_t rank = 0;
-  uint16_t reserved = 0;
-  if (!reader.read(&dtype) || !reader.read(&rank) || !reader.read(&reserved)) {
-    return truncated(reader, "tensor header");
-  }
-  if (dtype_name(dtype) == nullptr) {
-    return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: tensor '%s' has unknown dtype code %u",
-        spec->name.c_str(),
-        dtype);
-  }
-  if (rank > kMaxRank) {
-    return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: tensor '%s' has rank %u; at most %zu",
-        spec->name.c_str(),
-        rank,
-        kMaxRank);
-  }
-  spec->dtype = dtype;
-  spec->ranges.resize(num_profiles);
-  for (uint32_t p = 0; p < num_profiles; ++p) {
-    ShapeRange& range = spec->ranges[p];
-    if ((err = read_shape(reader, rank, &range.min)) != Error::Ok ||
-        (err = read_shape(reader, rank, &range.opt)) != Error::Ok ||
-        (err = read_shape(reader, rank, &range.max)) != Error::Ok) {
-      return err;
-    }
-    for (uint8_t d = 0; d < rank; ++d) {
-      const int64_t lo = range.min.dims[d];
-      const int64_t mid = range.opt.dims[d];
-      const int64_t hi = range.max.dims[d];
-      if (lo < 0 || lo > mid || mid > hi) {
-        return report_error(
-            Error::InvalidProgram,
-            "malformed delegate blob: tensor '%s' profile %u dim %u has min/opt/max %lld/%lld/%lld; need 0 <= min <= opt <= max",
-            spec->name.c_str(),
-            p,
-            d,
-            static_cast<long long>(lo),
-            static_cast<long long>(mid),
-            static_cast<long long>(hi));
-      }
-    }
-  }
-  return Error::Ok;
-}
-
-Error parse_metadata(const uint8_t* data, size_t size, EngineMetadata* meta) {
-  ByteReader reader(data, size);
+// The signature: builder identity and every tensor's name, dtype and rank
+// (`ranks`, in tensor order; the ranges come with each engine).
+Error read_signature(ByteReader& reader, EngineMetadata* signature, std::vector<uint8_t>* ranks) {
   uint8_t flavour = 0;
   uint8_t version_compatible = 0;
   uint16_t reserved = 0;
-  if (!reader.read(&flavour) || !reader.read(&version_compatible) ||
-      !reader.read(&reserved) || !reader.read(&meta->device_index)) {
+  if (!reader.read(&flavour) || !reader.read(&version_compatible) || !reader.read(&reserved) ||
+      !reader.read(&signature->device_index)) {
     return truncated(reader, "engine identity");
   }
   if (!is_known_flavour(flavour)) {
-    return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: unknown TensorRT flavour code %u",
-        flavour);
+    return report_error(Error::InvalidProgram, "malformed delegate blob: unknown TensorRT flavour code %u", flavour);
   }
   if (version_compatible > 1) {
     return report_error(
@@ -183,34 +105,22 @@ Error parse_metadata(const uint8_t* data, size_t size, EngineMetadata* meta) {
         "malformed delegate blob: version_compatible must be 0 or 1, got %u",
         version_compatible);
   }
-  if (meta->device_index < 0) {
+  if (signature->device_index < 0) {
     return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: negative device index %d",
-        meta->device_index);
+        Error::InvalidProgram, "malformed delegate blob: negative device index %d", signature->device_index);
   }
-  meta->flavour = static_cast<Flavour>(flavour);
-  meta->version_compatible = version_compatible == 1;
-  Error err = read_string(
-      reader, kMaxVersionBytes, "builder version", &meta->builder_version);
+  signature->flavour = static_cast<Flavour>(flavour);
+  signature->version_compatible = version_compatible == 1;
+  Error err = read_string(reader, kMaxVersionBytes, "builder version", &signature->builder_version);
   if (err != Error::Ok) {
     return err;
   }
   uint32_t num_inputs = 0;
   uint32_t num_outputs = 0;
-  if (!reader.read(&meta->num_profiles) || !reader.read(&num_inputs) ||
-      !reader.read(&num_outputs)) {
+  if (!reader.read(&num_inputs) || !reader.read(&num_outputs)) {
     return truncated(reader, "tensor counts");
   }
-  if (meta->num_profiles == 0 || meta->num_profiles > kMaxProfiles) {
-    return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: %u optimization profiles; expected 1..%u",
-        meta->num_profiles,
-        kMaxProfiles);
-  }
-  if (num_inputs > kMaxTensors || num_outputs == 0 ||
-      num_outputs > kMaxTensors) {
+  if (num_inputs > kMaxTensors || num_outputs == 0 || num_outputs > kMaxTensors) {
     return report_error(
         Error::InvalidProgram,
         "malformed delegate blob: %u inputs and %u outputs; expected 0..%u inputs and 1..%u outputs",
@@ -220,125 +130,267 @@ Error parse_metadata(const uint8_t* data, size_t size, EngineMetadata* meta) {
         kMaxTensors);
   }
   // Each tensor needs at least 9 bytes (name length, a 1-byte name, dtype,
-  // rank, reserved; rank 0 has no dims). Refusing impossible counts early
-  // keeps a tiny blob from making us reserve large vectors.
+  // rank, reserved). Refusing impossible counts early keeps a tiny blob from
+  // making us reserve large vectors.
   constexpr uint64_t kMinTensorBytes = 4 + 1 + 1 + 1 + 2;
-  if (static_cast<uint64_t>(num_inputs + num_outputs) * kMinTensorBytes >
-      reader.remaining()) {
+  if ((uint64_t{num_inputs} + num_outputs) * kMinTensorBytes > reader.remaining()) {
     return truncated(reader, "tensor list");
   }
-  meta->inputs.resize(num_inputs);
-  meta->outputs.resize(num_outputs);
+  signature->inputs.resize(num_inputs);
+  signature->outputs.resize(num_outputs);
   std::unordered_set<std::string> names;
   for (uint32_t i = 0; i < num_inputs + num_outputs; ++i) {
-    TensorSpec& spec =
-        i < num_inputs ? meta->inputs[i] : meta->outputs[i - num_inputs];
-    if ((err = read_tensor(reader, meta->num_profiles, &spec)) != Error::Ok) {
+    TensorSpec& spec = i < num_inputs ? signature->inputs[i] : signature->outputs[i - num_inputs];
+    if ((err = read_string(reader, kMaxNameBytes, "tensor name", &spec.name)) != Error::Ok) {
       return err;
+    }
+    uint8_t rank = 0;
+    if (!reader.read(&spec.dtype) || !reader.read(&rank) || !reader.read(&reserved)) {
+      return truncated(reader, "tensor header");
+    }
+    if (dtype_name(spec.dtype) == nullptr) {
+      return report_error(
+          Error::InvalidProgram,
+          "malformed delegate blob: tensor %s has unknown dtype code %u",
+          quoted(spec.name).c_str(),
+          spec.dtype);
+    }
+    if (rank > kMaxRank) {
+      return report_error(
+          Error::InvalidProgram,
+          "malformed delegate blob: tensor %s has rank %u; at most %zu",
+          quoted(spec.name).c_str(),
+          rank,
+          kMaxRank);
     }
     if (!names.insert(spec.name).second) {
       return report_error(
-          Error::InvalidProgram,
-          "malformed delegate blob: tensor name %s appears twice",
-          printable_quoted(spec.name.data(), spec.name.size()).c_str());
+          Error::InvalidProgram, "malformed delegate blob: tensor name %s appears twice", quoted(spec.name).c_str());
     }
-  }
-  if (reader.remaining() != 0) {
-    return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: %zu trailing bytes after the metadata",
-        reader.remaining());
+    ranks->push_back(rank);
   }
   return Error::Ok;
 }
 
-// Checks that [offset, offset + length) lies after the header and inside the
-// blob, computed without overflow.
-Error check_section(const char* what, uint64_t offset, uint64_t length, size_t size) {
-  if (offset >= kBlobHeaderSize && offset <= size && length <= size - offset) {
-    return Error::Ok;
+Error read_shape(ByteReader& reader, uint8_t rank, Shape* out) {
+  out->rank = rank;
+  for (uint8_t i = 0; i < rank; ++i) {
+    if (!reader.read(&out->dims[i])) {
+      return truncated(reader, "shape range");
+    }
   }
-  return report_error(
-      Error::InvalidProgram,
-      "malformed delegate blob: %s at offset %llu, %llu bytes, lies outside the %zu-byte blob",
-      what,
-      static_cast<unsigned long long>(offset),
-      static_cast<unsigned long long>(length),
-      size);
+  return Error::Ok;
 }
 
-} // namespace
+// One profile's range of one tensor: 0 <= min <= opt <= max per dim, and the
+// largest shape countable in bytes.
+Error read_range(ByteReader& reader, uint32_t engine, uint32_t profile, uint8_t rank, TensorSpec* spec) {
+  ShapeRange range;
+  Error err = Error::Ok;
+  if ((err = read_shape(reader, rank, &range.min)) != Error::Ok ||
+      (err = read_shape(reader, rank, &range.opt)) != Error::Ok ||
+      (err = read_shape(reader, rank, &range.max)) != Error::Ok) {
+    return err;
+  }
+  for (uint8_t d = 0; d < rank; ++d) {
+    const int64_t lo = range.min.dims[d], mid = range.opt.dims[d], hi = range.max.dims[d];
+    if (lo < 0 || lo > mid || mid > hi) {
+      return report_error(
+          Error::InvalidProgram,
+          "malformed delegate blob: engine %u tensor %s profile %u dim %u has min/opt/max %lld/%lld/%lld; "
+          "need 0 <= min <= opt <= max",
+          engine,
+          quoted(spec->name).c_str(),
+          profile,
+          d,
+          static_cast<long long>(lo),
+          static_cast<long long>(mid),
+          static_cast<long long>(hi));
+    }
+  }
+  uint64_t elements = 0, bytes = 0;
+  if (!checked_shape_bytes(range.max, spec->dtype, &elements, &bytes)) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: engine %u tensor %s profile %u: its largest shape %s holds 2^63 bytes of %s or "
+        "more, which no size can count; re-export the model with smaller shape ranges",
+        engine,
+        quoted(spec->name).c_str(),
+        profile,
+        range.max.to_string().c_str(),
+        dtype_name(spec->dtype));
+  }
+  spec->ranges.push_back(range);
+  return Error::Ok;
+}
 
-Result<EngineBlob> parse_engine_blob(const void* data, size_t size) {
-  if (data == nullptr || size < kBlobHeaderSize) {
+// One engine table entry and its shape ranges. `metadata_end` is where the
+// engine bytes may start in the blob [bytes, bytes + size).
+Error read_engine(
+    ByteReader& reader,
+    uint32_t index,
+    const EngineMetadata& signature,
+    const std::vector<uint8_t>& ranks,
+    uint64_t metadata_end,
+    const uint8_t* bytes,
+    size_t size,
+    EngineBlob* out) {
+  uint64_t offset = 0, length = 0, reserved = 0;
+  uint32_t num_profiles = 0, pad = 0;
+  if (!reader.read(&offset) || !reader.read(&length) || !reader.read(&out->execution_memory_hint) ||
+      !reader.read(&out->weight_bytes) || !reader.read(&reserved) || !reader.read(&num_profiles) ||
+      !reader.read(&pad)) {
+    return truncated(reader, "engine table");
+  }
+  if (offset % kBlobAlignment != 0) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: engine %u offset %llu is not %llu-byte aligned",
+        index,
+        static_cast<unsigned long long>(offset),
+        static_cast<unsigned long long>(kBlobAlignment));
+  }
+  // [offset, offset + length) after the metadata and inside the blob, computed without overflow.
+  if (offset < metadata_end || offset > size || length > size - offset || length == 0) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: engine %u at offset %llu, %llu bytes, lies outside the %zu-byte blob "
+        "(after its %llu bytes of header and metadata)",
+        index,
+        static_cast<unsigned long long>(offset),
+        static_cast<unsigned long long>(length),
+        size,
+        static_cast<unsigned long long>(metadata_end));
+  }
+  for (const auto& [what, value] : {std::pair<const char*, int64_t>{"execution_memory_bytes", out->execution_memory_hint},
+                                    {"weight_bytes", out->weight_bytes}}) {
+    if (value < -1) {
+      return report_error(
+          Error::InvalidProgram,
+          "malformed delegate blob: engine %u has %s %lld (expected -1, unknown, or a byte count)",
+          index,
+          what,
+          static_cast<long long>(value));
+    }
+  }
+  if (num_profiles == 0 || num_profiles > kMaxProfiles) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: engine %u has %u optimization profiles; expected 1..%u",
+        index,
+        num_profiles,
+        kMaxProfiles);
+  }
+  out->metadata = signature;
+  out->metadata.num_profiles = num_profiles;
+  out->engine_size = static_cast<size_t>(length);
+  const size_t num_inputs = signature.inputs.size();
+  for (uint32_t p = 0; p < num_profiles; ++p) {
+    for (size_t t = 0; t < ranks.size(); ++t) {
+      TensorSpec& spec = t < num_inputs ? out->metadata.inputs[t] : out->metadata.outputs[t - num_inputs];
+      Error err = read_range(reader, index, p, ranks[t], &spec);
+      if (err != Error::Ok) {
+        return err;
+      }
+    }
+  }
+  out->engine = bytes + offset;
+  return Error::Ok;
+}
+
+Error read_header(const uint8_t* bytes, size_t size, uint32_t* metadata_size) {
+  if (bytes == nullptr || size < 6) {
     return report_error(
         Error::InvalidProgram,
         "malformed delegate blob: %zu bytes, shorter than the %zu-byte header",
-        data == nullptr ? 0 : size,
+        bytes == nullptr ? 0 : size,
         kBlobHeaderSize);
   }
-  const auto* bytes = static_cast<const uint8_t*>(data);
   if (std::memcmp(bytes, kBlobMagic, sizeof(kBlobMagic)) != 0) {
     return report_error(
         Error::InvalidProgram,
         "delegate blob does not start with 'ETRT': not produced by the executorch-tensorrt exporter");
   }
-  ByteReader header(bytes + sizeof(kBlobMagic), kBlobHeaderSize - sizeof(kBlobMagic));
-  uint16_t version = 0;
-  uint16_t header_size = 0;
-  uint64_t meta_offset = 0, meta_size = 0, engine_offset = 0, engine_size = 0;
-  // Cannot fail: the header bytes were length-checked above.
-  (void)(header.read(&version) && header.read(&header_size) &&
-         header.read(&meta_offset) && header.read(&meta_size) &&
-         header.read(&engine_offset) && header.read(&engine_size));
-  if (version != kEngineBlobFormatVersion) {
+  ByteReader header(bytes + sizeof(kBlobMagic), size - sizeof(kBlobMagic));
+  uint16_t version = 0, header_size = 0;
+  uint32_t reserved = 0;
+  (void)header.read(&version); // cannot fail: 6 bytes were checked
+  if (version != kBlobFormatVersion) {
+    const bool newer = version > kBlobFormatVersion;
     return report_error(
-        version > kEngineBlobFormatVersion ? Error::DelegateInvalidCompatibility : Error::InvalidProgram,
-        "engine blob format version %u is not supported by this delegate (an engine is stored as version %u); %s",
+        newer ? Error::DelegateInvalidCompatibility : Error::InvalidProgram,
+        "delegate blob format version %u is not supported by this delegate (it reads version %u); %s",
         version,
-        kEngineBlobFormatVersion,
-        version > kEngineBlobFormatVersion
-            ? "upgrade executorch-tensorrt or re-export with the installed version"
-            : "re-export the model");
+        kBlobFormatVersion,
+        newer ? "upgrade executorch-tensorrt or re-export the model with the installed version"
+              : "re-export the model with this version of executorch-tensorrt");
+  }
+  if (!header.read(&header_size) || !header.read(metadata_size) || !header.read(&reserved)) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: %zu bytes, shorter than the %zu-byte header",
+        size,
+        kBlobHeaderSize);
   }
   if (header_size != kBlobHeaderSize) {
     return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: header size %u, expected %zu",
-        header_size,
-        kBlobHeaderSize);
+        Error::InvalidProgram, "malformed delegate blob: header size %u, expected %zu", header_size, kBlobHeaderSize);
   }
-  Error err = check_section("metadata", meta_offset, meta_size, size);
+  if (*metadata_size > size - kBlobHeaderSize) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: %u bytes of metadata run past the %zu-byte blob",
+        *metadata_size,
+        size);
+  }
+  return Error::Ok;
+}
+
+} // namespace
+
+Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  uint32_t metadata_size = 0;
+  Error err = read_header(bytes, size, &metadata_size);
   if (err != Error::Ok) {
     return err;
   }
-  if ((err = check_section("engine", engine_offset, engine_size, size)) != Error::Ok) {
+  ByteReader reader(bytes + kBlobHeaderSize, metadata_size);
+  EngineMetadata signature;
+  std::vector<uint8_t> ranks;
+  if ((err = read_signature(reader, &signature, &ranks)) != Error::Ok) {
     return err;
   }
-  if (engine_size == 0) {
-    return report_error(Error::InvalidProgram, "malformed delegate blob: the engine is empty");
+  uint32_t num_engines = 0, reserved = 0;
+  if (!reader.read(&num_engines) || !reader.read(&reserved)) {
+    return truncated(reader, "engine count");
   }
-  if (engine_offset % kBlobAlignment != 0) {
+  if (num_engines == 0 || num_engines > kMaxEnginesPerDelegate) {
     return report_error(
         Error::InvalidProgram,
-        "malformed delegate blob: engine offset %llu is not %llu-byte aligned",
-        static_cast<unsigned long long>(engine_offset),
-        static_cast<unsigned long long>(kBlobAlignment));
+        "malformed delegate blob: %u engines, expected 1..%u",
+        num_engines,
+        kMaxEnginesPerDelegate);
   }
-  // Both sections are inside the blob, so these sums cannot overflow.
-  if (meta_offset < engine_offset + engine_size &&
-      engine_offset < meta_offset + meta_size) {
+  const uint64_t metadata_end = kBlobHeaderSize + uint64_t{metadata_size};
+  DelegateBlob blob;
+  blob.engines.resize(num_engines);
+  for (uint32_t e = 0; e < num_engines; ++e) {
+    EngineBlob& engine = blob.engines[e];
+    if ((err = read_engine(reader, e, signature, ranks, metadata_end, bytes, size, &engine)) != Error::Ok) {
+      return err;
+    }
+    for (uint32_t other = 0; other < e; ++other) {
+      const EngineBlob& before = blob.engines[other];
+      if (engine.engine < before.engine + before.engine_size && before.engine < engine.engine + engine.engine_size) {
+        return report_error(Error::InvalidProgram, "malformed delegate blob: engines %u and %u overlap", other, e);
+      }
+    }
+  }
+  if (reader.remaining() != 0) {
     return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: metadata and engine sections overlap");
+        Error::InvalidProgram, "malformed delegate blob: %zu trailing bytes after the metadata", reader.remaining());
   }
-  EngineBlob blob;
-  err = parse_metadata(bytes + meta_offset, meta_size, &blob.metadata);
-  if (err != Error::Ok) {
-    return err;
-  }
-  blob.engine = bytes + engine_offset;
-  blob.engine_size = engine_size;
   return blob;
 }
 

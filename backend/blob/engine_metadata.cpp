@@ -1,5 +1,9 @@
 #include "blob/engine_metadata.h"
 
+#include "common/dtypes.h"
+
+#include <executorch/runtime/core/exec_aten/util/scalar_type_util.h>
+
 namespace executorch_tensorrt {
 
 const char* flavour_name(Flavour flavour) {
@@ -21,30 +25,33 @@ bool is_known_flavour(uint8_t code) {
 }
 
 const char* dtype_name(uint8_t scalar_type) {
-  switch (scalar_type) {
-    case 0:
-      return "uint8";
-    case 1:
-      return "int8";
-    case 2:
-      return "int16";
-    case 3:
-      return "int32";
-    case 4:
-      return "int64";
-    case 5:
-      return "float16";
-    case 6:
-      return "float32";
-    case 7:
-      return "float64";
-    case 11:
-      return "bool";
-    case 15:
-      return "bfloat16";
-    default:
-      return nullptr;
+  return scalar_type_name(scalar_type);
+}
+
+bool checked_shape_bytes(const Shape& shape, uint8_t dtype, uint64_t* elements, uint64_t* bytes) {
+  constexpr uint64_t kLimit = uint64_t{1} << 63;
+  bool empty = false;
+  for (uint8_t d = 0; d < shape.rank; ++d) {
+    if (shape.dims[d] < 0) {
+      return false;
+    }
+    empty = empty || shape.dims[d] == 0;
   }
+  uint64_t count = empty ? 0 : 1;
+  for (uint8_t d = 0; d < shape.rank && !empty; ++d) {
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(shape.dims[d]), &count)) {
+      return false;
+    }
+  }
+  const auto element = static_cast<uint64_t>(
+      executorch::runtime::elementSize(static_cast<executorch::aten::ScalarType>(dtype)));
+  uint64_t total = 0;
+  if (__builtin_mul_overflow(count, element, &total) || total >= kLimit) {
+    return false;
+  }
+  *elements = count;
+  *bytes = total;
+  return true;
 }
 
 bool Shape::operator==(const Shape& other) const {

@@ -24,6 +24,13 @@ inline constexpr size_t kMaxRank = 16;
 // nullptr for any other code.
 const char* dtype_name(uint8_t scalar_type);
 
+// The element count and byte size of `shape` as `dtype` (a code dtype_name()
+// knows), computed without overflow; false when a dim is negative or the
+// size reaches 2^63 bytes. Every size the delegate derives from a blob or an
+// engine goes through this, so no later sum or product can wrap.
+struct Shape;
+bool checked_shape_bytes(const Shape& shape, uint8_t dtype, uint64_t* elements, uint64_t* bytes);
+
 // A tensor shape of bounded rank, cheap to copy and free of heap allocation so
 // it can be used on the execute path.
 struct Shape {

@@ -22,6 +22,13 @@ CompatibilityVerdict check_compatibility(
     bool engine_version_compatible,
     const EngineIdentity& runtime);
 
+// Ok when `engine` has exactly the blob's tensors (names, input or output,
+// dtypes, ranks, static dims) and optimization profiles (count, and each
+// input's min and max per profile); else DelegateInvalidCompatibility with
+// a message naming the tensor and both sides. What the engine leaves unsaid
+// (nullopt dims or profiles) is not compared. Pure, for tables of cases.
+Error check_engine_matches_blob(const EngineDescription& engine, const EngineMetadata& blob);
+
 // Parses "1.2.3[.4]" into its first three numbers; false if malformed.
 bool parse_version(const std::string& text, int parts[3]);
 

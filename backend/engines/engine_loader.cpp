@@ -25,7 +25,21 @@ Result<std::unique_ptr<Engine>> load_engine(
   if (!verdict.compatible) {
     return report_error(Error::DelegateInvalidCompatibility, "%s", verdict.reason.c_str());
   }
-  return (*runtime)->deserialize(engine, engine_size, metadata);
+  Result<std::unique_ptr<Engine>> loaded = (*runtime)->deserialize(engine, engine_size, metadata);
+  if (!loaded.ok()) {
+    return loaded.error();
+  }
+  Result<EngineDescription> described = (*loaded)->describe();
+  if (!described.ok()) {
+    return report_error(
+        described.error() == Error::NotSupported ? Error::DelegateInvalidCompatibility : described.error(),
+        "%s cannot describe the engine's inputs and outputs, so they cannot be checked against the delegate blob",
+        (*runtime)->description().c_str());
+  }
+  if ((err = check_engine_matches_blob(*described, metadata)) != Error::Ok) {
+    return err;
+  }
+  return loaded;
 }
 
 } // namespace executorch_tensorrt

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,27 @@ enum class ContextMemory : uint8_t {
   // each run (TensorRT's kUSER_MANAGED), so engines whose runs never overlap
   // can share one allocation (backend/execution_memory_pool.h).
   kUserManaged,
+};
+
+// What a deserialized engine says about its own inputs and outputs, read from
+// the engine (never from the blob). The delegate compares it with what the
+// blob promises when the engine is deserialized and refuses a disagreement
+// naming both sides (check_engine_matches_blob, engine_compatibility.h).
+inline constexpr uint8_t kUnknownDtype = 255; // the engine's type has no ExecuTorch ScalarType
+struct TensorDescription {
+  std::string name;
+  bool is_input = true;
+  uint8_t dtype = kUnknownDtype; // ExecuTorch ScalarType code
+  // The engine's shape, -1 for each dynamic dim; nullopt when the runtime
+  // fixes no shape (the test engine's programs unless they declare one).
+  std::optional<Shape> dims;
+  // Inputs: min/opt/max of each optimization profile, in profile order;
+  // empty when the runtime does not say.
+  std::vector<ShapeRange> profiles;
+};
+struct EngineDescription {
+  std::optional<uint32_t> num_profiles; // nullopt: the runtime has no profiles to report
+  std::vector<TensorDescription> tensors; // every I/O tensor of the engine, in the engine's order
 };
 
 // A deserialized engine. Its lifecycle (driven by the delegate's
@@ -118,11 +140,23 @@ class Engine {
     return Error::NotSupported;
   }
 
+  // What the engine itself has: its I/O tensors and optimization profiles
+  // (TensorRT: getNbIOTensors, getIOTensorName, getTensorIOMode,
+  // getTensorDataType, getTensorShape, getNbOptimizationProfiles,
+  // getProfileShape). Called after each deserialize(); an engine runtime
+  // that does not override it cannot load engines (the delegate refuses to
+  // run what it cannot check). Stand-ins that drive an executor directly
+  // need not.
+  virtual Result<EngineDescription> describe() const {
+    return Error::NotSupported;
+  }
+
   // --- Execution -------------------------------------------------------------
 
   // Selects optimization profile `profile` (every input shape lies in its
   // ranges, checked by the caller) and returns the shapes of the outputs
-  // (metadata order) for the given input shapes (metadata order).
+  // (metadata order) for the given input shapes (metadata order). The caller
+  // refuses shapes outside the blob's output ranges for that profile.
   virtual Error infer_output_shapes(
       uint32_t profile,
       Span<const Shape> input_shapes,

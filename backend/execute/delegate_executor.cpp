@@ -58,20 +58,20 @@ size_t staging_slot(size_t nbytes) {
 }
 
 // The staging a call needs when every tensor is on the host at the largest
-// shape any profile admits.
+// shape any profile admits (saturating: the parser refused every shape whose
+// bytes cannot be counted, and a sum too large must not wrap to a small one).
 size_t profile_max_staging_bytes(const EngineMetadata& metadata) {
   size_t total = 0;
   auto add = [&total](const TensorSpec& spec) {
-    size_t largest = 0;
+    uint64_t largest = 0;
     for (const ShapeRange& range : spec.ranges) {
-      size_t elements = 1;
-      for (uint8_t d = 0; d < range.max.rank; ++d) {
-        elements *= static_cast<size_t>(range.max.dims[d] < 0 ? 0 : range.max.dims[d]);
+      uint64_t elements = 0, bytes = 0;
+      if (!checked_shape_bytes(range.max, spec.dtype, &elements, &bytes)) {
+        bytes = kSaturatedSize;
       }
-      largest = elements > largest ? elements : largest;
+      largest = bytes > largest ? bytes : largest;
     }
-    const auto type = static_cast<executorch::aten::ScalarType>(spec.dtype);
-    total += staging_slot(largest * executorch::runtime::elementSize(type));
+    total = add_staging(total, staging_slot(static_cast<size_t>(largest)));
   };
   for (const TensorSpec& spec : metadata.inputs) {
     add(spec);
@@ -191,6 +191,16 @@ Error DelegateExecutor::bind_input(size_t index, EValue* arg) {
         printable_dtype(dtype),
         shape.to_string().c_str());
   }
+  // A tensor whose sizes multiply past 64 bits reports a wrapped nbytes: the
+  // engine would read past its data.
+  uint64_t elements = 0, bytes = 0;
+  if (!checked_shape_bytes(shape, dtype, &elements, &bytes) || bytes != tensor.nbytes()) {
+    return report_error(
+        Error::InvalidArgument,
+        "input '%s' (#%zu): shape %s of %s does not match the tensor's %zu bytes (a size that cannot be counted "
+        "in 64 bits, or an inconsistent tensor)",
+        spec.name.c_str(), index, shape.to_string().c_str(), dtype_name(spec.dtype), tensor.nbytes());
+  }
   Error err = check_device("input", spec, index, tensor);
   if (err != Error::Ok) {
     return err;
@@ -266,6 +276,32 @@ Error DelegateExecutor::bind_output(size_t index, EValue* arg) {
   return Error::Ok;
 }
 
+// What the engine says it will produce must be what the blob promises for
+// the slot: a shape out of range (or one whose bytes cannot be counted)
+// would have the engine write past the output's planned memory.
+Error DelegateExecutor::check_output_shapes(uint32_t slot) const {
+  for (size_t i = 0; i < metadata_.outputs.size(); ++i) {
+    const TensorSpec& spec = metadata_.outputs[i];
+    const Shape& shape = output_shapes_[i];
+    uint64_t elements = 0, bytes = 0;
+    if (slot < spec.ranges.size() && spec.ranges[slot].contains(shape) &&
+        checked_shape_bytes(shape, spec.dtype, &elements, &bytes)) {
+      continue;
+    }
+    return report_error(
+        Error::InvalidProgram,
+        "output '%s' (#%zu): the engine produces %s for engine %u profile %u, the blob promises %s; the engine does "
+        "not match its blob, re-export the model",
+        spec.name.c_str(),
+        i,
+        shape.to_string().c_str(),
+        slots_[slot].engine,
+        slots_[slot].profile,
+        slot < spec.ranges.size() ? spec.ranges[slot].to_string().c_str() : "no range");
+  }
+  return Error::Ok;
+}
+
 // The slot (engine and profile) for this call's input shapes. Each input
 // already fits some slot; together they must fit the same one.
 Result<uint32_t> DelegateExecutor::select_slot() const {
@@ -316,7 +352,7 @@ Error DelegateExecutor::check_device(
 void DelegateExecutor::set_output_buffer_policy(OutputBufferPolicy policy) {
   // reuse_profile_max is reuse with the buffer sized for the profile maximum.
   const bool profile_max = policy == OutputBufferPolicy::kReuseProfileMax;
-  staging_.set_policy(profile_max ? OutputBufferPolicy::kReuse : policy);
+  staging_.set_policy(policy);
   reserve_for_profile_maximum(profile_max);
   requested_policy_ = policy;
 }
@@ -336,7 +372,7 @@ size_t DelegateExecutor::plan_staging() {
   auto place = [&offset](Binding& binding, const DeviceTensor& bound) {
     if (!binding.on_device) {
       binding.staging_offset = offset;
-      offset += staging_slot(bound.nbytes);
+      offset = add_staging(offset, staging_slot(bound.nbytes));
     }
   };
   for (size_t i = 0; i < inputs_.size(); ++i) {
@@ -450,7 +486,7 @@ Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args, EventT
       slot.profile,
       {input_shapes_.data(), input_shapes_.size()},
       {output_shapes_.data(), output_shapes_.size()});
-  if (err != Error::Ok) {
+  if (err != Error::Ok || (err = check_output_shapes(*slot_index)) != Error::Ok) {
     return err;
   }
   for (size_t i = 0; i < metadata_.outputs.size(); ++i) {

@@ -99,6 +99,7 @@ class DelegateExecutor {
   Error check_argument_count(size_t count) const;
   Error bind_input(size_t index, executorch::runtime::EValue* arg);
   Result<uint32_t> select_slot() const;
+  Error check_output_shapes(uint32_t slot) const;
   void record_batch(const ProfileSlot& slot);
   Error bind_output(size_t index, executorch::runtime::EValue* arg);
   Error check_device(const char* role, const TensorSpec& spec, size_t index, const executorch::aten::Tensor& tensor) const;

@@ -1,6 +1,7 @@
 #include "memory/execution_memory_pool.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <tuple>
 
@@ -127,8 +128,10 @@ ExecutionMemoryPoolReport ExecutionMemoryPool::report() const {
   report.scope = scope_;
   report.capacity_bytes = capacity_;
   report.largest_need_bytes = largest_need_locked();
+  // Saturating: the needs are what engines report.
   for (int64_t need : needs_) {
-    report.summed_need_bytes += need > 0 ? need : 0;
+    const int64_t add = need > 0 ? need : 0;
+    report.summed_need_bytes = report.summed_need_bytes > INT64_MAX - add ? INT64_MAX : report.summed_need_bytes + add;
   }
   report.members = members_.size();
   report.leases = leases_;

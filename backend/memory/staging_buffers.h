@@ -5,7 +5,9 @@
 // so the policy comes down to when that allocation is made:
 //   reuse: kept across calls; replaced by a larger one only when a call
 //          needs more than it holds (the batch grew), never for less;
-//   fresh: made for every call and released when the call completes.
+//   fresh: made for every call and released when the call completes;
+//   reuse_profile_max: reuse whose first allocation is the reserve (the
+//          staging need at every profile's maximum shapes).
 
 #include <cstddef>
 #include <cstdint>
@@ -21,12 +23,24 @@ namespace executorch_tensorrt {
 // which cudaMalloc itself gives).
 inline constexpr size_t kStagingAlignment = 256;
 
+// Sizes here saturate at SIZE_MAX instead of wrapping: a saturated request
+// fails to allocate with its size in the message, where a wrapped one would
+// silently hand out a buffer too small for the call.
+inline constexpr size_t kSaturatedSize = SIZE_MAX;
+
 inline size_t align_staging(size_t nbytes) {
+  if (nbytes > kSaturatedSize - (kStagingAlignment - 1)) {
+    return kSaturatedSize;
+  }
   return (nbytes + kStagingAlignment - 1) / kStagingAlignment * kStagingAlignment;
 }
 
+inline size_t add_staging(size_t a, size_t b) {
+  return a > kSaturatedSize - b ? kSaturatedSize : a + b;
+}
+
 // The staging capacity a call must be given under `policy`. Pure, for tables
-// of cases: reuse keeps `held` when it suffices, otherwise asks for `needed`
+// of cases: reuse (and reuse_profile_max) keeps `held` when it suffices, otherwise asks for `needed`
 // (or `reserve` when a larger reservation, e.g. the profile maximum, was
 // requested); fresh always asks for exactly `needed`. 0 means "no new
 // allocation".

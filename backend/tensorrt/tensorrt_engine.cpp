@@ -74,10 +74,6 @@ Result<std::unique_ptr<TensorRTEngine>> TensorRTEngine::create(
     TensorRTLogger& logger) {
   std::unique_ptr<TensorRTEngine> out(
       new TensorRTEngine(std::move(engine), metadata, logger));
-  Error err = out->check_signature(metadata);
-  if (err != Error::Ok) {
-    return err;
-  }
   const cudaError_t status = out->stream_.create();
   if (status != cudaSuccess) {
     return cuda_failure(Error::Internal, "cudaStreamCreate", status);
@@ -85,56 +81,53 @@ Result<std::unique_ptr<TensorRTEngine>> TensorRTEngine::create(
   return out;
 }
 
-Error TensorRTEngine::check_signature(const EngineMetadata& metadata) const {
+namespace {
+
+// TensorRT dims as a Shape; nullopt when TensorRT reports none (nbDims < 0)
+// or more than the delegate's largest rank.
+std::optional<Shape> shape_of(const nvinfer1::Dims& dims) {
+  if (dims.nbDims < 0 || dims.nbDims > static_cast<int32_t>(kMaxRank)) {
+    return std::nullopt;
+  }
+  Shape shape;
+  shape.rank = static_cast<uint8_t>(dims.nbDims);
+  for (int32_t d = 0; d < dims.nbDims; ++d) {
+    shape.dims[d] = dims.d[d];
+  }
+  return shape;
+}
+
+} // namespace
+
+Result<EngineDescription> TensorRTEngine::describe() const {
+  EngineDescription out;
   const int32_t profiles = engine_->getNbOptimizationProfiles();
-  if (profiles < 0 || static_cast<uint32_t>(profiles) != metadata.num_profiles) {
-    return report_error(
-        Error::DelegateInvalidCompatibility,
-        "the engine has %d optimization profiles but the blob metadata lists %u; re-export the model",
-        profiles,
-        metadata.num_profiles);
-  }
-  const size_t expected = metadata.inputs.size() + metadata.outputs.size();
-  const int32_t actual = engine_->getNbIOTensors();
-  if (actual < 0 || static_cast<size_t>(actual) != expected) {
-    return report_error(
-        Error::DelegateInvalidCompatibility,
-        "the engine has %d I/O tensors but the blob metadata lists %zu; re-export the model",
-        actual,
-        expected);
-  }
-  auto check = [&](const TensorSpec& spec, nvinfer1::TensorIOMode mode) {
-    const char* name = spec.name.c_str();
-    if (engine_->getTensorIOMode(name) != mode) {
-      return report_error(
-          Error::DelegateInvalidCompatibility,
-          "the engine has no %s tensor named '%s'; re-export the model",
-          mode == nvinfer1::TensorIOMode::kINPUT ? "input" : "output",
-          name);
+  out.num_profiles = profiles < 0 ? 0u : static_cast<uint32_t>(profiles);
+  const int32_t count = engine_->getNbIOTensors();
+  for (int32_t i = 0; i < count; ++i) {
+    const char* name = engine_->getIOTensorName(i);
+    TensorDescription tensor;
+    tensor.name = name != nullptr ? name : "";
+    tensor.is_input = engine_->getTensorIOMode(name) == nvinfer1::TensorIOMode::kINPUT;
+    if (!scalar_type_of(engine_->getTensorDataType(name), &tensor.dtype)) {
+      tensor.dtype = kUnknownDtype;
     }
-    uint8_t dtype = 0;
-    if (!scalar_type_of(engine_->getTensorDataType(name), &dtype) || dtype != spec.dtype) {
-      return report_error(
-          Error::DelegateInvalidCompatibility,
-          "engine tensor '%s' does not have the dtype %s recorded in the blob; re-export the model",
-          name,
-          dtype_name(spec.dtype));
+    // Dims TensorRT cannot report (nbDims < 0 or above kMaxRank) become rank
+    // 0, which the delegate's check refuses for any tensor of rank > 0.
+    tensor.dims = shape_of(engine_->getTensorShape(name)).value_or(Shape{});
+    for (int32_t p = 0; tensor.is_input && p < profiles; ++p) {
+      const auto min = shape_of(engine_->getProfileShape(name, p, nvinfer1::OptProfileSelector::kMIN));
+      const auto opt = shape_of(engine_->getProfileShape(name, p, nvinfer1::OptProfileSelector::kOPT));
+      const auto max = shape_of(engine_->getProfileShape(name, p, nvinfer1::OptProfileSelector::kMAX));
+      if (!min || !opt || !max) {
+        tensor.profiles.clear(); // not a dynamic-shape input: its static dims say it all
+        break;
+      }
+      tensor.profiles.push_back(ShapeRange{*min, *opt, *max});
     }
-    return Error::Ok;
-  };
-  for (const TensorSpec& spec : metadata.inputs) {
-    Error err = check(spec, nvinfer1::TensorIOMode::kINPUT);
-    if (err != Error::Ok) {
-      return err;
-    }
+    out.tensors.push_back(std::move(tensor));
   }
-  for (const TensorSpec& spec : metadata.outputs) {
-    Error err = check(spec, nvinfer1::TensorIOMode::kOUTPUT);
-    if (err != Error::Ok) {
-      return err;
-    }
-  }
-  return Error::Ok;
+  return out;
 }
 
 TensorRTEngine::~TensorRTEngine() {

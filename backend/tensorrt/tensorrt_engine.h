@@ -20,8 +20,8 @@ namespace tensorrt_adapter {
 // executor (StagingBuffers) through allocate_device/free_device.
 class TensorRTEngine final : public Engine {
  public:
-  // Builds the engine from TensorRT objects; checks that every metadata
-  // tensor exists in the engine with the recorded direction and dtype.
+  // Builds the engine from TensorRT objects (the delegate checks describe()
+  // against the blob afterwards).
   static Result<std::unique_ptr<TensorRTEngine>> create(
       std::unique_ptr<nvinfer1::ICudaEngine> engine,
       const EngineMetadata& metadata,
@@ -41,6 +41,7 @@ class TensorRTEngine final : public Engine {
   int64_t device_bytes() const override;
   Result<std::vector<uint8_t>> serialize() const override;
 
+  Result<EngineDescription> describe() const override;
   Error infer_output_shapes(uint32_t profile, Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
   Result<void*> allocate_device(size_t nbytes) override;
   void free_device(void* pointer) override;
@@ -55,7 +56,6 @@ class TensorRTEngine final : public Engine {
       const EngineMetadata& metadata,
       TensorRTLogger& logger);
 
-  Error check_signature(const EngineMetadata& metadata) const;
   // Reports that an execute arrived before create_execution_context().
   Error require_context() const;
   Error bind_address(const DeviceTensor& tensor, const char* role);

@@ -18,22 +18,24 @@ class ScalarType:
     name: str  # torch.<name>
     tensorrt: Optional[str]  # nvinfer1::DataType name; None: not a TensorRT I/O dtype
     onnx: Optional[int]  # ONNX TensorProto element type of a TensorRT I/O dtype
+    itemsize: int  # bytes per element
 
 
 SCALAR_TYPES: Tuple[ScalarType, ...] = (
-    ScalarType(6, "float32", "FLOAT", 1),
-    ScalarType(5, "float16", "HALF", 10),
-    ScalarType(15, "bfloat16", "BF16", 16),
-    ScalarType(3, "int32", "INT32", 6),
-    ScalarType(4, "int64", "INT64", 7),
-    ScalarType(11, "bool", "BOOL", 9),
-    ScalarType(0, "uint8", "UINT8", 2),
-    ScalarType(1, "int8", "INT8", 3),
-    ScalarType(2, "int16", None, None),
-    ScalarType(7, "float64", None, None),
+    ScalarType(6, "float32", "FLOAT", 1, 4),
+    ScalarType(5, "float16", "HALF", 10, 2),
+    ScalarType(15, "bfloat16", "BF16", 16, 2),
+    ScalarType(3, "int32", "INT32", 6, 4),
+    ScalarType(4, "int64", "INT64", 7, 8),
+    ScalarType(11, "bool", "BOOL", 9, 1),
+    ScalarType(0, "uint8", "UINT8", 2, 1),
+    ScalarType(1, "int8", "INT8", 3, 1),
+    ScalarType(2, "int16", None, None, 2),
+    ScalarType(7, "float64", None, None, 8),
 )
 
 SCALAR_TYPE_NAMES: Dict[int, str] = {t.code: t.name for t in SCALAR_TYPES}
+ITEMSIZES: Dict[int, int] = {t.code: t.itemsize for t in SCALAR_TYPES}
 # The dtypes a TensorRT engine takes as inputs and outputs.
 TENSORRT_IO: Tuple[ScalarType, ...] = tuple(t for t in SCALAR_TYPES if t.tensorrt is not None)
 TENSORRT_CODES: Dict[str, int] = {t.tensorrt: t.code for t in TENSORRT_IO if t.tensorrt is not None}

@@ -393,6 +393,7 @@ py::dict parse_blob(const py::bytes& data) {
     out["outputs"] = tensor_list(meta.outputs);
     out["engine"] = py::bytes(reinterpret_cast<const char*>(engine.engine), engine.engine_size);
     out["execution_memory_bytes"] = engine.execution_memory_hint;
+    out["weight_bytes"] = engine.weight_bytes;
     return out;
   };
   // Engine 0's fields at the top (the common single-engine case), every

@@ -1,3 +1,6 @@
+// The delegate blob reader (backend/delegate_blob.cpp, docs/blob_format.md
+// version 3) on blobs written byte by byte (blob_builder.h).
+
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -5,6 +8,9 @@
 
 #include <blob/delegate_blob.h>
 #include <common/error_report.h>
+#include <../../backend/blob/delegate_blob.h>
+#include <../../backend/engines/delegate_metadata.h>
+#include <../../backend/common/error_report.h>
 
 #include "blob_builder.h"
 
@@ -22,10 +28,24 @@ Result<DelegateBlob> parse(const std::vector<uint8_t>& bytes) {
 void expect_rejected(const std::vector<uint8_t>& bytes, const std::string& fragment,
                      Error code = Error::InvalidProgram) {
   auto blob = parse(bytes);
-  ASSERT_FALSE(blob.ok());
+  ASSERT_FALSE(blob.ok()) << "accepted; expected: " << fragment;
   EXPECT_EQ(blob.error(), code);
   EXPECT_NE(std::string(last_error_message()).find(fragment), std::string::npos)
       << "message was: " << last_error_message();
+}
+
+// An engine for batches [lo, hi] of x: [batch, 4].
+BlobParts batch_range(int64_t lo, int64_t hi, int64_t need = -1) {
+  BlobParts parts;
+  parts.inputs = {{"x", 6, {lo, 4}, {hi, 4}, {hi, 4}}};
+  parts.outputs = {{"y", 6, {lo, 4}, {hi, 4}, {hi, 4}}};
+  parts.engine = "etrt-test-engine 1\ninput x\noutput y\ny = relu x\n# range " + std::to_string(hi) + "\n";
+  parts.execution_memory_bytes = need;
+  return parts;
+}
+
+std::vector<BlobParts> three_ranges() {
+  return {batch_range(1, 8, 4096), batch_range(9, 32, 16384), batch_range(33, 128)};
 }
 
 } // namespace
@@ -39,6 +59,7 @@ TEST(BlobParser, ParsesEveryField) {
   parts.num_profiles = 2;
   parts.inputs = {{"a", 6, {1, 4}, {2, 4}, {8, 4}}, {"b", 4, {}, {}, {}}};
   parts.outputs = {{"out", 5, {1}, {2}, {8}}};
+  parts.weight_bytes = 12345;
   const auto bytes = encode_blob(parts);
   auto blob = parse(bytes);
   ASSERT_TRUE(blob.ok()) << last_error_message();
@@ -60,13 +81,39 @@ TEST(BlobParser, ParsesEveryField) {
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(engine.engine), engine.engine_size), parts.engine);
   EXPECT_EQ(static_cast<size_t>(engine.engine - bytes.data()) % 64, 0u);
   EXPECT_EQ(engine.execution_memory_hint, -1);
+  EXPECT_EQ(engine.weight_bytes, 12345);
+}
+
+TEST(BlobParser, ParsesEveryEngineWithItsRangesAndMeasures) {
+  const std::vector<uint8_t> bytes = encode_engines(three_ranges());
+  Result<DelegateBlob> blob = parse(bytes);
+  ASSERT_TRUE(blob.ok()) << last_error_message();
+  ASSERT_EQ(blob->engines.size(), 3u);
+  const int64_t expected_max[] = {8, 32, 128};
+  const int64_t expected_hint[] = {4096, 16384, -1};
+  for (size_t e = 0; e < 3; ++e) {
+    const EngineBlob& engine = blob->engines[e];
+    EXPECT_EQ(engine.metadata.inputs[0].name, "x"); // the one signature, in every engine's view
+    EXPECT_EQ(engine.metadata.inputs[0].ranges[0].max.dims[0], expected_max[e]);
+    EXPECT_EQ(engine.execution_memory_hint, expected_hint[e]);
+    EXPECT_EQ(static_cast<size_t>(engine.engine - bytes.data()) % 64, 0u);
+    EXPECT_NE(std::string(reinterpret_cast<const char*>(engine.engine), engine.engine_size)
+                  .find("# range " + std::to_string(expected_max[e])),
+              std::string::npos);
+  }
+  const DelegateMetadata combined = combine_engines(*blob);
+  EXPECT_EQ(combined.io.num_profiles, 3u);
+  EXPECT_EQ(combined.slots.size(), 3u);
+  EXPECT_EQ(combined.slots[2].engine, 2u);
+  EXPECT_EQ(combined.io.inputs[0].ranges[1].min.dims[0], 9);
 }
 
 TEST(BlobParser, EveryTruncationIsRejectedWithoutCrashing) {
-  const auto bytes = encode_blob(BlobParts{});
-  for (size_t n = 0; n < bytes.size(); ++n) {
-    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + n);
-    EXPECT_FALSE(parse(cut).ok()) << "accepted a blob cut to " << n << " bytes";
+  for (const auto& bytes : {encode_blob(BlobParts{}), encode_engines(three_ranges())}) {
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + n);
+      EXPECT_FALSE(parse(cut).ok()) << "accepted a blob cut to " << n << " bytes";
+    }
   }
 }
 
@@ -78,41 +125,77 @@ TEST(BlobParser, RejectsNullAndBadMagic) {
   expect_rejected(bytes, "does not start with 'ETRT'");
 }
 
-TEST(BlobParser, NewerFormatVersionIsACompatibilityError) {
+TEST(BlobParser, OlderVersionsAskForAReExportNewerOnesForAnUpgrade) {
   BlobParts parts;
-  parts.format_version = 3;
-  expect_rejected(encode_blob(parts), "format version 3 is not supported", Error::DelegateInvalidCompatibility);
-  parts.format_version = 0;
-  expect_rejected(encode_blob(parts), "format version 0");
+  for (uint16_t old : {0, 1, 2}) {
+    parts.format_version = old;
+    expect_rejected(encode_blob(parts), "re-export the model with this version of executorch-tensorrt");
+  }
+  parts.format_version = 4;
+  expect_rejected(encode_blob(parts), "format version 4 is not supported", Error::DelegateInvalidCompatibility);
 }
 
-TEST(BlobParser, OffsetsNearTwoToThe64DoNotOverflow) {
+TEST(BlobParser, RejectsBadHeaderFields) {
+  auto bytes = encode_blob(BlobParts{});
+  bytes[kHeaderSizeAt] = 17;
+  expect_rejected(bytes, "header size 17, expected 16");
+  for (uint32_t size : {~uint32_t{0}, ~uint32_t{0} - 15, uint32_t{1} << 31}) {
+    bytes = encode_blob(BlobParts{});
+    std::memcpy(bytes.data() + kMetadataSizeAt, &size, sizeof(size));
+    expect_rejected(bytes, "run past the");
+  }
+  bytes = encode_blob(BlobParts{});
+  bytes[kMetadataSizeAt] += 4; // padding zeros follow the metadata
+  expect_rejected(bytes, "trailing bytes");
+}
+
+TEST(BlobParser, EngineOffsetsAndSizesNearTwoToThe64DoNotOverflow) {
   const uint64_t huge = std::numeric_limits<uint64_t>::max();
-  for (size_t field : {kMetaOffsetAt, kMetaSizeAt, kEngineOffsetAt, kEngineSizeAt}) {
-    for (uint64_t value : {huge, huge - 8, huge - 63, uint64_t{1} << 63}) {
-      auto bytes = encode_blob(BlobParts{});
-      poke_u64(bytes, field, value);
-      EXPECT_FALSE(parse(bytes).ok()) << "field at " << field << " = " << value;
-      EXPECT_NE(std::string(last_error_message()).find("outside"), std::string::npos)
-          << last_error_message();
+  for (size_t field : {size_t{0}, size_t{1}}) {
+    for (uint64_t value : {huge, huge - 8, huge - 63, uint64_t{1} << 63, uint64_t{1} << 32}) {
+      BlobLayout layout;
+      auto bytes = encode_blob(BlobParts{}, &layout);
+      poke_u64(bytes, entry_field(layout, 0, field), value);
+      expect_rejected(bytes, "malformed delegate blob: engine 0");
     }
   }
 }
 
-TEST(BlobParser, RejectsOverlapAndMisalignment) {
-  auto bytes = encode_blob(BlobParts{});
-  poke_u64(bytes, kEngineOffsetAt, 0);
-  expect_rejected(bytes, "outside");
-  bytes = encode_blob(BlobParts{});
-  poke_u64(bytes, kEngineOffsetAt, 64);  // inside the metadata section
-  poke_u64(bytes, kEngineSizeAt, 8);
-  expect_rejected(bytes, "overlap");
-  bytes = encode_blob(BlobParts{});
-  uint64_t engine_offset = 0;
-  std::memcpy(&engine_offset, bytes.data() + kEngineOffsetAt, 8);
-  poke_u64(bytes, kEngineOffsetAt, engine_offset + 1);
-  poke_u64(bytes, kEngineSizeAt, 1);
-  expect_rejected(bytes, "aligned");
+TEST(BlobParser, RejectsMalformedEngineTables) {
+  BlobLayout layout;
+  const std::vector<uint8_t> good = encode_engines(three_ranges(), &layout);
+  std::vector<uint8_t> bytes = good;
+  const uint32_t zero = 0, seventeen = 17;
+  std::memcpy(bytes.data() + layout.num_engines_at, &zero, 4);
+  expect_rejected(bytes, "0 engines, expected 1..16");
+  bytes = good;
+  std::memcpy(bytes.data() + layout.num_engines_at, &seventeen, 4);
+  expect_rejected(bytes, "17 engines, expected 1..16");
+
+  bytes = good;
+  poke_u64(bytes, entry_field(layout, 1, 0), peek_u64(good, entry_field(layout, 1, 0)) + 1);
+  expect_rejected(bytes, "not 64-byte aligned");
+
+  bytes = good;
+  poke_u64(bytes, entry_field(layout, 2, 1), ~uint64_t{0});
+  expect_rejected(bytes, "lies outside");
+
+  bytes = good;
+  poke_u64(bytes, entry_field(layout, 1, 0), peek_u64(good, entry_field(layout, 0, 0)));
+  expect_rejected(bytes, "engines 0 and 1 overlap");
+
+  bytes = good;
+  poke_u64(bytes, entry_field(layout, 0, 2), static_cast<uint64_t>(int64_t{-2}));
+  expect_rejected(bytes, "execution_memory_bytes -2");
+  bytes = good;
+  poke_u64(bytes, entry_field(layout, 0, 3), static_cast<uint64_t>(int64_t{-5}));
+  expect_rejected(bytes, "weight_bytes -5");
+
+  for (uint64_t inside : {uint64_t{0}, uint64_t{64}}) { // the header and the metadata
+    bytes = good;
+    poke_u64(bytes, entry_field(layout, 0, 0), inside);
+    expect_rejected(bytes, "lies outside");
+  }
 }
 
 TEST(BlobParser, RejectsBadMetadata) {
@@ -128,6 +211,7 @@ TEST(BlobParser, RejectsBadMetadata) {
       {"empty version", [](BlobParts& p) { p.builder_version = ""; }, "builder version length 0"},
       {"NUL in name", [](BlobParts& p) { p.inputs[0].name = std::string("a\0b", 3); }, "NUL"},
       {"no profiles", [](BlobParts& p) { p.num_profiles = 0; }, "0 optimization profiles"},
+      {"65 profiles", [](BlobParts& p) { p.num_profiles = 65; }, "65 optimization profiles"},
       {"no outputs", [](BlobParts& p) { p.outputs.clear(); }, "0 outputs"},
       {"duplicate name", [](BlobParts& p) { p.outputs[0].name = "x"; }, "appears twice"},
       {"min > max", [](BlobParts& p) { p.inputs[0].min = {4, 3}; }, "need 0 <= min <= opt <= max"},
@@ -145,16 +229,44 @@ TEST(BlobParser, RejectsBadMetadata) {
   }
 }
 
-TEST(BlobParser, RejectsTrailingMetadataBytes) {
-  auto bytes = encode_blob(BlobParts{});
-  uint64_t meta_size = 0;
-  std::memcpy(&meta_size, bytes.data() + kMetaSizeAt, 8);
-  poke_u64(bytes, kMetaSizeAt, meta_size + 4);  // padding zeros follow
-  expect_rejected(bytes, "trailing bytes");
+// Issue 15: a tensor whose largest shape cannot be counted in bytes is
+// refused by name at parse, so no size derived from it (staging under
+// reuse_profile_max, slot capacities) can wrap to something small.
+TEST(BlobParser, RefusesShapesWhoseByteSizeOverflows) {
+  const int64_t two30 = int64_t{1} << 30, two31 = int64_t{1} << 31, two32 = int64_t{1} << 32;
+  const int64_t two63m1 = std::numeric_limits<int64_t>::max();
+  struct Case {
+    std::vector<int64_t> max; // of a float32 tensor
+    bool accepted;
+  };
+  const Case cases[] = {
+      {{two31, 4}, true}, // 2^35 bytes: large but countable
+      {{two30, two31 - 1}, true}, // 2^63 - 2^32 bytes: the largest countable here
+      {{two30, two31}, false}, // exactly 2^63 bytes
+      {{two32, two32}, false}, // 2^64 elements wrap to 0 in 64 bits
+      {{two31, two31, two31}, false}, // 2^93 elements
+      {{two63m1}, false}, // the element count fits, the bytes do not
+      {{two63m1, 0}, true}, // an empty tensor holds 0 bytes whatever its other dims
+      {{two32, two32, 0}, true},
+  };
+  for (const Case& c : cases) {
+    BlobParts parts;
+    parts.inputs[0].min = std::vector<int64_t>(c.max.size(), 0);
+    parts.inputs[0].opt = parts.inputs[0].max = c.max;
+    Shape shape;
+    shape.rank = static_cast<uint8_t>(c.max.size());
+    std::copy(c.max.begin(), c.max.end(), shape.dims.begin());
+    SCOPED_TRACE(shape.to_string());
+    if (c.accepted) {
+      EXPECT_TRUE(parse(encode_blob(parts)).ok()) << last_error_message();
+    } else {
+      expect_rejected(encode_blob(parts), "tensor \"x\" profile 0: its largest shape " + shape.to_string());
+    }
+  }
 }
 
 TEST(BlobParser, RandomByteFlipsNeverCrash) {
-  const auto original = encode_blob(BlobParts{});
+  const auto original = encode_engines(three_ranges());
   std::mt19937 rng(1234);
   int accepted = 0;
   for (int i = 0; i < 20000; ++i) {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -100,13 +101,64 @@ struct MemoryModel {
   int64_t run_delay_us = 0; // how long a run uses its execution memory
 };
 
+// An input or output the program declares, with the shape and profile
+// ranges it may declare (PROGRAM_FORMAT.md); what describe() reports.
+struct Declared {
+  std::string name;
+  std::optional<Shape> shape;
+  std::vector<ShapeRange> profiles;
+};
+
 struct ProgramText {
   std::string source;
   MemoryModel memory;
-  std::vector<std::string> inputs;
-  std::vector<std::string> outputs;
+  std::vector<Declared> inputs;
+  std::vector<Declared> outputs;
   std::vector<Instruction> body;
 };
+
+// "[2,-1,3]" (rank 3; -1 a dynamic dim) or "[]" (rank 0).
+bool parse_shape(const std::string& text, Shape* out) {
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') {
+    return false;
+  }
+  std::istringstream dims(text.substr(1, text.size() - 2));
+  out->rank = 0;
+  for (std::string dim; std::getline(dims, dim, ',');) {
+    char* end = nullptr;
+    const long long value = std::strtoll(dim.c_str(), &end, 10);
+    if (out->rank == kMaxRank || dim.empty() || *end != '\0' || value < -1) {
+      return false;
+    }
+    out->dims[out->rank++] = value;
+  }
+  return true;
+}
+
+// `input NAME [SHAPE]`, `output NAME [SHAPE]` or `profile NAME MIN OPT MAX`.
+bool parse_declaration(const std::vector<std::string>& w, ProgramText* out) {
+  if ((w[0] == "input" || w[0] == "output") && (w.size() == 2 || w.size() == 3)) {
+    Declared tensor{w[1], std::nullopt, {}};
+    Shape shape;
+    if (w.size() == 3 && !parse_shape(w[2], &shape)) {
+      return false;
+    }
+    tensor.shape = w.size() == 3 ? std::optional<Shape>(shape) : std::nullopt;
+    (w[0] == "input" ? out->inputs : out->outputs).push_back(tensor);
+    return true;
+  }
+  if (w[0] == "profile" && w.size() == 5) {
+    ShapeRange range;
+    for (Declared& input : out->inputs) {
+      if (input.name == w[1] && parse_shape(w[2], &range.min) && parse_shape(w[3], &range.opt) &&
+          parse_shape(w[4], &range.max)) {
+        input.profiles.push_back(range);
+        return true;
+      }
+    }
+  }
+  return false;
+}
 
 size_t arity(const std::string& op) {
   if (op == "add" || op == "sub" || op == "mul") {
@@ -170,8 +222,10 @@ Error parse_program(const std::string& text, ProgramText* out) {
       *field = value;
       continue;
     }
-    if ((w[0] == "input" || w[0] == "output") && w.size() == 2) {
-      (w[0] == "input" ? out->inputs : out->outputs).push_back(w[1]);
+    if (w[0] == "input" || w[0] == "output" || w[0] == "profile") {
+      if (!parse_declaration(w, out)) {
+        return bad_program("cannot parse declaration '" + line + "'" + where);
+      }
       if (w[0] == "input") {
         defined[w[1]] = true;
       }
@@ -205,9 +259,9 @@ Error parse_program(const std::string& text, ProgramText* out) {
     defined[ins.dst] = true;
     out->body.push_back(std::move(ins));
   }
-  for (const std::string& name : out->outputs) {
-    if (defined.count(name) == 0) {
-      return bad_program("output '" + name + "' is never assigned");
+  for (const Declared& output : out->outputs) {
+    if (defined.count(output.name) == 0) {
+      return bad_program("output '" + output.name + "' is never assigned");
     }
   }
   if (out->memory.streamable > out->memory.weights) {
@@ -329,6 +383,22 @@ class TestEngine final : public Engine {
 
   Result<std::vector<uint8_t>> serialize() const override {
     return std::vector<uint8_t>(program_.source.begin(), program_.source.end());
+  }
+
+  // The program's own declarations: every tensor float32 (all it computes),
+  // the shapes and profiles it declares, no profile count unless some input
+  // declares its ranges.
+  Result<EngineDescription> describe() const override {
+    EngineDescription out;
+    for (const auto* list : {&program_.inputs, &program_.outputs}) {
+      for (const Declared& tensor : *list) {
+        out.tensors.push_back(TensorDescription{tensor.name, list == &program_.inputs, kFloat32, tensor.shape, tensor.profiles});
+        if (!tensor.profiles.empty() && !out.num_profiles.has_value()) {
+          out.num_profiles = static_cast<uint32_t>(tensor.profiles.size());
+        }
+      }
+    }
+    return out;
   }
 
  private:
@@ -531,16 +601,6 @@ class TestEngine final : public Engine {
   bool has_context_ = false;
 };
 
-bool same_names(std::vector<std::string> a, const std::vector<TensorSpec>& specs) {
-  std::vector<std::string> b;
-  for (const TensorSpec& spec : specs) {
-    b.push_back(spec.name);
-  }
-  std::sort(a.begin(), a.end());
-  std::sort(b.begin(), b.end());
-  return a == b;
-}
-
 class TestEngineRuntime final : public EngineRuntime {
  public:
   EngineIdentity identity() const override {
@@ -572,9 +632,6 @@ class TestEngineRuntime final : public EngineRuntime {
     Error err = parse_program(std::string(reinterpret_cast<const char*>(engine), engine_size), &program);
     if (err != Error::Ok) {
       return err;
-    }
-    if (!same_names(program.inputs, metadata.inputs) || !same_names(program.outputs, metadata.outputs)) {
-      return bad_program("the program's inputs/outputs do not match the blob metadata");
     }
     return TestEngine::create(std::move(program), metadata);
   }

@@ -15,7 +15,7 @@ import numbers
 from typing import Dict, List, Sequence, Union
 
 import torch
-from executorch_tensorrt.exporter.blob import Flavour
+from executorch_tensorrt.exporter.blob import Flavour, TensorSpec
 from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildRequest
 
 HEADER = "etrt-test-engine 1"
@@ -241,12 +241,29 @@ def program_text(request: EngineBuildRequest) -> str:
     for name, value in copies:
         emitter.emit(name, "copy", [emitter.arg(value, "output")])
 
+    # Like a TensorRT engine, the program records the shapes it was built for
+    # (the delegate checks them against the blob at load).
     lines = [HEADER]
-    lines += [f"input {spec.name}" for spec in request.input_specs]
+    lines += [f"input {spec.name} {_engine_shape(spec)}" for spec in request.input_specs]
     # Reversed on purpose: the delegate must bind engine tensors by name, not position.
-    lines += [f"output {spec.name}" for spec in reversed(request.output_specs)]
+    lines += [f"output {spec.name} {_engine_shape(spec)}" for spec in reversed(request.output_specs)]
+    lines += [
+        f"profile {spec.name} {_shape(r.min)} {_shape(r.opt)} {_shape(r.max)}"
+        for spec in request.input_specs
+        for r in spec.ranges
+    ]
     lines += emitter.lines
     return "\n".join(lines) + "\n"
+
+
+def _shape(dims: Sequence[int]) -> str:
+    return "[" + ",".join(str(d) for d in dims) + "]"
+
+
+def _engine_shape(spec: TensorSpec) -> str:
+    """The tensor's dims, -1 where its profiles' ranges let a dim vary."""
+    first = spec.ranges[0].min
+    return _shape([lo if all(r.min[d] == r.max[d] == lo for r in spec.ranges) else -1 for d, lo in enumerate(first)])
 
 
 def parse_program(text: str) -> Dict[str, List[str]]:
@@ -258,10 +275,10 @@ def parse_program(text: str) -> Dict[str, List[str]]:
     for line in lines[1:]:
         kind, _, rest = line.partition(" ")
         if kind == "input":
-            result["inputs"].append(rest)
+            result["inputs"].append(rest.split()[0])
         elif kind == "output":
-            result["outputs"].append(rest)
-        else:
+            result["outputs"].append(rest.split()[0])
+        elif kind != "profile":
             result["ops"].append(line)
     return result
 

@@ -30,6 +30,8 @@ void check_tensor(const TensorSpec& spec, uint32_t num_profiles) {
       require(0 <= range.min.dims[i] && range.min.dims[i] <= range.opt.dims[i] &&
               range.opt.dims[i] <= range.max.dims[i]);
     }
+    uint64_t elements = 0, bytes = 0; // every accepted shape is countable in bytes
+    require(checked_shape_bytes(range.max, spec.dtype, &elements, &bytes));
   }
 }
 
@@ -37,7 +39,7 @@ void check_engine(const EngineBlob& engine, const std::vector<uint8_t>& bytes) {
   const EngineMetadata& meta = engine.metadata;
   require(engine.engine_size > 0);
   require(engine.engine >= bytes.data() && engine.engine + engine.engine_size <= bytes.data() + bytes.size());
-  require(engine.execution_memory_hint >= -1);
+  require(engine.execution_memory_hint >= -1 && engine.weight_bytes >= -1);
   require(is_known_flavour(static_cast<uint8_t>(meta.flavour)));
   require(meta.device_index >= 0);
   require(!meta.builder_version.empty() && meta.builder_version.size() <= 64);

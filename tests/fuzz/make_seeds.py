@@ -69,7 +69,7 @@ def test_engine_blobs() -> Dict[str, bytes]:
         "test_dynamic_batch": encode(DelegateBlob(dynamic_batch, program)),
         "test_two_profiles": encode(DelegateBlob(profiles, one)),
         "test_rank0": encode(DelegateBlob(scalar, one)),
-        # Version 2: one engine per batch range, the engines sharing the signature.
+        # One engine per batch range, the engines sharing the signature.
         "test_batch_range_engines": encode_engines(
             [
                 EngineEntry(

@@ -2,11 +2,9 @@
 
 Each case changes one thing: the whole file (truncated, bytes flipped), the
 delegate blob inside an otherwise valid program (truncated, header and
-metadata bytes flipped, lengths and offsets near 2^64, wrong format version,
-wrong flavour, broken engine bytes, an engine of another builder version; the
-exporter writes format version 2, a container of version-1 blobs, so the
-version-1 damage is done to its engine's blob put in the delegate alone,
-which the delegate also reads, and the container gets its own), or the compile specs ExecuTorch hands to
+metadata bytes flipped, engine offsets and sizes near 2^64, declared dims near
+2^31, 2^32 and 2^63, old and new format versions, wrong flavour, broken engine
+bytes, an engine of another builder version), or the compile specs ExecuTorch hands to
 init() (missing, duplicated, unknown keys, bad budget values). Blob and
 compile-spec cases are rewritten with ExecuTorch's own serializer
 (tests/reliability/pte_blobs.py), so the program around them stays valid and
@@ -30,15 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
 
 from pte_blobs import BACKEND_ID, delegate_blobs, rewrite_program  # noqa: E402
 
-# Header field offsets (docs/blob_format.md).
-VERSION_AT, HEADER_SIZE_AT = 4, 6
-U64_FIELDS = {"metadata_offset": 8, "metadata_size": 16, "engine_offset": 24, "engine_size": 32}
-METADATA_AT = 40  # the exporter writes the metadata right after the header
-FLAVOUR_AT, VERSION_COMPATIBLE_AT, DEVICE_INDEX_AT, BUILDER_VERSION_LEN_AT = 40, 41, 44, 48
-# Version 2: 16-byte container header, then 32-byte entries (offset, size, execution_memory_bytes, reserved).
-NUM_ENGINES_AT, ENTRY_AT = 8, 16
-ENTRY_OFFSET_AT, ENTRY_SIZE_AT, ENTRY_MEMORY_AT = ENTRY_AT, ENTRY_AT + 8, ENTRY_AT + 16
-
+# Field offsets of a delegate blob (docs/blob_format.md, version 3).
+VERSION_AT, HEADER_SIZE_AT, METADATA_SIZE_AT = 4, 6, 8
+METADATA_AT = 16  # the signature starts right after the header
+FLAVOUR_AT, VERSION_COMPATIBLE_AT, DEVICE_INDEX_AT, BUILDER_VERSION_LEN_AT = 16, 17, 20, 24
+# An engine table entry: offset, size, execution_memory_bytes, weight_bytes, reserved, num_profiles, reserved.
+ENTRY_OFFSET, ENTRY_SIZE, ENTRY_MEMORY, ENTRY_WEIGHTS, ENTRY_PROFILES = 0, 8, 16, 24, 40
 
 @dataclass
 class Case:
@@ -52,10 +47,6 @@ class Case:
     expect: str
     message: Optional[str]
     inputs: List[List[int]]  # input shapes of the source program (float32)
-
-
-def _u64(blob: bytes, at: int, value: int) -> bytes:
-    return blob[:at] + struct.pack("<Q", value) + blob[at + 8 :]
 
 
 def _flip(data: bytes, at: int) -> bytes:
@@ -84,71 +75,81 @@ def _with_specs(pte: bytes, specs: Sequence[Tuple[str, bytes]]) -> bytes:
     return rewrite_program(pte, change)
 
 
+def _engine_table(blob: bytes) -> Tuple[int, int, int, int]:
+    """(num_engines offset, engine 0's entry offset, its first shape range's offset, input 0's rank)."""
+    pos = BUILDER_VERSION_LEN_AT + 4 + struct.unpack_from("<I", blob, BUILDER_VERSION_LEN_AT)[0]
+    num_inputs, num_outputs = struct.unpack_from("<II", blob, pos)
+    pos += 8
+    ranks = []
+    for _ in range(num_inputs + num_outputs):
+        pos += 4 + struct.unpack_from("<I", blob, pos)[0]
+        ranks.append(blob[pos + 1])
+        pos += 4
+    return pos, pos + 8, pos + 8 + 48, ranks[0] if num_inputs else 0
+
+
+def _put(blob: bytes, fmt: str, at: int, *values: int) -> bytes:
+    return blob[:at] + struct.pack(fmt, *values) + blob[at + struct.calcsize(fmt) :]
+
+
 def blob_cases(blob: bytes) -> List[Tuple[str, bytes, str, Optional[str]]]:
     """(name, broken blob, expect, message) for one valid blob."""
-    meta_size = struct.unpack_from("<Q", blob, U64_FIELDS["metadata_size"])[0]
+    meta_size = struct.unpack_from("<I", blob, METADATA_SIZE_AT)[0]
+    num_engines_at, entry, ranges, rank = _engine_table(blob)
+    engine_at, engine_size = struct.unpack_from("<QQ", blob, entry)
     cases: List[Tuple[str, bytes, str, Optional[str]]] = []
-    for length in sorted({0, 1, 4, 39, 40, 41, METADATA_AT + meta_size // 2, METADATA_AT + meta_size - 1, len(blob) - 1}):
+    for length in sorted({0, 1, 4, 5, 15, 16, 17, METADATA_AT + meta_size // 2, METADATA_AT + meta_size - 1, len(blob) - 1}):
         cases.append((f"truncated_to_{length}", blob[:length], "error", None))
     cases.append(("bad_magic", b"XTRT" + blob[4:], "error", "does not start with 'ETRT'"))
-    cases.append(("format_version_2_on_a_version_1_blob",
-                  blob[:VERSION_AT] + struct.pack("<H", 2) + blob[6:], "error", "header size 40, expected 16"))
-    for version in (0, 3, 0xFFFF):
-        cases.append((f"format_version_{version}", blob[:VERSION_AT] + struct.pack("<H", version) + blob[6:],
+    for version in (1, 2):  # executorch-tensorrt 0.1.0
+        cases.append((f"format_version_{version}", _put(blob, "<H", VERSION_AT, version), "error",
+                      "re-export the model with this version of executorch-tensorrt"))
+    for version in (0, 4, 0xFFFF):
+        cases.append((f"format_version_{version}", _put(blob, "<H", VERSION_AT, version),
                       "error", f"format version {version} is not supported"))
-    cases.append(("header_size_41", blob[:HEADER_SIZE_AT] + struct.pack("<H", 41) + blob[8:], "error", "header size 41"))
-    for field, at in U64_FIELDS.items():
-        for label, value in (("2^64-1", 2**64 - 1), ("2^64-64", 2**64 - 64), ("2^63", 2**63), ("size+1", len(blob) + 1)):
-            cases.append((f"{field}_{label}", _u64(blob, at, value), "error", "delegate blob"))
+    cases.append(("header_size_17", _put(blob, "<H", HEADER_SIZE_AT, 17), "error", "header size 17"))
+    for label, value in (("2^32-1", 2**32 - 1), ("size", len(blob)), ("plus_4", meta_size + 4), ("minus_1", meta_size - 1)):
+        cases.append((f"metadata_size_{label}", _put(blob, "<I", METADATA_SIZE_AT, value), "error", "delegate blob"))
     for flavour, message in ((0, "unknown TensorRT flavour code 0"), (3, "unknown TensorRT flavour code 3"),
                              (239, "unknown TensorRT flavour code 239"), (255, "unknown TensorRT flavour code 255"),
                              (1, None), (2, None)):
-        cases.append((f"flavour_{flavour}", blob[:FLAVOUR_AT] + bytes([flavour]) + blob[FLAVOUR_AT + 1 :], "error", message))
-    cases.append(("version_compatible_7", blob[:VERSION_COMPATIBLE_AT] + b"\x07" + blob[VERSION_COMPATIBLE_AT + 1 :],
-                  "error", "version_compatible must be 0 or 1"))
-    cases.append(("device_index_negative", blob[:DEVICE_INDEX_AT] + struct.pack("<i", -1) + blob[DEVICE_INDEX_AT + 4 :],
-                  "error", "negative device index"))
-    cases.append(("device_index_5", blob[:DEVICE_INDEX_AT] + struct.pack("<i", 5) + blob[DEVICE_INDEX_AT + 4 :], "error", None))
+        cases.append((f"flavour_{flavour}", _put(blob, "<B", FLAVOUR_AT, flavour), "error", message))
+    cases.append(("version_compatible_7", _put(blob, "<B", VERSION_COMPATIBLE_AT, 7), "error",
+                  "version_compatible must be 0 or 1"))
+    cases.append(("device_index_negative", _put(blob, "<i", DEVICE_INDEX_AT, -1), "error", "negative device index"))
+    cases.append(("device_index_5", _put(blob, "<i", DEVICE_INDEX_AT, 5), "error", None))
     for length in (0, 65, 2**32 - 1):
-        cases.append((f"builder_version_length_{length}",
-                      blob[:BUILDER_VERSION_LEN_AT] + struct.pack("<I", length) + blob[BUILDER_VERSION_LEN_AT + 4 :],
+        cases.append((f"builder_version_length_{length}", _put(blob, "<I", BUILDER_VERSION_LEN_AT, length),
                       "error", "delegate blob"))
-    engine_at = struct.unpack_from("<Q", blob, U64_FIELDS["engine_offset"])[0]
-    cases.append(("engine_garbage", blob[:engine_at] + bytes(b ^ 0x5A for b in blob[engine_at:]), "error", None))
+    for count, message in ((0, "0 engines, expected 1..16"), (17, "17 engines, expected 1..16"), (2, None)):
+        cases.append((f"num_engines_{count}", _put(blob, "<I", num_engines_at, count), "error", message))
+    for field, at in (("engine_offset", ENTRY_OFFSET), ("engine_size", ENTRY_SIZE)):
+        for label, value in (("2^64-1", 2**64 - 1), ("2^64-64", 2**64 - 64), ("2^63", 2**63), ("size+64", len(blob) + 64)):
+            cases.append((f"{field}_{label}", _put(blob, "<Q", entry + at, value), "error", "delegate blob"))
+    cases.append(("engine_size_0", _put(blob, "<Q", entry + ENTRY_SIZE, 0), "error", "lies outside"))
+    cases.append(("engine_offset_misaligned", _put(blob, "<Q", entry + ENTRY_OFFSET, engine_at + 8), "error", "aligned"))
+    cases.append(("engine_offset_in_metadata", _put(blob, "<Q", entry + ENTRY_OFFSET, 64 if meta_size > 48 else 0),
+                  "error", "lies outside"))
+    for field, at in (("execution_memory_bytes", ENTRY_MEMORY), ("weight_bytes", ENTRY_WEIGHTS)):
+        cases.append((f"{field}_-2", _put(blob, "<q", entry + at, -2), "error", f"{field} -2"))
+    for profiles in (0, 65):
+        cases.append((f"num_profiles_{profiles}", _put(blob, "<I", entry + ENTRY_PROFILES, profiles), "error",
+                      f"{profiles} optimization profiles"))
+    # Declared dims near 2^31, 2^32 and 2^63 in input 0's max shape (profile 0), still >= its opt:
+    # a countable one meets the engine-vs-blob check, the others the size check.
+    max_at = ranges + 2 * 8 * rank
+    original = struct.unpack_from(f"<{rank}q", blob, max_at)
+    for label, head, message in (("2^31", (2**31,), None), ("2^32x2^32", (2**32, 2**32), "which no size can count"),
+                                 ("2^63-1", (2**63 - 1,), "which no size can count")):
+        if rank >= len(head):
+            dims = head + original[len(head) :]
+            cases.append((f"declared_max_{label}", _put(blob, f"<{rank}q", max_at, *dims), "error", message))
+    cases.append(("engine_garbage", blob[:engine_at] + bytes(b ^ 0x5A for b in blob[engine_at : engine_at + engine_size])
+                  + blob[engine_at + engine_size :], "error", None))
     for at in range(METADATA_AT):
         cases.append((f"header_byte_{at}_flipped", _flip(blob, at), "no_crash", None))
     for at in range(METADATA_AT, METADATA_AT + meta_size):
         cases.append((f"metadata_byte_{at}_flipped", _flip(blob, at), "no_crash", None))
-    return cases
-
-
-def first_engine_blob(container: bytes) -> bytes:
-    """The version-1 blob of a version-2 delegate blob's first engine."""
-    if struct.unpack_from("<H", container, VERSION_AT)[0] == 1:
-        return container
-    offset, size = struct.unpack_from("<QQ", container, ENTRY_OFFSET_AT)
-    return container[offset : offset + size]
-
-
-def container_cases(container: bytes) -> List[Tuple[str, bytes, str, Optional[str]]]:
-    """(name, broken blob, expect, message) for one valid version-2 blob."""
-    offset, size = struct.unpack_from("<QQ", container, ENTRY_OFFSET_AT)
-    cases: List[Tuple[str, bytes, str, Optional[str]]] = []
-    for length in sorted({8, 15, 16, 47, offset, offset + size - 1}):
-        cases.append((f"v2_truncated_to_{length}", container[:length], "error", None))
-    cases.append(("v2_format_version_3", container[:VERSION_AT] + struct.pack("<H", 3) + container[6:], "error",
-                  "format version 3 is not supported"))
-    for count in (0, 17, 2):
-        patched = container[:NUM_ENGINES_AT] + struct.pack("<I", count) + container[NUM_ENGINES_AT + 4 :]
-        cases.append((f"v2_num_engines_{count}", patched, "error", None))
-    for label, value in (("misaligned", offset + 8), ("in_table", 0), ("2^64-64", 2**64 - 64)):
-        cases.append((f"v2_engine_offset_{label}", _u64(container, ENTRY_OFFSET_AT, value), "error", None))
-    for label, value in (("0", 0), ("2^64-1", 2**64 - 1), ("size+1", size + 1)):
-        cases.append((f"v2_engine_size_{label}", _u64(container, ENTRY_SIZE_AT, value), "error", None))
-    memory = container[:ENTRY_MEMORY_AT] + struct.pack("<q", -2) + container[ENTRY_MEMORY_AT + 8 :]
-    cases.append(("v2_execution_memory_-2", memory, "error", None))
-    for at in range(ENTRY_AT + 32):
-        cases.append((f"v2_header_byte_{at}_flipped", _flip(container, at), "no_crash", None))
     return cases
 
 
@@ -185,9 +186,7 @@ def generate(programs: Path, out: Path) -> List[Case]:
         for at in range(0, min(len(pte), 64), 4):
             emit(f"{source}__file_byte_{at}_flipped", _flip(pte, at), "file", f"file byte {at} flipped",
                  "no_crash", None, inputs)
-        container = delegate_blobs(pte)[0]
-        damaged = container_cases(container) + blob_cases(first_engine_blob(container))
-        for name, broken, expect, message in damaged:
+        for name, broken, expect, message in blob_cases(delegate_blobs(pte)[0]):
             emit(f"{source}__blob_{name}", _with_blob(pte, broken), "blob", f"delegate blob: {name}", expect, message, inputs)
         for name, specs, message_or_expect in SPEC_CASES:
             expect, message = "error", message_or_expect

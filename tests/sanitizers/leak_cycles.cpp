@@ -90,9 +90,10 @@ int main(int argc, char** argv) {
   }
   const std::string path = argv[1];
   const int cycles = std::atoi(argv[2]);
-  const std::vector<uint8_t> good = testing::encode_blob(testing::BlobParts{});
+  testing::BlobLayout layout;
+  const std::vector<uint8_t> good = testing::encode_blob(testing::BlobParts{}, &layout);
   std::vector<uint8_t> bad = good;
-  testing::poke_u64(bad, testing::kEngineSizeAt, ~uint64_t{0} - 8); // length near 2^64
+  testing::poke_u64(bad, testing::entry_field(layout, 0, 1), ~uint64_t{0} - 8); // engine length near 2^64
 
   // Warm-up: first-use allocations (registries, log buffers, thread-locals)
   // are not growth.
