@@ -41,8 +41,7 @@ Error explain_input(Module& module, const std::string& method, size_t index, con
           " bytes; dynamic dimensions may be smaller)";
     }
   }
-  return report_error(err, "input %zu of method %s: expected %s, got %s", index, printable_quoted(method).c_str(),
-                      planned.c_str(), value_text(value).c_str());
+  return report_error(err, "input %zu: expected %s, got %s", index, planned.c_str(), value_text(value).c_str());
 }
 
 } // namespace

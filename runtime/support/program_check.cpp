@@ -47,7 +47,9 @@ constexpr uint64_t kMaxPlannedBytes = uint64_t{1} << 47;
 namespace field {
 enum Program { kExecutionPlan = 1, kBackendDelegateData = 3, kSegments = 4, kConstantSegment = 5,
                kMutableDataSegments = 6, kNamedData = 7 };
-enum ExecutionPlan { kName = 0, kValues = 2, kOperators = 6, kDelegates = 7, kNonConstBufferSizes = 8 };
+enum ExecutionPlan { kName = 0, kValues = 2, kOperators = 6, kDelegates = 7, kNonConstBufferSizes = 8,
+                     kNonConstBufferDevice = 9 };
+enum BufferDevice { kBufferIndex = 0, kDeviceType = 1 };
 enum Operator { kOperatorName = 0, kOverload = 1 };
 enum BackendDelegate { kId = 0, kProcessed = 1 };
 enum DataReference { kLocation = 0, kIndex = 1 };
@@ -360,10 +362,11 @@ class ProgramCheck {
     if (!list) {
       return false;
     }
-    if (list->count > 0 && segment_base_ == 0) {
-      refuse("the program lists %s data segments but has no segment base offset in its header (the file is damaged)",
-             std::to_string(list->count));
-      return false;
+    if (segment_base_ == 0) {
+      // No segment data in the file: ExecuTorch's writer may still list the
+      // segments of the file it was read from; only a user of one is wrong.
+      segment_count_without_data_ = list->count;
+      return true;
     }
     for (uint32_t i = 0; i < list->count; ++i) {
       const auto entry = program.table_at(*list, i, "a segment table entry");
@@ -429,6 +432,11 @@ class ProgramCheck {
     if (index < segments_.size()) {
       return true;
     }
+    if (index < segment_count_without_data_) {
+      report_error(Error::InvalidProgram, "%s reads data segment %u, but the file holds no segment data (its header "
+                   "has no segment base offset; the file is damaged)", user.c_str(), index);
+      return false;
+    }
     report_error(Error::InvalidProgram, "%s reads data segment %u; the program has %zu (the file is damaged)",
                  user.c_str(), index, segments_.size());
     return false;
@@ -443,8 +451,8 @@ class ProgramCheck {
       if (!index || !offsets) {
         return false;
       }
-      if (offsets->count == 0) {
-        return true; // nothing is read from the segment
+      if (offsets->count == 0 || (constants && offsets->count == 1)) {
+        return true; // entry 0 stands for "not constant": nothing is read from the segment
       }
       if (!segment_in_range(*index, user) || !users_.add("data segment", *index, user)) {
         return false;
@@ -602,7 +610,11 @@ class ProgramCheck {
     if (!values) {
       return false;
     }
-    uint64_t planned_total = 0;
+    std::set<uint32_t> device_buffers;
+    if (!read_device_buffers(program, plan, &device_buffers)) {
+      return false;
+    }
+    uint64_t planned_total = 0, host_total = 0;
     for (uint32_t b = 0; b < buffers->count; ++b) {
       const int64_t size = program.element<int64_t>(*buffers, b);
       if (size < 0 || add_overflows(planned_total, static_cast<uint64_t>(size), &planned_total)) {
@@ -610,10 +622,21 @@ class ProgramCheck {
                      b, static_cast<long long>(size));
         return false;
       }
+      host_total += device_buffers.count(b) ? 0 : static_cast<uint64_t>(size); // <= planned_total
     }
     if (planned_total > kMaxPlannedBytes) {
       report_error(Error::InvalidProgram, "%s plans %llu bytes of memory, more than a 64-bit host can address "
                    "(the file is damaged)", label.c_str(), static_cast<unsigned long long>(planned_total));
+      return false;
+    }
+    // ExecuTorch's Module zero-fills host-planned buffers at load: a plan
+    // beyond the host's memory would end in the kernel's OOM killer, not an
+    // error.
+    const uint64_t memory = host_memory_bytes();
+    if (memory != 0 && host_total > memory) {
+      report_error(Error::MemoryAllocationFailed, "%s plans %llu bytes of host memory, more than this host's %llu "
+                   "bytes of memory", label.c_str(), static_cast<unsigned long long>(host_total),
+                   static_cast<unsigned long long>(memory));
       return false;
     }
     for (uint32_t v = 0; v < values->count; ++v) {
@@ -639,6 +662,32 @@ class ProgramCheck {
       }
     }
     return true;
+  }
+
+  // The planned buffers a method places on a device (not in host memory).
+  bool read_device_buffers(ProgramReader& program, const Table& plan, std::set<uint32_t>* out) {
+    const auto list = program.vector(plan, field::kNonConstBufferDevice, 4, "the planned buffer devices");
+    if (!list) {
+      return false;
+    }
+    for (uint32_t i = 0; i < list->count; ++i) {
+      const auto entry = program.table_at(*list, i, "a planned buffer device");
+      const auto index = entry ? entry->scalar<int32_t>(field::kBufferIndex) : std::nullopt;
+      const auto device = entry ? entry->scalar<int8_t>(field::kDeviceType) : std::nullopt;
+      if (!index || !device) {
+        return false;
+      }
+      if (*index >= 0 && *device != 0) { // DeviceType CPU = 0
+        out->insert(static_cast<uint32_t>(*index));
+      }
+    }
+    return true;
+  }
+
+  static uint64_t host_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page_size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page_size > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size) : 0;
   }
 
   bool read_tensor(ProgramReader& program, const Table& tensor, const std::string& label, const Vector& buffers) {
@@ -717,6 +766,7 @@ class ProgramCheck {
   uint64_t flatbuffer_size_ = 0;
   uint64_t segment_base_ = 0;
   std::vector<Segment> segments_;
+  uint32_t segment_count_without_data_ = 0;
   std::vector<Vector> inline_data_;
   std::optional<uint32_t> constant_segment_;
   Vector constant_offsets_;

@@ -30,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
 
 from pte_blobs import BACKEND_ID, delegate_blobs, rewrite_program  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from program_mutations import operator_cases, program_cases  # noqa: E402
+
 # Header field offsets (docs/blob_format.md).
 VERSION_AT, HEADER_SIZE_AT = 4, 6
 U64_FIELDS = {"metadata_offset": 8, "metadata_size": 16, "engine_offset": 24, "engine_size": 32}
@@ -43,7 +46,7 @@ ENTRY_OFFSET_AT, ENTRY_SIZE_AT, ENTRY_MEMORY_AT = ENTRY_AT, ENTRY_AT + 8, ENTRY_
 @dataclass
 class Case:
     file: str
-    kind: str  # file | blob | compile_specs
+    kind: str  # file | blob | compile_specs | program
     description: str
     # "error": loading must fail with a message containing `message` (any
     # message when None). "no_crash": either outcome, but a failure must say
@@ -199,6 +202,11 @@ def generate(programs: Path, out: Path) -> List[Case]:
                 expect, message = "error", None
             emit(f"{source}__specs_{name}", _with_specs(pte, specs), "compile_specs", f"compile specs: {name}",
                  expect, message, inputs)
+        for name, broken, expect, message in program_cases(pte, BACKEND_ID):
+            emit(f"{source}__program_{name}", broken, "program", f"program: {name}", expect, message, inputs)
+    # A method with a host operator between two delegates (aten::sigmoid).
+    for name, broken, expect, message in operator_cases((programs / "two_engines.pte").read_bytes()):
+        emit(f"two_engines__program_{name}", broken, "program", f"program: {name}", expect, message, [[2, 3]])
     # A whole program whose engine another builder version made.
     emit("add_relu__engine_from_builder_2.0.0", (programs / "add_relu_v2.pte").read_bytes(), "blob",
          "engine built by test 2.0.0", "error", "engine built by test 2.0.0, this delegate runs test 1.0.0",
