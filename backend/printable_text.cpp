@@ -65,6 +65,14 @@ std::string printable_quoted(const char* text, size_t size) {
   return out;
 }
 
+std::string printable_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) {
+    out += (out.empty() ? "" : ", ") + printable_quoted(item);
+  }
+  return out.empty() ? "none" : out;
+}
+
 std::string printable_message(const std::string& text) {
   std::string out;
   out.reserve(text.size());

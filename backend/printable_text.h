@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace executorch_tensorrt {
 
@@ -13,6 +14,9 @@ std::string printable_quoted(const char* text, size_t size);
 inline std::string printable_quoted(const std::string& text) {
   return printable_quoted(text.data(), text.size());
 }
+
+// Each item printable_quoted, comma-separated; "none" for no items.
+std::string printable_list(const std::vector<std::string>& items);
 
 // A whole message made safe to show: valid UTF-8 and newlines/tabs kept,
 // every other control byte (escape sequences included) and every byte of an

@@ -187,7 +187,7 @@ class LoadedProgram {
     // method's memory, which the next execute overwrites: run and copy the
     // outputs out under one lock.
     std::vector<OutputValue> copied = locked([&] {
-      auto result = execute_checked(*module_, method, values);
+      auto result = execute_checked(program_, method, values);
       if (!result.ok()) {
         raise_error("running method '" + method + "'", result.error());
       }
@@ -229,7 +229,7 @@ class LoadedProgram {
                       err);
         }
       }
-      auto result = execute_checked(*module_, method, values);
+      auto result = execute_checked(program_, method, values);
       if (!result.ok()) {
         raise_error("running method '" + method + "'", result.error());
       }

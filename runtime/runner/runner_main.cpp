@@ -251,7 +251,7 @@ int run(const RunnerOptions& options) {
     return usage_error(error);
   }
   clear_last_error();
-  auto outputs = execute_checked(module, options.method, inputs);
+  auto outputs = execute_checked(*program, options.method, inputs);
   if (!outputs.ok()) {
     return fail("running " + method_name, outputs.error());
   }

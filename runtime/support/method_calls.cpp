@@ -10,6 +10,18 @@
 namespace executorch_tensorrt {
 namespace {
 
+// What the loaders know about `method` when ExecuTorch refuses it without a
+// reason of its own (its log may hold one).
+std::string method_facts(const MethodRequirements& method) {
+  std::string backends;
+  for (const DelegateReference& delegate : method.delegates) {
+    backends += (backends.empty() ? "" : ", ") + printable_quoted(delegate.backend_id) +
+        (delegate.in_segment ? " (data segment " : " (inline data ") + std::to_string(delegate.index) + ")";
+  }
+  return "it delegates to " + (backends.empty() ? std::string("no backend") : backends) + " and calls operators " +
+      printable_list(method.operators);
+}
+
 template <typename Sizes>
 std::string shape_text(executorch::aten::ScalarType type, const Sizes& sizes) {
   std::string out = std::string(executorch::runtime::toString(type)) + " [";
@@ -90,18 +102,22 @@ Error load_checked_method(CheckedModule& program, const std::string& method) {
     return report_error(Error::MemoryAllocationFailed, "method %s: not enough host memory for its planned buffers",
                         printable_quoted(method).c_str());
   }
-  if (err == Error::OperatorMissing && last_error_message()[0] == '\0') {
-    std::string ops;
-    for (const std::string& op : needs->operators) {
-      ops += (ops.empty() ? "" : ", ") + printable_quoted(op);
-    }
-    return report_error(err, "method %s: a kernel library has one of its operators (%s) but not for the dtypes "
-                        "the method calls it with", printable_quoted(method).c_str(), ops.c_str());
+  if (err == Error::Ok || last_error_message()[0] != '\0') {
+    return err;
   }
-  return err;
+  if (err == Error::OperatorMissing) {
+    return report_error(err, "method %s: a kernel library has one of its operators (%s) but not for the dtypes "
+                        "the method calls it with", printable_quoted(method).c_str(), printable_list(needs->operators).c_str());
+  }
+  return report_error(err, "ExecuTorch refused method %s without a reason (its log above may have one); %s",
+                      printable_quoted(method).c_str(), method_facts(*needs).c_str());
 }
 
-Result<std::vector<EValue>> execute_checked(Module& module, const std::string& method, const std::vector<EValue>& inputs) {
+Result<std::vector<EValue>> execute_checked(
+    CheckedModule& program,
+    const std::string& method,
+    const std::vector<EValue>& inputs) {
+  Module& module = *program.module;
   auto meta = module.method_meta(method);
   if (meta.ok() && meta->num_inputs() != inputs.size()) {
     return report_error(Error::InvalidArgument, "method %s takes %zu inputs, got %zu", printable_quoted(method).c_str(),
@@ -113,7 +129,13 @@ Result<std::vector<EValue>> execute_checked(Module& module, const std::string& m
       return explain_input(module, method, i, inputs[i], err);
     }
   }
-  return module.execute(method);
+  auto outputs = module.execute(method);
+  const MethodRequirements* needs = program.layout.method(method);
+  if (!outputs.ok() && last_error_message()[0] == '\0' && needs != nullptr) {
+    return report_error(outputs.error(), "ExecuTorch failed running method %s without a reason (its log above may "
+                        "have one); %s", printable_quoted(method).c_str(), method_facts(*needs).c_str());
+  }
+  return outputs;
 }
 
 } // namespace executorch_tensorrt

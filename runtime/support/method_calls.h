@@ -47,6 +47,11 @@ Error load_checked_method(CheckedModule& program, const std::string& method);
 
 // Sets each input on its own, so a refused one is named with the size the
 // program planned for it, then executes.
-Result<std::vector<EValue>> execute_checked(Module& module, const std::string& method, const std::vector<EValue>& inputs);
+// A failure ExecuTorch gives no reason for is reported with what the
+// program check knows of the method.
+Result<std::vector<EValue>> execute_checked(
+    CheckedModule& program,
+    const std::string& method,
+    const std::vector<EValue>& inputs);
 
 } // namespace executorch_tensorrt

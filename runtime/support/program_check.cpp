@@ -37,7 +37,10 @@ constexpr char kExtendedHeaderMagic[4] = {'e', 'h', '0', '0'};
 constexpr uint32_t kExtendedHeaderMinLength = 24;
 constexpr uint32_t kExtendedHeaderLengthWithDataSize = 32;
 // program.fbs: union KernelTypes, member Tensor; enum DataLocation.
-constexpr uint8_t kValueTypeTensor = 5;
+constexpr uint8_t kValueTypeNull = 1, kValueTypeTensor = 5, kValueTypeIntList = 7, kValueTypeTensorList = 10,
+                  kValueTypeOptionalTensorList = 11;
+// program.fbs: union InstructionArguments.
+constexpr uint8_t kKernelCall = 1, kDelegateCall = 2, kMoveCall = 3, kJumpFalseCall = 4, kFreeCall = 5;
 constexpr uint8_t kDataLocationInline = 0, kDataLocationSegment = 1;
 // x86-64 and AArch64 user space spans 2^47 bytes: no host allocates more
 // planned memory than that, so a larger plan is damage, not a big model.
@@ -47,18 +50,26 @@ constexpr uint64_t kMaxPlannedBytes = uint64_t{1} << 47;
 namespace field {
 enum Program { kExecutionPlan = 1, kBackendDelegateData = 3, kSegments = 4, kConstantSegment = 5,
                kMutableDataSegments = 6, kNamedData = 7 };
-enum ExecutionPlan { kName = 0, kValues = 2, kOperators = 6, kDelegates = 7, kNonConstBufferSizes = 8,
-                     kNonConstBufferDevice = 9 };
+enum ExecutionPlan { kName = 0, kValues = 2, kInputs = 3, kOutputs = 4, kChains = 5, kOperators = 6, kDelegates = 7,
+                     kNonConstBufferSizes = 8, kNonConstBufferDevice = 9 };
+enum Chain { kChainInputs = 0, kChainOutputs = 1, kInstructions = 2 };
+enum Instruction { kInstructionType = 0, kInstructionArgs = 1 };
+// KernelCall (op_index, args), DelegateCall (delegate_index, args), MoveCall
+// (move_from, move_to), JumpFalseCall (cond_value_index,
+// destination_instruction), FreeCall (value_index): two fields each at most.
+enum CallFields { kFirst = 0, kSecond = 1 };
+enum CompileSpec { kKey = 0, kValue = 1 };
+enum ListItems { kItems = 0 };
 enum BufferDevice { kBufferIndex = 0, kDeviceType = 1 };
 enum Operator { kOperatorName = 0, kOverload = 1 };
-enum BackendDelegate { kId = 0, kProcessed = 1 };
+enum BackendDelegate { kId = 0, kProcessed = 1, kCompileSpecs = 2 };
 enum DataReference { kLocation = 0, kIndex = 1 };
 enum DataSegment { kOffset = 0, kSize = 1 };
 enum SubsegmentOffsets { kSegmentIndex = 0, kOffsets = 1 };
 enum NamedData { kNamedSegmentIndex = 1 };
 enum InlineData { kData = 0 };
 enum EValue { kValType = 0, kVal = 1 };
-enum Tensor { kScalarType = 0, kSizes = 2, kDataBufferIndex = 5, kAllocationInfo = 6 };
+enum Tensor { kScalarType = 0, kSizes = 2, kDataBufferIndex = 5, kAllocationInfo = 6, kExtraTensorInfo = 9 };
 enum Allocation { kMemoryId = 0, kOffsetLow = 1, kOffsetHigh = 2 };
 } // namespace field
 
@@ -520,7 +531,136 @@ class ProgramCheck {
     method->name = *name;
     const std::string label = method_label(*name);
     return read_operators(program, *plan, label, method) && read_delegates(program, *plan, label, method) &&
-        read_tensors(program, *plan, label);
+        read_tensors(program, *plan, label) && read_indices(program, *plan, label);
+  }
+
+  // Every index a method holds (values, operators, delegates, instructions)
+  // lies in its list: ExecuTorch trusts them, and asserts or reads out of
+  // bounds when they do not.
+  bool read_indices(ProgramReader& program, const Table& plan, const std::string& label) {
+    const auto values = program.vector(plan, field::kValues, 4, "the value list");
+    const auto ops = values ? program.vector(plan, field::kOperators, 4, "an operator list") : std::nullopt;
+    const auto delegates = ops ? program.vector(plan, field::kDelegates, 4, "a delegate list") : std::nullopt;
+    const auto chains = delegates ? program.vector(plan, field::kChains, 4, "the chain list") : std::nullopt;
+    if (!chains) {
+      return false;
+    }
+    const uint32_t n_values = values->count;
+    auto in_range = [&](int64_t index, uint64_t count, const char* what, const std::string& where) {
+      if (index >= 0 && static_cast<uint64_t>(index) < count) {
+        return true;
+      }
+      report_error(Error::InvalidProgram, "%s: %s refers to %s %lld; the method has %llu (the file is damaged)",
+                   label.c_str(), where.c_str(), what, static_cast<long long>(index),
+                   static_cast<unsigned long long>(count));
+      return false;
+    };
+    auto value_list = [&](const Table& table, int field, const std::string& where, bool allow_none) {
+      const auto list = program.vector(table, field, 4, where.c_str());
+      if (!list) {
+        return false;
+      }
+      for (uint32_t k = 0; k < list->count; ++k) {
+        const int32_t index = program.element<int32_t>(*list, k);
+        if (!(allow_none && index == -1) && !in_range(index, n_values, "value", where)) {
+          return false;
+        }
+      }
+      return true;
+    };
+    if (!value_list(plan, field::kInputs, "its input list", false) ||
+        !value_list(plan, field::kOutputs, "its output list", false)) {
+      return false;
+    }
+    for (uint32_t v = 0; v < n_values; ++v) {
+      const auto value = program.table_at(*values, v, "a value");
+      const auto type = value ? value->scalar<uint8_t>(field::kValType) : std::nullopt;
+      if (!type) {
+        return false;
+      }
+      const std::string where = "value " + std::to_string(v);
+      if (*type > kValueTypeOptionalTensorList) {
+        report_error(Error::InvalidProgram, "%s: %s has type code %u, which is no ExecuTorch value type",
+                     label.c_str(), where.c_str(), *type);
+        return false;
+      }
+      std::optional<Table> val;
+      if (!program.table(*value, field::kVal, "a value", &val)) {
+        return false;
+      }
+      if (*type > kValueTypeNull && !val) {
+        report_error(Error::InvalidProgram, "%s: %s has type code %u but no data (the file is damaged)", label.c_str(),
+                     where.c_str(), *type);
+        return false;
+      }
+      if (*type == kValueTypeIntList || *type == kValueTypeTensorList || *type == kValueTypeOptionalTensorList) {
+        // Their items are indices of other values (IntList's too).
+        const size_t item_size = *type == kValueTypeIntList ? 8 : 4;
+        const auto items = program.vector(*val, field::kItems, item_size, where.c_str());
+        if (!items) {
+          return false;
+        }
+        for (uint32_t k = 0; k < items->count; ++k) {
+          const int64_t index = item_size == 8 ? program.element<int64_t>(*items, k) : program.element<int32_t>(*items, k);
+          if (!(*type == kValueTypeOptionalTensorList && index == -1) &&
+              !in_range(index, n_values, "value", where + " item " + std::to_string(k))) {
+            return false;
+          }
+        }
+      }
+    }
+    for (uint32_t c = 0; c < chains->count; ++c) {
+      const std::string where = "chain " + std::to_string(c);
+      const auto chain = program.table_at(*chains, c, "a chain");
+      if (!chain || !value_list(*chain, field::kChainInputs, where + " inputs", false) ||
+          !value_list(*chain, field::kChainOutputs, where + " outputs", false)) {
+        return false;
+      }
+      const auto instructions = program.vector(*chain, field::kInstructions, 4, "an instruction list");
+      if (!instructions) {
+        return false;
+      }
+      for (uint32_t i = 0; i < instructions->count; ++i) {
+        const std::string at = where + " instruction " + std::to_string(i);
+        const auto instruction = program.table_at(*instructions, i, "an instruction");
+        const auto type = instruction ? instruction->scalar<uint8_t>(field::kInstructionType) : std::nullopt;
+        std::optional<Table> call;
+        if (!type || !program.table(*instruction, field::kInstructionArgs, "an instruction", &call)) {
+          return false;
+        }
+        if (!call || *type < kKernelCall || *type > kFreeCall) {
+          report_error(Error::InvalidProgram, "%s: %s has instruction type %u and %s (the file is damaged)",
+                       label.c_str(), at.c_str(), *type, call ? "arguments" : "no arguments");
+          return false;
+        }
+        const auto first = call->scalar<int32_t>(field::kFirst);
+        const auto second = call->scalar<int32_t>(field::kSecond);
+        if (!first || ((*type == kMoveCall || *type == kJumpFalseCall) && !second)) {
+          return false;
+        }
+        bool ok = true;
+        switch (*type) {
+          case kKernelCall:
+            ok = in_range(*first, ops->count, "operator", at) && value_list(*call, field::kSecond, at, false);
+            break;
+          case kDelegateCall:
+            ok = in_range(*first, delegates->count, "delegate", at) && value_list(*call, field::kSecond, at, false);
+            break;
+          case kMoveCall:
+            ok = in_range(*first, n_values, "value", at) && in_range(*second, n_values, "value", at);
+            break;
+          case kJumpFalseCall:
+            ok = in_range(*first, n_values, "value", at) && in_range(*second, instructions->count, "instruction", at);
+            break;
+          default: // kFreeCall
+            ok = in_range(*first, n_values, "value", at);
+        }
+        if (!ok) {
+          return false;
+        }
+      }
+    }
+    return true;
   }
 
   bool read_operators(ProgramReader& program, const Table& plan, const std::string& label, MethodRequirements* method) {
@@ -552,6 +692,12 @@ class ProgramCheck {
         return false;
       }
       const std::string user = label + " delegate " + std::to_string(i) + " (backend " + printable_quoted(*id) + ")";
+      if (id->empty() || !read_compile_specs(program, *delegate, user)) {
+        if (id->empty()) {
+          report_error(Error::InvalidProgram, "%s has no backend id (the file is damaged)", user.c_str());
+        }
+        return false;
+      }
       std::optional<Table> processed;
       if (!program.table(*delegate, field::kProcessed, "a delegate's data reference", &processed)) {
         return false;
@@ -602,6 +748,31 @@ class ProgramCheck {
     return true;
   }
 
+  // ExecuTorch reads every compile spec's key and value without a check.
+  bool read_compile_specs(ProgramReader& program, const Table& delegate, const std::string& user) {
+    const auto specs = program.vector(delegate, field::kCompileSpecs, 4, "a compile spec list");
+    if (!specs) {
+      return false;
+    }
+    if (delegate.field_position(field::kCompileSpecs) == 0) {
+      report_error(Error::InvalidProgram, "%s has no compile spec list (the file is damaged)", user.c_str());
+      return false;
+    }
+    for (uint32_t k = 0; k < specs->count; ++k) {
+      const auto spec = program.table_at(*specs, k, "a compile spec");
+      if (!spec || !program.vector(*spec, field::kValue, 1, "a compile spec value") ||
+          !program.vector(*spec, field::kKey, 1, "a compile spec key")) {
+        return false;
+      }
+      if (spec->field_position(field::kKey) == 0 || spec->field_position(field::kValue) == 0) {
+        report_error(Error::InvalidProgram, "%s: compile spec %u has no %s (the file is damaged)", user.c_str(), k,
+                     spec->field_position(field::kKey) == 0 ? "key" : "value");
+        return false;
+      }
+    }
+    return true;
+  }
+
   // Every tensor's element count and byte size fit 64 bits, planned tensors
   // lie inside their planned buffer, and constants inside the constant data.
   bool read_tensors(ProgramReader& program, const Table& plan, const std::string& label) {
@@ -639,6 +810,18 @@ class ProgramCheck {
                    static_cast<unsigned long long>(memory));
       return false;
     }
+    // The caller binds a method's inputs and outputs; any other tensor needs
+    // planned, constant or external memory, or kernels write through null.
+    std::set<int32_t> bound;
+    for (int io_field : {field::kInputs, field::kOutputs}) {
+      const auto list = program.vector(plan, io_field, 4, "a method's input or output list");
+      if (!list) {
+        return false;
+      }
+      for (uint32_t k = 0; k < list->count; ++k) {
+        bound.insert(program.element<int32_t>(*list, k));
+      }
+    }
     for (uint32_t v = 0; v < values->count; ++v) {
       const auto value = program.table_at(*values, v, "a value");
       const auto type = value ? value->scalar<uint8_t>(field::kValType) : std::nullopt;
@@ -648,6 +831,7 @@ class ProgramCheck {
       if (*type != kValueTypeTensor) {
         continue;
       }
+      bound_by_caller_ = bound.count(static_cast<int32_t>(v)) > 0;
       std::optional<Table> tensor;
       if (!program.table(*value, field::kVal, "a tensor value", &tensor)) {
         return false;
@@ -745,6 +929,11 @@ class ProgramCheck {
     if (!buffer_index) {
       return false;
     }
+    if (*buffer_index == 0 && nbytes > 0 && !bound_by_caller_ && tensor.field_position(field::kExtraTensorInfo) == 0) {
+      report_error(Error::InvalidProgram, "%s: tensor [%s] has no memory: it is not planned, not constant, and not "
+                   "an input or output of the method (the file is damaged)", label.c_str(), dims.c_str());
+      return false;
+    }
     if (*buffer_index > 0 && constant_segment_ && constant_offsets_.count > 0) {
       const Segment& segment = segments_[*constant_segment_];
       uint64_t end = 0;
@@ -766,6 +955,7 @@ class ProgramCheck {
   uint64_t flatbuffer_size_ = 0;
   uint64_t segment_base_ = 0;
   std::vector<Segment> segments_;
+  bool bound_by_caller_ = false; // the tensor being read is a method input or output
   uint32_t segment_count_without_data_ = 0;
   std::vector<Vector> inline_data_;
   std::optional<uint32_t> constant_segment_;
@@ -816,14 +1006,6 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) {
-    out += (out.empty() ? "" : ", ") + printable_quoted(item);
-  }
-  return out.empty() ? "none" : out;
-}
-
 bool has_kernel_named(const std::string& name) {
   for (const auto& kernel : executorch::runtime::get_registered_kernels()) {
     if (kernel.name_ != nullptr && name == kernel.name_) {
@@ -869,8 +1051,8 @@ Error check_method_requirements(const MethodRequirements& method) {
   if (!unknown_backends.empty()) {
     return report_error(Error::NotFound, "method %s delegates to backend %s, which is not registered in this process "
                         "(registered: %s); load the library that registers it before loading the program",
-                        printable_quoted(method.name).c_str(), joined(unknown_backends).c_str(),
-                        joined(registered_backend_names()).c_str());
+                        printable_quoted(method.name).c_str(), printable_list(unknown_backends).c_str(),
+                        printable_list(registered_backend_names()).c_str());
   }
   std::vector<std::string> missing;
   for (const std::string& op : method.operators) {
@@ -882,7 +1064,7 @@ Error check_method_requirements(const MethodRequirements& method) {
     return report_error(Error::OperatorMissing, "method %s calls operator%s %s, for which no kernel is registered in "
                         "this process; link or load a kernel library that has %s (e.g. ExecuTorch's "
                         "kernels_optimized), or export with these operators delegated",
-                        printable_quoted(method.name).c_str(), missing.size() > 1 ? "s" : "", joined(missing).c_str(),
+                        printable_quoted(method.name).c_str(), missing.size() > 1 ? "s" : "", printable_list(missing).c_str(),
                         missing.size() > 1 ? "them" : "it");
   }
   return Error::Ok;
