@@ -114,7 +114,9 @@ def test_unknown_backend_is_named_and_the_message_is_whole(tmp_path: Path, test_
         load(path)
     message = str(err.value)
     assert "which is not registered in this process" in message and BACKEND_ID in message
-    assert message.endswith("load the library that registers it before loading the program (ExecuTorch Error::NotFound)")
+    assert message.endswith(
+        "load the library that registers it before loading the program (ExecuTorch Error::NotFound)"
+    )
 
 
 def test_long_messages_are_not_cut(tmp_path: Path) -> None:
@@ -122,7 +124,8 @@ def test_long_messages_are_not_cut(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 200) / ("e" * 200) / ("f" * 200) / ("g" * 200) / ("h" * 200) / "missing.pte"
     with pytest.raises(ValueError) as err:
         _runtime.check_program(str(deep))
-    assert len(str(err.value)) > 1024 and str(err.value).endswith("No such file or directory (ExecuTorch Error::AccessFailed)")
+    message = str(err.value)
+    assert len(message) > 1024 and message.endswith("No such file or directory (ExecuTorch Error::AccessFailed)")
 
 
 def test_missing_operator_is_named(tmp_path: Path, test_programs) -> None:
@@ -130,7 +133,8 @@ def test_missing_operator_is_named(tmp_path: Path, test_programs) -> None:
 
     path = tmp_path / "op.pte"
     path.write_bytes(_case(operator_cases(test_programs["two_engines"].read_bytes()), "operator_unknown"))
-    with pytest.raises(DelegateError, match=r'operator "aten::no_such_operator.out", for which no kernel is registered'):
+    named = r'operator "aten::no_such_operator.out", for which no kernel is registered'
+    with pytest.raises(DelegateError, match=named):
         load(path)
     result = _runner(["--model", str(path)])
     assert result.returncode == 1 and b'"aten::no_such_operator.out"' in result.stderr
@@ -138,7 +142,8 @@ def test_missing_operator_is_named(tmp_path: Path, test_programs) -> None:
 
 def test_input_smaller_than_planned_is_named_with_its_planned_size(test_engine, test_programs) -> None:
     program = load(test_programs["add_relu"])
-    with pytest.raises(DelegateError, match=r"input 0: expected Float \[2, 3\] \(24 bytes.*got Float \[1, 3\] \(12 bytes\)"):
+    planned = r"input 0: expected Float \[2, 3\] \(24 bytes.*got Float \[1, 3\] \(12 bytes\)"
+    with pytest.raises(DelegateError, match=planned):
         program.forward(torch.ones(1, 3), torch.ones(1, 3))
 
 

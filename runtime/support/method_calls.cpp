@@ -107,7 +107,8 @@ Error load_checked_method(CheckedModule& program, const std::string& method) {
   }
   if (err == Error::OperatorMissing) {
     return report_error(err, "method %s: a kernel library has one of its operators (%s) but not for the dtypes "
-                        "the method calls it with", printable_quoted(method).c_str(), printable_list(needs->operators).c_str());
+                        "the method calls it with", printable_quoted(method).c_str(),
+                        printable_list(needs->operators).c_str());
   }
   return report_error(err, "ExecuTorch refused method %s without a reason (its log above may have one); %s",
                       printable_quoted(method).c_str(), method_facts(*needs).c_str());

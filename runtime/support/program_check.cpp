@@ -402,7 +402,8 @@ class ProgramCheck {
     for (uint32_t i = 0; i < order.size(); ++i) {
       order[i] = i;
     }
-    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return segments_[a].begin < segments_[b].begin; });
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return segments_[a].begin < segments_[b].begin; });
     const Segment* previous = nullptr;
     uint32_t previous_index = 0;
     for (uint32_t index : order) {
@@ -414,7 +415,8 @@ class ProgramCheck {
         report_error(Error::InvalidProgram, "data segments %u (bytes %llu..%llu) and %u (bytes %llu..%llu) overlap: "
                      "one would be read as the other's data (the file is damaged)", previous_index,
                      static_cast<unsigned long long>(previous->begin), static_cast<unsigned long long>(previous->end),
-                     index, static_cast<unsigned long long>(segment.begin), static_cast<unsigned long long>(segment.end));
+                     index, static_cast<unsigned long long>(segment.begin),
+                     static_cast<unsigned long long>(segment.end));
         return false;
       }
       previous = &segment;
@@ -601,7 +603,8 @@ class ProgramCheck {
           return false;
         }
         for (uint32_t k = 0; k < items->count; ++k) {
-          const int64_t index = item_size == 8 ? program.element<int64_t>(*items, k) : program.element<int32_t>(*items, k);
+          const int64_t index =
+              item_size == 8 ? program.element<int64_t>(*items, k) : program.element<int32_t>(*items, k);
           if (!(*type == kValueTypeOptionalTensorList && index == -1) &&
               !in_range(index, n_values, "value", where + " item " + std::to_string(k))) {
             return false;
@@ -737,7 +740,8 @@ class ProgramCheck {
       }
       // This backend's data starts with its blob magic; anything else is
       // another part's data (segments swapped or renumbered).
-      if (*id == kBackendId && (length < sizeof(kBlobMagic) || std::memcmp(start, kBlobMagic, sizeof(kBlobMagic)) != 0)) {
+      if (*id == kBackendId &&
+          (length < sizeof(kBlobMagic) || std::memcmp(start, kBlobMagic, sizeof(kBlobMagic)) != 0)) {
         report_error(Error::InvalidProgram, "%s reads %s %u, which is not a delegate blob of this backend (it does "
                      "not start with 'ETRT'): the program's data references are damaged", user.c_str(), kind,
                      *data_index);
@@ -1064,7 +1068,8 @@ Error check_method_requirements(const MethodRequirements& method) {
     return report_error(Error::OperatorMissing, "method %s calls operator%s %s, for which no kernel is registered in "
                         "this process; link or load a kernel library that has %s (e.g. ExecuTorch's "
                         "kernels_optimized), or export with these operators delegated",
-                        printable_quoted(method.name).c_str(), missing.size() > 1 ? "s" : "", printable_list(missing).c_str(),
+                        printable_quoted(method.name).c_str(), missing.size() > 1 ? "s" : "",
+                        printable_list(missing).c_str(),
                         missing.size() > 1 ? "them" : "it");
   }
   return Error::Ok;

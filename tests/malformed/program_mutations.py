@@ -168,7 +168,8 @@ def header_cases(seg: bytes) -> List[Mutation]:
         values = dict(program_size=header.program_size, segment_base_offset=header.segment_base_offset,
                       segment_data_size=header.segment_data_size)
         values.update(fields)
-        return seg[:HEADER_AT] + _ExtendedHeader(**values).to_bytes() + seg[HEADER_AT + _ExtendedHeader.EXPECTED_LENGTH :]
+        header_end = HEADER_AT + _ExtendedHeader.EXPECTED_LENGTH
+        return seg[:HEADER_AT] + _ExtendedHeader(**values).to_bytes() + seg[header_end:]
 
     for label, fields in (
         ("program_size_past_end", {"program_size": len(seg) + 1}),
