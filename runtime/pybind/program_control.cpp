@@ -64,8 +64,9 @@ py::dict get_program_options(int64_t tag, const std::vector<std::string>& keys) 
   }
   py::dict out;
   for (size_t i = 0; i < keys.size(); ++i) {
-    const auto* text = std::get_if<std::array<char, kMaxOptionValueLength>>(&queries[i].value);
-    out[py::str(keys[i])] = text == nullptr ? std::string() : std::string(text->data());
+    const auto* value = std::get_if<std::array<char, kMaxOptionValueLength>>(&queries[i].value);
+    // ExecuTorch cuts values at 255 bytes, possibly inside a UTF-8 character.
+    out[py::str(keys[i])] = value == nullptr ? py::str() : text(std::string(value->data()));
   }
   return out;
 }
@@ -126,7 +127,7 @@ py::list program_delegate_reports(int64_t tag) {
       engine[kOptionState] = e.state;
       engine[kOptionDeviceBytes] = e.device_bytes;
       engine[kOptionExecutionMemoryBytes] = e.execution_memory_bytes;
-      engine["input_ranges"] = e.input_ranges;
+      engine["input_ranges"] = text(e.input_ranges);
       engines.append(engine);
     }
     entry[kOptionEngines] = engines;

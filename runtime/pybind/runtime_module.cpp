@@ -25,6 +25,7 @@
 #include "../../backend/engines/engine_runtime_registry.h"
 #include "../../backend/common/error_report.h"
 #include "../support/backend_option_list.h"
+#include "../support/method_calls.h"
 #include "../support/runtime_reporting.h"
 #include "../../backend/control/program_tag.h"
 #include "program_control.h"
@@ -100,9 +101,14 @@ py::object to_python(OutputValue& value) {
 
 class LoadedProgram {
  public:
-  // `backend_options`: {backend_id: {key: value}}.
-  LoadedProgram(const std::string& path, const py::dict& backend_options)
-      : module_(std::make_unique<Module>(path, Module::LoadMode::Mmap)), tag_(new_program_tag()) {
+  // `backend_options`: {backend_id: {key: value}}; `load_mode`: see
+  // parse_load_mode().
+  LoadedProgram(const std::string& path, const py::dict& backend_options, const std::string& load_mode)
+      : tag_(new_program_tag()) {
+    Module::LoadMode mode;
+    if (!parse_load_mode(load_mode, &mode)) {
+      throw py::value_error("load_mode must be " + std::string(kLoadModeNames) + ", got '" + load_mode + "'");
+    }
     // LoadBackendOptionsMap holds at most 8 backends and ids under 64
     // characters (its private kMaxBackends and kMaxBackendIdLength).
     if (backend_options.size() > 8) {
@@ -124,36 +130,35 @@ class LoadedProgram {
       }
     }
     clear_last_error();
-    Error err;
-    {
+    Result<CheckedModule> loaded = [&] {
       py::gil_scoped_release no_gil;
       ProgramTagScope tag_scope(tag_);
-      // Full flatbuffer verification: with the default (Minimal) a corrupted
-      // program table crashes ExecuTorch's loader instead of failing.
-      err = module_->load(map, executorch::runtime::Program::Verification::InternalConsistency);
+      return load_checked_program(path, mode, map);
+    }();
+    if (!loaded.ok()) {
+      raise_error("loading " + path + " as an ExecuTorch program", loaded.error());
     }
-    if (err != Error::Ok) {
-      raise_error("loading " + path + " as an ExecuTorch program", err);
-    }
+    program_ = std::move(*loaded);
+    module_ = program_.module.get();
   }
 
   int64_t tag() const {
     return tag_;
   }
 
+  // The program check refused names that are not printable UTF-8, so they
+  // convert to str and back unchanged.
   std::vector<std::string> method_names() {
-    return locked([&] {
-      auto names = module_->method_names();
-      if (!names.ok()) {
-        raise_error("reading method names", names.error());
-      }
-      return std::vector<std::string>(names->begin(), names->end());
-    });
+    std::vector<std::string> names;
+    for (const MethodRequirements& method : program_.layout.methods) {
+      names.push_back(method.name);
+    }
+    return names;
   }
 
   void load_method(const std::string& method) {
     locked([&] {
-      const Error err = module_->load_method(method);
+      const Error err = load_checked_method(program_, method);
       if (err != Error::Ok) {
         raise_error("loading method '" + method + "'", err);
       }
@@ -182,7 +187,7 @@ class LoadedProgram {
     // method's memory, which the next execute overwrites: run and copy the
     // outputs out under one lock.
     std::vector<OutputValue> copied = locked([&] {
-      auto result = module_->execute(method, values);
+      auto result = execute_checked(program_, method, values);
       if (!result.ok()) {
         raise_error("running method '" + method + "'", result.error());
       }
@@ -224,7 +229,7 @@ class LoadedProgram {
                       err);
         }
       }
-      auto result = module_->execute(method, values);
+      auto result = execute_checked(program_, method, values);
       if (!result.ok()) {
         raise_error("running method '" + method + "'", result.error());
       }
@@ -317,7 +322,8 @@ class LoadedProgram {
     return work();
   }
 
-  std::unique_ptr<Module> module_;
+  CheckedModule program_;
+  Module* module_ = nullptr; // program_.module
   const int64_t tag_;
   std::mutex mutex_;
   std::vector<BackendOptionList> option_lists_;
@@ -333,16 +339,6 @@ bool prepare_device_memory() {
   clear_last_error();
   (void)engine_runtime_for(Flavour::kTensorRT); // failure is reported by the check below
   return executorch::runtime::get_device_allocator(executorch::aten::DeviceType::CUDA) != nullptr;
-}
-
-// Names are bytes to the parser; show invalid UTF-8 as replacement characters
-// rather than failing the conversion.
-py::str text(const std::string& bytes) {
-  PyObject* decoded = PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()), "replace");
-  if (decoded == nullptr) {
-    throw py::error_already_set();
-  }
-  return py::reinterpret_steal<py::str>(decoded);
 }
 
 py::dict shape_range_dict(const ShapeRange& range) {
@@ -407,6 +403,31 @@ py::dict parse_blob(const py::bytes& data) {
   return out;
 }
 
+// The whole-program check alone (what load() runs first): {method:
+// {"operators": [...], "backends": [...]}}, or ValueError with the reason.
+py::dict check_program(const std::string& path) {
+  Result<ProgramLayout> layout = [&] {
+    py::gil_scoped_release no_gil;
+    clear_last_error();
+    return check_program_file(path);
+  }();
+  if (!layout.ok()) {
+    throw py::value_error(describe_failure("checking " + path, layout.error()));
+  }
+  py::dict out;
+  for (const MethodRequirements& method : layout->methods) {
+    py::dict entry;
+    entry["operators"] = method.operators;
+    py::list backends;
+    for (const DelegateReference& delegate : method.delegates) {
+      backends.append(text(delegate.backend_id));
+    }
+    entry["backends"] = backends;
+    out[text(method.name)] = entry;
+  }
+  return out;
+}
+
 } // namespace
 } // namespace executorch_tensorrt
 
@@ -422,10 +443,13 @@ PYBIND11_MODULE(_runtime, m) {
         "Backend ids in ExecuTorch's registry, as C++ sees it");
   m.def("last_error", [] { return std::string(last_error_message()); });
   m.def("parse_blob", &parse_blob, py::arg("data"));
+  m.def("check_program", &check_program, py::arg("path"),
+        "The loaders' whole-program check of a .pte: what each method needs, or ValueError");
   m.def("prepare_device_memory", &prepare_device_memory,
         "Loads the TensorRT adapter; True when ExecuTorch has a CUDA DeviceAllocator");
   py::class_<LoadedProgram>(m, "LoadedProgram")
-      .def(py::init<const std::string&, const py::dict&>(), py::arg("path"), py::arg("backend_options"))
+      .def(py::init<const std::string&, const py::dict&, const std::string&>(), py::arg("path"),
+           py::arg("backend_options"), py::arg("load_mode") = "mmap")
       .def("method_names", &LoadedProgram::method_names)
       .def("load_method", &LoadedProgram::load_method, py::arg("method"))
       .def("input_specs", &LoadedProgram::input_specs, py::arg("method"))

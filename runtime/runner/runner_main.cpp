@@ -2,11 +2,15 @@
 // load-time backend options, runs one method and prints its outputs or the
 // error (with the delegate's reason, not just ExecuTorch's error code).
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <exception>
 #include <string>
 #include <variant>
 #include <vector>
@@ -20,7 +24,9 @@
 #include "../../backend/backend_id.h"
 #include "../../backend/common/error_report.h"
 #include "option_table.h"
+#include "../../backend/common/printable_text.h"
 #include "../support/backend_option_list.h"
+#include "../support/method_calls.h"
 #include "../support/runtime_reporting.h"
 #include "runner_options.h"
 
@@ -36,6 +42,43 @@ namespace {
 int fail(const std::string& what, Error error) {
   std::fprintf(stderr, "error: %s\n", describe_failure(what, error).c_str());
   return 1;
+}
+
+// A message that may hold names from the command line or the program,
+// escaped so no control byte reaches the terminal.
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", printable_message(message).c_str());
+  return 2;
+}
+
+// Reads input file `path` of exactly `nbytes` into `bytes`, after checking it
+// is a regular file of that size (a FIFO, a device or a directory would block,
+// never end, or fail mid-read); "" or the reason.
+std::string read_input_file(const std::string& path, size_t index, size_t nbytes, std::vector<uint8_t>* bytes) {
+  const std::string name = "input file " + printable_quoted(path);
+  const std::string needs = "input " + std::to_string(index) + " needs " + std::to_string(nbytes) + " raw bytes";
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0) {
+    return name + ": " + std::strerror(errno) + "; " + needs;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return name + " is not a regular file; " + needs;
+  }
+  if (static_cast<uint64_t>(info.st_size) != nbytes) {
+    return name + " has " + std::to_string(info.st_size) + " bytes; " + needs;
+  }
+  FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return name + ": " + std::strerror(errno);
+  }
+  bytes->resize(nbytes);
+  const size_t got = nbytes == 0 ? 0 : std::fread(bytes->data(), 1, nbytes, file);
+  const bool longer = std::fgetc(file) != EOF;
+  std::fclose(file);
+  if (got != nbytes || longer) {
+    return name + " changed while it was read (" + std::to_string(got) + " of " + std::to_string(nbytes) + " bytes)";
+  }
+  return "";
 }
 
 int list_backends() {
@@ -74,12 +117,12 @@ bool make_inputs(
     std::string* error) {
   auto meta = module.method_meta(options.method);
   if (!meta.ok()) {
-    *error = "no method '" + options.method + "' in the program";
+    *error = "no method " + printable_quoted(options.method) + " in the program";
     return false;
   }
   const size_t n = meta->num_inputs();
   if (!options.input_files.empty() && options.input_files.size() != n) {
-    *error = "method '" + options.method + "' takes " + std::to_string(n) + " inputs, got " +
+    *error = "method " + printable_quoted(options.method) + " takes " + std::to_string(n) + " inputs, got " +
         std::to_string(options.input_files.size()) + " --input files";
     return false;
   }
@@ -93,18 +136,10 @@ bool make_inputs(
     const size_t nbytes = info->nbytes();
     std::vector<uint8_t> bytes(nbytes);
     if (!options.input_files.empty()) {
-      std::ifstream file(options.input_files[i], std::ios::binary);
-      if (!file) {
-        *error = "cannot read input file '" + options.input_files[i] + "'";
+      *error = read_input_file(options.input_files[i], i, nbytes, &bytes);
+      if (!error->empty()) {
         return false;
       }
-      std::vector<uint8_t> data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-      if (data.size() != nbytes) {
-        *error = "input file '" + options.input_files[i] + "' has " + std::to_string(data.size()) +
-            " bytes; input " + std::to_string(i) + " needs " + std::to_string(nbytes);
-        return false;
-      }
-      bytes = std::move(data);
     }
     tensors->push_back(executorch::extension::make_tensor_ptr(
         std::move(sizes), std::move(bytes), {}, {}, info->scalar_type()));
@@ -161,7 +196,7 @@ void print_delegate_states() {
   }
   for (const auto& query : queries) {
     const auto* text = std::get_if<std::array<char, executorch::runtime::kMaxOptionValueLength>>(&query.value);
-    std::printf("delegates %s: %s\n", query.key, text == nullptr ? "?" : text->data());
+    std::printf("delegates %s: %s\n", query.key, text == nullptr ? "?" : printable_message(text->data()).c_str());
   }
 }
 
@@ -170,8 +205,7 @@ int run(const RunnerOptions& options) {
   for (const std::string& assignment : options.backend_options) {
     const std::string error = backend_options.add_assignment(assignment);
     if (!error.empty()) {
-      std::fprintf(stderr, "error: %s\n", error.c_str());
-      return 2;
+      return usage_error(error);
     }
   }
   LoadBackendOptionsMap map;
@@ -181,46 +215,48 @@ int run(const RunnerOptions& options) {
       return fail("setting backend options", err);
     }
   }
-  if (!std::ifstream(options.model_path, std::ios::binary)) {
-    std::fprintf(stderr, "error: cannot read program file '%s'\n", options.model_path.c_str());
-    return 2;
+  Module::LoadMode mode;
+  if (!parse_load_mode(options.load_mode, &mode)) {
+    return usage_error("--load-mode must be " + std::string(kLoadModeNames) + ", got '" + options.load_mode + "'");
   }
-  Module module(options.model_path, Module::LoadMode::Mmap);
+  const std::string program_name = "'" + options.model_path + "'"; // escaped where printed
   clear_last_error();
-  // Full flatbuffer verification: with the default (Minimal) a corrupted
-  // program table crashes ExecuTorch's loader instead of failing.
-  Error err = module.load(map, executorch::runtime::Program::Verification::InternalConsistency);
-  if (err != Error::Ok) {
-    return fail("loading " + options.model_path + " as an ExecuTorch program", err);
+  struct stat info {};
+  if (stat(options.model_path.c_str(), &info) != 0) {
+    return usage_error("cannot read program file " + program_name + ": " + std::strerror(errno));
   }
-  auto names = module.method_names();
-  if (!names.ok()) {
-    return fail("reading the methods of " + options.model_path, names.error());
+  if (!S_ISREG(info.st_mode)) {
+    return usage_error("cannot read program file " + program_name + ": it is not a regular file");
   }
-  if (names->count(options.method) == 0) {
+  auto program = load_checked_program(options.model_path, mode, map);
+  if (!program.ok()) {
+    return fail("loading " + program_name + " as an ExecuTorch program", program.error());
+  }
+  if (program->layout.method(options.method) == nullptr) {
     std::string known;
-    for (const std::string& name : *names) {
-      known += (known.empty() ? "" : ", ") + name;
+    for (const MethodRequirements& method : program->layout.methods) {
+      known += (known.empty() ? "" : ", ") + printable_quoted(method.name);
     }
-    std::fprintf(stderr, "error: no method '%s' in %s; it has: %s\n", options.method.c_str(),
-                 options.model_path.c_str(), known.c_str());
-    return 2;
+    return usage_error("no method " + printable_quoted(options.method) + " in " + program_name + "; it has: " + known);
   }
   // Module::load succeeds even when a method cannot load; load it here so a
   // delegate's init() failure is reported as such.
-  if ((err = module.load_method(options.method)) != Error::Ok) {
-    return fail("loading method '" + options.method + "'", err);
+  const std::string method_name = "method '" + options.method + "'"; // escaped by describe_failure
+  Error err = load_checked_method(*program, options.method);
+  if (err != Error::Ok) {
+    return fail("loading " + method_name, err);
   }
+  Module& module = *program->module;
   std::vector<TensorPtr> tensors;
   std::vector<EValue> inputs;
   std::string error;
   if (!make_inputs(module, options, &tensors, &inputs, &error)) {
-    std::fprintf(stderr, "error: %s\n", error.c_str());
-    return 2;
+    return usage_error(error);
   }
-  auto outputs = module.execute(options.method, inputs);
+  clear_last_error();
+  auto outputs = execute_checked(*program, options.method, inputs);
   if (!outputs.ok()) {
-    return fail("running method '" + options.method + "'", outputs.error());
+    return fail("running " + method_name, outputs.error());
   }
   for (size_t i = 0; i < outputs->size(); ++i) {
     print_output(i, (*outputs)[i], options.verbose);
@@ -239,7 +275,7 @@ int main(int argc, char** argv) {
   RunnerOptions options;
   std::string error;
   if (!parse_runner_options(argc, argv, &options, &error)) {
-    std::fprintf(stderr, "error: %s\n%s", error.c_str(), runner_usage());
+    std::fprintf(stderr, "error: %s\n%s", printable_message(error).c_str(), runner_usage());
     return 2;
   }
   if (options.help) {
@@ -249,5 +285,12 @@ int main(int argc, char** argv) {
   if (options.list_backends) {
     return list_backends();
   }
-  return run(options);
+  try {
+    return run(options);
+  } catch (const std::exception& err) {
+    // ExecuTorch's Module allocates with new (planned memory, method
+    // holders); an exception must end the run with a message, not abort.
+    std::fprintf(stderr, "error: %s\n", printable_message(err.what()).c_str());
+    return 1;
+  }
 }

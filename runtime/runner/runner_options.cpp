@@ -4,7 +4,7 @@ namespace executorch_tensorrt {
 
 const char* runner_usage() {
   return "usage: executorch-tensorrt-runner --model PROGRAM.pte [--method NAME]\n"
-         "         [--backend-option KEY=VALUE]... [--input FILE]... [--verbose]\n"
+         "         [--backend-option KEY=VALUE]... [--input FILE]... [--load-mode mmap|read] [--verbose]\n"
          "       executorch-tensorrt-runner --list-backends\n"
          "\n"
          "  --model PATH            the .pte program to load\n"
@@ -12,6 +12,8 @@ const char* runner_usage() {
          "  --backend-option K=V    load-time option for ExecutorchTensorRTBackend (repeatable)\n"
          "  --input FILE            raw little-endian bytes of one input, in order (repeatable);\n"
          "                          without --input every input is filled with ones\n"
+         "  --load-mode MODE        mmap (default): map the file, so it must not change while the\n"
+         "                          runner uses it (replace it by renaming); read: read it into memory\n"
          "  --list-backends         print the backends registered with ExecuTorch and exit\n"
          "  --verbose               print every output value\n";
 }
@@ -33,7 +35,8 @@ bool parse_runner_options(int argc, const char* const* argv, RunnerOptions* out,
       out->list_backends = true;
     } else if (arg == "--verbose") {
       out->verbose = true;
-    } else if (arg == "--model" || arg == "--method" || arg == "--backend-option" || arg == "--input") {
+    } else if (arg == "--model" || arg == "--method" || arg == "--backend-option" || arg == "--input" ||
+               arg == "--load-mode") {
       if ((v = value(arg.c_str())) == nullptr) {
         return false;
       }
@@ -41,6 +44,8 @@ bool parse_runner_options(int argc, const char* const* argv, RunnerOptions* out,
         out->model_path = v;
       } else if (arg == "--method") {
         out->method = v;
+      } else if (arg == "--load-mode") {
+        out->load_mode = v;
       } else if (arg == "--backend-option") {
         out->backend_options.emplace_back(v);
       } else {

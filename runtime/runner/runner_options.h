@@ -11,6 +11,7 @@ struct RunnerOptions {
   std::string method = "forward";
   std::vector<std::string> backend_options; // "key=value", for our backend
   std::vector<std::string> input_files; // raw bytes, one per input, in order
+  std::string load_mode = "mmap"; // parse_load_mode() (runtime/support/method_calls.h)
   bool list_backends = false;
   bool verbose = false;
   bool help = false;

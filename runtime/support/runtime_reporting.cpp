@@ -3,16 +3,15 @@
 #include <executorch/runtime/backend/interface.h>
 
 #include "../../backend/common/error_report.h"
+#include "../../backend/common/printable_text.h"
 
 namespace executorch_tensorrt {
 
 std::string describe_failure(const std::string& what, executorch::runtime::Error error) {
-  std::string message = what + ": " + executorch::runtime::to_string(error);
+  // The reason first, ExecuTorch's code last: the code alone says little.
   const std::string detail = last_error_message();
-  if (!detail.empty()) {
-    message += ": " + detail;
-  }
-  return message;
+  const std::string code = std::string(" (ExecuTorch ") + executorch::runtime::to_string(error) + ")";
+  return printable_message(detail.empty() ? what + " failed" + code : what + ": " + detail + code);
 }
 
 std::vector<std::string> registered_backend_names() {

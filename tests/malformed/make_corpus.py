@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reliability"))
 
 from pte_blobs import BACKEND_ID, delegate_blobs, rewrite_program  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from program_mutations import operator_cases, program_cases  # noqa: E402
+
 # Field offsets of a delegate blob (docs/blob_format.md, version 3).
 VERSION_AT, HEADER_SIZE_AT, METADATA_SIZE_AT = 4, 6, 8
 METADATA_AT = 16  # the signature starts right after the header
@@ -38,7 +41,7 @@ ENTRY_OFFSET, ENTRY_SIZE, ENTRY_MEMORY, ENTRY_WEIGHTS, ENTRY_PROFILES = 0, 8, 16
 @dataclass
 class Case:
     file: str
-    kind: str  # file | blob | compile_specs
+    kind: str  # file | blob | compile_specs | program
     description: str
     # "error": loading must fail with a message containing `message` (any
     # message when None). "no_crash": either outcome, but a failure must say
@@ -198,6 +201,11 @@ def generate(programs: Path, out: Path) -> List[Case]:
                 expect, message = "error", None
             emit(f"{source}__specs_{name}", _with_specs(pte, specs), "compile_specs", f"compile specs: {name}",
                  expect, message, inputs)
+        for name, broken, expect, message in program_cases(pte, BACKEND_ID):
+            emit(f"{source}__program_{name}", broken, "program", f"program: {name}", expect, message, inputs)
+    # A method with a host operator between two delegates (aten::sigmoid).
+    for name, broken, expect, message in operator_cases((programs / "two_engines.pte").read_bytes()):
+        emit(f"two_engines__program_{name}", broken, "program", f"program: {name}", expect, message, [[2, 3]])
     # A whole program whose engine another builder version made.
     emit("add_relu__engine_from_builder_2.0.0", (programs / "add_relu_v2.pte").read_bytes(), "blob",
          "engine built by test 2.0.0", "error", "engine built by test 2.0.0, this delegate runs test 1.0.0",

@@ -320,6 +320,7 @@ def load(
     load_methods: bool = True,
     device: str = "cpu",
     reuse_outputs: bool = False,
+    load_mode: str = "mmap",
 ) -> Program:
     """Loads a ``.pte`` program through ExecuTorch with the TensorRT delegate.
 
@@ -336,12 +337,26 @@ def load(
     returns new output tensors; with ``reuse_outputs=True`` the same output
     tensors are filled again by every call (no allocation per call), so a
     result is overwritten by the next call: clone what you keep.
+
+    ``load_mode="mmap"`` (the default) maps the file: its pages are read when
+    first used, so the file must not change while the program is loaded (a
+    file truncated or overwritten in place crashes the process at its next
+    read). Replace a program by writing a new file and renaming it over the
+    old one, as the exporter does. ``load_mode="read"`` reads the program's
+    data into memory instead, for deployments that overwrite files in place.
+
+    Before ExecuTorch reads it, the whole file is checked (segments inside the
+    file and not overlapping, each piece of data read by the part it belongs
+    to, sizes that do not overflow); each method's backends and kernels are
+    checked before it loads. A refusal raises DelegateError naming the problem.
     """
     _native.check_registered()
     program_path = Path(path)
     if not program_path.is_file():
         raise FileNotFoundError(f"no program file at {program_path}")
     options = _check_backend_options(backend_options or {})
+    if not isinstance(load_mode, str):
+        raise TypeError(f"load_mode must be a str ('mmap' or 'read'), got {type(load_mode).__name__}")
     device = _check_device(device, reuse_outputs)
     if device == "cuda" and not _runtime.prepare_device_memory():
         raise DelegateError(
@@ -349,7 +364,9 @@ def load(
             f"device tensors ({_runtime.last_error() or 'the TensorRT adapter registered none'})"
         )
     try:
-        native = _runtime.LoadedProgram(str(program_path), {_native.BACKEND_ID: options} if options else {})
+        native = _runtime.LoadedProgram(
+            str(program_path), {_native.BACKEND_ID: options} if options else {}, load_mode=load_mode
+        )
     except RuntimeError as err:
         raise DelegateError(str(err)) from None
     program = Program(program_path, native, options, device, reuse_outputs)
