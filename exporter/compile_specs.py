@@ -49,6 +49,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from executorch.exir.backend.compile_spec_schema import CompileSpec
 
+from .builder_registry import registered_engine_builders
+
 # "prebuilt" marks engines given to save_engine()/save_onnx() rather than built from a graph.
 BUILTIN_ENGINE_BUILDERS = ("auto", "tensorrt", "tensorrt_rtx", "prebuilt")
 
@@ -200,9 +202,6 @@ class TensorRTCompileSpec:
                 f"engine_builder {self.engine_builder!r} is not a valid builder name "
                 "(lowercase ASCII letters, digits, '_', '.', '-'; at most 64 characters)"
             )
-        # Imported here: the builders package imports this module.
-        from .builders.registry import registered_engine_builders
-
         known = (*BUILTIN_ENGINE_BUILDERS, *registered_engine_builders())
         if self.engine_builder not in known:
             raise ValueError(

@@ -459,7 +459,7 @@ class Double(torch.nn.Module):
 def test_save_writes_the_program(tmp_path: Path, test_engine_builder: TestEngineBuilder) -> None:
     target = tmp_path / "double.pte"
     returned = save(Double(), str(target), inputs=(torch.randn(4),), engine_builder="test")
-    assert returned == target and isinstance(returned, Path)
+    assert returned.path == target and isinstance(returned.path, Path) and Path(returned) == target
     data = target.read_bytes()
     assert data[4:8] == b"ET12"
     assert inspect_program(target).tensorrt_delegates[0].engine is not None

@@ -10,20 +10,21 @@ import importlib
 import os
 import tempfile
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch.export import ExportedProgram
 
 from ..blob import Flavour, TensorSpec
-from ..build_records import engine_label
-from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildRequest
+from ..compile_specs import TensorRTCompileSpec
+from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildError, EngineBuildRequest
+from .build_failures import fx_nodes_of, named_onnx_nodes
 from .node_support import unsupported_by_onnx_parser
 from .onnx_export import export_onnx
 from .trt_logging import build_progress, format_errors, make_logger
 
-if TYPE_CHECKING:
-    from ..compile_specs import TensorRTCompileSpec
+# TensorRT's messages about a failed build -> names of the graph nodes they blame.
+Blame = Callable[[Sequence[str]], Tuple[str, ...]]
 
 _FLAVOURS = {"tensorrt": Flavour.TENSORRT, "tensorrt_rtx": Flavour.TENSORRT_RTX}
 _INSTALL = {"tensorrt": "pip install tensorrt", "tensorrt_rtx": "pip install tensorrt-rtx-cu13"}
@@ -67,7 +68,7 @@ class TensorRTEngineBuilder:
             ) from err
 
     def unsupported_nodes(
-        self, program: ExportedProgram, nodes: Sequence[torch.fx.Node], spec: "TensorRTCompileSpec"
+        self, program: ExportedProgram, nodes: Sequence[torch.fx.Node], spec: TensorRTCompileSpec
     ) -> Dict[str, str]:
         """``{node name: reason}`` for the nodes this TensorRT's ONNX parser refuses."""
         trt = self._import()
@@ -91,10 +92,19 @@ class TensorRTEngineBuilder:
         )
         what = "the ONNX export of the delegated graph"
         parse = lambda parser: _parse(parser, onnx_program)  # noqa: E731
-        return self._build(trt, spec, flags, capabilities, parse, what, request.input_specs, request.output_specs)
+        traced = getattr(getattr(onnx_program, "exported_program", None), "graph", None)
+
+        def blame(messages: Sequence[str]) -> Tuple[str, ...]:
+            named = named_onnx_nodes(messages, onnx_program.model_proto.graph)
+            return fx_nodes_of(named, traced, request.module)
+
+        return self._build(
+            trt, spec, flags, capabilities, parse, what, request.input_specs, request.output_specs,
+            request.progress_label, blame,
+        )
 
     def build_onnx_file(
-        self, path: str, spec: "TensorRTCompileSpec", inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
+        self, path: str, spec: TensorRTCompileSpec, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
     ) -> BuiltEngine:
         """Build the engine of an ONNX model file whose I/O are ``inputs``/``outputs``."""
         trt = self._import()
@@ -106,21 +116,26 @@ class TensorRTEngineBuilder:
     def _build(
         self,
         trt: ModuleType,
-        spec: "TensorRTCompileSpec",
+        spec: TensorRTCompileSpec,
         flags: List[Any],
         capabilities: List[Any],
         parse: Any,
         what: str,
         inputs: Sequence[TensorSpec],
         outputs: Sequence[TensorSpec],
+        label: str = "TensorRT",
+        blame: Optional[Blame] = None,
     ) -> BuiltEngine:
         logger = make_logger(trt)
         builder = trt.Builder(logger)
         network = builder.create_network(_network_flags(trt))
         parser = trt.OnnxParser(network, logger)
         if not parse(parser):
-            raise RuntimeError(
-                f"{self.name} {trt.__version__} could not parse {what}:\n" + "\n".join(_parser_errors(parser))
+            errors = _parser_errors(parser)
+            raise EngineBuildError(
+                f"{self.name} {trt.__version__} could not parse {what}:\n" + "\n".join(errors),
+                blame(errors) if blame else (),
+                "; ".join(e.strip() for e in errors),
             )
         _check_network_io(self.name, network, inputs, outputs)
 
@@ -138,12 +153,15 @@ class TensorRTEngineBuilder:
         _add_profiles(builder, config, inputs)
         cache = _load_timing_cache(config, spec.timing_cache)
 
-        with build_progress(trt, config, engine_label()):
+        with build_progress(trt, config, label):
             serialized = builder.build_serialized_network(network, config)
         if serialized is None:
-            raise RuntimeError(
+            errors = list(logger.errors)
+            raise EngineBuildError(
                 f"{self.name} {trt.__version__} failed to build the engine; last TensorRT errors:\n"
-                + format_errors(list(logger.errors))
+                + format_errors(errors),
+                blame(errors) if blame else (),
+                f"{self.name} {trt.__version__} refused it: " + "; ".join(errors),
             )
         engine = bytes(memoryview(serialized))
         if not engine:
@@ -164,7 +182,7 @@ class TensorRTEngineBuilder:
         )
 
 
-def _builder_flags(name: str, trt: ModuleType, spec: "TensorRTCompileSpec") -> List[Any]:
+def _builder_flags(name: str, trt: ModuleType, spec: TensorRTCompileSpec) -> List[Any]:
     wanted = [("VERSION_COMPATIBLE", spec.version_compatible, "version_compatible=True")]
     wanted.append(("WEIGHT_STREAMING", spec.enable_weight_streaming, "enable_weight_streaming=True"))
     flags = []
