@@ -22,7 +22,7 @@ _NAME_SCOPES = "pkg.torch.onnx.name_scopes"
 def named_onnx_nodes(messages: Iterable[str], onnx_graph: Any) -> List[Any]:
     """The ONNX nodes whose names appear in ``messages`` (whole words), in graph order."""
     text = "\n".join(messages)
-    words = set(re.findall(r"[A-Za-z0-9_./:-]+", text))
+    words = set(re.findall(r"[A-Za-z0-9_./-]+", text))
     return [node for node in onnx_graph.node if node.name and node.name in words]
 
 
