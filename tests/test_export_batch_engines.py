@@ -308,7 +308,7 @@ def test_rtx_per_range_builds_an_engine_per_profile(monkeypatch: pytest.MonkeyPa
     assert [_batch_ranges(first), _batch_ranges(second)] == [[(1, 4)], [(5, 16)]]
     assert (first.execution_memory_bytes, second.execution_memory_bytes) == (-1, -1)  # known at load
     drawn = tty.getvalue()
-    assert "TensorRT engine 1/1, range 1/2" in drawn and "TensorRT engine 1/1, range 2/2" in drawn
+    assert "TensorRT, range 1/2" in drawn and "TensorRT, range 2/2" in drawn
 
 
 def test_inspect_reads_a_version_1_delegate_blob(tmp_path: Path) -> None:

@@ -194,3 +194,35 @@ def test_a_custom_op_without_out_variant_says_what_to_register(test_engine_build
     with pytest.raises(ValueError, match=r"xflow_test::scale(.|\n)*no out variant(.|\n)*"
                        r'custom_op\("xflow_test::scale.out", mutates_args=\("out",\)\)'):
         export(Custom(), (torch.randn(2, 3),), engine_builder="test")
+
+
+@pytest.mark.parametrize("length, culprit", [(1, 1), (2, 1), (2, 2), (7, 1), (7, 4), (7, 7), (100, 63)])
+def test_bisection_finds_the_first_failing_prefix_in_log_builds(length: int, culprit: int) -> None:
+    from executorch_tensorrt.exporter.builders.build_failures import first_failing_prefix
+
+    builds: List[int] = []
+
+    def fails(prefix: int) -> bool:
+        builds.append(prefix)
+        return prefix >= culprit
+
+    assert first_failing_prefix(length, fails) == culprit
+    assert len(builds) <= max(1, (length - 1).bit_length())
+
+
+def test_rtx_bisection_names_the_node_when_tensorrt_names_none() -> None:
+    import tensorrt_rtx
+    from executorch_tensorrt.exporter.blob import ShapeRange, TensorSpec
+    from executorch_tensorrt.exporter.builders.tensorrt import TensorRTEngineBuilder
+    from executorch_tensorrt.exporter.compile_specs import TensorRTCompileSpec
+
+    class Chain(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            values, _ = torch.topk(torch.relu(x) * 2.0, 4000)
+            return values + 1.0
+
+    onnx_program = torch.onnx.export(Chain(), (torch.randn(1, 5000),), dynamo=True, input_names=["input_0"])
+    inputs = (TensorSpec("input_0", 6, (ShapeRange((1, 5000), (1, 5000), (1, 5000)),)),)
+    builder = TensorRTEngineBuilder("tensorrt_rtx")
+    culprit = builder.first_failing_node(tensorrt_rtx, TensorRTCompileSpec(), [], [], onnx_program.model_proto, inputs)
+    assert culprit is not None and culprit.op_type == "TopK"

@@ -139,9 +139,13 @@ def mlp_pte() -> bytes:
 
 def test_backend_id_is_the_class_name() -> None:
     assert ExecutorchTensorRTBackend.__name__ == "ExecutorchTensorRTBackend"
-    partitioner = TensorRTPartitioner(TensorRTCompileSpec(device_index=2))
-    assert partitioner.delegation_spec.backend_id == "ExecutorchTensorRTBackend"
-    assert {s.key: s.value for s in partitioner.delegation_spec.compile_specs}["device_index"] == b"2"
+    from executorch.exir import to_edge
+
+    partitioner = TensorRTPartitioner(TensorRTCompileSpec(engine_builder="tensorrt_rtx", device_index=2))
+    edge = to_edge(torch.export.export(torch.nn.ReLU(), (torch.randn(2),), strict=False))
+    (spec,) = partitioner.partition(edge.exported_program()).partition_tags.values()
+    assert spec.backend_id == "ExecutorchTensorRTBackend"
+    assert {s.key: s.value for s in spec.compile_specs}["device_index"] == b"2"
     with pytest.raises(TypeError, match="TensorRTCompileSpec"):
         TensorRTPartitioner({"device_index": 2})  # type: ignore[arg-type]
 

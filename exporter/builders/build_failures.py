@@ -4,7 +4,9 @@ TensorRT names the layer it refused, and its ONNX parser names each layer
 after the ONNX node it came from. The ONNX exporter records, per ONNX node,
 the node of the graph it translated (``pkg.torch.onnx.name_scopes``), and
 that graph's nodes record the nodes they were traced from (``from_node``),
-which leads back to the module the builder was given.
+which leads back to the module the builder was given. When the message names
+no layer, builds of ever shorter prefixes of the ONNX graph find the first
+node whose addition makes the build fail.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import ast
 import collections
 import re
-from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import torch
 
@@ -73,3 +75,38 @@ def fx_nodes_of(onnx_nodes: Sequence[Any], traced: Optional[torch.fx.Graph], mod
             seen.add(name)
             found.append(name)
     return tuple(found)
+
+
+def first_failing_prefix(length: int, fails: Callable[[int], bool]) -> int:
+    """The shortest prefix ``1..length`` of the graph's nodes whose build
+    ``fails``, given that the whole graph's does; its last node is the culprit.
+    Binary search: about log2(length) builds."""
+    low, high = 1, length
+    while low < high:
+        middle = (low + high) // 2
+        if fails(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return high
+
+
+def prefix_model(model: Any, length: int) -> Any:
+    """A copy of ONNX ``model`` with its first ``length`` nodes, returning every
+    value of theirs that later nodes or the graph's outputs use."""
+    prefix = type(model)()
+    prefix.CopyFrom(model)
+    graph = prefix.graph
+    later = {name for node in model.graph.node[length:] for name in node.input}
+    later |= {value.name for value in model.graph.output}
+    kept = [name for node in model.graph.node[:length] for name in node.output if name and name in later]
+    known = {value.name: value for value in (*model.graph.value_info, *model.graph.output)}
+    del graph.node[length:]
+    del graph.output[:]
+    for name in kept:
+        output = graph.output.add()
+        if name in known:
+            output.CopyFrom(known[name])
+        else:
+            output.name = name
+    return prefix

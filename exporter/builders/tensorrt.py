@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import tempfile
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -18,13 +19,13 @@ from torch.export import ExportedProgram
 from ..blob import Flavour, TensorSpec
 from ..compile_specs import TensorRTCompileSpec
 from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildError, EngineBuildRequest
-from .build_failures import fx_nodes_of, named_onnx_nodes
+from .build_failures import first_failing_prefix, fx_nodes_of, named_onnx_nodes, prefix_model
 from .node_support import unsupported_by_onnx_parser
 from .onnx_export import export_onnx
 from .trt_logging import build_progress, format_errors, make_logger
 
-# TensorRT's messages about a failed build -> names of the graph nodes they blame.
-Blame = Callable[[Sequence[str]], Tuple[str, ...]]
+# TensorRT's messages about a failed build or parse (True: a build) -> names of the graph nodes they blame.
+Blame = Callable[[Sequence[str], bool], Tuple[str, ...]]
 
 _FLAVOURS = {"tensorrt": Flavour.TENSORRT, "tensorrt_rtx": Flavour.TENSORRT_RTX}
 _INSTALL = {"tensorrt": "pip install tensorrt", "tensorrt_rtx": "pip install tensorrt-rtx-cu13"}
@@ -94,8 +95,12 @@ class TensorRTEngineBuilder:
         parse = lambda parser: _parse(parser, onnx_program)  # noqa: E731
         traced = getattr(getattr(onnx_program, "exported_program", None), "graph", None)
 
-        def blame(messages: Sequence[str]) -> Tuple[str, ...]:
-            named = named_onnx_nodes(messages, onnx_program.model_proto.graph)
+        def blame(messages: Sequence[str], build: bool) -> Tuple[str, ...]:
+            model = onnx_program.model_proto
+            named = named_onnx_nodes(messages, model.graph)
+            if not named and build and model.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES:
+                culprit = self.first_failing_node(trt, spec, flags, capabilities, model, request.input_specs)
+                named = [culprit] if culprit is not None else []
             return fx_nodes_of(named, traced, request.module)
 
         return self._build(
@@ -134,23 +139,12 @@ class TensorRTEngineBuilder:
             errors = _parser_errors(parser)
             raise EngineBuildError(
                 f"{self.name} {trt.__version__} could not parse {what}:\n" + "\n".join(errors),
-                blame(errors) if blame else (),
+                blame(errors, False) if blame else (),
                 "; ".join(e.strip() for e in errors),
             )
         _check_network_io(self.name, network, inputs, outputs)
 
-        config = builder.create_builder_config()
-        if spec.workspace_bytes is not None:
-            config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, spec.workspace_bytes)
-        if spec.optimization_level is not None:
-            config.builder_optimization_level = spec.optimization_level
-        for flag in flags:
-            config.set_flag(flag)
-        if capabilities:
-            config.num_compute_capabilities = len(capabilities)
-            for index, capability in enumerate(capabilities):
-                config.set_compute_capability(capability, index)
-        _add_profiles(builder, config, inputs)
+        config = _configure(trt, builder, spec, flags, capabilities, inputs)
         cache = _load_timing_cache(config, spec.timing_cache)
 
         with build_progress(trt, config, label):
@@ -160,8 +154,8 @@ class TensorRTEngineBuilder:
             raise EngineBuildError(
                 f"{self.name} {trt.__version__} failed to build the engine; last TensorRT errors:\n"
                 + format_errors(errors),
-                blame(errors) if blame else (),
-                f"{self.name} {trt.__version__} refused it: " + "; ".join(errors),
+                blame(errors, True) if blame else (),
+                f"{self.name} {trt.__version__} refused it: " + "; ".join(_without_source_locations(errors)),
             )
         engine = bytes(memoryview(serialized))
         if not engine:
@@ -180,6 +174,66 @@ class TensorRTEngineBuilder:
             # could report it only by deserializing it on a GPU, which export
             # may not have.
         )
+
+
+    def first_failing_node(
+        self,
+        trt: ModuleType,
+        spec: TensorRTCompileSpec,
+        flags: List[Any],
+        capabilities: List[Any],
+        model: Any,
+        inputs: Sequence[TensorSpec],
+    ) -> Optional[Any]:
+        """The ONNX node of ``model`` (whose build fails) that makes it fail, by
+        bisecting over prefixes of its nodes; None for a graph without nodes."""
+
+        def fails(length: int) -> bool:
+            logger = make_logger(trt, quiet=True)
+            builder = trt.Builder(logger)
+            network = builder.create_network(_network_flags(trt))
+            parser = trt.OnnxParser(network, logger)
+            if not parser.parse(prefix_model(model, length).SerializeToString()):
+                return True
+            config = _configure(trt, builder, spec, flags, capabilities, inputs)
+            return builder.build_serialized_network(network, config) is None
+
+        if not model.graph.node:
+            return None
+        length = first_failing_prefix(len(model.graph.node), fails)
+        return model.graph.node[length - 1]
+
+
+# "In processCheck at /_src/optimizer/...cpp:1066": where in TensorRT's own sources, nothing for a user.
+_SOURCE_LOCATION_RE = re.compile(r"\s*In \w+ at /\S+:\d+")
+
+
+def _without_source_locations(errors: Sequence[str]) -> List[str]:
+    return [_SOURCE_LOCATION_RE.sub("", e) for e in errors]
+
+
+def _configure(
+    trt: ModuleType,
+    builder: Any,
+    spec: TensorRTCompileSpec,
+    flags: List[Any],
+    capabilities: List[Any],
+    inputs: Sequence[TensorSpec],
+) -> Any:
+    """The builder config of ``spec`` for a network with ``inputs``."""
+    config = builder.create_builder_config()
+    if spec.workspace_bytes is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, spec.workspace_bytes)
+    if spec.optimization_level is not None:
+        config.builder_optimization_level = spec.optimization_level
+    for flag in flags:
+        config.set_flag(flag)
+    if capabilities:
+        config.num_compute_capabilities = len(capabilities)
+        for index, capability in enumerate(capabilities):
+            config.set_compute_capability(capability, index)
+    _add_profiles(builder, config, inputs)
+    return config
 
 
 def _builder_flags(name: str, trt: ModuleType, spec: TensorRTCompileSpec) -> List[Any]:
