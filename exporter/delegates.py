@@ -1,9 +1,11 @@
 """The program's TensorRT delegates, in program order, and what each holds.
 
-``tensorrt_delegates`` is the one finder: device planning, the export summary
-and ``inspect`` (through ``is_tensorrt_delegate`` on a written program) all
-walk methods in the program's order and, inside a method, delegates in the
-order its graph calls them, so "delegate k" means the same everywhere.
+``tensorrt_delegates`` is the one finder of an exported program's delegates
+(the export summary reads it; device planning and the program-level policies
+need none, the partitioner sets them per partition). It walks methods in the
+program's order and, inside a method, delegates in the order its graph calls
+them, the order ``inspect`` reads a written program in (with ``BACKEND_ID``),
+so "delegate k" means the same everywhere.
 """
 
 from __future__ import annotations

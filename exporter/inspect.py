@@ -12,7 +12,6 @@ from executorch.exir._serialize._program import _get_extended_header, deserializ
 from executorch.exir.schema import DataLocation, DelegateCall, KernelCall, Program
 
 from . import blob
-from .backend_details import ExecutorchTensorRTBackend
 from .compile_specs import (
     KEY_BATCH_ENGINES,
     KEY_EXECUTION_MEMORY,
@@ -21,8 +20,8 @@ from .compile_specs import (
     KEY_WEIGHT_STREAMING_BUDGET,
     decode_compile_specs,
 )
+from .delegates import BACKEND_ID
 
-BACKEND_ID = ExecutorchTensorRTBackend.__name__
 # Compile specs the delegate reads at init(); load-time options override them.
 RUNTIME_KEYS = (KEY_WEIGHT_STREAMING_BUDGET, KEY_INIT_POLICY, KEY_OUTPUT_BUFFERS, KEY_EXECUTION_MEMORY)
 UNKNOWN_NEED_TEXT = "known at load (TensorRT-RTX compiles for the device)"
