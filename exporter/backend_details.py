@@ -20,6 +20,7 @@ from .compile_specs import TensorRTCompileSpec
 from .device_planning import builder_specs
 from .engine_ranges import ProfileGroup, ascending, engine_examples, profile_groups, select_profiles
 from .io_specs import DelegateIO, derive_io, example_inputs
+from .program_policies import partition_position
 
 _LOG = logging.getLogger("executorch_tensorrt.exporter")
 
@@ -65,11 +66,12 @@ class ExecutorchTensorRTBackend(BackendDetails):
             "building %d TensorRT engine(s) with %s: %d operator(s), %d input(s)",
             len(groups), name, len(operators), len(io.inputs),
         )
+        title = _title(edge_program)
         start = time.perf_counter()
         entries: List[blob.EngineEntry] = []
         weights: Optional[int] = None
         for index, group in enumerate(groups):
-            label = f"TensorRT, range {index + 1}/{len(groups)}" if len(groups) > 1 else "TensorRT"
+            label = f"{title}, range {index + 1}/{len(groups)}" if len(groups) > 1 else title
             try:
                 entry, built = _build_engine(builder, name, spec, module, io, examples, group, label)
             except EngineBuildError as err:
@@ -82,6 +84,16 @@ class ExecutorchTensorRTBackend(BackendDetails):
         info = DelegateBuildInfo(name, seconds, constant_bytes(edge_program) if weights is None else weights)
         _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{len(data):,}", seconds)
         return PreprocessResult(processed_bytes=data, _delegate_info_meta=info)
+
+
+def _title(edge_program: ExportedProgram) -> str:
+    """``TensorRT engine 2/3`` when the partitioner's tag on the nodes says which partition this is."""
+    tags = {n.meta.get("delegation_tag") for n in edge_program.graph.nodes if n.op == "call_function"}
+    positions = {partition_position(tag) for tag in tags} - {None}
+    if len(positions) != 1:
+        return "TensorRT"
+    k, n = positions.pop()  # type: ignore[misc]
+    return f"TensorRT engine {k}/{n}"
 
 
 def _build_engine(

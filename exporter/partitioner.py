@@ -31,7 +31,7 @@ from .device_planning import on_device
 from .engine_ranges import profile_groups
 from .io_specs import delegate_profiles
 from .op_selection import OpLike, is_selected, normalize_ops, op_label
-from .program_policies import delegate_overrides, with_overrides
+from .program_policies import delegate_overrides, partition_tag, with_overrides
 
 REASON_USER = "kept on the CPU by torch_executed_ops"
 
@@ -177,11 +177,11 @@ class TensorRTPartitioner(Partitioner):
                         f"in a TensorRT block of {len(work)} operator(s) < min_block_size={self.min_block_size}"
                     )
                 continue
-            tag = f"tensorrt_{len(partitions)}"
             partitions.append(nodes)
             self.report.engines.append([op_label(n) for n in work])
+        for index, nodes in enumerate(partitions):
             for node in nodes:
-                node.meta["delegation_tag"] = tag
+                node.meta["delegation_tag"] = partition_tag(index, len(partitions))
         self.report.cpu_nodes = [
             CpuNode(n.name, op_label(n), reasons[n], source_line(n), n in small)
             for n in candidates
@@ -202,7 +202,7 @@ class TensorRTPartitioner(Partitioner):
         for index, nodes in enumerate(partitions):
             inside = set(nodes)
             outside = {a for n in nodes for a in n.all_input_nodes if a not in inside}
-            tag = f"tensorrt_{index}"
+            tag = partition_tag(index, len(partitions))
             # Constants tagged into the partition are what its engine embeds.
             weights.append(sum(_bytes(a) for a in outside if a.meta.get("delegation_tag") == tag))
             values = [a.meta.get("val") for a in outside if a.meta.get("delegation_tag") != tag]
@@ -213,7 +213,7 @@ class TensorRTPartitioner(Partitioner):
         tags: Dict[str, DelegationSpec] = {}
         for index, values in enumerate(overrides):
             specs = with_overrides(spec, values)
-            tags[f"tensorrt_{index}"] = DelegationSpec(
+            tags[partition_tag(index, len(partitions))] = DelegationSpec(
                 backend, on_device(specs, spec.device_index) if self.device_planning else specs
             )
         return tags

@@ -18,7 +18,8 @@ much as its engines together, and the value set is one engine's share.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence
+import re
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from executorch.exir.backend.compile_spec_schema import CompileSpec
 
@@ -75,3 +76,18 @@ def with_overrides(spec: TensorRTCompileSpec, overrides: Mapping[str, str]) -> L
     merged.update({k: v.encode("ascii") for k, v in overrides.items()})
     order = {key: i for i, key in enumerate(KNOWN_KEYS)}
     return [CompileSpec(k, merged[k]) for k in sorted(merged, key=lambda k: order.get(k, len(order)))]
+
+
+_TAG_RE = re.compile(r"^tensorrt_([0-9]+)_of_([0-9]+)$")
+
+
+def partition_tag(index: int, count: int) -> str:
+    """The delegation tag of partition ``index`` of ``count``; the partition's
+    nodes carry it into ``preprocess``, which names its build after it."""
+    return f"tensorrt_{index + 1}_of_{count}"
+
+
+def partition_position(tag: object) -> Optional[Tuple[int, int]]:
+    """``(k, n)`` of a ``partition_tag``: the k-th of the program's n partitions."""
+    match = _TAG_RE.match(tag) if isinstance(tag, str) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None

@@ -201,7 +201,7 @@ def test_progress_labels_name_each_range_engine(tmp_path: Path) -> None:
             dynamic_shapes=({0: batch},), optimization_profiles=[{"batch": (1, 8, 8)}, {"batch": (9, 32, 64)}],
             engine_builder="label_recorder", batch_engines="per_range",
         )
-    assert recorder.labels == ["TensorRT, range 1/2", "TensorRT, range 2/2"]
+    assert recorder.labels == ["TensorRT engine 1/1, range 1/2", "TensorRT engine 1/1, range 2/2"]
     # The traced example (batch 4) serves the first range; the second is given its opt shape.
     assert recorder.example_batches == [4, 32]
 
@@ -308,7 +308,7 @@ def test_rtx_per_range_builds_an_engine_per_profile(monkeypatch: pytest.MonkeyPa
     assert [_batch_ranges(first), _batch_ranges(second)] == [[(1, 4)], [(5, 16)]]
     assert (first.execution_memory_bytes, second.execution_memory_bytes) == (-1, -1)  # known at load
     drawn = tty.getvalue()
-    assert "TensorRT, range 1/2" in drawn and "TensorRT, range 2/2" in drawn
+    assert "TensorRT engine 1/1, range 1/2" in drawn and "TensorRT engine 1/1, range 2/2" in drawn
 
 
 def test_inspect_reads_a_version_1_delegate_blob(tmp_path: Path) -> None:

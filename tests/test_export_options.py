@@ -527,7 +527,7 @@ def test_a_refused_tuple_element_refuses_its_producer() -> None:
     register_engine_builder("refuse_tuple_elements", RefuseTupleElements())
     try:
         spec = TensorRTCompileSpec(engine_builder="refuse_tuple_elements")
-        refused = {n.name: reason for n, reason in _refusals(program, candidates, spec, frozenset()).items()}
+        refused = {n.name: reason for n, reason in _refusals(program, candidates, spec, frozenset(), {}).items()}
     finally:
         unregister_engine_builder("refuse_tuple_elements")
     producer = next(n.name for n in candidates if "layer_norm" in n.name)
