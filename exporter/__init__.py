@@ -1,6 +1,6 @@
 """Export PyTorch models to ExecuTorch programs that run on NVIDIA TensorRT."""
 
-from .api import export, save, save_with_summary
+from .api import ExportedTensorRTProgram, SavedProgram, export, save
 from .backend_details import ExecutorchTensorRTBackend
 from .builders import (
     BuiltEngine,
@@ -21,9 +21,11 @@ __all__ = [
     "EngineBuildRequest",
     "EngineBuilder",
     "EngineTensor",
+    "ExportedTensorRTProgram",
     "ExecutorchTensorRTBackend",
     "ExportSummary",
     "ProgramReport",
+    "SavedProgram",
     "TensorRTCompileSpec",
     "TensorRTPartitioner",
     "export",
@@ -34,6 +36,5 @@ __all__ = [
     "save",
     "save_engine",
     "save_onnx",
-    "save_with_summary",
     "unregister_engine_builder",
 ]

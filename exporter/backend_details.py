@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from typing import List, Optional, Tuple, final
 
 import torch
@@ -14,24 +15,43 @@ from executorch.exir.backend.compile_spec_schema import CompileSpec
 from torch.export import ExportedProgram
 
 from . import blob
-from .build_records import EngineBuildRecord, RangeEngineRecord, building_range_engine, digest, record_build
-from .builders import BuiltEngine, EngineBuilder, EngineBuildRequest, get_engine_builder
+from .builders import BuiltEngine, EngineBuilder, EngineBuildError, EngineBuildRequest, get_engine_builder
 from .compile_specs import TensorRTCompileSpec
-from .engine_ranges import ProfileGroup, ascending, engine_examples, profile_groups, ranges_text, select_profiles
+from .device_planning import builder_specs
+from .engine_ranges import ProfileGroup, ascending, engine_examples, profile_groups, select_profiles
 from .io_specs import DelegateIO, derive_io, example_inputs
+from .program_policies import partition_position
 
 _LOG = logging.getLogger("executorch_tensorrt.exporter")
+
+
+@dataclass(frozen=True)
+class DelegateBuildInfo:
+    """What ``preprocess`` learned building a delegate that its blob does not
+    record; ExecuTorch keeps it as ``lowered_module.meta["_delegate_info_meta"]``
+    (``PreprocessResult._delegate_info_meta``, not written to the ``.pte``)."""
+
+    builder: str
+    seconds: float
+    # Bytes of weights one engine embeds: the builder's report, else the partition's constants.
+    weight_bytes: int
 
 
 @final
 class ExecutorchTensorRTBackend(BackendDetails):
     """ExecuTorch stores this class's *name* as the backend id in the ``.pte``;
     the C++ delegate registers under the same id (``backend/backend_id.h``).
-    Do not rename it."""
+    Do not rename it.
+
+    ``preprocess`` takes everything from its compile specs (the partitioner
+    gives each partition its own, with the program-level values already
+    decided) and returns the blob plus a ``DelegateBuildInfo``; nothing flows
+    back any other way.
+    """
 
     @staticmethod
     def preprocess(edge_program: ExportedProgram, compile_specs: List[CompileSpec]) -> PreprocessResult:
-        spec = TensorRTCompileSpec.from_compile_specs(compile_specs)
+        spec = TensorRTCompileSpec.from_compile_specs(builder_specs(compile_specs))
         io = derive_io(edge_program, spec.optimization_profiles)
         builder = get_engine_builder(spec.engine_builder)
         name = getattr(builder, "name", type(builder).__name__)
@@ -41,38 +61,39 @@ class ExecutorchTensorRTBackend(BackendDetails):
         examples = example_inputs(io)
         num_profiles = len(io.inputs[0].ranges) if io.inputs else 1
         groups = profile_groups(num_profiles, spec.batch_engines)
-        operators = sum(1 for n in edge_program.graph.nodes if n.op == "call_function")
+        operators = [n.name for n in edge_program.graph.nodes if n.op == "call_function"]
         _LOG.info(
             "building %d TensorRT engine(s) with %s: %d operator(s), %d input(s)",
-            len(groups), name, operators, len(io.inputs),
+            len(groups), name, len(operators), len(io.inputs),
         )
+        title = _title(edge_program)
         start = time.perf_counter()
         entries: List[blob.EngineEntry] = []
         weights: Optional[int] = None
         for index, group in enumerate(groups):
-            with building_range_engine(index, len(groups)):
-                entry, built = _build_engine(builder, name, spec, module, io, examples, group)
+            label = f"{title}, range {index + 1}/{len(groups)}" if len(groups) > 1 else title
+            try:
+                entry, built = _build_engine(builder, name, spec, module, io, examples, group, label)
+            except EngineBuildError as err:
+                raise EngineBuildError(str(err), err.nodes, err.reason, tuple(operators)) from err
             entries.append(entry)
             # Every engine of the delegate embeds the same weights: one report serves.
             weights = built.weight_bytes if weights is None else weights
         seconds = time.perf_counter() - start
-        entries = ascending(entries)
-        data = blob.encode_engines(entries)
-        if weights is None:
-            weights = constant_bytes(edge_program)
-        engines = tuple(
-            RangeEngineRecord(ranges_text(e.blob.metadata.inputs), len(e.blob.engine), e.execution_memory_bytes)
-            for e in entries
-        )
-        total_bytes = sum(e.engine_bytes for e in engines)
-        record_build(
-            EngineBuildRecord(
-                digest(data), name, entries[0].blob.metadata.flavour.label, total_bytes, weights, num_profiles,
-                seconds, engines,
-            )
-        )
-        _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{total_bytes:,}", seconds)
-        return PreprocessResult(processed_bytes=data)
+        data = blob.encode_engines(ascending(entries))
+        info = DelegateBuildInfo(name, seconds, constant_bytes(edge_program) if weights is None else weights)
+        _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{len(data):,}", seconds)
+        return PreprocessResult(processed_bytes=data, _delegate_info_meta=info)
+
+
+def _title(edge_program: ExportedProgram) -> str:
+    """``TensorRT engine 2/3`` when the partitioner's tag on the nodes says which partition this is."""
+    tags = {n.meta.get("delegation_tag") for n in edge_program.graph.nodes if n.op == "call_function"}
+    positions = {partition_position(tag) for tag in tags} - {None}
+    if len(positions) != 1:
+        return "TensorRT"
+    k, n = positions.pop()  # type: ignore[misc]
+    return f"TensorRT engine {k}/{n}"
 
 
 def _build_engine(
@@ -83,6 +104,7 @@ def _build_engine(
     io: DelegateIO,
     examples: Tuple[torch.Tensor, ...],
     group: ProfileGroup,
+    label: str,
 ) -> Tuple[blob.EngineEntry, BuiltEngine]:
     """Builds the engine holding the delegate's profiles ``group``."""
     inputs = select_profiles(io.inputs, group)
@@ -95,6 +117,7 @@ def _build_engine(
         input_specs=inputs,
         output_specs=outputs,
         compile_spec=spec,
+        progress_label=label,
     )
     built = builder.build(request)
     _check_built(name, built, spec)

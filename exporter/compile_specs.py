@@ -21,6 +21,7 @@ from executorch.exir.backend.compile_spec_schema import CompileSpec
 from ..option_table import BYTES, CHOICE, COMPILE_SPEC, DECIMAL_RE, FLAG, INT, INT64_MAX, NAME, PATH, PROFILES, TARGETS
 from ..option_table import KEY_BATCH_ENGINES, KEY_DEVICE_INDEX, KEY_EXECUTION_MEMORY, KEY_INIT_POLICY  # noqa: F401
 from ..option_table import KEY_OUTPUT_BUFFERS, KEY_WEIGHT_STREAMING_BUDGET, Option, spec_fields  # noqa: F401
+from .builder_registry import registered_engine_builders
 
 # "prebuilt" marks engines given to save_engine()/save_onnx() rather than built from a graph.
 BUILTIN_ENGINE_BUILDERS = ("auto", "tensorrt", "tensorrt_rtx", "prebuilt")
@@ -93,9 +94,6 @@ def _check_builder(value: object) -> str:
             f"engine_builder {value!r} is not a valid builder name "
             "(lowercase ASCII letters, digits, '_', '.', '-'; at most 64 characters)"
         )
-    # Imported here: the builders package imports this module.
-    from .builders.registry import registered_engine_builders
-
     known = (*BUILTIN_ENGINE_BUILDERS, *registered_engine_builders())
     if value not in known:
         raise ValueError(

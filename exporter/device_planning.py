@@ -10,8 +10,9 @@ device. Memory planning then gives those tensors a buffer of their own that the
 runtime allocates through ExecuTorch's ``DeviceAllocator`` for CUDA, and the
 delegate binds them without copies (``backend/delegate_executor.h``).
 
-This module only adds that compile spec, after lowering (so the engine
-builders, which refuse keys they do not know, never see it), and, for
+This module only makes that compile spec, which the partitioner adds to each
+partition's specs (``preprocess`` leaves it out before parsing its own, so the
+engine builders, which refuse keys they do not know, never see it), and, for
 ``DevicePlanning(device_io=True)``, the backend config that leaves the method's
 own inputs and outputs on the device too: no copy is inserted for them and
 memory planning reserves no buffer for them, so the caller binds its own
@@ -32,12 +33,7 @@ from executorch.exir import ExecutorchBackendConfig
 from executorch.exir.backend.compile_spec_schema import CompileSpec
 from executorch.exir.passes import MemoryPlanningPass
 from executorch.exir.passes.propagate_device_config import PropagateDeviceConfig
-from executorch.exir.lowered_backend_module import LoweredBackendModule
-from executorch.exir.program import EdgeProgramManager
-
-from .backend_details import ExecutorchTensorRTBackend
 from ..option_table import KEY_DEVICE_INDEX, KEY_TARGET_DEVICE
-from .compile_specs import decode_compile_specs
 
 # The key ExecuTorch's PropagateDevicePass reads (TARGET_DEVICE_COMPILE_SPEC_KEY).
 TARGET_DEVICE_KEY = KEY_TARGET_DEVICE
@@ -50,29 +46,14 @@ def target_device(device_index: int) -> str:
     return f"cuda:{device_index}"
 
 
-def _tensorrt_delegates(edge: EdgeProgramManager) -> List[LoweredBackendModule]:
-    found: List[LoweredBackendModule] = []
-    for method in sorted(edge.methods):
-        for module in edge.exported_program(method).graph_module.modules():
-            if isinstance(module, LoweredBackendModule) and module.backend_id == ExecutorchTensorRTBackend.__name__:
-                found.append(module)
-    return found
+def on_device(specs: List[CompileSpec], device_index: int) -> List[CompileSpec]:
+    """A delegate's ``specs`` marked as running on CUDA device ``device_index``."""
+    return [*specs, CompileSpec(TARGET_DEVICE_KEY, target_device(device_index).encode("ascii"))]
 
 
-def plan_delegates_on_device(edge: EdgeProgramManager) -> int:
-    """Marks every TensorRT delegate of ``edge`` as running on its CUDA device.
-
-    Call between lowering and ``to_executorch()``. Returns how many delegates
-    were marked. A delegate already carrying ``target_device`` keeps it.
-    """
-    delegates = _tensorrt_delegates(edge)
-    for lowered in delegates:
-        specs = decode_compile_specs(lowered.compile_specs)
-        if TARGET_DEVICE_KEY in specs:
-            continue
-        device_index = int(specs.get(KEY_DEVICE_INDEX, "0"))
-        lowered.compile_specs.append(CompileSpec(TARGET_DEVICE_KEY, target_device(device_index).encode("ascii")))
-    return len(delegates)
+def builder_specs(specs: List[CompileSpec]) -> List[CompileSpec]:
+    """``specs`` without the keys ExecuTorch reads for itself."""
+    return [s for s in specs if s.key != TARGET_DEVICE_KEY]
 
 
 @dataclass(frozen=True)

@@ -3,28 +3,27 @@ signature (``trtexec``, polygraphy, the TensorRT Python API), or an ONNX
 model file built here. Both end in the same ``.pte`` format as ``save``.
 
 The program around such an engine is a stand-in module with the engine's
-signature, lowered whole to ``ExecutorchTensorRTBackend``; the stand-in's
-operators are never run, the engine replaces them.
+signature whose whole graph becomes one ``ExecutorchTensorRTBackend``
+delegate holding the engine (nothing is built, so no ``preprocess`` runs);
+the stand-in's operators are never run, the engine replaces them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import dataclasses
 import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from executorch.exir import to_edge
-from executorch.exir.backend.backend_api import to_backend
+from executorch.exir.lowered_backend_module import LoweredBackendModule
 
+from . import blob
 from .backend_details import ExecutorchTensorRTBackend
 from .blob import Flavour, ShapeRange, TensorSpec
-from .builders import BuiltEngine, EngineBuildRequest, get_engine_builder
+from .builders import PREBUILT_BUILDER, BuiltEngine, get_engine_builder
 from ..dtypes import TENSORRT_IO
 from ..option_table import ENGINE_POLICY, ONNX_BUILD, keys
 from .compile_specs import DimRange, TensorRTCompileSpec, check_profiles
@@ -33,7 +32,6 @@ from .files import checked_target, write_all_atomically
 from .io_specs import SUPPORTED_DTYPES
 from .program_policies import default_init_policy
 
-PREBUILT_BUILDER = "prebuilt"
 # First bytes of serialized engines, per builder flavour.
 ENGINE_MAGIC = {Flavour.TENSORRT: b"ftrt", Flavour.TENSORRT_RTX: b"vtrt"}
 
@@ -120,46 +118,6 @@ def _tensor_spec(tensor: EngineTensor, profiles: Sequence[Mapping[str, DimRange]
     return TensorSpec(tensor.name, SUPPORTED_DTYPES[tensor.dtype], _ranges(tensor, profiles))
 
 
-@dataclass(frozen=True)
-class _Prebuilt:
-    built: BuiltEngine
-    inputs: Tuple[TensorSpec, ...]
-    outputs: Tuple[TensorSpec, ...]
-
-
-_current: contextvars.ContextVar[Optional[_Prebuilt]] = contextvars.ContextVar("prebuilt_engine", default=None)
-
-
-class PrebuiltEngineBuilder:
-    """The builder behind ``engine_builder="prebuilt"``: hands back the engine
-    ``save_engine`` is writing, after checking the delegate's signature."""
-
-    name = PREBUILT_BUILDER
-
-    def build(self, request: EngineBuildRequest) -> BuiltEngine:
-        prebuilt = _current.get()
-        if prebuilt is None:
-            raise ValueError("engine_builder='prebuilt' is used by save_engine()/save_onnx() only")
-        for kind, got, declared in (
-            ("input", request.input_specs, prebuilt.inputs),
-            ("output", request.output_specs, prebuilt.outputs),
-        ):
-            want = [(s.dtype, s.ranges) for s in declared]
-            have = [(s.dtype, s.ranges) for s in got]
-            if want != have:  # the stand-in program is made from the signature: a bug if reached
-                raise RuntimeError(f"stand-in program {kind}s {have} differ from the signature {want}")
-        return prebuilt.built
-
-
-@contextlib.contextmanager
-def _providing(prebuilt: _Prebuilt) -> Iterator[None]:
-    token = _current.set(prebuilt)
-    try:
-        yield
-    finally:
-        _current.reset(token)
-
-
 def _stand_in(inputs: Sequence[EngineTensor], outputs: Sequence[EngineTensor]) -> torch.nn.Module:
     """A module with the engine's signature. Every output depends on every
     input, so the whole graph is one delegate with all inputs; named output
@@ -233,12 +191,20 @@ def engine_program(
     profiles = _checked_profiles(inputs, outputs, profiles)
     examples, dynamic_shapes = _examples_and_dims(inputs, profiles)
     exported = torch.export.export(_stand_in(inputs, outputs), examples, dynamic_shapes=dynamic_shapes, strict=False)
-    named = dataclasses.replace(built, io_names=(tuple(t.name for t in inputs), tuple(t.name for t in outputs)))
     symbols = resolve_profiles(profiles, exported)
     specs = spec.replace(engine_builder=PREBUILT_BUILDER, optimization_profiles=symbols).to_compile_specs()
-    declared = tuple(_tensor_spec(t, profiles) for t in inputs), tuple(_tensor_spec(t, profiles) for t in outputs)
-    with _providing(_Prebuilt(named, *declared)):
-        lowered = to_backend(ExecutorchTensorRTBackend.__name__, to_edge(exported).exported_program(), specs)
+    metadata = blob.EngineMetadata(
+        flavour=built.flavour,
+        builder_version=built.builder_version,
+        inputs=tuple(_tensor_spec(t, profiles) for t in inputs),
+        outputs=tuple(_tensor_spec(t, profiles) for t in outputs),
+        device_index=spec.device_index,
+        version_compatible=built.version_compatible,
+        num_profiles=max(len(profiles), 1),
+    )
+    need = blob.UNKNOWN_EXECUTION_MEMORY if built.execution_memory_bytes is None else built.execution_memory_bytes
+    data = blob.encode_engines([blob.EngineEntry(blob.DelegateBlob(metadata, built.engine), need)])
+    lowered = LoweredBackendModule(to_edge(exported).exported_program(), ExecutorchTensorRTBackend.__name__, data, specs)
 
     class Program(torch.nn.Module):
         def __init__(self) -> None:

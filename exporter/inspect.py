@@ -12,11 +12,10 @@ from executorch.exir._serialize._program import _get_extended_header, deserializ
 from executorch.exir.schema import DataLocation, DelegateCall, KernelCall, Program
 
 from . import blob
-from .backend_details import ExecutorchTensorRTBackend
 from ..option_table import COMPILE_SPEC, keys
 from .compile_specs import KEY_BATCH_ENGINES, KEY_EXECUTION_MEMORY, decode_compile_specs
+from .delegates import BACKEND_ID
 
-BACKEND_ID = ExecutorchTensorRTBackend.__name__
 # Compile specs the delegate reads at init(); load-time options override them.
 RUNTIME_KEYS = keys(COMPILE_SPEC)
 UNKNOWN_NEED_TEXT = "known at load (TensorRT-RTX compiles for the device)"

@@ -122,6 +122,13 @@ def _val(node: torch.fx.Node, what: str) -> object:
     return node.meta["val"]
 
 
+def delegate_profiles(input_values: Sequence[object], profiles: Sequence[Profile]) -> Tuple[Profile, ...]:
+    """The profiles a delegate with these input values gets: the given ones
+    when an input has a dynamic dimension, else one static profile."""
+    dynamic = any(_has_symbols(value) for value in input_values)
+    return tuple(profiles) if dynamic and profiles else ({},)
+
+
 def derive_io(edge_program: ExportedProgram, profiles: Sequence[Profile] = ()) -> DelegateIO:
     """I/O specs (one shape range per optimization profile) and example values
     of the delegate's user inputs/outputs.
@@ -131,8 +138,9 @@ def derive_io(edge_program: ExportedProgram, profiles: Sequence[Profile] = ()) -
     symbols a profile leaves out take torch.export's range and example size.
     """
     signature = edge_program.graph_signature
-    dynamic = any(_has_symbols(n.meta.get("val")) for n in edge_program.graph.nodes if n.op == "placeholder")
-    profiles = tuple(profiles) if dynamic and profiles else ({},)
+    profiles = delegate_profiles(
+        [n.meta.get("val") for n in edge_program.graph.nodes if n.op == "placeholder"], profiles
+    )
     placeholders = {n.name: n for n in edge_program.graph.nodes if n.op == "placeholder"}
     inputs: List[TensorSpec] = []
     values: List[torch.Tensor] = []

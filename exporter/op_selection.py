@@ -50,7 +50,9 @@ def normalize_ops(ops: Iterable[OpLike]) -> FrozenSet[Tuple[str, str]]:
 
 def node_op(node: torch.fx.Node) -> Tuple[str, str]:
     """(``aten::add``, ``Tensor``) of an aten or edge-dialect call, ('', '') otherwise."""
-    target = getattr(node.target, "_op", node.target)  # EdgeOpOverload wraps the aten OpOverload
+    target = node.target
+    if not isinstance(target, torch._ops.OpOverload):
+        target = getattr(target, "_op", target)  # EdgeOpOverload wraps the aten OpOverload
     if isinstance(target, torch._ops.OpOverload):
         return target._schema.name, target._overloadname
     return "", ""

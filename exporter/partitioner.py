@@ -2,16 +2,20 @@
 
 Support is decided per node by the chosen engine builder (for TensorRT: its
 ONNX parser's support query, see ``builders/node_support.py``), minus the
-operators the user keeps on the CPU (``torch_executed_ops``). Supported nodes
-are grouped into partitions by ``CapabilityBasedPartitioner``; partitions with
-fewer than ``min_block_size`` operators stay on the CPU too.
+operators the user keeps on the CPU (``torch_executed_ops``) and those a
+failed build moved there (``cpu_fallback``). Supported nodes are grouped into
+partitions by ``CapabilityBasedPartitioner``; partitions with fewer than
+``min_block_size`` operators stay on the CPU too, unless they hold a node that
+must stay on TensorRT (``keep_on_tensorrt``: no CPU kernel exists for it).
+Each partition then gets its own compile specs, with the program-level values
+decided (``program_policies``).
 """
 
 from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 import torch
 from executorch.exir.backend.partitioner import DelegationSpec, Partitioner, PartitionResult
@@ -21,10 +25,13 @@ from torch.fx.passes.infra.partitioner import CapabilityBasedPartitioner
 from torch.fx.passes.operator_support import OperatorSupportBase
 
 from .backend_details import ExecutorchTensorRTBackend
-from .build_records import expect_engines
 from .builders import get_engine_builder
-from .compile_specs import TensorRTCompileSpec, check_int
+from .compile_specs import TensorRTCompileSpec, check_int, check_weight_streaming_budget
+from .device_planning import on_device
+from .engine_ranges import profile_groups
+from .io_specs import delegate_profiles
 from .op_selection import OpLike, is_selected, normalize_ops, op_label
+from .program_policies import delegate_overrides, partition_tag, with_overrides
 
 REASON_USER = "kept on the CPU by torch_executed_ops"
 
@@ -34,6 +41,21 @@ class CpuNode:
     name: str
     op: str
     reason: str
+    source: str = ""  # "file.py:12: code" where the graph recorded the user's line
+    tensorrt_can_run: bool = False  # TensorRT accepts it; only min_block_size kept it off
+
+
+def source_line(node: torch.fx.Node) -> str:
+    """The user's line that made ``node`` (last frame of its stack trace), or ''."""
+    trace = str(node.meta.get("stack_trace") or "").strip().splitlines()
+    frames = [i for i, line in enumerate(trace) if line.strip().startswith("File ")]
+    if not frames:
+        return ""
+    where = trace[frames[-1]].strip()
+    code = trace[frames[-1] + 1].strip() if frames[-1] + 1 < len(trace) else ""
+    parts = where.split('"')
+    place = f"{parts[1]}:{where.split('line ')[-1].split(',')[0]}" if len(parts) > 2 and "line " in where else where
+    return f"{place}: {code}" if code else place
 
 
 @dataclass
@@ -42,6 +64,8 @@ class PartitionReport:
 
     engines: List[List[str]] = field(default_factory=list)  # per partition: its operators
     cpu_nodes: List[CpuNode] = field(default_factory=list)
+    # The nodes a failed TensorRT build moved to the CPU (also in cpu_nodes).
+    fallbacks: List[CpuNode] = field(default_factory=list)
 
 
 class _Supported(OperatorSupportBase):
@@ -59,9 +83,16 @@ def _counts_toward_block(node: torch.fx.Node) -> bool:
 
 
 def _refusals(
-    program: ExportedProgram, candidates: List[torch.fx.Node], spec: TensorRTCompileSpec, user_ops: frozenset
+    program: ExportedProgram,
+    candidates: List[torch.fx.Node],
+    spec: TensorRTCompileSpec,
+    user_ops: frozenset,
+    fallback: Mapping[str, str],
 ) -> Dict[torch.fx.Node, str]:
     reasons: Dict[torch.fx.Node, str] = {n: REASON_USER for n in candidates if is_selected(n, user_ops)}
+    for node in candidates:
+        if node.name in fallback:
+            reasons.setdefault(node, fallback[node.name])
     # Tuple elements are asked about too: they carry the results of the
     # tuple-producing node (layer norm, max pool with indices) to the probe.
     asked = [n for n in candidates if n not in reasons]
@@ -91,17 +122,29 @@ class TensorRTPartitioner(Partitioner):
         compile_spec: Optional[TensorRTCompileSpec] = None,
         torch_executed_ops: Iterable[OpLike] = (),
         min_block_size: int = 1,
+        weight_streaming_budget_total: Optional[int] = None,
+        cpu_fallback: Optional[Mapping[str, str]] = None,
+        keep_on_tensorrt: Iterable[str] = (),
+        device_planning: bool = False,
     ) -> None:
+        """``cpu_fallback``: ``{node name: reason}`` of nodes a failed build
+        moved to the CPU; ``keep_on_tensorrt``: names of nodes no CPU kernel
+        can run, delegated even in blocks under ``min_block_size``."""
         if compile_spec is None:
             compile_spec = TensorRTCompileSpec()
         if not isinstance(compile_spec, TensorRTCompileSpec):
             raise TypeError(f"compile_spec must be a TensorRTCompileSpec, got {type(compile_spec).__name__}")
         check_int("min_block_size", min_block_size, 2**31 - 1, lower=1)
+        if weight_streaming_budget_total is not None:
+            check_weight_streaming_budget("weight_streaming_budget_total", weight_streaming_budget_total)
         super().__init__()
         self.compile_spec = compile_spec
         self.torch_executed_ops = normalize_ops(torch_executed_ops)
         self.min_block_size = min_block_size
-        self.delegation_spec = DelegationSpec(ExecutorchTensorRTBackend.__name__, compile_spec.to_compile_specs())
+        self.weight_streaming_budget_total = weight_streaming_budget_total
+        self.cpu_fallback = dict(cpu_fallback or {})
+        self.keep_on_tensorrt = frozenset(keep_on_tensorrt)
+        self.device_planning = device_planning
         self.report = PartitionReport()
 
     def partition(self, exported_program: ExportedProgram) -> PartitionResult:
@@ -113,37 +156,72 @@ class TensorRTPartitioner(Partitioner):
             )
         # Nodes another partitioner already lowered are not ours to take.
         candidates = [n for n in get_non_lowered_nodes(graph_module.graph) if n.op == "call_function"]
-        reasons = _refusals(exported_program, candidates, self.compile_spec, self.torch_executed_ops)
+        reasons = _refusals(
+            exported_program, candidates, self.compile_spec, self.torch_executed_ops, self.cpu_fallback
+        )
         supported = {n for n in candidates if n not in reasons}
         order = {n: i for i, n in enumerate(candidates)}
         partitioner = CapabilityBasedPartitioner(graph_module, _Supported(supported), allows_single_node_partition=True)
         self.report = PartitionReport()
-        partition_tags: Dict[str, DelegationSpec] = {}
+        partitions: List[List[torch.fx.Node]] = []
+        small: Set[torch.fx.Node] = set()
         # In graph order, so tag k is the k-th engine the method calls.
         proposed = [sorted(p.nodes, key=order.__getitem__) for p in partitioner.propose_partitions()]
         for nodes in sorted(proposed, key=lambda nodes: order[nodes[0]]):
             work = [n for n in nodes if _counts_toward_block(n)]
-            if len(work) < self.min_block_size:
+            needed = any(n.name in self.keep_on_tensorrt for n in nodes)
+            if len(work) < self.min_block_size and not needed:
+                small.update(nodes)
                 for node in nodes:
                     reasons[node] = (
                         f"in a TensorRT block of {len(work)} operator(s) < min_block_size={self.min_block_size}"
                     )
                 continue
-            tag = f"tensorrt_{len(partition_tags)}"
-            partition_tags[tag] = self.delegation_spec
+            partitions.append(nodes)
             self.report.engines.append([op_label(n) for n in work])
+        for index, nodes in enumerate(partitions):
             for node in nodes:
-                node.meta["delegation_tag"] = tag
+                node.meta["delegation_tag"] = partition_tag(index, len(partitions))
         self.report.cpu_nodes = [
-            CpuNode(n.name, op_label(n), reasons[n]) for n in candidates if n in reasons and _counts_toward_block(n)
+            CpuNode(n.name, op_label(n), reasons[n], source_line(n), n in small)
+            for n in candidates
+            if n in reasons and _counts_toward_block(n)
         ]
-        if not partition_tags:
+        self.report.fallbacks = [n for n in self.report.cpu_nodes if n.name in self.cpu_fallback]
+        if not partitions:
             raise ValueError(_nothing_left_message(self.report.cpu_nodes))
-        expect_engines(len(partition_tags))
         # Weights used only inside a partition move into it, so TensorRT
         # embeds them in the engine instead of the .pte keeping a copy.
         tag_constant_data(exported_program)
-        return PartitionResult(tagged_exported_program=exported_program, partition_tags=partition_tags)
+        return PartitionResult(tagged_exported_program=exported_program, partition_tags=self._specs(partitions))
+
+    def _specs(self, partitions: List[List[torch.fx.Node]]) -> Dict[str, DelegationSpec]:
+        """Each partition's own compile specs, with the program-level values decided."""
+        spec = self.compile_spec
+        weights, engines = [], []
+        for index, nodes in enumerate(partitions):
+            inside = set(nodes)
+            outside = {a for n in nodes for a in n.all_input_nodes if a not in inside}
+            tag = partition_tag(index, len(partitions))
+            # Constants tagged into the partition are what its engine embeds.
+            weights.append(sum(_bytes(a) for a in outside if a.meta.get("delegation_tag") == tag))
+            values = [a.meta.get("val") for a in outside if a.meta.get("delegation_tag") != tag]
+            profiles = delegate_profiles(values, spec.optimization_profiles)
+            engines.append(len(profile_groups(len(profiles), spec.batch_engines)))
+        overrides = delegate_overrides(spec, weights, self.weight_streaming_budget_total, engines)
+        backend = ExecutorchTensorRTBackend.__name__
+        tags: Dict[str, DelegationSpec] = {}
+        for index, values in enumerate(overrides):
+            specs = with_overrides(spec, values)
+            tags[partition_tag(index, len(partitions))] = DelegationSpec(
+                backend, on_device(specs, spec.device_index) if self.device_planning else specs
+            )
+        return tags
+
+
+def _bytes(node: torch.fx.Node) -> int:
+    value = node.meta.get("val")
+    return value.numel() * value.element_size() if isinstance(value, torch.Tensor) else 0
 
 
 def _nothing_left_message(cpu_nodes: List[CpuNode]) -> str:

@@ -1,27 +1,28 @@
-"""Per-delegate compile specs decided once the whole program is known.
+"""Per-delegate compile specs decided from the whole program, before lowering.
 
-The partitioner gives every delegate the same specs. Two choices depend on
-the program as a whole, so they are baked after lowering: the init policy
-(``deferred`` when the program holds more than one TensorRT engine, counting
-every engine of a ``batch_engines="per_range"`` delegate, else ``eager``) and,
-with ``weight_streaming_budget_total``, each engine's share of the program's
-budget (in proportion to its weight bytes). A per-range delegate's engines
-each hold their own copy of the weights and each apply the delegate's budget,
-so such a delegate weighs (and is given) as much as its engines together, and
-the value baked is one engine's share.
+Two choices depend on the program as a whole: the init policy (``deferred``
+when the program holds more than one TensorRT engine, counting every engine of
+a ``batch_engines="per_range"`` delegate, else ``eager``) and, with
+``weight_streaming_budget_total``, each engine's share of the program's budget
+(in proportion to its weight bytes). Both are known once the program is
+partitioned: the number of partitions and of engines each builds (one per
+optimization profile with ``per_range``), and the bytes of the constants each
+partition holds, which its engine embeds. So the partitioner decides them and
+hands every partition its own complete compile specs; ExecuTorch lowers each
+with those, and nothing is changed after lowering.
+
+A per-range delegate's engines each hold their own copy of the weights and
+each apply the delegate's budget, so such a delegate weighs (and is given) as
+much as its engines together, and the value set is one engine's share.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+import re
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from executorch.exir import EdgeProgramManager
 from executorch.exir.backend.compile_spec_schema import CompileSpec
-from executorch.exir.lowered_backend_module import LoweredBackendModule
 
-from .backend_details import ExecutorchTensorRTBackend
-from .blob import engine_count
-from .build_records import EngineBuildRecord, digest
 from .compile_specs import KEY_INIT_POLICY, KEY_WEIGHT_STREAMING_BUDGET, KNOWN_KEYS, TensorRTCompileSpec
 
 
@@ -69,44 +70,24 @@ def delegate_overrides(
     return overrides
 
 
-def tensorrt_delegates(manager: EdgeProgramManager) -> List[LoweredBackendModule]:
-    """The program's TensorRT lowered modules, in the order the graphs call them."""
-    found: List[LoweredBackendModule] = []
-    for method in manager.methods:
-        module = manager.exported_program(method).graph_module
-        for node in module.graph.nodes:
-            if node.op != "get_attr":
-                continue
-            lowered = getattr(module, str(node.target), None)
-            if isinstance(lowered, LoweredBackendModule) and lowered.backend_id == ExecutorchTensorRTBackend.__name__:
-                found.append(lowered)
-    return found
+def with_overrides(spec: TensorRTCompileSpec, overrides: Mapping[str, str]) -> List[CompileSpec]:
+    """``spec``'s compile specs with ``overrides`` set, in the table's key order."""
+    merged = {s.key: s.value for s in spec.to_compile_specs()}
+    merged.update({k: v.encode("ascii") for k, v in overrides.items()})
+    order = {key: i for i, key in enumerate(KNOWN_KEYS)}
+    return [CompileSpec(k, merged[k]) for k in sorted(merged, key=lambda k: order.get(k, len(order)))]
 
 
-def bake(
-    manager: EdgeProgramManager,
-    spec: TensorRTCompileSpec,
-    records: Sequence[EngineBuildRecord],
-    budget_total: Optional[int],
-) -> List[EngineBuildRecord]:
-    """Set the program-level keys on every delegate; returns their build records in order."""
-    by_digest = {r.digest: r for r in records}
-    delegates = tensorrt_delegates(manager)
-    missing = [i for i, d in enumerate(delegates) if digest(bytes(d.processed_bytes)) not in by_digest]
-    if missing:
-        raise RuntimeError(
-            f"TensorRT delegate(s) {missing} of the program were not built by this export "
-            "(lower the model with save()/export() only, not with other TensorRT partitioners)"
-        )
-    ordered = [by_digest[digest(bytes(d.processed_bytes))] for d in delegates]
-    counts = [engine_count(bytes(d.processed_bytes)) for d in delegates]
-    overrides = delegate_overrides(spec, [r.weight_bytes for r in ordered], budget_total, counts)
-    for lowered, values in zip(delegates, overrides, strict=True):
-        merged = {s.key: s.value for s in lowered.compile_specs}
-        merged.update({k: v.encode("ascii") for k, v in values.items()})
-        order = {key: i for i, key in enumerate(KNOWN_KEYS)}
-        # LoweredBackendModule exposes its specs read-only; they are emitted from this list.
-        lowered._compile_specs = [
-            CompileSpec(k, merged[k]) for k in sorted(merged, key=lambda k: order.get(k, len(order)))
-        ]
-    return ordered
+_TAG_RE = re.compile(r"^tensorrt_([0-9]+)_of_([0-9]+)$")
+
+
+def partition_tag(index: int, count: int) -> str:
+    """The delegation tag of partition ``index`` of ``count``; the partition's
+    nodes carry it into ``preprocess``, which names its build after it."""
+    return f"tensorrt_{index + 1}_of_{count}"
+
+
+def partition_position(tag: object) -> Optional[Tuple[int, int]]:
+    """``(k, n)`` of a ``partition_tag``: the k-th of the program's n partitions."""
+    match = _TAG_RE.match(tag) if isinstance(tag, str) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None

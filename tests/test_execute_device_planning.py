@@ -19,11 +19,7 @@ from executorch.exir import to_edge_transform_and_lower
 from executorch.exir.backend.partitioner import DelegationSpec, Partitioner, PartitionResult
 
 from executorch_tensorrt.exporter import TensorRTCompileSpec, save
-from executorch_tensorrt.exporter.device_planning import (
-    TARGET_DEVICE_KEY,
-    plan_delegates_on_device,
-    target_device,
-)
+from executorch_tensorrt.exporter.device_planning import TARGET_DEVICE_KEY, on_device, target_device
 from executorch_tensorrt.runtime import load
 
 
@@ -43,9 +39,12 @@ def _expected(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 class TwoEnginePartitioner(Partitioner):
     """Splits the graph's ops into two back-to-back delegates (first half, second half)."""
 
-    def __init__(self, spec: TensorRTCompileSpec) -> None:
+    def __init__(self, spec: TensorRTCompileSpec, device_planning: bool = False) -> None:
         super().__init__()
-        self.delegation_spec = DelegationSpec("ExecutorchTensorRTBackend", spec.to_compile_specs())
+        specs = spec.to_compile_specs()
+        self.delegation_spec = DelegationSpec(
+            "ExecutorchTensorRTBackend", on_device(specs, spec.device_index) if device_planning else specs
+        )
 
     def partition(self, exported_program):  # type: ignore[no-untyped-def]
         ops = [n for n in exported_program.graph_module.graph.nodes if n.op == "call_function"]
@@ -70,8 +69,8 @@ def _counters(engine: ctypes.CDLL) -> Dict[str, int]:
 @pytest.fixture
 def two_engine_program(tmp_path: Path, test_engine_builder) -> Path:  # type: ignore[no-untyped-def]
     exported = torch.export.export(AddReluSquareNeg(), (torch.zeros(4, 16), torch.zeros(4, 16)), strict=False)
-    edge = to_edge_transform_and_lower(exported, partitioner=[TwoEnginePartitioner(TensorRTCompileSpec(engine_builder="test"))])
-    assert plan_delegates_on_device(edge) == 2
+    partitioner = TwoEnginePartitioner(TensorRTCompileSpec(engine_builder="test"), device_planning=True)
+    edge = to_edge_transform_and_lower(exported, partitioner=[partitioner])
     path = tmp_path / "two_engines.pte"
     path.write_bytes(edge.to_executorch().buffer)
     return path

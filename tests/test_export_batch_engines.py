@@ -15,13 +15,6 @@ import pytest
 import torch
 from executorch_tensorrt.cli import main
 from executorch_tensorrt.exporter import blob, export, inspect_program, save
-from executorch_tensorrt.exporter.api import save_with_summary
-from executorch_tensorrt.exporter.build_records import (
-    building_range_engine,
-    collect_builds,
-    engine_label,
-    expect_engines,
-)
 from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildRequest
 from executorch_tensorrt.exporter.engine_ranges import engine_examples, profile_groups, ranges_text
 from executorch_tensorrt.exporter.inspect import format_report
@@ -195,7 +188,7 @@ class _LabelRecorder(MemoryTestBuilder):
         self.example_batches: List[int] = []
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
-        self.labels.append(engine_label())
+        self.labels.append(request.progress_label)
         self.example_batches.append(int(request.example_inputs[0].shape[0]))
         return super().build(request)
 
@@ -212,15 +205,6 @@ def test_progress_labels_name_each_range_engine(tmp_path: Path) -> None:
     assert recorder.labels == ["TensorRT engine 1/1, range 1/2", "TensorRT engine 1/1, range 2/2"]
     # The traced example (batch 4) serves the first range; the second is given its opt shape.
     assert recorder.example_batches == [4, 32]
-
-
-def test_engine_label_outside_and_inside_a_collection() -> None:
-    with building_range_engine(1, 3):
-        assert engine_label() == "TensorRT, range 2/3"
-        with collect_builds():
-            expect_engines(2)
-            assert engine_label() == "TensorRT engine 1/2, range 2/3"
-    assert engine_label() == "TensorRT"
 
 
 # --- what inspect and the summary show --------------------------------------------
@@ -264,11 +248,11 @@ def test_summary_lists_each_range_engine(tmp_path: Path) -> None:
     builder = MemoryTestBuilder(NO_WEIGHTS, activation_bytes_per_batch=10)
     batch = torch.export.Dim("batch", min=1, max=32)
     with registered("summary_ranges", builder):
-        _, summary = save_with_summary(
+        summary = save(
             BatchedElementwise(), tmp_path / "m.pte", inputs=(torch.zeros(4, BATCH_FEATURES),),
             dynamic_shapes=({0: batch},), optimization_profiles=[{"batch": (9, 32, 32)}, {"batch": (1, 8, 8)}],
             engine_builder="summary_ranges", batch_engines="per_range",
-        )
+        ).summary
     (record,) = summary.engines
     assert [(e.ranges, e.execution_memory_bytes) for e in record.engines] == [
         ("input_0 [1, 4]..[8, 4]", 80),

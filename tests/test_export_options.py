@@ -12,7 +12,6 @@ import pytest
 import torch
 from executorch_tensorrt.cli import main
 from executorch_tensorrt.exporter import export, inspect_program, save
-from executorch_tensorrt.exporter.api import save_with_summary
 from executorch_tensorrt.exporter.inspect import format_report
 from executorch_tensorrt.exporter.op_selection import normalize_ops
 from executorch_tensorrt.exporter.program_policies import default_init_policy, delegate_overrides, split_budget
@@ -243,9 +242,9 @@ def test_baked_policies_load_and_run(test_engine, tmp_path: Path, test_engine_bu
 
 
 def test_min_block_size_keeps_small_blocks_on_the_cpu(tmp_path: Path, test_engine_builder: TestEngineBuilder) -> None:
-    _, summary = save_with_summary(
+    summary = save(
         Elementwise(), tmp_path / "m.pte", X, engine_builder="test", min_block_size=2, **SIGMOID_ON_CPU
-    )
+    ).summary
     (method,) = inspect_program(tmp_path / "m.pte").methods
     assert method.steps == ["delegate 0", "aten::sigmoid.out", "aten::add.out"]
     reasons = {node.op: node.reason for node in summary.cpu_nodes}
@@ -387,7 +386,9 @@ def test_external_weights_ptd_runs(test_engine, tmp_path: Path, test_engine_buil
             return torch.relu(self.linear(x)) + 1.0
 
     model = Affine()
-    target = save(model, tmp_path / "m.pte", (torch.randn(2, 8),), engine_builder="test", external_weights=True)
+    saved = save(model, tmp_path / "m.pte", (torch.randn(2, 8),), engine_builder="test", external_weights=True)
+    target = saved.path
+    assert saved.external_data == (tmp_path / "m.ptd",)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ptd", "m.pte"]
     assert (tmp_path / "m.ptd").stat().st_size >= 8 * 8 * 4  # the linear's weights live there
 
@@ -497,7 +498,7 @@ def test_rtx_operator_without_onnx_conversion_is_cut_out(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(node_support, "export_onnx", no_sigmoid)
 
-    _, summary = save_with_summary(Sandwich(), tmp_path / "m.pte", (torch.randn(1, 4),), engine_builder="tensorrt_rtx")
+    summary = save(Sandwich(), tmp_path / "m.pte", (torch.randn(1, 4),), engine_builder="tensorrt_rtx").summary
     assert seen == [1, 0]  # asked once with the sigmoid, once with it cut out
     assert [(n.op, n.reason) for n in summary.cpu_nodes] == [
         ("aten::sigmoid.default", "the ONNX exporter has no conversion for aten::sigmoid.default")
@@ -526,7 +527,7 @@ def test_a_refused_tuple_element_refuses_its_producer() -> None:
     register_engine_builder("refuse_tuple_elements", RefuseTupleElements())
     try:
         spec = TensorRTCompileSpec(engine_builder="refuse_tuple_elements")
-        refused = {n.name: reason for n, reason in _refusals(program, candidates, spec, frozenset()).items()}
+        refused = {n.name: reason for n, reason in _refusals(program, candidates, spec, frozenset(), {}).items()}
     finally:
         unregister_engine_builder("refuse_tuple_elements")
     producer = next(n.name for n in candidates if "layer_norm" in n.name)

@@ -139,9 +139,13 @@ def mlp_pte() -> bytes:
 
 def test_backend_id_is_the_class_name() -> None:
     assert ExecutorchTensorRTBackend.__name__ == "ExecutorchTensorRTBackend"
-    partitioner = TensorRTPartitioner(TensorRTCompileSpec(device_index=2))
-    assert partitioner.delegation_spec.backend_id == "ExecutorchTensorRTBackend"
-    assert {s.key: s.value for s in partitioner.delegation_spec.compile_specs}["device_index"] == b"2"
+    from executorch.exir import to_edge
+
+    partitioner = TensorRTPartitioner(TensorRTCompileSpec(engine_builder="tensorrt_rtx", device_index=2))
+    edge = to_edge(torch.export.export(torch.nn.ReLU(), (torch.randn(2),), strict=False))
+    (spec,) = partitioner.partition(edge.exported_program()).partition_tags.values()
+    assert spec.backend_id == "ExecutorchTensorRTBackend"
+    assert {s.key: s.value for s in spec.compile_specs}["device_index"] == b"2"
     with pytest.raises(TypeError, match="TensorRTCompileSpec"):
         TensorRTPartitioner({"device_index": 2})  # type: ignore[arg-type]
 
@@ -459,7 +463,7 @@ class Double(torch.nn.Module):
 def test_save_writes_the_program(tmp_path: Path, test_engine_builder: TestEngineBuilder) -> None:
     target = tmp_path / "double.pte"
     returned = save(Double(), str(target), inputs=(torch.randn(4),), engine_builder="test")
-    assert returned == target and isinstance(returned, Path)
+    assert returned.path == target and isinstance(returned.path, Path) and Path(returned) == target
     data = target.read_bytes()
     assert data[4:8] == b"ET12"
     assert inspect_program(target).tensorrt_delegates[0].engine is not None

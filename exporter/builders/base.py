@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional, Protocol, Tuple, runtime_checkable
+from typing import Optional, Protocol, Tuple, runtime_checkable
 
 import torch
 
 from ..blob import Flavour, TensorSpec
-
-if TYPE_CHECKING:  # the compile-spec module imports the registry, which imports this
-    from ..compile_specs import TensorRTCompileSpec
+from ..compile_specs import TensorRTCompileSpec
 
 
 @dataclass(frozen=True)
@@ -25,13 +23,15 @@ class EngineBuildRequest:
         input_specs: the delegate's inputs; engines must name theirs alike.
         output_specs: the delegate's outputs; engines must name theirs alike.
         compile_spec: the user's options.
+        progress_label: what a progress display calls this build.
     """
 
     module: torch.nn.Module
     example_inputs: Tuple[torch.Tensor, ...]
     input_specs: Tuple[TensorSpec, ...]
     output_specs: Tuple[TensorSpec, ...]
-    compile_spec: "TensorRTCompileSpec"
+    compile_spec: TensorRTCompileSpec
+    progress_label: str = "TensorRT"
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,22 @@ class EngineBuilder(Protocol):
 
 class EngineBuilderUnavailableError(ImportError):
     """The Python package a builder needs is not installed (or fails to load)."""
+
+
+class EngineBuildError(RuntimeError):
+    """The builder refused the graph.
+
+    ``nodes`` names the nodes of ``EngineBuildRequest.module``'s graph the
+    builder found responsible (empty when it could not tell); the exporter
+    moves them to the CPU and builds again. ``reason`` is the builder's own
+    message about them; ``partition`` (set by the backend) every operator of
+    the partition that failed.
+    """
+
+    def __init__(
+        self, message: str, nodes: Tuple[str, ...] = (), reason: str = "", partition: Tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.nodes = tuple(nodes)
+        self.reason = reason or message
+        self.partition = tuple(partition)

@@ -1,51 +1,18 @@
-"""Name -> engine builder registry, and the ``auto`` resolution."""
+"""Name -> engine builder: registered builders, the built-in TensorRT ones, and ``auto``."""
 
 from __future__ import annotations
 
 import importlib
-import re
-import threading
-from typing import Dict, List
 
+from ..builder_registry import registered_engine_builder, registered_engine_builders
 from .base import EngineBuilder, EngineBuilderUnavailableError
+from .tensorrt import TensorRTEngineBuilder
 
 _BUILTIN = ("tensorrt", "tensorrt_rtx")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # same rule as TensorRTCompileSpec
-
-_lock = threading.Lock()
-_registered: Dict[str, EngineBuilder] = {}
+# Engines given to save_engine()/save_onnx(): recorded in the .pte, built by no builder.
+PREBUILT_BUILDER = "prebuilt"
 
 INSTALL_HINT = "install TensorRT-RTX (`pip install tensorrt-rtx-cu13`) or TensorRT (`pip install tensorrt`)"
-
-
-def register_engine_builder(name: str, builder: EngineBuilder) -> None:
-    """Make ``builder`` selectable as ``TensorRTCompileSpec(engine_builder=name)``.
-
-    Registering a name again replaces the previous builder; registering
-    ``tensorrt`` or ``tensorrt_rtx`` overrides the built-in one.
-    """
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ValueError(
-            f"engine builder name {name!r} must be lowercase ASCII letters, digits, '_', '.', '-' "
-            "(at most 64 characters)"
-        )
-    if name == "auto":
-        raise ValueError("'auto' is reserved: it picks tensorrt or tensorrt_rtx")
-    if not callable(getattr(builder, "build", None)):
-        raise TypeError(f"engine builder {name!r} must have a build(request) method, got {builder!r}")
-    with _lock:
-        _registered[name] = builder
-
-
-def unregister_engine_builder(name: str) -> None:
-    """Remove a registered builder; unknown names are ignored."""
-    with _lock:
-        _registered.pop(name, None)
-
-
-def registered_engine_builders() -> List[str]:
-    with _lock:
-        return sorted(_registered)
 
 
 def _importable(module_name: str) -> bool:
@@ -71,17 +38,12 @@ def resolve_engine_builder_name(name: str) -> str:
 def get_engine_builder(name: str) -> EngineBuilder:
     """The builder for ``name`` (``auto``, a built-in or a registered name)."""
     resolved = resolve_engine_builder_name(name)
-    with _lock:
-        builder = _registered.get(resolved)
+    builder = registered_engine_builder(resolved)
     if builder is not None:
-        return builder
+        return builder  # type: ignore[return-value]
     if resolved in _BUILTIN:
-        from .tensorrt import TensorRTEngineBuilder
-
         return TensorRTEngineBuilder(resolved)
-    if resolved == "prebuilt":
-        from ..engine_sources import PrebuiltEngineBuilder
-
-        return PrebuiltEngineBuilder()
-    known = ", ".join(("auto", *_BUILTIN, "prebuilt", *registered_engine_builders()))
+    if resolved == PREBUILT_BUILDER:
+        raise ValueError("engine_builder='prebuilt' marks engines written by save_engine()/save_onnx(); it builds nothing")
+    known = ", ".join(("auto", *_BUILTIN, *registered_engine_builders()))
     raise ValueError(f"unknown engine builder {name!r}; expected one of: {known}")

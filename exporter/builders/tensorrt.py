@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import tempfile
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch.export import ExportedProgram
 
 from ...dtypes import TENSORRT_CODES
 from ..blob import Flavour, TensorSpec
-from ..build_records import engine_label
-from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildRequest
+from ..compile_specs import TensorRTCompileSpec
+from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildError, EngineBuildRequest
+from .build_failures import first_failing_prefix, fx_nodes_of, named_onnx_nodes, prefix_model
 from .node_support import unsupported_by_onnx_parser
 from .onnx_export import export_onnx
 from .trt_logging import build_progress, format_errors, make_logger
 
-if TYPE_CHECKING:
-    from ..compile_specs import TensorRTCompileSpec
+# TensorRT's messages about a failed build or parse (True: a build) -> names of the graph nodes they blame.
+Blame = Callable[[Sequence[str], bool], Tuple[str, ...]]
 
 _FLAVOURS = {"tensorrt": Flavour.TENSORRT, "tensorrt_rtx": Flavour.TENSORRT_RTX}
 _INSTALL = {"tensorrt": "pip install tensorrt", "tensorrt_rtx": "pip install tensorrt-rtx-cu13"}
@@ -55,7 +57,7 @@ class TensorRTEngineBuilder:
             ) from err
 
     def unsupported_nodes(
-        self, program: ExportedProgram, nodes: Sequence[torch.fx.Node], spec: "TensorRTCompileSpec"
+        self, program: ExportedProgram, nodes: Sequence[torch.fx.Node], spec: TensorRTCompileSpec
     ) -> Dict[str, str]:
         """``{node name: reason}`` for the nodes this TensorRT's ONNX parser refuses."""
         trt = self._import()
@@ -79,10 +81,23 @@ class TensorRTEngineBuilder:
         )
         what = "the ONNX export of the delegated graph"
         parse = lambda parser: _parse(parser, onnx_program)  # noqa: E731
-        return self._build(trt, spec, flags, capabilities, parse, what, request.input_specs, request.output_specs)
+        traced = getattr(getattr(onnx_program, "exported_program", None), "graph", None)
+
+        def blame(messages: Sequence[str], build: bool) -> Tuple[str, ...]:
+            model = onnx_program.model_proto
+            named = named_onnx_nodes(messages, model.graph)
+            if not named and build and model.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES:
+                culprit = self.first_failing_node(trt, spec, flags, capabilities, model, request.input_specs)
+                named = [culprit] if culprit is not None else []
+            return fx_nodes_of(named, traced, request.module)
+
+        return self._build(
+            trt, spec, flags, capabilities, parse, what, request.input_specs, request.output_specs,
+            request.progress_label, blame,
+        )
 
     def build_onnx_file(
-        self, path: str, spec: "TensorRTCompileSpec", inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
+        self, path: str, spec: TensorRTCompileSpec, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
     ) -> BuiltEngine:
         """Build the engine of an ONNX model file whose I/O are ``inputs``/``outputs``."""
         trt = self._import()
@@ -94,44 +109,41 @@ class TensorRTEngineBuilder:
     def _build(
         self,
         trt: ModuleType,
-        spec: "TensorRTCompileSpec",
+        spec: TensorRTCompileSpec,
         flags: List[Any],
         capabilities: List[Any],
         parse: Any,
         what: str,
         inputs: Sequence[TensorSpec],
         outputs: Sequence[TensorSpec],
+        label: str = "TensorRT",
+        blame: Optional[Blame] = None,
     ) -> BuiltEngine:
         logger = make_logger(trt)
         builder = trt.Builder(logger)
         network = builder.create_network(_network_flags(trt))
         parser = trt.OnnxParser(network, logger)
         if not parse(parser):
-            raise RuntimeError(
-                f"{self.name} {trt.__version__} could not parse {what}:\n" + "\n".join(_parser_errors(parser))
+            errors = _parser_errors(parser)
+            raise EngineBuildError(
+                f"{self.name} {trt.__version__} could not parse {what}:\n" + "\n".join(errors),
+                blame(errors, False) if blame else (),
+                "; ".join(e.strip() for e in errors),
             )
         _check_network_io(self.name, network, inputs, outputs)
 
-        config = builder.create_builder_config()
-        if spec.workspace_bytes is not None:
-            config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, spec.workspace_bytes)
-        if spec.optimization_level is not None:
-            config.builder_optimization_level = spec.optimization_level
-        for flag in flags:
-            config.set_flag(flag)
-        if capabilities:
-            config.num_compute_capabilities = len(capabilities)
-            for index, capability in enumerate(capabilities):
-                config.set_compute_capability(capability, index)
-        _add_profiles(builder, config, inputs)
+        config = _configure(trt, builder, spec, flags, capabilities, inputs)
         cache = _load_timing_cache(config, spec.timing_cache)
 
-        with build_progress(trt, config, engine_label()):
+        with build_progress(trt, config, label):
             serialized = builder.build_serialized_network(network, config)
         if serialized is None:
-            raise RuntimeError(
+            errors = list(logger.errors)
+            raise EngineBuildError(
                 f"{self.name} {trt.__version__} failed to build the engine; last TensorRT errors:\n"
-                + format_errors(list(logger.errors))
+                + format_errors(errors),
+                blame(errors, True) if blame else (),
+                f"{self.name} {trt.__version__} refused it: " + "; ".join(_without_source_locations(errors)),
             )
         engine = bytes(memoryview(serialized))
         if not engine:
@@ -152,7 +164,67 @@ class TensorRTEngineBuilder:
         )
 
 
-def _builder_flags(name: str, trt: ModuleType, spec: "TensorRTCompileSpec") -> List[Any]:
+    def first_failing_node(
+        self,
+        trt: ModuleType,
+        spec: TensorRTCompileSpec,
+        flags: List[Any],
+        capabilities: List[Any],
+        model: Any,
+        inputs: Sequence[TensorSpec],
+    ) -> Optional[Any]:
+        """The ONNX node of ``model`` (whose build fails) that makes it fail, by
+        bisecting over prefixes of its nodes; None for a graph without nodes."""
+
+        def fails(length: int) -> bool:
+            logger = make_logger(trt, quiet=True)
+            builder = trt.Builder(logger)
+            network = builder.create_network(_network_flags(trt))
+            parser = trt.OnnxParser(network, logger)
+            if not parser.parse(prefix_model(model, length).SerializeToString()):
+                return True
+            config = _configure(trt, builder, spec, flags, capabilities, inputs)
+            return builder.build_serialized_network(network, config) is None
+
+        if not model.graph.node:
+            return None
+        length = first_failing_prefix(len(model.graph.node), fails)
+        return model.graph.node[length - 1]
+
+
+# "In processCheck at /_src/optimizer/...cpp:1066": where in TensorRT's own sources, nothing for a user.
+_SOURCE_LOCATION_RE = re.compile(r"\s*In \w+ at /\S+:\d+")
+
+
+def _without_source_locations(errors: Sequence[str]) -> List[str]:
+    return [_SOURCE_LOCATION_RE.sub("", e) for e in errors]
+
+
+def _configure(
+    trt: ModuleType,
+    builder: Any,
+    spec: TensorRTCompileSpec,
+    flags: List[Any],
+    capabilities: List[Any],
+    inputs: Sequence[TensorSpec],
+) -> Any:
+    """The builder config of ``spec`` for a network with ``inputs``."""
+    config = builder.create_builder_config()
+    if spec.workspace_bytes is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, spec.workspace_bytes)
+    if spec.optimization_level is not None:
+        config.builder_optimization_level = spec.optimization_level
+    for flag in flags:
+        config.set_flag(flag)
+    if capabilities:
+        config.num_compute_capabilities = len(capabilities)
+        for index, capability in enumerate(capabilities):
+            config.set_compute_capability(capability, index)
+    _add_profiles(builder, config, inputs)
+    return config
+
+
+def _builder_flags(name: str, trt: ModuleType, spec: TensorRTCompileSpec) -> List[Any]:
     wanted = [("VERSION_COMPATIBLE", spec.version_compatible, "version_compatible=True")]
     wanted.append(("WEIGHT_STREAMING", spec.enable_weight_streaming, "enable_weight_streaming=True"))
     flags = []

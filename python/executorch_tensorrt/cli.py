@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--external-weights", action="store_true", help="write CPU-side constants to OUT.ptd beside the .pte"
     )
+    export.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail when TensorRT refuses to build an operator instead of moving it to the CPU",
+    )
 
     inspect = commands.add_parser(
         "inspect", help="describe a .pte", description="Describe the TensorRT engines of a .pte."
@@ -195,7 +200,7 @@ def _export_options(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .exporter.api import save_with_summary
+    from .exporter import save
 
     options = _export_options(args)
     model_file = Path(args.model_file)
@@ -205,11 +210,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         model, inputs, extras = _model_and_inputs(model_file)
         for key, value in extras.items():
             options.setdefault(key, value)  # command-line profiles win over the file's
-        out, summary = save_with_summary(
-            model, args.output, inputs=inputs, external_weights=args.external_weights, **options
+        saved = save(
+            model, args.output, inputs=inputs, external_weights=args.external_weights, strict=args.strict, **options
         )
-    print(summary.format())
-    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+    print(saved.summary.format())
+    print(f"wrote {saved.path} ({saved.path.stat().st_size:,} bytes)")
     return 0
 
 
@@ -224,6 +229,7 @@ def _export_onnx(model_file: Path, args: argparse.Namespace, options: Dict[str, 
     from .exporter import save_onnx
 
     given = [table.BY_KEY[k].cli_flag for k in _TORCH_ONLY_OPTIONS if k in options]
+    given += ["--strict"] if args.strict else []
     if given or args.external_weights:
         flags = ", ".join([*given, *(["--external-weights"] if args.external_weights else [])])
         raise UserError(f"{flags} apply to torch models, not to an ONNX file (which becomes one engine)")
