@@ -8,9 +8,9 @@
 
 #include <blob/delegate_blob.h>
 #include <common/error_report.h>
-#include <../../backend/blob/delegate_blob.h>
-#include <../../backend/engines/delegate_metadata.h>
-#include <../../backend/common/error_report.h>
+#include <blob/delegate_blob.h>
+#include <engines/delegate_metadata.h>
+#include <common/error_report.h>
 
 #include "blob_builder.h"
 
