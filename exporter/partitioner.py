@@ -26,7 +26,7 @@ from torch.fx.passes.operator_support import OperatorSupportBase
 
 from .backend_details import ExecutorchTensorRTBackend
 from .builders import get_engine_builder
-from .compile_specs import TensorRTCompileSpec, check_int, check_weight_streaming_budget
+from .compile_specs import TensorRTCompileSpec, check_bytes, check_int
 from .device_planning import on_device
 from .engine_ranges import profile_groups
 from .io_specs import delegate_profiles
@@ -136,7 +136,7 @@ class TensorRTPartitioner(Partitioner):
             raise TypeError(f"compile_spec must be a TensorRTCompileSpec, got {type(compile_spec).__name__}")
         check_int("min_block_size", min_block_size, 2**31 - 1, lower=1)
         if weight_streaming_budget_total is not None:
-            check_weight_streaming_budget("weight_streaming_budget_total", weight_streaming_budget_total)
+            check_bytes("weight_streaming_budget_total", weight_streaming_budget_total)
         super().__init__()
         self.compile_spec = compile_spec
         self.torch_executed_ops = normalize_ops(torch_executed_ops)
