@@ -213,6 +213,10 @@ Result<void*> device_allocate(int32_t device_index, size_t nbytes, const char* w
   void* pointer = nullptr;
   const cudaError_t status = cudaMalloc(&pointer, nbytes == 0 ? 1 : nbytes);
   if (status != cudaSuccess) {
+    // cudaMalloc also records the failure as this thread's last CUDA error:
+    // clear it, or the next library that checks cudaGetLastError (PyTorch
+    // after its kernel launches, TensorRT) fails on our out-of-memory.
+    cudaGetLastError();
     return cuda_failure(Error::MemoryAllocationFailed, what, status);
   }
   return pointer;

@@ -17,6 +17,7 @@
 #include <executorch/runtime/core/exec_aten/util/scalar_type_util.h>
 
 #include "../../backend/backend_id.h"
+#include "../../backend/engine_runtime_registry.h"
 #include "../../backend/error_report.h"
 #include "../support/backend_option_list.h"
 #include "../support/runtime_reporting.h"
@@ -206,6 +207,13 @@ int run(const RunnerOptions& options) {
   }
   // Module::load succeeds even when a method cannot load; load it here so a
   // delegate's init() failure is reported as such.
+  // A program with device-planned buffers needs ExecuTorch's CUDA
+  // DeviceAllocator before its method loads; the TensorRT adapter registers
+  // it as it loads (as the Python loader's prepare_device_memory does). A
+  // failure to load it is reported by the delegate's init(), so it is not
+  // reported here.
+  (void)engine_runtime_for(Flavour::kTensorRT);
+  clear_last_error();
   if ((err = module.load_method(options.method)) != Error::Ok) {
     return fail("loading method '" + options.method + "'", err);
   }
