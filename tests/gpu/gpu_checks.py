@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import os
 import re
 import subprocess
@@ -176,11 +177,20 @@ def runner_outputs(stdout: str) -> List[torch.Tensor]:
     return outputs
 
 
+def sanitizer_clean(result: subprocess.CompletedProcess) -> None:
+    # Under compute-sanitizer the runner is a target too; its report is in
+    # the output captured here, so it is checked here.
+    text = result.stdout + result.stderr
+    errors = [int(n) for n in re.findall(r"ERROR SUMMARY: (\d+) error", text)]
+    assert sum(errors) == 0, "compute-sanitizer: " + " | ".join(l for l in text.splitlines() if "=====" in l)[:1500]
+
+
 def runner_check(check_name: str, name: str, *options: str) -> Callable[[], None]:
     @check(check_name)
     def run() -> None:
         inputs, expected = CASES[name].get("runner") or case(name)
         result = run_runner(name, inputs, *options)
+        sanitizer_clean(result)
         assert result.returncode == 0, f"rc={result.returncode}: {result.stderr[-1500:]}"
         close(runner_outputs(result.stdout), expected, name)
     return run
@@ -191,6 +201,7 @@ def runner_refusal(check_name: str, name: str, expected: str) -> Callable[[], No
     def run() -> None:
         inputs, _ = case(name)
         result = run_runner(name, inputs)
+        sanitizer_clean(result)
         assert result.returncode != 0 and expected in result.stderr, f"rc={result.returncode}: {result.stderr[-400:]}"
     return run
 
@@ -296,6 +307,21 @@ def offload() -> None:
     released = DOUBLE_LIB.live() - before
     close(p.forward(*inputs), expected, "after offload")
     assert held > 0 and released == 0 and DOUBLE_LIB.live() - before == held, (held, released)
+
+
+@check("dropped-program-frees-device-memory")
+def dropped_program() -> None:
+    inputs, expected = case("mlp")
+    gc.collect()
+    before = DOUBLE_LIB.live(), CALLS.snapshot()
+    p = load(program("mlp"))
+    close(p.forward(*inputs), expected, "mlp")
+    held = DOUBLE_LIB.live() - before[0]
+    del p
+    gc.collect()
+    after = DOUBLE_LIB.live() - before[0]
+    calls = CALLS.delta(before[1], CALLS.snapshot())
+    assert held > 0 and after == 0 and calls["mallocs"] == calls["frees"], (held, after, calls)
 
 
 @check("shared-execution-memory-across-engines")
@@ -416,7 +442,9 @@ def bad_device() -> None:
     # alignment check on the address the delegate binds; see the README).
     print("    " + raises(lambda: host_program.forward(*[t.cuda() for t in inputs]), r".")[:300], flush=True)
     device_program = load(program("mlp_device"))
-    raises(lambda: device_program.forward(*inputs), r"device")
+    # Regression: host tensors given to a device_io program reached TensorRT
+    # as device addresses (the double refused them only as misaligned).
+    raises(lambda: device_program.forward(*inputs), r"is not memory of CUDA device 0", r'device="cuda"')
     good = load(program("mlp_device"), device="cuda")
     close(good.forward(*[t.cuda() for t in inputs]), expected, "after the refusals")
 
@@ -460,7 +488,7 @@ def out_of_memory() -> None:
 CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "double": [double_loaded, contract_checks],
     "runner": RUNNER_CHECKS,
-    "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload,
+    "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
                     shared_engines, shared_programs, batch_ranges, device_planning],
     "python_device": [device_io, reuse_outputs, device_io_batches],
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],
