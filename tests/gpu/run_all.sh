@@ -29,7 +29,7 @@ sanitize() {  # sanitize TOOL_ARGS... -- COMMAND...: prints the summary, adds it
   local label=$1; shift
   local args=(); while [ "$1" != "--" ]; do args+=("$1"); shift; done; shift
   local file="$log/san_$(echo "$label" | tr -c 'A-Za-z0-9_\n' '_').txt"
-  compute-sanitizer "${args[@]}" --print-limit 20 "$@" > "$file" 2>&1
+  compute-sanitizer "${args[@]}" --show-backtrace no --print-limit 20 "$@" > "$file" 2>&1
   local rc=$?
   local errors
   errors=$(grep -Eo "(ERROR|RACECHECK) SUMMARY: [0-9]+ (errors|hazards)" "$file" | awk '{n += $3} END {print n + 0}')
@@ -43,10 +43,11 @@ sanitize() {  # sanitize TOOL_ARGS... -- COMMAND...: prints the summary, adds it
 }
 # GPU_RIG_TOOLS: a subset, to split a run across device calls. memcheck:
 # the out-of-memory refusals the checks provoke are CUDA API errors the code
-# handles (checked by the checks themselves), so API errors are not counted;
-# no host backtraces (capturing the Python stack keeps its frames, and so the
-# programs in them, alive until exit, which then reads as leaks).
-IFS=, read -r -a tools <<<"${GPU_RIG_TOOLS:-memcheck --leak-check full --report-api-errors no --show-backtrace no,racecheck,synccheck,initcheck}"
+# handles (checked by the checks themselves), so API errors are not counted.
+# Every tool: no host backtraces (capturing the Python stack keeps its
+# frames, and the programs in them, alive until exit: seen as "leaks" and as
+# a dropped program that frees nothing).
+IFS=, read -r -a tools <<<"${GPU_RIG_TOOLS:-memcheck --leak-check full --report-api-errors no,racecheck,synccheck,initcheck}"
 for tool in "${tools[@]}"; do
   echo "== compute-sanitizer --tool $tool"
   # shellcheck disable=SC2086
