@@ -32,7 +32,7 @@ sanitize() {  # sanitize TOOL_ARGS... -- COMMAND...: prints the summary, adds it
   compute-sanitizer "${args[@]}" --show-backtrace no --print-limit 20 "$@" > "$file" 2>&1
   local rc=$?
   local errors
-  errors=$(grep -Eo "(ERROR|RACECHECK) SUMMARY: [0-9]+ (errors|hazards)" "$file" | awk '{n += $3} END {print n + 0}')
+  errors=$(grep -Eo "(ERROR|RACECHECK) SUMMARY: [0-9]+ (errors?|hazards?)" "$file" | awk '{n += $3} END {print n + 0}')
   if ! grep -Eq "(ERROR|RACECHECK) SUMMARY" "$file"; then
     errors=1; echo "    no sanitizer summary (rc=$rc)"; tail -5 "$file"
   fi
