@@ -83,7 +83,7 @@ def _request(streaming: bool = False) -> EngineBuildRequest:
     inputs = tuple(TensorSpec(name=f"input_{i}", dtype=6, ranges=ranges) for i in range(2))
     outputs = (TensorSpec(name="output_0", dtype=6, ranges=()), TensorSpec(name="output_1", dtype=6, ranges=()))
     return EngineBuildRequest(module=module, example_inputs=(x, y), input_specs=inputs, output_specs=outputs,
-                              compile_spec=TensorRTCompileSpec(engine_builder="trt_double", enable_weight_streaming=streaming))
+                              compile_spec=TensorRTCompileSpec(engine_builder="tensorrt", enable_weight_streaming=streaming))
 
 
 def test_builder_plans_parse_in_the_double(double_lib: ctypes.CDLL) -> None:
