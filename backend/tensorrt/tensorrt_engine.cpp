@@ -206,6 +206,10 @@ Result<void*> device_allocate(int32_t device_index, size_t nbytes, const char* w
   void* pointer = nullptr;
   const cudaError_t status = cudaMalloc(&pointer, nbytes == 0 ? 1 : nbytes);
   if (status != cudaSuccess) {
+    // cudaMalloc also records the failure as this thread's last CUDA error:
+    // clear it, or the next library that checks cudaGetLastError (PyTorch
+    // after its kernel launches, TensorRT) fails on our out-of-memory.
+    cudaGetLastError();
     return cuda_failure(Error::MemoryAllocationFailed, what, status);
   }
   return pointer;
@@ -236,7 +240,39 @@ Error TensorRTEngine::copy_to_host(void* host, const void* device_data, size_t n
                                : cuda_failure(Error::Internal, "copying an output to the host", status);
 }
 
-Error TensorRTEngine::bind_address(const DeviceTensor& tensor, const char* role) {
+Error TensorRTEngine::check_device_address(const DeviceTensor& tensor, const char* role, size_t slot) {
+  // A tensor ExecuTorch calls CUDA may still hold a host pointer (host
+  // tensors passed to a program exported with device_io): TensorRT would
+  // run on it. Checked once per address and binding, so reused buffers cost
+  // nothing per call.
+  if (checked_addresses_[slot] == tensor.data) {
+    return Error::Ok;
+  }
+  cudaPointerAttributes attributes{};
+  const cudaError_t status = cudaPointerGetAttributes(&attributes, tensor.data);
+  if (status != cudaSuccess) {
+    cudaGetLastError(); // not CUDA's business after this call
+  }
+  const bool on_device = status == cudaSuccess && attributes.device == device_index_ &&
+      (attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged);
+  if (!on_device) {
+    return report_error(
+        Error::InvalidArgument,
+        "%s '%s' is not memory of CUDA device %d (a host tensor where the program takes device tensors? "
+        "a program exported with DevicePlanning(device_io=True) takes CUDA tensors: load it with device=\"cuda\")",
+        role,
+        tensor.spec->name.c_str(),
+        device_index_);
+  }
+  checked_addresses_[slot] = tensor.data;
+  return Error::Ok;
+}
+
+Error TensorRTEngine::bind_address(const DeviceTensor& tensor, const char* role, size_t slot) {
+  Error err = check_device_address(tensor, role, slot);
+  if (err != Error::Ok) {
+    return err;
+  }
   if (!context_->setTensorAddress(tensor.spec->name.c_str(), tensor.data)) {
     return report_error(
         Error::Internal,
@@ -263,14 +299,15 @@ Error TensorRTEngine::enqueue(Span<const DeviceTensor> inputs, Span<const Device
     return device_failure(device_index_, device);
   }
   logger_.clear_last_error();
-  for (const DeviceTensor& input : inputs) {
-    Error err = bind_address(input, "input");
+  checked_addresses_.resize(inputs.size() + outputs.size(), nullptr);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Error err = bind_address(inputs[i], "input", i);
     if (err != Error::Ok) {
       return err;
     }
   }
-  for (const DeviceTensor& output : outputs) {
-    Error err = bind_address(output, "output");
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    Error err = bind_address(outputs[i], "output", inputs.size() + i);
     if (err != Error::Ok) {
       return err;
     }

@@ -58,7 +58,10 @@ class TensorRTEngine final : public Engine {
 
   // Reports that an execute arrived before create_execution_context().
   Error require_context() const;
-  Error bind_address(const DeviceTensor& tensor, const char* role);
+  // Binds one I/O address; `slot` is its index among inputs then outputs.
+  Error bind_address(const DeviceTensor& tensor, const char* role, size_t slot);
+  // Refuses an address that is not memory of the engine's device.
+  Error check_device_address(const DeviceTensor& tensor, const char* role, size_t slot);
 
   // Declared in this order so the context is destroyed before the engine.
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
@@ -70,6 +73,7 @@ class TensorRTEngine final : public Engine {
   bool memory_bound_ = false; // setDeviceMemoryV2 was called for this context
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
+  std::vector<const void*> checked_addresses_; // per binding, the last address found on the device
   CudaStream stream_;
 };
 

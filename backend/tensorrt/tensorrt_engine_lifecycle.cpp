@@ -103,10 +103,11 @@ Error TensorRTEngine::bind_execution_memory(void* memory, int64_t bytes) {
   logger_.clear_last_error();
   context_->setDeviceMemoryV2(memory, bytes);
   // setDeviceMemoryV2 returns nothing; TensorRT reports a refusal (e.g. a
-  // misaligned address) through the logger.
-  const std::string refused = logger_.take_last_error();
-  if (!refused.empty()) {
-    return report_error(Error::Internal, "TensorRT refused the execution memory: %s", refused.c_str());
+  // misaligned address) through the logger. (take_last_error() is never
+  // empty: it stands in a placeholder, so ask has_last_error().)
+  if (logger_.has_last_error()) {
+    return report_error(
+        Error::Internal, "TensorRT refused the execution memory: %s", logger_.take_last_error().c_str());
   }
   memory_bound_ = true;
   return Error::Ok;

@@ -28,6 +28,10 @@ void TensorRTLogger::clear_last_error() {
   t_last_error.clear();
 }
 
+bool TensorRTLogger::has_last_error() const {
+  return !t_last_error.empty();
+}
+
 std::string TensorRTLogger::take_last_error() {
   std::string out = t_last_error.empty() ? "TensorRT logged no detail" : t_last_error;
   t_last_error.clear();

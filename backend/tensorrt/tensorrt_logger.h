@@ -18,6 +18,10 @@ class TensorRTLogger final : public nvinfer1::ILogger {
   // failure take_last_error() will explain.
   void clear_last_error();
 
+  // Whether TensorRT logged an error on this thread since clear_last_error():
+  // how calls that return nothing (setDeviceMemoryV2) report a refusal.
+  bool has_last_error() const;
+
   // This thread's last error since clear_last_error(), or a placeholder.
   std::string take_last_error();
 };

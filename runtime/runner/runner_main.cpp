@@ -25,6 +25,7 @@
 #include "../../backend/common/error_report.h"
 #include "option_table.h"
 #include "../../backend/common/printable_text.h"
+#include "../../backend/engines/engine_runtime_registry.h"
 #include "../support/backend_option_list.h"
 #include "../support/method_calls.h"
 #include "../support/runtime_reporting.h"
@@ -241,6 +242,13 @@ int run(const RunnerOptions& options) {
   }
   // Module::load succeeds even when a method cannot load; load it here so a
   // delegate's init() failure is reported as such.
+  // A program with device-planned buffers needs ExecuTorch's CUDA
+  // DeviceAllocator before its method loads; the TensorRT adapter registers
+  // it as it loads (as the Python loader's prepare_device_memory does). A
+  // failure to load it is reported by the delegate's init(), so it is not
+  // reported here.
+  (void)engine_runtime_for(Flavour::kTensorRT);
+  clear_last_error();
   const std::string method_name = "method '" + options.method + "'"; // escaped by describe_failure
   Error err = load_checked_method(*program, options.method);
   if (err != Error::Ok) {

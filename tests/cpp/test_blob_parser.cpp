@@ -8,9 +8,7 @@
 
 #include <blob/delegate_blob.h>
 #include <common/error_report.h>
-#include <blob/delegate_blob.h>
 #include <engines/delegate_metadata.h>
-#include <common/error_report.h>
 
 #include "blob_builder.h"
 

@@ -1,17 +1,56 @@
 #!/usr/bin/env bash
-# Packs what tests/gpu/adapter_smoke.sh needs into DIR (default .gpu): the
-# installed runner, delegate and adapter, ExecuTorch's runtime libraries, the
-# lean TensorRT runtime (xz, it is 100 MB), libcudart, and probe programs,
-# keeping the site-packages layout so the installed RUNPATHs resolve.
+# Packs, on this CPU machine, everything the GPU checks need into DIR
+# (default .gpu/rig): the installed package (runner, delegate, adapter,
+# Python loader with its extension rebuilt for the GPU machine's CPython
+# 3.12), ExecuTorch's runtime libraries, libcudart, the TensorRT runtime
+# DOUBLE (tests/gpu/trt_double: a test double, NOT TensorRT; built here with
+# nvcc for sm_90 + PTX) with its contract checks and CUDA call counter, the
+# programs exported here (the GPU machine has no exporter), and the scripts.
+# Then, on the GPU machine: bash DIR/run_all.sh
 set -euo pipefail
-out=${1:-.gpu}
-site=$(python3 -c "import executorch_tensorrt, os; print(os.path.dirname(os.path.dirname(executorch_tensorrt.__file__)))")
-rm -rf "$out" && mkdir -p "$out/site/executorch/lib" "$out/site/tensorrt_lean_libs" "$out/site/nvidia/cu13/lib"
-mkdir -p "$out/site/executorch_tensorrt" && cp -r "$site/executorch_tensorrt/lib" "$site/executorch_tensorrt/bin" "$out/site/executorch_tensorrt/"
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=${1:-.gpu/rig}
+python=${PYTHON:-python3}
+gpu_python=${GPU_BUILD_PYTHON:-/root/.pyenv/versions/3.12.1/bin/python3.12}  # CPython of the GPU machine
+cuda=${CUDA_HOME:-/usr/local/cuda}
+site=$("$python" -c "import executorch_tensorrt, os; print(os.path.dirname(os.path.dirname(executorch_tensorrt.__file__)))")
+et=$("$python" -c "import executorch; print(list(executorch.__path__)[0])")
+rm -rf "$out" && mkdir -p "$out/site/executorch/lib" "$out/site/nvidia/cu13/lib" "$out/double" "$out/bench"
+out=$(cd "$out" && pwd)
+
+# The installed package, without the CPython 3.11 extension and caches.
+cp -r "$site/executorch_tensorrt" "$out/site/"
+find "$out/site/executorch_tensorrt" \( -name "__pycache__" -o -name "_runtime.cpython-*.so" \) -prune -exec rm -rf {} +
 for lib in libexecutorch.so libexecutorch_threadpool.so libexecutorch_kernels_optimized.so; do
-  cp "$site/executorch/lib/$lib" "$out/site/executorch/lib/"
+  cp "$et/lib/$lib" "$out/site/executorch/lib/"
 done
-xz -T2 -6 -c "$site/tensorrt_lean_libs/libnvinfer_lean.so.11" > "$out/libnvinfer_lean.so.11.xz"
-cp -L /usr/local/cuda/lib64/libcudart.so.13 "$out/site/nvidia/cu13/lib/"
-python3 "$(dirname "$0")/make_probe_programs.py" "$out/programs"
+cp -L "$cuda/lib64/libcudart.so.13" "$out/site/nvidia/cu13/lib/"
+
+# The Python extension for the GPU machine's CPython (same sources as the wheel's).
+py_include=$("$gpu_python" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
+pybind_include=$("$gpu_python" -c "import pybind11; print(pybind11.get_include())")
+suffix=$("$gpu_python" -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+g++ -std=c++17 -O2 -shared -fPIC -fvisibility=hidden \
+  -DC10_USING_CUSTOM_GENERATED_MACROS -DET_EVENT_TRACER_ENABLED -DET_USE_THREADPOOL \
+  -I"$repo/backend" -I"$et/include" -I"$et/include/executorch/runtime/core/portable_type/c10" \
+  -I"$py_include" -I"$pybind_include" \
+  "$repo"/runtime/pybind/*.cpp "$repo"/runtime/support/*.cpp \
+  -o "$out/site/executorch_tensorrt/runtime/_runtime$suffix" \
+  -L"$site/executorch_tensorrt/lib" -L"$et/lib" -Wl,--no-as-needed \
+  -lexecutorch_tensorrt_delegate -lexecutorch_kernels_optimized -lexecutorch_threadpool -lexecutorch \
+  -Wl,-rpath,'$ORIGIN/../lib:$ORIGIN/../../executorch/lib'
+
+# The double (as libnvinfer_lean.so.11, found first through LD_LIBRARY_PATH),
+# its contract checks and the CUDA call counter.
+bash "$here/trt_double/build.sh" "$out/double"
+
+# GPU_RIG_PROGRAMS: a folder make_programs.py wrote before (export takes minutes).
+if [ -n "${GPU_RIG_PROGRAMS:-}" ]; then
+  cp -r "$GPU_RIG_PROGRAMS" "$out/programs"
+else
+  PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" "$python" "$here/make_programs.py" "$out/programs"
+fi
+cp "$here/run_all.sh" "$here/gpu_checks.py" "$out/"
+cp "$repo/bench/gpu_execute.py" "$out/bench/"
 du -sh "$out"

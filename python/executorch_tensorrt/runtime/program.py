@@ -358,7 +358,10 @@ def load(
     if not isinstance(load_mode, str):
         raise TypeError(f"load_mode must be a str ('mmap' or 'read'), got {type(load_mode).__name__}")
     device = _check_device(device, reuse_outputs)
-    if device == "cuda" and not _runtime.prepare_device_memory():
+    # Loads the adapter, which registers ExecuTorch's CUDA DeviceAllocator: a
+    # program with device-planned buffers (device_planning) needs it before
+    # its methods load, whatever ``device`` is.
+    if not _runtime.prepare_device_memory() and device == "cuda":
         raise DelegateError(
             "device='cuda': ExecuTorch has no CUDA DeviceAllocator registered, so it cannot place the program's "
             f"device tensors ({_runtime.last_error() or 'the TensorRT adapter registered none'})"

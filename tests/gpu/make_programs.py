@@ -1,0 +1,178 @@
+"""Exports, on the CPU machine, every program tests/gpu/run_all.sh runs on the GPU
+through the real adapter and the TensorRT runtime double (NOT TensorRT), and
+writes ``cases.pt``: per program its example inputs and PyTorch's outputs
+(the GPU machine has no executorch package and no exporter).
+
+Usage: python tests/gpu/make_programs.py OUT_DIR
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import torch
+from executorch.exir import to_edge_transform_and_lower
+from executorch.exir.backend.partitioner import DelegationSpec, Partitioner, PartitionResult
+
+from double_builder import DoubleEngineBuilder
+from executorch_tensorrt.exporter import BuiltEngine, TensorRTCompileSpec, register_engine_builder, save
+from executorch_tensorrt.exporter.blob import Flavour
+from executorch_tensorrt.exporter.device_planning import DevicePlanning, plan_delegates_on_device
+
+BATCH = torch.export.Dim("batch", min=1, max=32)
+PROFILES = [{"batch": (1, 2, 8)}, {"batch": (9, 16, 32)}]
+# Streamable weights of the streaming programs: the linear layer's plus a pad.
+STREAM_PAD = 1 << 20
+BAKED_BUDGET = 300_000
+# Streamable weights far beyond any GPU here (H200: 141 GB): the automatic
+# budget (half) cannot be allocated, so the double refuses it.
+HUGE_PAD = 400 << 30
+# Execution memory of the out-of-memory check's engine.
+BIG_ACTIVATION = 64 << 20
+IO_FEATURES = 256  # floats per tensor of the execute benchmark programs (1 KiB)
+
+
+class Mlp(torch.nn.Module):
+    """relu(linear(x)) * 2 and x + y: a matmul-like op and elementwise ops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = torch.nn.Linear(16, 8)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor):
+        return torch.relu(self.fc(x)) * 2.0, x + y
+
+
+class Chain(torch.nn.Module):
+    """Two engines with a CPU op (sigmoid, which the double lacks) between them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        self.a = torch.nn.Linear(16, 16)
+        self.b = torch.nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor):
+        h = torch.sigmoid(torch.relu(self.a(x)))
+        return (self.b(h * 2.0 - 1.0),)
+
+
+class AddReluSquareNeg(torch.nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor):
+        a = torch.relu(x + y)
+        return (-(a * a),)
+
+
+class Scale(torch.nn.Module):
+    """o_k = i_k * 2 + 1 for each of its inputs (the execute benchmark)."""
+
+    def forward(self, *xs: torch.Tensor):
+        return tuple(x * 2.0 + 1.0 for x in xs)
+
+
+class TwoEnginePartitioner(Partitioner):
+    """Splits the ops into two back-to-back delegates (first half, second half)."""
+
+    def __init__(self, spec: TensorRTCompileSpec) -> None:
+        super().__init__()
+        self.delegation_spec = DelegationSpec("ExecutorchTensorRTBackend", spec.to_compile_specs())
+
+    def partition(self, exported_program):  # type: ignore[no-untyped-def]
+        ops = [n for n in exported_program.graph_module.graph.nodes if n.op == "call_function"]
+        for index, node in enumerate(ops):
+            node.meta["delegation_tag"] = "first" if index < len(ops) // 2 else "second"
+        tags = {"first": self.delegation_spec, "second": self.delegation_spec}
+        return PartitionResult(tagged_exported_program=exported_program, partition_tags=tags)
+
+
+class _NotAPlan:
+    """Claims a version-compatible TensorRT 11.1.0 engine; its bytes are no plan."""
+
+    name = "not_a_plan"
+
+    def build(self, request) -> BuiltEngine:  # type: ignore[no-untyped-def]
+        return BuiltEngine(engine=b"not a plan of the double" * 4, flavour=Flavour.TENSORRT,
+                           builder_version="11.1.0", version_compatible=True)
+
+
+def _expected(model: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+    with torch.no_grad():
+        out = model(*inputs)
+    return [t.clone() for t in (out if isinstance(out, (tuple, list)) else (out,))]
+
+
+def main(out_dir: str) -> None:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plain = DoubleEngineBuilder()
+    register_engine_builder("trt_double", plain)
+    register_engine_builder("trt_double_stream", DoubleEngineBuilder(name="trt_double_stream", pad_bytes=STREAM_PAD))
+    register_engine_builder("trt_double_slow", DoubleEngineBuilder(name="trt_double_slow", run_delay_us=3000))
+    register_engine_builder("trt_double_big", DoubleEngineBuilder(name="trt_double_big", activation_extra=BIG_ACTIVATION))
+    register_engine_builder("trt_double_huge", DoubleEngineBuilder(name="trt_double_huge", pad_bytes=HUGE_PAD))
+    register_engine_builder("not_a_plan", _NotAPlan())
+    cases: Dict[str, Dict[str, object]] = {}
+    mlp, dyn = Mlp(), {"x": {0: BATCH}, "y": {0: BATCH}}
+    x, y = torch.randn(4, 16), torch.randn(4, 16)
+
+    def add(name: str, model: torch.nn.Module, inputs: Sequence[torch.Tensor], **options: object) -> None:
+        save(model, out / f"{name}.pte", inputs=tuple(inputs), **options)
+        cases[name] = {"inputs": list(inputs), "expected": _expected(model, inputs)}
+
+    add("mlp", mlp, (x, y), engine_builder="trt_double_stream", enable_weight_streaming=True, dynamic_shapes=dyn, optimization_profiles=PROFILES)
+    add("mlp_budget", mlp, (x, y), engine_builder="trt_double_stream", enable_weight_streaming=True, dynamic_shapes=dyn,
+        optimization_profiles=PROFILES, weight_streaming_budget=BAKED_BUDGET)
+    add("mlp_deferred", mlp, (x, y), engine_builder="trt_double", dynamic_shapes=dyn,
+        optimization_profiles=PROFILES, init_policy="deferred")
+    add("mlp_device", mlp, (x, y), engine_builder="trt_double_stream", enable_weight_streaming=True, dynamic_shapes=dyn,
+        optimization_profiles=PROFILES, device_planning=DevicePlanning(device_io=True))
+    chain_x = torch.randn(4, 16)
+    add("chain", Chain(), (chain_x,), engine_builder="trt_double", dynamic_shapes={"x": {0: BATCH}})
+    add("chain_slow", Chain(), (chain_x,), engine_builder="trt_double_slow", dynamic_shapes={"x": {0: BATCH}})
+    add("ranges", mlp, (x, y), engine_builder="trt_double", dynamic_shapes=dyn,
+        optimization_profiles=PROFILES, batch_engines="per_range")
+    add("mlp_huge", mlp, (x, y), engine_builder="trt_double_huge", enable_weight_streaming=True, init_policy="deferred")
+    add("mlp_big", mlp, (x, y), engine_builder="trt_double_big", init_policy="deferred")
+    # Batches at and around each profile's (and range engine's) bounds.
+    batches = [(torch.randn(n, 16), torch.randn(n, 16)) for n in (1, 8, 9, 32)]
+    for name in ("mlp", "ranges"):
+        cases[name]["batches"] = [(list(b), _expected(mlp, b)) for b in batches]
+    # The runner's --input files must hold each input's largest shape.
+    for name in ("mlp", "mlp_budget", "ranges"):
+        cases[name]["runner"] = (list(batches[-1]), _expected(mlp, batches[-1]))
+    chain_max = (torch.randn(32, 16),)
+    cases["chain"]["runner"] = (list(chain_max), _expected(Chain(), chain_max))
+    add("device7", mlp, (x, y), engine_builder="trt_double", device_index=7)
+    add("not_a_plan", mlp, (x, y), engine_builder="not_a_plan")
+    try:
+        add("rtx_mlp", mlp, (x, y), engine_builder="tensorrt_rtx")
+    except Exception as err:  # noqa: BLE001 - the RTX builder is optional here
+        print(f"skipping rtx_mlp: {err}", file=sys.stderr)
+
+    a, b = torch.linspace(-4, 4, 64).reshape(4, 16), torch.full((4, 16), 0.5)
+    for planned in (True, False):
+        exported = torch.export.export(AddReluSquareNeg(), (a, b), strict=False)
+        spec = TensorRTCompileSpec(engine_builder="trt_double")
+        edge = to_edge_transform_and_lower(exported, partitioner=[TwoEnginePartitioner(spec)])
+        if planned:
+            assert plan_delegates_on_device(edge) == 2
+        name = "two_delegates" if planned else "two_delegates_host"
+        (out / f"{name}.pte").write_bytes(edge.to_executorch().buffer)
+        cases[name] = {"inputs": [a, b], "expected": _expected(AddReluSquareNeg(), (a, b))}
+
+    for count in (1, 8):  # 2 and 16 I/O tensors
+        inputs = [torch.randn(1, IO_FEATURES) for _ in range(count)]
+        add(f"io{2 * count}", Scale(), inputs, engine_builder="trt_double")
+        add(f"io{2 * count}_device", Scale(), inputs, engine_builder="trt_double",
+            device_planning=DevicePlanning(device_io=True))
+        # The bench's floor runs this plan through the double directly.
+        (out / f"io{2 * count}.plan").write_bytes(plain.plans[-1])
+    torch.save(cases, out / "cases.pt")
+    print(f"wrote {len(cases)} programs to {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
