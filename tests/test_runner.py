@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -79,7 +80,14 @@ def test_missing_tensorrt_runtime_is_reported(tmp_path: Path, test_programs: Dic
     shutil.copy(_native.RUNNER, runner)
     shutil.copy(_native.LIB_DIR / "libexecutorch_tensorrt_delegate.so", tmp_path / "lib")
     (tmp_path / "lib" / "libexecutorch_tensorrt_adapter.so").write_text("not a shared library")
-    result = subprocess.run([str(runner), "--model", str(test_programs["rtx_mlp"])], capture_output=True, text=True, timeout=60)
+    # The copy's relative RUNPATH ($ORIGIN/../../executorch/lib) does not reach
+    # ExecuTorch's libraries from tmp_path, and a build in an isolated
+    # environment leaves no absolute one: point the loader at the wheel's.
+    executorch_dir = importlib.util.find_spec("executorch").submodule_search_locations[0]
+    env = {**os.environ, "LD_LIBRARY_PATH": str(Path(executorch_dir) / "lib")}
+    result = subprocess.run(
+        [str(runner), "--model", str(test_programs["rtx_mlp"])], capture_output=True, text=True, timeout=60, env=env
+    )
     assert result.returncode == 1
     assert "could not load the TensorRT adapter" in result.stderr
     assert "pip install tensorrt-lean-cu13-libs" in result.stderr
