@@ -31,9 +31,12 @@ cp -L "$cuda/lib64/libcudart.so.13" "$out/site/nvidia/cu13/lib/"
 py_include=$("$gpu_python" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 pybind_include=$("$gpu_python" -c "import pybind11; print(pybind11.get_include())")
 suffix=$("$gpu_python" -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+# The option table's C++ header, generated as the package build does (cmake/OptionTable.cmake).
+generated=$(mktemp -d)
+"$python" "$repo/python/executorch_tensorrt/option_table.py" --cpp-header "$generated/option_table.h"
 g++ -std=c++17 -O2 -shared -fPIC -fvisibility=hidden \
   -DC10_USING_CUSTOM_GENERATED_MACROS -DET_EVENT_TRACER_ENABLED -DET_USE_THREADPOOL \
-  -I"$repo/backend" -I"$et/include" -I"$et/include/executorch/runtime/core/portable_type/c10" \
+  -I"$repo/backend" -I"$generated" -I"$et/include" -I"$et/include/executorch/runtime/core/portable_type/c10" \
   -I"$py_include" -I"$pybind_include" \
   "$repo"/runtime/pybind/*.cpp "$repo"/runtime/support/*.cpp \
   -o "$out/site/executorch_tensorrt/runtime/_runtime$suffix" \

@@ -19,7 +19,7 @@ from executorch.exir.backend.partitioner import DelegationSpec, Partitioner, Par
 from double_builder import DoubleEngineBuilder
 from executorch_tensorrt.exporter import BuiltEngine, TensorRTCompileSpec, register_engine_builder, save
 from executorch_tensorrt.exporter.blob import Flavour
-from executorch_tensorrt.exporter.device_planning import DevicePlanning, plan_delegates_on_device
+from executorch_tensorrt.exporter.device_planning import DevicePlanning, on_device
 
 BATCH = torch.export.Dim("batch", min=1, max=32)
 PROFILES = [{"batch": (1, 2, 8)}, {"batch": (9, 16, 32)}]
@@ -76,9 +76,12 @@ class Scale(torch.nn.Module):
 class TwoEnginePartitioner(Partitioner):
     """Splits the ops into two back-to-back delegates (first half, second half)."""
 
-    def __init__(self, spec: TensorRTCompileSpec) -> None:
+    def __init__(self, spec: TensorRTCompileSpec, device_planning: bool = False) -> None:
         super().__init__()
-        self.delegation_spec = DelegationSpec("ExecutorchTensorRTBackend", spec.to_compile_specs())
+        specs = spec.to_compile_specs()
+        self.delegation_spec = DelegationSpec(
+            "ExecutorchTensorRTBackend", on_device(specs, spec.device_index) if device_planning else specs
+        )
 
     def partition(self, exported_program):  # type: ignore[no-untyped-def]
         ops = [n for n in exported_program.graph_module.graph.nodes if n.op == "call_function"]
@@ -156,9 +159,7 @@ def main(out_dir: str) -> None:
     for planned in (True, False):
         exported = torch.export.export(AddReluSquareNeg(), (a, b), strict=False)
         spec = TensorRTCompileSpec(engine_builder="trt_double")
-        edge = to_edge_transform_and_lower(exported, partitioner=[TwoEnginePartitioner(spec)])
-        if planned:
-            assert plan_delegates_on_device(edge) == 2
+        edge = to_edge_transform_and_lower(exported, partitioner=[TwoEnginePartitioner(spec, device_planning=planned)])
         name = "two_delegates" if planned else "two_delegates_host"
         (out / f"{name}.pte").write_bytes(edge.to_executorch().buffer)
         cases[name] = {"inputs": [a, b], "expected": _expected(AddReluSquareNeg(), (a, b))}

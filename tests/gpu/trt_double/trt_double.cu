@@ -423,6 +423,30 @@ class EngineImpl final : public apiv::VCudaEngine {
         }
       }
     }
+    if (!t->is_input) {
+      // Like TensorRT, an output dim that depends on a dynamic input dim is
+      // -1: compare the shapes inferred at every profile's min and max.
+      for (int p = 0; p < plan_.profiles; ++p) {
+        for (const bool at_min : {true, false}) {
+          std::map<std::string, trt_double::Shape> inputs, shapes;
+          for (const IoTensor& io : plan_.io) {
+            if (io.is_input) {
+              inputs[io.name] = at_min ? io.ranges[p].min : io.ranges[p].max;
+            }
+          }
+          std::string ignored;
+          if (!infer_shapes(plan_, inputs, &shapes, &ignored)) {
+            continue;
+          }
+          const trt_double::Shape& inferred = shapes.at(name);
+          for (int d = 0; d < out.nbDims && d < static_cast<int>(inferred.size()); ++d) {
+            if (inferred[d] != shape[d]) {
+              out.d[d] = -1;
+            }
+          }
+        }
+      }
+    }
     return out;
   }
   DataType getTensorDataType(char const* name) const noexcept override {
