@@ -32,6 +32,14 @@ Result<char*> StagingBuffers::begin_call(Engine& engine, size_t needed, ExecuteC
   if (size == 0) {
     return base_;
   }
+  if (size == kSaturatedSize) {
+    return report_error(
+        Error::MemoryAllocationFailed,
+        "the device memory to stage this call's host tensors exceeds a %zu-bit size (output_buffers=%s): "
+        "the engine's largest shapes are too large to stage; re-export with smaller profile maxima",
+        sizeof(size_t) * 8,
+        output_buffer_policy_name(policy_));
+  }
   Result<void*> fresh = engine.allocate_device(size);
   if (!fresh.ok()) {
     return report_error(

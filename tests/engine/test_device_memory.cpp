@@ -32,7 +32,11 @@ DeviceMemoryState& state() {
 void* device_allocate(size_t bytes) {
   DeviceMemoryState& s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
-  if (s.capacity > 0 && s.bytes_in_use + static_cast<int64_t>(bytes) > s.capacity) {
+  // Unsigned, so a request near SIZE_MAX is refused, not wrapped negative.
+  if (s.capacity > 0 && (s.bytes_in_use > s.capacity || bytes > static_cast<uint64_t>(s.capacity - s.bytes_in_use))) {
+    return nullptr;
+  }
+  if (bytes >= (size_t{1} << 40)) { // 1 TiB: beyond the simulated device (ASan's malloc would abort)
     return nullptr;
   }
   char* pointer = static_cast<char*>(std::malloc(bytes == 0 ? 1 : bytes));
