@@ -70,6 +70,7 @@ def resident_bytes() -> int:
 
 def measure_once(path: Path) -> dict:
     """Runs in a fresh process: imports first, then times the load alone."""
+    from executorch_tensorrt.option_table import KEY_DEVICE_BYTES, KEY_INIT_POLICY, KEY_STATE
     from executorch_tensorrt.runtime import load
 
     before = resident_bytes()
@@ -78,13 +79,13 @@ def measure_once(path: Path) -> dict:
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     grown = resident_bytes() - before
     states = program.delegate_states
-    assert states and all(s["state"] == "host" and s["init_policy"] == "deferred" for s in states), states
+    assert states and all(s[KEY_STATE] == "host" and s[KEY_INIT_POLICY] == "deferred" for s in states), states
     return {
-        "init_ms": elapsed_ms,
+        "load_ms": elapsed_ms,
         "rss_growth_bytes": grown,
         "file_bytes": path.stat().st_size,
         "delegates": len(states),
-        "device_bytes": sum(state["device_bytes"] for state in states),
+        "device_bytes_held": sum(state[KEY_DEVICE_BYTES] for state in states),
     }
 
 
@@ -114,12 +115,12 @@ def main() -> int:
         run = json.loads(child.stdout.strip().splitlines()[-1])
         runs.append(run)
         print(
-            f"load+init {run['init_ms']:.2f} ms, resident +{run['rss_growth_bytes'] / 2**20:.1f} MiB "
+            f"load+init {run['load_ms']:.2f} ms, resident +{run['rss_growth_bytes'] / 2**20:.1f} MiB "
             f"for a {run['file_bytes'] / 2**30:.2f} GiB file, {run['delegates']} delegate(s), "
-            f"{run['device_bytes']} device bytes",
+            f"{run['device_bytes_held']} device bytes",
             flush=True,
         )
-    init_ms = statistics.median(run["init_ms"] for run in runs)
+    init_ms = statistics.median(run["load_ms"] for run in runs)
     rss_fraction = statistics.median(run["rss_growth_bytes"] / run["file_bytes"] for run in runs)
     print(f"init_ms={init_ms:.3f} rss_fraction={rss_fraction:.5f}")
     return 0

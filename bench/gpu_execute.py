@@ -60,6 +60,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
     sys.path.insert(0, str(args.bundle / "site"))
+    from executorch_tensorrt.option_table import KEY_OUTPUT_BUFFERS
     from executorch_tensorrt.runtime import load
 
     programs = args.bundle / "programs"
@@ -68,7 +69,7 @@ def main() -> int:
     for tensors in (2, 16):
         inputs = cases[f"io{tensors}"]["inputs"]
         for policy in ("reuse", "fresh"):
-            host = load(programs / f"io{tensors}.pte", backend_options={"output_buffers": policy})
+            host = load(programs / f"io{tensors}.pte", backend_options={KEY_OUTPUT_BUFFERS: policy})
             results[(tensors, "host", policy)] = measure(lambda: host.forward(*inputs), args.calls, args.reps)
             device = load(programs / f"io{tensors}_device.pte", device="cuda", reuse_outputs=policy == "reuse")
             cuda_inputs = [t.cuda() for t in inputs]

@@ -38,6 +38,8 @@ for folder in ("tests", "tests/engine"):
 from memory_programs import export_engine_chain_program  # noqa: E402
 from native_build import build_native_tests, load_test_engine  # noqa: E402
 
+from executorch_tensorrt.option_table import BY_KEY, KEY_DEVICE_BYTES, KEY_EXECUTION_MEMORY  # noqa: E402
+from executorch_tensorrt.option_table import KEY_INIT_POLICY  # noqa: E402
 from executorch_tensorrt.runtime import load  # noqa: E402
 
 BATCH = 8
@@ -70,7 +72,7 @@ def layer_needs(engines: int) -> List[int]:
 def measure(device: ctypes.CDLL, program_path: Path, mode: str, engines: int) -> Dict[str, int]:
     """Execution memory held by `program_path` under `mode` after one run."""
     before = device.etrt_test_device_bytes_in_use()
-    program = load(program_path, backend_options={"execution_memory": mode, "init_policy": "deferred"})
+    program = load(program_path, backend_options={KEY_EXECUTION_MEMORY: mode, KEY_INIT_POLICY: "deferred"})
     x = torch.zeros(2, 3)
     outputs = program.forward(x)
     if not torch.isfinite(outputs[0]).all():
@@ -82,7 +84,7 @@ def measure(device: ctypes.CDLL, program_path: Path, mode: str, engines: int) ->
     staging = sum(s["counters"]["bytes_allocated"] for s in states)  # reuse: allocated once, still held
     execution = held - staging
     if mode == "private":
-        reported = sum(s["device_bytes"] for s in states)  # no weights: a context's own memory
+        reported = sum(s[KEY_DEVICE_BYTES] for s in states)  # no weights: a context's own memory
     else:
         pools = {s["pool"]["id"]: s["pool"]["bytes"] for s in states}
         if len(pools) != 1:
@@ -110,7 +112,7 @@ def main(argv: Sequence[str] = ()) -> None:
         for k, need in enumerate(needs):
             print(f"{k:>6} {RESNET18_LAYERS[k % len(RESNET18_LAYERS)][0]:>16} {need:>14,}")
         private = measure(device, program_path, "private", args.engines)
-        shared = measure(device, program_path, "program", args.engines)
+        shared = measure(device, program_path, BY_KEY[KEY_EXECUTION_MEMORY].default, args.engines)  # program
     print(f"sum of needs {sum(needs):,} bytes; largest need {max(needs):,} bytes")
     print(f"private: {private['execution']:,} bytes of execution memory held (+{private['staging']:,} staging)")
     print(f"shared:  {shared['execution']:,} bytes of execution memory held (+{shared['staging']:,} staging)")

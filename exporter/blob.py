@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
 
 from ..dtypes import ITEMSIZES, SCALAR_TYPE_NAMES
+from ..option_table import KEY_DEVICE_INDEX, KEY_EXECUTION_MEMORY_BYTES, KEY_VERSION_COMPATIBLE
 
 MAGIC = b"ETRT"
 FORMAT_VERSION = 3
@@ -160,8 +161,8 @@ def engines_disagreement(metas: Sequence[EngineMetadata]) -> str:
     for index, meta in enumerate(metas[1:], start=1):
         for what, mine, theirs in (
             ("flavour", meta.flavour.label, first.flavour.label),
-            ("version_compatible", meta.version_compatible, first.version_compatible),
-            ("device_index", meta.device_index, first.device_index),
+            (KEY_VERSION_COMPATIBLE, meta.version_compatible, first.version_compatible),
+            (KEY_DEVICE_INDEX, meta.device_index, first.device_index),
             ("builder_version", meta.builder_version, first.builder_version),
             ("inputs (name, dtype, rank)", _tensor_signature(meta.inputs), _tensor_signature(first.inputs)),
             ("outputs (name, dtype, rank)", _tensor_signature(meta.outputs), _tensor_signature(first.outputs)),
@@ -259,7 +260,7 @@ def encode_engines(entries: Sequence[EngineEntry]) -> bytes:
     for index, entry in enumerate(entries):
         if not isinstance(entry, EngineEntry):
             raise TypeError(f"engine {index} must be an EngineEntry, got {type(entry).__name__}")
-        _check_measure(index, "execution_memory_bytes", entry.execution_memory_bytes)
+        _check_measure(index, KEY_EXECUTION_MEMORY_BYTES, entry.execution_memory_bytes)
         _check_measure(index, "weight_bytes", entry.weight_bytes)
         if not entry.blob.engine:
             raise ValueError(f"engine {index}: engine bytes are empty")
@@ -386,7 +387,7 @@ def _read_engine(
         raise BlobFormatError(f"{where} is empty")
     if offset + size > len(data):
         raise BlobFormatError(f"{where} [{offset}, +{size}) outside the {len(data)}-byte blob")
-    for what, value in (("execution_memory_bytes", need), ("weight_bytes", weights)):
+    for what, value in ((KEY_EXECUTION_MEMORY_BYTES, need), ("weight_bytes", weights)):
         if value < -1:
             raise BlobFormatError(f"{where} {what} {value} is negative (only -1, unknown, is allowed)")
     if not 1 <= num_profiles <= MAX_PROFILES:

@@ -26,7 +26,8 @@ from torch.fx.passes.operator_support import OperatorSupportBase
 
 from .backend_details import ExecutorchTensorRTBackend
 from .builders import get_engine_builder
-from .compile_specs import TensorRTCompileSpec, check_bytes, check_int
+from ..option_table import BY_KEY, KEY_MIN_BLOCK_SIZE, KEY_WEIGHT_STREAMING_BUDGET_TOTAL
+from .compile_specs import TensorRTCompileSpec, check_option
 from .device_planning import on_device
 from .engine_ranges import profile_groups
 from .io_specs import delegate_profiles
@@ -134,9 +135,8 @@ class TensorRTPartitioner(Partitioner):
             compile_spec = TensorRTCompileSpec()
         if not isinstance(compile_spec, TensorRTCompileSpec):
             raise TypeError(f"compile_spec must be a TensorRTCompileSpec, got {type(compile_spec).__name__}")
-        check_int("min_block_size", min_block_size, 2**31 - 1, lower=1)
-        if weight_streaming_budget_total is not None:
-            check_bytes("weight_streaming_budget_total", weight_streaming_budget_total)
+        check_option(BY_KEY[KEY_MIN_BLOCK_SIZE], min_block_size)
+        check_option(BY_KEY[KEY_WEIGHT_STREAMING_BUDGET_TOTAL], weight_streaming_budget_total)
         super().__init__()
         self.compile_spec = compile_spec
         self.torch_executed_ops = normalize_ops(torch_executed_ops)

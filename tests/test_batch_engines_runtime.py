@@ -140,11 +140,11 @@ def test_run_verbose_shows_engines_needs_pool_and_batches(programs: Dict[str, Pa
     for rows in (4, 20):
         program.forward(batch(rows))
     text = format_delegate_states(program)
-    assert "execution_memory=program pool #" in text
+    assert "execution_memory=program " in text and "pool #" in text
     # Engines 0 and 1 ran; engine 2 is still on the host, its need is the
     # exporter's measure from the blob.
     assert f"largest need {32 * PER_BATCH} bytes, 2 engine(s) drawing on it" in text
-    assert "engine 2: " in text and "[33, 4]..[128, 4] state=host" in text
-    assert f"execution memory need={128 * PER_BATCH} bytes" in text
+    assert "engine 2: " in text and "input_ranges=input_0 [33, 4]..[128, 4] state=host" in text
+    assert f"execution_memory_bytes={128 * PER_BATCH}" in text
     assert "batch 4 -> engine 0 profile 0 (1 call(s))" in text
     assert "batch 20 -> engine 1 profile 0 (1 call(s))" in text

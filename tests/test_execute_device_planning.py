@@ -16,11 +16,11 @@ from typing import Dict
 import pytest
 import torch
 from executorch.exir import to_edge_transform_and_lower
-from executorch.exir.backend.partitioner import DelegationSpec, Partitioner, PartitionResult
 
 from executorch_tensorrt.exporter import TensorRTCompileSpec, save
-from executorch_tensorrt.exporter.device_planning import TARGET_DEVICE_KEY, on_device, target_device
+from executorch_tensorrt.exporter.device_planning import TARGET_DEVICE_KEY, target_device
 from executorch_tensorrt.runtime import load
+from gpu.two_engines import TwoEnginePartitioner
 
 
 class AddReluSquareNeg(torch.nn.Module):
@@ -34,25 +34,6 @@ class AddReluSquareNeg(torch.nn.Module):
 def _expected(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     a = torch.relu(x + y)
     return -(a * a)
-
-
-class TwoEnginePartitioner(Partitioner):
-    """Splits the graph's ops into two back-to-back delegates (first half, second half)."""
-
-    def __init__(self, spec: TensorRTCompileSpec, device_planning: bool = False) -> None:
-        super().__init__()
-        specs = spec.to_compile_specs()
-        self.delegation_spec = DelegationSpec(
-            "ExecutorchTensorRTBackend", on_device(specs, spec.device_index) if device_planning else specs
-        )
-
-    def partition(self, exported_program):  # type: ignore[no-untyped-def]
-        ops = [n for n in exported_program.graph_module.graph.nodes if n.op == "call_function"]
-        half = len(ops) // 2
-        for index, node in enumerate(ops):
-            node.meta["delegation_tag"] = "first" if index < half else "second"
-        tags = {"first": self.delegation_spec, "second": self.delegation_spec}
-        return PartitionResult(tagged_exported_program=exported_program, partition_tags=tags)
 
 
 def _counters(engine: ctypes.CDLL) -> Dict[str, int]:

@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "common/error_report.h"
+#include "option_table.h"
 
 namespace executorch_tensorrt {
 namespace {
@@ -262,7 +263,7 @@ Error read_engine(
         size,
         static_cast<unsigned long long>(metadata_end));
   }
-  for (const auto& [what, value] : {std::pair<const char*, int64_t>{"execution_memory_bytes", out->execution_memory_hint},
+  for (const auto& [what, value] : {std::pair<const char*, int64_t>{kOptionExecutionMemoryBytes, out->execution_memory_hint},
                                     {"weight_bytes", out->weight_bytes}}) {
     if (value < -1) {
       return report_error(

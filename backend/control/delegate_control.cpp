@@ -169,10 +169,11 @@ Error answer_option_queries(Span<BackendOption> options) {
       return report_error(
           Error::InvalidArgument,
           "get_option: the answer for '%s' (%zu delegates) exceeds ExecuTorch's %zu-character option value; "
-          "restrict the query with 'program'",
+          "restrict the query with '%s'",
           option.key,
           reports.size(),
-          kMaxOptionValueLength - 1);
+          kMaxOptionValueLength - 1,
+          kOptionProgram);
     }
     std::array<char, kMaxOptionValueLength> text{};
     std::memcpy(text.data(), joined.data(), joined.size());

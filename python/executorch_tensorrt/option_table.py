@@ -98,6 +98,12 @@ KEY_MIN_BLOCK_SIZE = "min_block_size"
 KEY_WEIGHT_STREAMING_BUDGET_TOTAL = "weight_streaming_budget_total"
 KEY_OFFLOAD = "offload"
 KEY_PROGRAM = "program"
+KEY_ENGINES = "engines"
+KEY_STATE = "state"
+KEY_DEVICE_BYTES = "device_bytes"
+KEY_VERSION_COMPATIBLE = "version_compatible"
+KEY_EXECUTION_MEMORY_BYTES = "execution_memory_bytes"
+KEY_BATCHES_SERVED = "batches_served"
 
 
 _BUILD = (EXPORT, RECORD, ONNX_BUILD)
@@ -107,7 +113,7 @@ OPTIONS: Tuple[Option, ...] = (
     Option(KEY_DEVICE_INDEX, _BUILD, INT, "CUDA device the delegate runs its engines on", 0, maximum=INT32_MAX,
            always_recorded=True, metavar="N"),
     Option("workspace_bytes", _BUILD, BYTES, "TensorRT workspace memory-pool limit (unset: TensorRT's)", metavar="N"),
-    Option("version_compatible", _BUILD, FLAG, "build version-compatible engines (TensorRT's VERSION_COMPATIBLE)",
+    Option(KEY_VERSION_COMPATIBLE, _BUILD, FLAG, "build version-compatible engines (TensorRT's VERSION_COMPATIBLE)",
            False, always_recorded=True),
     Option("precision", (EXPORT, RECORD), CHOICE, "convert the model to this precision before export",
            choices=("fp32", "fp16", "bf16")),
@@ -144,12 +150,12 @@ OPTIONS: Tuple[Option, ...] = (
     Option(KEY_PROGRAM, (SET, QUERY), TAG, "restrict set_option/get_option to one program tag (default: all)"),
     Option("weight_streaming_budget_source", (QUERY,), REPORT,
            "where the budget came from: load_option, compile_spec, automatic, not_streamable, unresolved"),
-    Option("state", (QUERY,), REPORT, "host, deserialized or device: the most advanced of the delegate's engines"),
-    Option("device_bytes", (QUERY,), REPORT, "device bytes its engines hold (a shared pool is reported apart)"),
-    Option("execution_memory_bytes", (QUERY,), REPORT, "the largest execution-memory need of its engines, -1: unknown"),
+    Option(KEY_STATE, (QUERY,), REPORT, "host, deserialized or device: the most advanced of the delegate's engines"),
+    Option(KEY_DEVICE_BYTES, (QUERY,), REPORT, "device bytes its engines hold (a shared pool is reported apart)"),
+    Option(KEY_EXECUTION_MEMORY_BYTES, (QUERY,), REPORT, "the largest execution-memory need of its engines, -1: unknown"),
     Option("execution_memory_pool_bytes", (QUERY,), REPORT, "bytes its pool holds now (none under private)"),
-    Option("engines", (QUERY,), REPORT, "how many engines the delegate holds"),
-    Option("batches_served", (QUERY,), REPORT, "batch sizes served and the engine that served each: 4:e0;9:e1"),
+    Option(KEY_ENGINES, (QUERY,), REPORT, "how many engines the delegate holds"),
+    Option(KEY_BATCHES_SERVED, (QUERY,), REPORT, "batch sizes served and the engine that served each: 4:e0;9:e1"),
     Option("init_ms", (QUERY,), REPORT, "duration of the last host-to-device initialization"),
 )
 BY_KEY: Dict[str, Option] = {option.key: option for option in OPTIONS}

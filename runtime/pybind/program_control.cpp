@@ -23,7 +23,7 @@ using executorch::runtime::kMaxOptionValueLength;
 
 void set_program_options(int64_t tag, const py::dict& options) {
   if (options.contains(kOptionProgram)) {
-    throw py::value_error("'program' is set by the loaded program itself; do not pass it");
+    throw py::value_error(std::string("'") + kOptionProgram + "' is set by the loaded program itself; do not pass it");
   }
   BackendOptionList list = to_option_list(kBackendId, options);
   const std::string error = list.add_int(kOptionProgram, tag);
@@ -124,10 +124,10 @@ py::list program_delegate_reports(int64_t tag) {
     py::list engines;
     for (const EngineReport& e : report.engines) {
       py::dict engine;
+      engine["input_ranges"] = text(e.input_ranges);
       engine[kOptionState] = e.state;
       engine[kOptionDeviceBytes] = e.device_bytes;
       engine[kOptionExecutionMemoryBytes] = e.execution_memory_bytes;
-      engine["input_ranges"] = text(e.input_ranges);
       engines.append(engine);
     }
     entry[kOptionEngines] = engines;

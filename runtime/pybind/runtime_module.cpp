@@ -21,6 +21,7 @@
 #include <executorch/runtime/core/device_allocator.h>
 
 #include "../../backend/backend_id.h"
+#include "option_table.h"
 #include "../../backend/blob/delegate_blob.h"
 #include "../../backend/engines/engine_runtime_registry.h"
 #include "../../backend/common/error_report.h"
@@ -388,7 +389,7 @@ py::dict parse_blob(const py::bytes& data) {
     out["inputs"] = tensor_list(meta.inputs);
     out["outputs"] = tensor_list(meta.outputs);
     out["engine"] = py::bytes(reinterpret_cast<const char*>(engine.engine), engine.engine_size);
-    out["execution_memory_bytes"] = engine.execution_memory_hint;
+    out[kOptionExecutionMemoryBytes] = engine.execution_memory_hint;
     out["weight_bytes"] = engine.weight_bytes;
     return out;
   };

@@ -14,12 +14,12 @@ from typing import Dict, List, Sequence
 
 import torch
 from executorch.exir import to_edge_transform_and_lower
-from executorch.exir.backend.partitioner import DelegationSpec, Partitioner, PartitionResult
 
 from double_builder import DoubleEngineBuilder
+from two_engines import TwoEnginePartitioner
 from executorch_tensorrt.exporter import BuiltEngine, TensorRTCompileSpec, register_engine_builder, save
 from executorch_tensorrt.exporter.blob import Flavour
-from executorch_tensorrt.exporter.device_planning import DevicePlanning, on_device
+from executorch_tensorrt.exporter.device_planning import DevicePlanning
 
 BATCH = torch.export.Dim("batch", min=1, max=32)
 PROFILES = [{"batch": (1, 2, 8)}, {"batch": (9, 16, 32)}]
@@ -71,24 +71,6 @@ class Scale(torch.nn.Module):
 
     def forward(self, *xs: torch.Tensor):
         return tuple(x * 2.0 + 1.0 for x in xs)
-
-
-class TwoEnginePartitioner(Partitioner):
-    """Splits the ops into two back-to-back delegates (first half, second half)."""
-
-    def __init__(self, spec: TensorRTCompileSpec, device_planning: bool = False) -> None:
-        super().__init__()
-        specs = spec.to_compile_specs()
-        self.delegation_spec = DelegationSpec(
-            "ExecutorchTensorRTBackend", on_device(specs, spec.device_index) if device_planning else specs
-        )
-
-    def partition(self, exported_program):  # type: ignore[no-untyped-def]
-        ops = [n for n in exported_program.graph_module.graph.nodes if n.op == "call_function"]
-        for index, node in enumerate(ops):
-            node.meta["delegation_tag"] = "first" if index < len(ops) // 2 else "second"
-        tags = {"first": self.delegation_spec, "second": self.delegation_spec}
-        return PartitionResult(tagged_exported_program=exported_program, partition_tags=tags)
 
 
 class _NotAPlan:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterable, List
 
 import torch
 
+from ..option_table import BY_KEY, KEY_BATCHES_SERVED, KEY_ENGINES
 from .program import DelegateError, Program, load
 
 
@@ -49,40 +50,30 @@ def _read_inputs(program: Program, method: str, files: List[str]) -> List[Any]:
     return inputs
 
 
-def _need_text(need: int) -> str:
-    return "unknown until the engine is loaded" if need < 0 else f"{need} bytes"
+def _key_values(report: Dict[str, Any], keys: Iterable[str]) -> str:
+    return " ".join(f"{key}={'none' if report[key] is None else report[key]}" for key in keys)
 
 
 def format_delegate_states(program: Program) -> str:
-    """Per delegate: where its engines are, the budget in force, its execution
-    memory (own or a shared pool), each engine's range and memory need, and
-    which engine served each batch size."""
+    """Per delegate: its policies and reports in the option table's order,
+    its shared pool (if any), each engine's range, state and memory need, and
+    which engine served each batch size (an execution_memory_bytes of -1:
+    unknown until the engine is loaded)."""
     lines = []
     for index, state in enumerate(program.delegate_states):
-        budget = state["weight_streaming_budget"]
-        budget_text = "none" if budget is None else f"{budget} bytes"
-        lines.append(
-            f"delegate {index}: state={state['state']} device_bytes={state['device_bytes']} "
-            f"init_policy={state['init_policy']} output_buffers={state['output_buffers']} "
-            f"weight_streaming_budget={budget_text} (source: {state['weight_streaming_budget_source']}) "
-            f"init_ms={state['init_ms']:.3f}"
-        )
+        scalars = [key for key in BY_KEY if key in state and not isinstance(state[key], (list, dict))]
+        lines.append(f"delegate {index}: {_key_values(state, scalars)}")
         pool = state["pool"]
-        if pool is None:
-            lines.append(f"  execution_memory=private (each engine's context owns its memory)")
-        else:
+        if pool is not None:
             lines.append(
-                f"  execution_memory={state['execution_memory']} pool #{pool['id']}: {pool['bytes']} bytes held, "
+                f"  pool #{pool['id']}: {pool['bytes']} bytes held, "
                 f"largest need {pool['largest_need_bytes']} bytes, {pool['members']} engine(s) drawing on it "
                 f"(private memory would hold {pool['summed_need_bytes']} bytes), "
                 f"{pool['runs']} run(s), {pool['waits']} waited for another engine"
             )
-        for number, engine in enumerate(state["engines"]):
-            lines.append(
-                f"  engine {number}: {engine['input_ranges']} state={engine['state']} "
-                f"execution memory need={_need_text(engine['execution_memory_bytes'])}"
-            )
-        for served in state["batches_served"]:
+        for number, engine in enumerate(state[KEY_ENGINES]):
+            lines.append(f"  engine {number}: {_key_values(engine, engine)}")
+        for served in state[KEY_BATCHES_SERVED]:
             batch = "no batch dim" if served["batch"] < 0 else f"batch {served['batch']}"
             lines.append(
                 f"  {batch} -> engine {served['engine']} profile {served['profile']} ({served['calls']} call(s))"
