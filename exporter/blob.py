@@ -1,7 +1,7 @@
 """The delegate blob (format version 3): one header, one signature, an engine table.
 
 The layout is specified in ``docs/blob_format.md``; the C++ reader is
-``backend/delegate_blob.cpp``. The two are tested against each other
+``backend/blob/delegate_blob.cpp``. The two are tested against each other
 (``tests/test_blob_cross.py``). A delegate holds one or more engines that
 share one signature (builder, device, I/O names, dtypes, ranks) and differ in
 their profiles' shape ranges. ``encode_engines``/``decode_engines`` write and

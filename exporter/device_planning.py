@@ -8,7 +8,7 @@ inserts ``et_copy._h2d_copy`` / ``_d2h_copy`` where a host tensor meets the
 delegate, and drops the ``d2h -> h2d`` pair between two delegates on the same
 device. Memory planning then gives those tensors a buffer of their own that the
 runtime allocates through ExecuTorch's ``DeviceAllocator`` for CUDA, and the
-delegate binds them without copies (``backend/delegate_executor.h``).
+delegate binds them without copies (``backend/execute/delegate_executor.h``).
 
 This module only makes that compile spec, which the partitioner adds to each
 partition's specs (``preprocess`` leaves it out before parsing its own, so the

@@ -24,7 +24,7 @@ BOUNDARIES = ((1, 0), (2, 0), (7, 0), (8, 0), (9, 1), (10, 1), (31, 1), (32, 1),
 
 
 def staging_slot(rows: int) -> int:
-    """Bytes of one staged [rows, 4] float32 tensor (256-byte slots, backend/staging_buffers.h)."""
+    """Bytes of one staged [rows, 4] float32 tensor (256-byte slots, backend/memory/staging_buffers.h)."""
     return -(-rows * BATCH_FEATURES * 4 // 256) * 256
 
 

@@ -1,4 +1,4 @@
-"""Delegate blob writer and readers (exporter/blob.py, backend/delegate_blob.cpp,
+"""Delegate blob writer and readers (exporter/blob.py, backend/blob/delegate_blob.cpp,
 docs/blob_format.md version 3).
 
 Every malformed blob below is refused by both readers (the C++ one through the

@@ -21,7 +21,7 @@ STREAMING_ENGINE_BYTES = 1024 + 1024
 STREAMING_ACTIVATION_BYTES = 512
 STREAMING_DEVICE_BYTES = STREAMING_ENGINE_BYTES + STREAMING_ACTIVATION_BYTES
 # Once a call ran: the executor's staging buffer, one 256-byte slot for the
-# host input and one for the host output (backend/staging_buffers.h).
+# host input and one for the host output (backend/memory/staging_buffers.h).
 STAGING_BYTES = 2 * 256
 
 

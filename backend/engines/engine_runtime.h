@@ -54,7 +54,7 @@ enum class ContextMemory : uint8_t {
   kOwned,
   // The context holds none: bind_execution_memory() hands it memory before
   // each run (TensorRT's kUSER_MANAGED), so engines whose runs never overlap
-  // can share one allocation (backend/execution_memory_pool.h).
+  // can share one allocation (backend/memory/execution_memory_pool.h).
   kUserManaged,
 };
 
@@ -162,7 +162,7 @@ class Engine {
       Span<const Shape> input_shapes,
       Span<Shape> output_shapes) = 0;
 
-  // --- Execution (the execute path; backend/delegate_executor.cpp) ---
+  // --- Execution (the execute path; backend/execute/delegate_executor.cpp) ---
   //
   // All work below is ordered on the engine's own stream: ExecuTorch 1.5.1
   // has no way to hand a backend the caller's stream (its

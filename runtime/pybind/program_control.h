@@ -2,7 +2,7 @@
 
 // The Python face of set_option()/get_option() for one loaded program: each
 // call goes through ExecuTorch's own backend-option API, restricted to the
-// program by its tag (backend/program_tag.h).
+// program by its tag (backend/control/program_tag.h).
 
 #include <pybind11/pybind11.h>
 

@@ -1,4 +1,4 @@
-// The delegate blob reader (backend/delegate_blob.cpp, docs/blob_format.md
+// The delegate blob reader (backend/blob/delegate_blob.cpp, docs/blob_format.md
 // version 3) on blobs written byte by byte (blob_builder.h).
 
 #include <gtest/gtest.h>
