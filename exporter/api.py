@@ -154,7 +154,7 @@ def export(
         ``.program`` (the ``ExecutorchProgramManager``), ``.buffer`` (the
         ``.pte`` bytes) and ``.summary``.
     """
-    _check_strict(strict)
+    _check_bool("strict", strict)
     plan = resolve_device_planning(device_planning)
     parsed = parse_options(options, "export")
     checks = _checks(validate, keep_onnx, parsed)
@@ -187,9 +187,8 @@ def save(
     """
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"output_format {output_format!r} is not supported; supported: {', '.join(OUTPUT_FORMATS)}")
-    if not isinstance(external_weights, bool):
-        raise TypeError(f"external_weights must be a bool, got {type(external_weights).__name__}")
-    _check_strict(strict)
+    _check_bool("external_weights", external_weights)
+    _check_bool("strict", strict)
     _check_bool("verbose", verbose)
     # Everything cheap is checked before the (slow) export starts.
     parsed = parse_options(options, "save")
@@ -214,10 +213,6 @@ def _check_bool(name: str, value: object) -> None:
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
 
 
-def _check_strict(strict: object) -> None:
-    _check_bool("strict", strict)
-
-
 @dataclass(frozen=True)
 class _Checks:
     """What to check and keep besides the program (``validate``, ``keep_onnx``)."""
@@ -230,7 +225,9 @@ class _Checks:
         return self.tolerance is not None or self.keep_onnx is not None
 
 
-def _checks(validate: Union[bool, Tolerance], keep_onnx: Optional[Union[str, os.PathLike]], options: ExportOptions) -> _Checks:
+def _checks(
+    validate: Union[bool, Tolerance], keep_onnx: Optional[Union[str, os.PathLike]], options: ExportOptions
+) -> _Checks:
     directory = None
     if keep_onnx is not None:
         if not isinstance(keep_onnx, (str, os.PathLike)):

@@ -188,3 +188,60 @@ def test_cli_inspect_does_not_import_torch(test_engine_builder, tmp_path: Path) 
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "image  float32" in result.stdout and "profile 0: batch 1..16 (opt 4)" in result.stdout
+
+
+def test_validate_without_onnxruntime_names_it_before_exporting(monkeypatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else find_spec(name, *a))
+    target = tmp_path / "m.pte"
+    with pytest.raises(ImportError, match="pip install onnxruntime"):
+        save(Elementwise(), target, (torch.randn(4, 3), torch.randn(4, 3)), validate=True)
+    assert not target.exists()
+
+
+def test_phases_split_the_lowering_into_its_parts() -> None:
+    from executorch_tensorrt.exporter.api import _phases
+    from executorch_tensorrt.exporter.delegates import EngineBuildRecord
+
+    records = [EngineBuildRecord("b", "f", 1, 0, 1, seconds=3.0, onnx_seconds=1.0) for _ in range(2)]
+    phases = _phases(records, partitioning=2.0, redone=4.0, exporting=0.5, lowering=15.0)
+    assert (phases.torch_export, phases.partitioning, phases.onnx_export, phases.tensorrt_build) == (0.5, 2.0, 2.0, 4.0)
+    assert (phases.executorch_lowering, phases.fallback_rounds) == (3.0, 4.0)  # 15 - 4 - 2 - 6
+    assert phases.total == 15.5 and phases.outside_builder == 11.5
+
+
+MODEL_FILE = """
+import torch
+class Model(torch.nn.Module):
+    def forward(self, x):
+        return torch.relu(x) * 2.0
+model = Model()
+example_inputs = (torch.randn(2, 3),)
+"""
+
+
+def test_cli_export_validates_and_keeps_the_onnx(test_engine, test_engine_builder, tmp_path: Path, capsys) -> None:
+    from executorch_tensorrt.cli import main
+
+    model_file = tmp_path / "model.py"
+    model_file.write_text(MODEL_FILE)
+    out = tmp_path / "m.pte"
+    args = ["export", str(model_file), "-o", str(out), "--engine-builder", "test", "--validate", "--keep-onnx", str(tmp_path)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "validation passed: atol=0.0001 rtol=0.001" in printed and "phases (s): torch export" in printed
+    assert "forward: the .pte through the delegate vs eager PyTorch, output 0: max abs 0" in printed
+    assert (tmp_path / "forward_delegate0.onnx").is_file() and out.is_file()
+    assert main(["export", str(model_file), "-o", str(out), "--atol", "1"]) == 2
+    assert "--atol and --rtol set --validate's tolerances; add --validate" in capsys.readouterr().err
+
+
+def test_save_verbose_prints_the_summary(test_engine_builder, tmp_path: Path, capsys) -> None:
+    saved = save(Elementwise(), tmp_path / "m.pte", (torch.randn(4, 3), torch.randn(4, 3)), engine_builder="test",
+                 verbose=True, **ELEMENTWISE)
+    assert capsys.readouterr().out.strip() == saved.summary.format()
+    assert saved.summary.phases.write > 0
+    with pytest.raises(TypeError, match="verbose must be a bool"):
+        save(Elementwise(), tmp_path / "m.pte", (torch.randn(4, 3),), verbose="yes")
