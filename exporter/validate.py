@@ -20,6 +20,7 @@ rtol * |want|``; the defaults depend on the precision (``DEFAULT_TOLERANCES``).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import tempfile
@@ -355,18 +356,21 @@ def _output_names(count: int) -> List[str]:
 
 
 def check_program_file(
-    buffer: bytes, example: Tuple[Tuple[Any, ...], List[torch.Tensor]], tolerance: Tolerance
-) -> Tuple[List[Comparison], List[str]]:
-    """Check 3: the ``.pte`` run through the delegate, where its engines can run here."""
+    report: ValidationReport, buffer: bytes, example: Tuple[Tuple[Any, ...], List[torch.Tensor]]
+) -> ValidationReport:
+    """``report`` with check 3: the ``.pte`` run through the delegate, where its engines can run here."""
+    if report.tolerance is None:
+        return report
     args, eager = example
     check = "forward: the .pte through the delegate vs eager PyTorch"
     with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_validate_") as scratch:
         path = Path(scratch) / "program.pte"
         path.write_bytes(buffer)
         try:
-            program = load(path)
-            outputs = program.run("forward", list(args))
+            outputs = load(path).run("forward", list(args))
         except DelegateError as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            return [], [f"{check}: the engines cannot run in this process ({reason})"]
-    return _compare_all(check, _output_names(len(eager)), _tensors(outputs), eager, tolerance), []
+            skipped = f"{check}: the engines cannot run in this process ({reason})"
+            return dataclasses.replace(report, skipped=(*report.skipped, skipped))
+    compared = _compare_all(check, _output_names(len(eager)), _tensors(outputs), eager, report.tolerance)
+    return dataclasses.replace(report, comparisons=(*report.comparisons, *compared))
