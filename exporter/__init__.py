@@ -1,40 +1,53 @@
-"""Export PyTorch models to ExecuTorch programs that run on NVIDIA TensorRT."""
+"""Export PyTorch models to ExecuTorch programs that run on NVIDIA TensorRT.
 
-from .api import ExportedTensorRTProgram, SavedProgram, export, save
-from .backend_details import ExecutorchTensorRTBackend
-from .builders import (
-    BuiltEngine,
-    EngineBuilder,
-    EngineBuildRequest,
-    get_engine_builder,
-    register_engine_builder,
-    unregister_engine_builder,
-)
-from .compile_specs import TensorRTCompileSpec
-from .engine_sources import EngineTensor, save_engine, save_onnx
-from .inspect import ProgramReport, format_report, inspect_program
-from .summary import ExportSummary
-from .partitioner import TensorRTPartitioner
+Names load on first use: ``inspect`` reads programs without torch, and the
+command line's ``inspect`` should not wait for torch.export, ONNX and the
+engine builders to import.
+"""
 
-__all__ = [
-    "BuiltEngine",
-    "EngineBuildRequest",
-    "EngineBuilder",
-    "EngineTensor",
-    "ExportedTensorRTProgram",
-    "ExecutorchTensorRTBackend",
-    "ExportSummary",
-    "ProgramReport",
-    "SavedProgram",
-    "TensorRTCompileSpec",
-    "TensorRTPartitioner",
-    "export",
-    "format_report",
-    "get_engine_builder",
-    "inspect_program",
-    "register_engine_builder",
-    "save",
-    "save_engine",
-    "save_onnx",
-    "unregister_engine_builder",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> the submodule defining it
+_WHERE = {
+    "ExportedTensorRTProgram": "api",
+    "SavedProgram": "api",
+    "export": "api",
+    "save": "api",
+    "ExecutorchTensorRTBackend": "backend_details",
+    "BuiltEngine": "builders",
+    "EngineBuilder": "builders",
+    "EngineBuildRequest": "builders",
+    "get_engine_builder": "builders",
+    "register_engine_builder": "builders",
+    "unregister_engine_builder": "builders",
+    "TensorRTCompileSpec": "compile_specs",
+    "EngineTensor": "engine_sources",
+    "save_engine": "engine_sources",
+    "save_onnx": "engine_sources",
+    "ProgramReport": "inspect",
+    "format_report": "inspect",
+    "inspect_program": "inspect",
+    "ExportSummary": "summary",
+    "PhaseSeconds": "summary",
+    "TensorRTPartitioner": "partitioner",
+    "Tolerance": "validate",
+    "ValidationError": "validate",
+    "ValidationReport": "validate",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list:
+    return sorted({*globals(), *_WHERE})

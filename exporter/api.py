@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
@@ -20,12 +22,14 @@ from torch.export import ExportedProgram
 
 from .builders import EngineBuildError
 from .cpu_kernels import missing_kernels, missing_kernels_message, runtime_kernels
-from .delegates import build_record, tensorrt_delegates
+from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
 from .files import checked_target, write_all_atomically
 from .export_options import ExportOptions, convert_precision, parse_options, profiles_from_dims, resolve_profiles
 from .partitioner import TensorRTPartitioner, source_line
-from .summary import ExportSummary
+from .summary import ExportSummary, PhaseSeconds
+from .validate import Tolerance, ValidationError, check_partitions, check_program_file, eager_outputs
+from .validate import resolve_tolerance
 
 OUTPUT_FORMATS = ("executorch",)
 _LOG = logging.getLogger("executorch_tensorrt.exporter")
@@ -118,6 +122,8 @@ def export(
     *,
     device_planning: Union[bool, DevicePlanning] = False,
     strict: bool = False,
+    validate: Union[bool, Tolerance] = False,
+    keep_onnx: Optional[Union[str, os.PathLike]] = None,
     **options: Any,
 ) -> ExportedTensorRTProgram:
     """Export a model to an ExecuTorch program whose supported operators run on TensorRT.
@@ -137,15 +143,22 @@ def export(
             and outputs on the device (``exporter/device_planning.py``).
         strict: fail when TensorRT refuses to build an operator instead of
             moving it to the CPU (``ExportSummary.fallbacks`` lists those moved).
+        validate: True checks the program's accuracy on the example inputs
+            (``exporter/validate.py``) with the precision's default tolerance,
+            a ``Tolerance(atol, rtol)`` with that one; an output out of
+            tolerance raises ``ValidationError``.
+        keep_onnx: a directory to write each TensorRT partition's ONNX to,
+            as ``forward_delegate<i>.onnx``.
 
     Returns:
         ``.program`` (the ``ExecutorchProgramManager``), ``.buffer`` (the
         ``.pte`` bytes) and ``.summary``.
     """
-    _check_strict(strict)
+    _check_bool("strict", strict)
     plan = resolve_device_planning(device_planning)
     parsed = parse_options(options, "export")
-    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, external_weights=False)
+    checks = _checks(validate, keep_onnx, parsed)
+    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, False, checks)
     return ExportedTensorRTProgram(manager, summary)
 
 
@@ -158,6 +171,9 @@ def save(
     *,
     device_planning: Union[bool, DevicePlanning] = False,
     strict: bool = False,
+    validate: Union[bool, Tolerance] = False,
+    keep_onnx: Optional[Union[str, os.PathLike]] = None,
+    verbose: bool = False,
     **options: Any,
 ) -> SavedProgram:
     """``export`` and write the ``.pte`` to ``path`` atomically.
@@ -165,28 +181,61 @@ def save(
     Either the complete file appears at ``path`` or (on any failure) nothing
     there changes. ``external_weights=True`` writes the constants left on the
     CPU to ``<path stem>.ptd`` beside it (ExecuTorch's external data file).
+    ``validate`` and ``keep_onnx`` are ``export``'s (a failed validation
+    writes nothing); ``verbose=True`` prints the summary as the command line does.
     Returns a ``SavedProgram``: a path-like with ``.path`` and ``.summary``.
     """
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"output_format {output_format!r} is not supported; supported: {', '.join(OUTPUT_FORMATS)}")
-    if not isinstance(external_weights, bool):
-        raise TypeError(f"external_weights must be a bool, got {type(external_weights).__name__}")
-    _check_strict(strict)
+    _check_bool("external_weights", external_weights)
+    _check_bool("strict", strict)
+    _check_bool("verbose", verbose)
     # Everything cheap is checked before the (slow) export starts.
     parsed = parse_options(options, "save")
     plan = resolve_device_planning(device_planning)
+    checks = _checks(validate, keep_onnx, parsed)
     target = checked_target(path)
-    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, external_weights)
+    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, external_weights, checks)
+    started = time.perf_counter()
     files = {target: manager.buffer}
     if external_weights:
         files.update(_external_data(manager, target))
     write_all_atomically(files)
+    phases = dataclasses.replace(summary.phases, write=time.perf_counter() - started)
+    summary = dataclasses.replace(summary, phases=phases)
+    if verbose:
+        print(summary.format())
     return SavedProgram(target, summary, tuple(p for p in files if p != target))
 
 
-def _check_strict(strict: object) -> None:
-    if not isinstance(strict, bool):
-        raise TypeError(f"strict must be a bool, got {type(strict).__name__}")
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """What to check and keep besides the program (``validate``, ``keep_onnx``)."""
+
+    tolerance: Optional[Tolerance] = None  # None: no accuracy check
+    keep_onnx: Optional[Path] = None
+
+    @property
+    def wanted(self) -> bool:
+        return self.tolerance is not None or self.keep_onnx is not None
+
+
+def _checks(
+    validate: Union[bool, Tolerance], keep_onnx: Optional[Union[str, os.PathLike]], options: ExportOptions
+) -> _Checks:
+    directory = None
+    if keep_onnx is not None:
+        if not isinstance(keep_onnx, (str, os.PathLike)):
+            raise TypeError(f"keep_onnx must be a directory path, got {type(keep_onnx).__name__}")
+        directory = Path(keep_onnx)
+        if not directory.is_dir():
+            raise NotADirectoryError(f"keep_onnx={str(directory)!r} is not a directory; create it first")
+    return _Checks(resolve_tolerance(validate, options.spec.precision), directory)
 
 
 def _export(
@@ -196,17 +245,55 @@ def _export(
     plan: Optional[DevicePlanning],
     strict: bool,
     external_weights: bool,
+    checks: _Checks,
 ) -> Tuple[ExecutorchProgramManager, ExportSummary]:
+    started = time.perf_counter()
     exported = _to_exported_program(model, inputs, options)
+    exported_at = time.perf_counter()
+    # The reference comes from the program as torch.export traced it, before lowering.
+    example = eager_outputs(exported) if checks.wanted else None
+    lowering_at = time.perf_counter()
     if options.optimization_profiles:
         profiles = resolve_profiles(options.optimization_profiles, exported)
     else:
         profiles = profiles_from_dims(options.dynamic_shapes, exported)
     spec = options.spec.replace(optimization_profiles=profiles)
-    edge, partitioner = _lower(exported, options, spec, plan, strict)
-    summary = ExportSummary.of([build_record(d) for d in tensorrt_delegates(edge)], partitioner.report)
+    edge, partitioner, redone = _lower(exported, options, spec, plan, strict)
+    records = [build_record(d) for d in tensorrt_delegates(edge)]
+    lowered_at = time.perf_counter()
+    validation = check_partitions(edge, example, checks.tolerance, checks.keep_onnx) if example is not None else None
+    emit_at = time.perf_counter()
+    manager = edge.to_executorch(_backend_config(plan, external_weights))
+    emitted_at = time.perf_counter()
+    if validation is not None and example is not None:
+        validation = check_program_file(validation, manager.buffer, example)
+    validating = (lowering_at - exported_at) + (emit_at - lowered_at) + (time.perf_counter() - emitted_at)
+    validating = validating if checks.wanted else 0.0
+    phases = _phases(records, partitioner.report.seconds, redone, exported_at - started, lowered_at - lowering_at)
+    phases = dataclasses.replace(phases, emit=emitted_at - emit_at, validation=validating)
+    if validation is not None:
+        validation = dataclasses.replace(validation, seconds=validating)
+    summary = ExportSummary.of(records, partitioner.report, phases, validation)
     _LOG.info("export summary: %s", summary.format())
-    return edge.to_executorch(_backend_config(plan, external_weights)), summary
+    if validation is not None and not validation.passed:
+        raise ValidationError(validation)
+    return manager, summary
+
+
+def _phases(
+    records: List[EngineBuildRecord], partitioning: float, redone: float, exporting: float, lowering: float
+) -> PhaseSeconds:
+    """The seconds of torch.export and of the lowering, split into its parts (pure)."""
+    onnx = sum(r.onnx_seconds for r in records)
+    building = sum(r.seconds for r in records)
+    return PhaseSeconds(
+        torch_export=exporting,
+        partitioning=partitioning,
+        onnx_export=onnx,
+        tensorrt_build=building - onnx,
+        executorch_lowering=lowering - redone - partitioning - building,
+        fallback_rounds=redone,
+    )
 
 
 def _lower(
@@ -215,8 +302,9 @@ def _lower(
     spec: Any,
     plan: Optional[DevicePlanning],
     strict: bool,
-) -> Tuple[EdgeProgramManager, TensorRTPartitioner]:
+) -> Tuple[EdgeProgramManager, TensorRTPartitioner, float]:
     """Partition, build and lower; then make sure the CPU side can run.
+    Also returns the seconds of the rounds that had to be redone.
 
     A partition TensorRT refuses to build has the nodes the builder blamed
     moved to the CPU, and the program is partitioned and built again (at most
@@ -226,7 +314,9 @@ def _lower(
     """
     moved: Dict[str, str] = {}
     keep: Set[str] = set()
+    redone = 0.0
     for _ in range(MAX_BUILD_FALLBACKS + 1):
+        round_started = time.perf_counter()
         partitioner = TensorRTPartitioner(
             spec, options.torch_executed_ops, options.min_block_size, options.weight_streaming_budget_total,
             moved, keep, plan is not None,
@@ -235,6 +325,7 @@ def _lower(
             edge = to_edge_transform_and_lower(exported, partitioner=[partitioner])
         except EngineBuildError as err:
             moved.update(_fallback(err, moved, strict))
+            redone += time.perf_counter() - round_started
             continue
         cpu_nodes = {n.name: n for n in partitioner.report.cpu_nodes}
         graphs = [edge.exported_program(m).graph for m in edge.methods]
@@ -243,10 +334,11 @@ def _lower(
         movable = {m.node for m in missing if m.node in cpu_nodes and cpu_nodes[m.node].tensorrt_can_run} - keep
         if movable:
             keep |= movable
+            redone += time.perf_counter() - round_started
             continue
         if missing:
             raise ValueError(missing_kernels_message(missing, {k: n.reason for k, n in cpu_nodes.items()}))
-        return edge, partitioner
+        return edge, partitioner, redone
     raise RuntimeError(
         f"TensorRT still refused the program after moving {len(moved)} operator(s) to the CPU in "
         f"{MAX_BUILD_FALLBACKS} rounds ({', '.join(sorted(moved))}); keep more on the CPU with torch_executed_ops"

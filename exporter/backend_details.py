@@ -35,6 +35,7 @@ class DelegateBuildInfo:
     seconds: float
     # Bytes of weights one engine embeds: the builder's report, else the partition's constants.
     weight_bytes: int
+    onnx_seconds: float = 0.0  # of ``seconds``: the builder's conversion to ONNX (BuiltEngine.onnx_seconds)
 
 
 @final
@@ -70,6 +71,7 @@ class ExecutorchTensorRTBackend(BackendDetails):
         start = time.perf_counter()
         entries: List[blob.EngineEntry] = []
         weights: Optional[int] = None
+        onnx_seconds = 0.0
         for index, group in enumerate(groups):
             label = f"{title}, range {index + 1}/{len(groups)}" if len(groups) > 1 else title
             try:
@@ -77,11 +79,14 @@ class ExecutorchTensorRTBackend(BackendDetails):
             except EngineBuildError as err:
                 raise EngineBuildError(str(err), err.nodes, err.reason, tuple(operators)) from err
             entries.append(entry)
+            onnx_seconds += built.onnx_seconds
             # Every engine of the delegate embeds the same weights: one report serves.
             weights = built.weight_bytes if weights is None else weights
         seconds = time.perf_counter() - start
         data = blob.encode_engines(ascending(entries))
-        info = DelegateBuildInfo(name, seconds, constant_bytes(edge_program) if weights is None else weights)
+        info = DelegateBuildInfo(
+            name, seconds, constant_bytes(edge_program) if weights is None else weights, onnx_seconds
+        )
         _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{len(data):,}", seconds)
         return PreprocessResult(processed_bytes=data, _delegate_info_meta=info)
 
@@ -96,6 +101,28 @@ def _title(edge_program: ExportedProgram) -> str:
     return f"TensorRT engine {k}/{n}"
 
 
+def build_request(
+    spec: TensorRTCompileSpec,
+    module: torch.nn.Module,
+    io: DelegateIO,
+    examples: Tuple[torch.Tensor, ...],
+    group: ProfileGroup,
+    label: str = "TensorRT",
+) -> EngineBuildRequest:
+    """What the builder of the engine holding the delegate's profiles ``group`` is given."""
+    inputs = select_profiles(io.inputs, group)
+    if spec.optimization_profiles and len(group) < len(spec.optimization_profiles):
+        spec = spec.replace(optimization_profiles=tuple(spec.optimization_profiles[i] for i in group))
+    return EngineBuildRequest(
+        module=module,
+        example_inputs=engine_examples(examples, inputs),
+        input_specs=inputs,
+        output_specs=select_profiles(io.outputs, group),
+        compile_spec=spec,
+        progress_label=label,
+    )
+
+
 def _build_engine(
     builder: EngineBuilder,
     name: str,
@@ -107,21 +134,11 @@ def _build_engine(
     label: str,
 ) -> Tuple[blob.EngineEntry, BuiltEngine]:
     """Builds the engine holding the delegate's profiles ``group``."""
-    inputs = select_profiles(io.inputs, group)
-    outputs = select_profiles(io.outputs, group)
-    if spec.optimization_profiles and len(group) < len(spec.optimization_profiles):
-        spec = spec.replace(optimization_profiles=tuple(spec.optimization_profiles[i] for i in group))
-    request = EngineBuildRequest(
-        module=module,
-        example_inputs=engine_examples(examples, inputs),
-        input_specs=inputs,
-        output_specs=outputs,
-        compile_spec=spec,
-        progress_label=label,
-    )
+    request = build_request(spec, module, io, examples, group, label)
+    spec = request.compile_spec
     built = builder.build(request)
     _check_built(name, built, spec)
-    inputs, outputs = _named(inputs, outputs, built.io_names)
+    inputs, outputs = _named(request.input_specs, request.output_specs, built.io_names)
     metadata = blob.EngineMetadata(
         flavour=built.flavour,
         builder_version=built.builder_version,

@@ -13,15 +13,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Tuple
-
-from executorch.exir.backend.compile_spec_schema import CompileSpec
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Tuple
 
 # KEY_* are imported from here by the exporter's other modules.
 from ..option_table import BYTES, CHOICE, COMPILE_SPEC, DECIMAL_RE, FLAG, INT, INT64_MAX, NAME, PATH, PROFILES, TARGETS
 from ..option_table import KEY_BATCH_ENGINES, KEY_DEVICE_INDEX, KEY_EXECUTION_MEMORY, KEY_INIT_POLICY  # noqa: F401
 from ..option_table import KEY_OUTPUT_BUFFERS, KEY_WEIGHT_STREAMING_BUDGET, Option, spec_fields  # noqa: F401
+from ..option_table import KEY_DIM_NAMES, KEY_INPUT_NAMES, OPTIONS, RECORD  # noqa: F401
 from .builder_registry import registered_engine_builders
+
+if TYPE_CHECKING:  # ExecuTorch's package imports torch, which `inspect` (decode_compile_specs) does without
+    from executorch.exir.backend.compile_spec_schema import CompileSpec
 
 # "prebuilt" marks engines given to save_engine()/save_onnx() rather than built from a graph.
 BUILTIN_ENGINE_BUILDERS = ("auto", "tensorrt", "tensorrt_rtx", "prebuilt")
@@ -160,6 +162,8 @@ class _CompileSpecMethods:
 
     def to_compile_specs(self) -> List[CompileSpec]:
         """The ExecuTorch compile specs that carry this spec into the ``.pte``."""
+        from executorch.exir.backend.compile_spec_schema import CompileSpec  # see TYPE_CHECKING above
+
         specs = []
         for option in spec_fields():
             value = getattr(self, option.key)
@@ -169,8 +173,9 @@ class _CompileSpecMethods:
 
     @classmethod
     def from_compile_specs(cls, specs: Iterable[CompileSpec]) -> Any:
-        """Parse what ``to_compile_specs`` produced; absent keys keep their defaults."""
-        raw = decode_compile_specs(specs)
+        """Parse what ``to_compile_specs`` produced; absent keys keep their defaults
+        and the keys recorded only for ``inspect`` are skipped."""
+        raw = {k: v for k, v in decode_compile_specs(specs).items() if k not in RECORDED_ONLY_KEYS}
         unknown = sorted(set(raw) - set(KNOWN_KEYS))
         if unknown:
             raise ValueError(
@@ -193,6 +198,8 @@ TensorRTCompileSpec = dataclasses.make_dataclass(
     },
 )
 KNOWN_KEYS = tuple(option.key for option in spec_fields())
+# Written by the partitioner for inspect and ExecuTorch; no spec field holds them.
+RECORDED_ONLY_KEYS = tuple(option.key for option in OPTIONS if option.sources == (RECORD,))
 
 
 def encode_value(option: Option, value: Any) -> str:

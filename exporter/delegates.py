@@ -64,6 +64,7 @@ class EngineBuildRecord:
     num_profiles: int
     seconds: float
     engines: Tuple[RangeEngineRecord, ...] = ()  # in blob order; engine_bytes is their sum
+    onnx_seconds: float = 0.0  # of ``seconds``: the builder's conversion to ONNX
 
 
 def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
@@ -88,4 +89,5 @@ def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
         num_profiles=sum(e.blob.metadata.num_profiles for e in entries),
         seconds=info.seconds,
         engines=engines,
+        onnx_seconds=info.onnx_seconds,
     )

@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from executorch.exir._serialize._program import _get_extended_header, deserialize_pte_binary
-from executorch.exir.schema import DataLocation, DelegateCall, KernelCall, Program
-
+from .._native import BACKEND_ID
+from ..option_table import COMPILE_SPEC, KEY_DIM_NAMES, KEY_INPUT_NAMES, KEY_OPTIMIZATION_PROFILES, keys
 from . import blob
-from ..option_table import COMPILE_SPEC, keys
 from .compile_specs import KEY_BATCH_ENGINES, KEY_EXECUTION_MEMORY, decode_compile_specs
-from .delegates import BACKEND_ID
+from .pte_file import DELEGATE_CALL, PteFile, PtePlan, read_pte
 
 # Compile specs the delegate reads at init(); load-time options override them.
 RUNTIME_KEYS = keys(COMPILE_SPEC)
 UNKNOWN_NEED_TEXT = "known at load (TensorRT-RTX compiles for the device)"
+# Compile specs the text report shows as names and profiles rather than raw JSON.
+_SHOWN_APART = (KEY_INPUT_NAMES, KEY_DIM_NAMES, KEY_OPTIMIZATION_PROFILES)
 
 
 @dataclass(frozen=True)
 class TensorReport:
-    name: str
+    name: str  # the user's name where the export recorded it (forward() argument...), else the engine's
     dtype: str
     # One "[1, 16]" (static) or "[1, 16]..[8, 16]" per optimization profile.
     shapes: List[str]
+    engine_name: str = ""  # the engine's tensor name, when ``name`` is the user's
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class DelegateReport:
     error: Optional[str] = None  # why the blob or specs could not be read
     # Every engine of the delegate in blob order (several with batch_engines="per_range").
     engines: List[EngineReport] = field(default_factory=list)
+    # Per optimization profile: {dimension: [min, opt, max]}, keyed by the
+    # torch.export.Dim names given at export where recorded.
+    profiles: List[Dict[str, List[int]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,28 +116,6 @@ def _engine_report(entry: blob.EngineEntry) -> EngineReport:
     )
 
 
-def delegate_payload(program: Program, data: bytes, plan_index: int, delegate_index: int) -> bytes:
-    """The processed bytes of one delegate, inline in the program or in a segment."""
-    reference = program.execution_plan[plan_index].delegates[delegate_index].processed
-    where = f"method {program.execution_plan[plan_index].name!r} delegate {delegate_index}"
-    if reference.location == DataLocation.INLINE:
-        if not 0 <= reference.index < len(program.backend_delegate_data):
-            raise ValueError(f"{where}: inline data index {reference.index} out of range")
-        return bytes(program.backend_delegate_data[reference.index].data)
-    if reference.location == DataLocation.SEGMENT:
-        # deserialize_pte_binary normally moves segments inline; read them from
-        # the file for programs where it has not.
-        header = _get_extended_header(data)
-        if header is None or not 0 <= reference.index < len(program.segments):
-            raise ValueError(f"{where}: segment {reference.index} is not in the file")
-        segment = program.segments[reference.index]
-        start = header.segment_base_offset + segment.offset
-        if start + segment.size > len(data):
-            raise ValueError(f"{where}: segment {reference.index} runs past the end of the file")
-        return bytes(data[start : start + segment.size])
-    raise ValueError(f"{where}: unknown data location {reference.location!r}")
-
-
 def _read(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> bytes:
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         return bytes(path_or_bytes)
@@ -141,56 +124,92 @@ def _read(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) 
     raise TypeError(f"expected a path or bytes, got {type(path_or_bytes).__name__}")
 
 
-def _steps(program: Program, plan_index: int) -> List[str]:
-    plan = program.execution_plan[plan_index]
+def _steps(plan: PtePlan) -> List[str]:
     steps: List[str] = []
-    for chain in plan.chains:
-        for instruction in chain.instructions:
-            if isinstance(instruction.instr_args, KernelCall):
-                op = plan.operators[instruction.instr_args.op_index]
-                steps.append(f"{op.name}.{op.overload}" if op.overload else op.name)
-            elif isinstance(instruction.instr_args, DelegateCall):
-                steps.append(f"delegate {instruction.instr_args.delegate_index}")
+    for kind, index in plan.calls:
+        if kind == DELEGATE_CALL:
+            steps.append(f"delegate {index}")
+        elif 0 <= index < len(plan.operators):
+            name, overload = plan.operators[index]
+            steps.append(f"{name}.{overload}" if overload else name)
+        else:
+            steps.append(f"operator #{index} (not in the operator table)")
     return steps
 
 
-def inspect_program(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> ProgramReport:
-    """Describe a ``.pte`` (path or bytes) using ExecuTorch's own deserializer."""
-    data = _read(path_or_bytes)
-    # The flatbuffer file identifier ("ET" + schema version) sits at bytes 4..8;
-    # without it the deserializer may "succeed" on garbage.
-    if len(data) < 8 or data[4:6] != b"ET":
-        raise ValueError(f"not a readable ExecuTorch program ({len(data)} bytes): no 'ET..' file identifier")
+def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_index: int) -> DelegateReport:
+    delegate = pte.plans[plan_index].delegates[delegate_index]
+    payload = pte.delegate_payload(data, plan_index, delegate_index)
+    specs: Dict[str, str] = {}
+    engines: List[EngineReport] = []
+    errors: List[str] = []
+    # A bad blob or bad specs is reported, not raised: inspect is for
+    # looking at programs that may well be broken.
     try:
-        program = deserialize_pte_binary(data).program
-        plans = list(program.execution_plan)
-    except Exception as err:
-        raise ValueError(f"not a readable ExecuTorch program ({len(data)} bytes): {err}") from None
+        specs = decode_compile_specs(delegate.compile_specs)
+    except (TypeError, ValueError) as err:
+        errors.append(f"compile specs: {err}")
+    try:
+        engines = [_engine_report(entry) for entry in blob.decode_engines(payload)]
+    except blob.BlobFormatError as err:
+        errors.append(f"delegate blob: {err}")
+    profiles: List[Dict[str, List[int]]] = []
+    try:
+        engines = [_named_inputs(e, specs) for e in engines]
+        profiles = _profiles(specs)
+    except ValueError as err:
+        errors.append(f"recorded names: {err}")
+    first = engines[0] if engines else None
+    error = "; ".join(errors) or None
+    return DelegateReport(delegate_index, delegate.id, len(payload), specs, first, error, engines, profiles)
+
+
+def _named_inputs(engine: EngineReport, specs: Mapping[str, str]) -> EngineReport:
+    """``engine`` with its inputs under the names the export recorded (``user_names.py``)."""
+    if KEY_INPUT_NAMES not in specs:
+        return engine
+    names = _recorded(specs, KEY_INPUT_NAMES, list)
+    if len(names) != len(engine.inputs):
+        raise ValueError(f"{len(names)} input names recorded for {len(engine.inputs)} engine inputs")
+    inputs = [dataclasses.replace(t, name=n, engine_name=t.name) for t, n in zip(engine.inputs, names, strict=True)]
+    return dataclasses.replace(engine, inputs=inputs)
+
+
+def _recorded(specs: Mapping[str, str], key: str, kind: type) -> Any:
+    """The JSON value of compile spec ``key`` (the option table says its form)."""
+    try:
+        value = json.loads(specs[key])
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{key} is not valid JSON: {err}") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"{key} must be a JSON {'list' if kind is list else 'object'}, got {specs[key]!r}")
+    return value
+
+
+def _profiles(specs: Mapping[str, str]) -> List[Dict[str, List[int]]]:
+    if KEY_OPTIMIZATION_PROFILES not in specs:
+        return []
+    dims = _recorded(specs, KEY_DIM_NAMES, dict) if KEY_DIM_NAMES in specs else {}
+    profiles = _recorded(specs, KEY_OPTIMIZATION_PROFILES, list)
+    if not all(isinstance(p, dict) for p in profiles):
+        raise ValueError(f"{KEY_OPTIMIZATION_PROFILES} is not a JSON list of objects")
+    return [{dims.get(symbol, symbol): list(bounds) for symbol, bounds in p.items()} for p in profiles]
+
+
+def inspect_program(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> ProgramReport:
+    """Describe a ``.pte`` (path or bytes); reads the flatbuffer directly (no torch)."""
+    data = _read(path_or_bytes)
+    pte = read_pte(data)
     methods: List[MethodReport] = []
-    for plan_index, plan in enumerate(plans):
+    for plan_index, plan in enumerate(pte.plans):
         delegates: List[DelegateReport] = []
         for delegate_index, delegate in enumerate(plan.delegates):
-            payload = delegate_payload(program, data, plan_index, delegate_index)
-            if delegate.id != BACKEND_ID:
+            if delegate.id == BACKEND_ID:
+                delegates.append(_tensorrt_delegate(pte, data, plan_index, delegate_index))
+            else:
+                payload = pte.delegate_payload(data, plan_index, delegate_index)
                 delegates.append(DelegateReport(delegate_index, delegate.id, len(payload)))
-                continue
-            specs: Dict[str, str] = {}
-            engines: List[EngineReport] = []
-            errors: List[str] = []
-            # A bad blob or bad specs is reported, not raised: inspect is for
-            # looking at programs that may well be broken.
-            try:
-                specs = decode_compile_specs(delegate.compile_specs)
-            except (TypeError, ValueError) as err:
-                errors.append(f"compile specs: {err}")
-            try:
-                engines = [_engine_report(entry) for entry in blob.decode_engines(payload)]
-            except blob.BlobFormatError as err:
-                errors.append(f"delegate blob: {err}")
-            error = "; ".join(errors) or None
-            first = engines[0] if engines else None
-            delegates.append(DelegateReport(delegate_index, delegate.id, len(payload), specs, first, error, engines))
-        steps = _steps(program, plan_index)
+        steps = _steps(plan)
         cpu_ops = [step for step in steps if not step.startswith("delegate ")]
         methods.append(MethodReport(plan.name, delegates, len(cpu_ops), sorted(set(cpu_ops)), steps))
     return ProgramReport(len(data), methods)
@@ -200,7 +219,8 @@ def _tensor_lines(kind: str, tensors: Sequence[TensorReport]) -> List[str]:
     width = max((len(t.name) for t in tensors), default=0)
     lines = [f"      {kind}:"]
     for t in tensors:
-        lines.append(f"        {t.name:<{width}}  {t.dtype:<8}  {' | '.join(t.shapes)}")
+        engine = f"  (engine {t.engine_name})" if t.engine_name and t.engine_name != t.name else ""
+        lines.append(f"        {t.name:<{width}}  {t.dtype:<8}  {' | '.join(t.shapes)}{engine}")
     return lines
 
 
@@ -240,8 +260,12 @@ def format_report(report: ProgramReport, title: str = "program") -> str:
             runtime = {k: v for k, v in d.compile_specs.items() if k in RUNTIME_KEYS}
             if runtime:
                 lines.append("      run-time defaults: " + ", ".join(f"{k}={v}" for k, v in runtime.items()))
-            if d.compile_specs:
-                specs = ", ".join(f"{k}={v}" for k, v in d.compile_specs.items())
+            for index, profile in enumerate(d.profiles):
+                ranges = ", ".join(f"{dim} {low}..{high} (opt {opt})" for dim, (low, opt, high) in profile.items())
+                lines.append(f"      profile {index}: {ranges}")
+            shown = {k: v for k, v in d.compile_specs.items() if k not in _SHOWN_APART}
+            if shown:
+                specs = ", ".join(f"{k}={v}" for k, v in shown.items())
                 lines.append(f"      compile specs: {specs}")
             if d.error:
                 lines.append(f"      error: {d.error}")

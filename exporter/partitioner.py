@@ -13,7 +13,9 @@ decided (``program_policies``).
 
 from __future__ import annotations
 
+import json
 import operator
+import time
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
@@ -27,9 +29,10 @@ from torch.fx.passes.operator_support import OperatorSupportBase
 from .backend_details import ExecutorchTensorRTBackend
 from .builders import get_engine_builder
 from ..option_table import BY_KEY, KEY_MIN_BLOCK_SIZE, KEY_WEIGHT_STREAMING_BUDGET_TOTAL
-from .compile_specs import TensorRTCompileSpec, check_option
+from .compile_specs import KEY_DIM_NAMES, KEY_INPUT_NAMES, TensorRTCompileSpec, check_option
 from .device_planning import on_device
 from .engine_ranges import profile_groups
+from .export_options import dim_names
 from .io_specs import delegate_profiles
 from .op_selection import OpLike, is_selected, normalize_ops, op_label
 from .program_policies import delegate_overrides, partition_tag, with_overrides
@@ -67,6 +70,7 @@ class PartitionReport:
     cpu_nodes: List[CpuNode] = field(default_factory=list)
     # The nodes a failed TensorRT build moved to the CPU (also in cpu_nodes).
     fallbacks: List[CpuNode] = field(default_factory=list)
+    seconds: float = 0.0  # spent deciding (the export summary's partitioning phase)
 
 
 class _Supported(OperatorSupportBase):
@@ -148,6 +152,7 @@ class TensorRTPartitioner(Partitioner):
         self.report = PartitionReport()
 
     def partition(self, exported_program: ExportedProgram) -> PartitionResult:
+        started = time.perf_counter()
         graph_module = exported_program.graph_module
         if not any(node.op == "call_function" for node in graph_module.graph.nodes):
             raise ValueError(
@@ -193,12 +198,16 @@ class TensorRTPartitioner(Partitioner):
         # Weights used only inside a partition move into it, so TensorRT
         # embeds them in the engine instead of the .pte keeping a copy.
         tag_constant_data(exported_program)
-        return PartitionResult(tagged_exported_program=exported_program, partition_tags=self._specs(partitions))
+        tags = self._specs(exported_program, partitions)
+        self.report.seconds = time.perf_counter() - started
+        return PartitionResult(tagged_exported_program=exported_program, partition_tags=tags)
 
-    def _specs(self, partitions: List[List[torch.fx.Node]]) -> Dict[str, DelegationSpec]:
+    def _specs(self, program: ExportedProgram, partitions: List[List[torch.fx.Node]]) -> Dict[str, DelegationSpec]:
         """Each partition's own compile specs, with the program-level values decided."""
         spec = self.compile_spec
-        weights, engines = [], []
+        symbols = {s: name for name, found in dim_names(program).items() for s in found if s != name}
+        partition_of = {n: index for index, nodes in enumerate(partitions) for n in nodes}
+        weights, engines, recorded = [], [], []
         for index, nodes in enumerate(partitions):
             inside = set(nodes)
             outside = {a for n in nodes for a in n.all_input_nodes if a not in inside}
@@ -208,15 +217,53 @@ class TensorRTPartitioner(Partitioner):
             values = [a.meta.get("val") for a in outside if a.meta.get("delegation_tag") != tag]
             profiles = delegate_profiles(values, spec.optimization_profiles)
             engines.append(len(profile_groups(len(profiles), spec.batch_engines)))
+            names = {KEY_INPUT_NAMES: json.dumps(_input_names(program, nodes, tag, partition_of))}
+            dims = {s: symbols[s] for p in profiles for s in p if s in symbols}
+            if dims:
+                names[KEY_DIM_NAMES] = json.dumps(dims, sort_keys=True)
+            recorded.append(names)
         overrides = delegate_overrides(spec, weights, self.weight_streaming_budget_total, engines)
         backend = ExecutorchTensorRTBackend.__name__
         tags: Dict[str, DelegationSpec] = {}
         for index, values in enumerate(overrides):
+            values.update(recorded[index])
             specs = with_overrides(spec, values)
             tags[partition_tag(index, len(partitions))] = DelegationSpec(
                 backend, on_device(specs, spec.device_index) if self.device_planning else specs
             )
         return tags
+
+
+def _input_names(
+    program: ExportedProgram, nodes: List[torch.fx.Node], tag: str, partition_of: Mapping[torch.fx.Node, int]
+) -> List[str]:
+    """What each delegate input of the partition is to the user, in the order
+    ExecuTorch passes them (first use in graph order, as ``fuse_as_graphmodule``
+    makes the submodule's placeholders): the ``forward()`` argument (torch.export
+    names user inputs after them), the parameter or buffer, or the operator
+    (and delegate) whose output it is."""
+    signature = program.graph_signature
+    constants = {
+        **signature.inputs_to_parameters,
+        **signature.inputs_to_buffers,
+        **signature.inputs_to_lifted_tensor_constants,
+    }
+    inside = set(nodes)
+    seen: List[torch.fx.Node] = []
+    for node in nodes:
+        for arg in node.all_input_nodes:
+            if arg not in inside and arg.meta.get("delegation_tag") != tag and arg not in seen:
+                seen.append(arg)
+    names = []
+    for arg in seen:
+        producer, suffix = (arg.args[0], f" {arg.args[1]}") if arg.target is operator.getitem else (arg, "")
+        if arg.op == "placeholder":
+            names.append(constants.get(arg.name, arg.name))
+        elif producer in partition_of:
+            names.append(f"delegate {partition_of[producer]}: {op_label(producer)} output{suffix}")  # type: ignore[index]
+        else:
+            names.append(f"{op_label(producer)} output{suffix}")  # type: ignore[arg-type]
+    return names
 
 
 def _bytes(node: torch.fx.Node) -> int:

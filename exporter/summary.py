@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import List, Sequence
+from dataclasses import dataclass, field, fields
+from typing import List, Optional, Sequence
 
 from .delegates import EngineBuildRecord
 from .partitioner import CpuNode, PartitionReport, summarize_cpu_nodes
+from .validate import ValidationReport
+
+
+@dataclass(frozen=True)
+class PhaseSeconds:
+    """Wall seconds of each phase of one export."""
+
+    torch_export: float = 0.0
+    partitioning: float = 0.0  # includes the TensorRT parser's support query (an ONNX export of the graph)
+    onnx_export: float = 0.0  # the partitions' ONNX, for TensorRT's parser
+    tensorrt_build: float = 0.0  # parsing the ONNX and building the engines
+    executorch_lowering: float = 0.0  # to_edge and delegate lowering, less the three above
+    fallback_rounds: float = 0.0  # partition-and-build rounds redone after TensorRT refused a node
+    emit: float = 0.0  # to_executorch: memory planning and serialization
+    validation: float = 0.0
+    write: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    @property
+    def outside_builder(self) -> float:
+        return self.total - self.tensorrt_build
+
+    def format(self) -> str:
+        parts = [f"{f.name.replace('_', ' ')} {getattr(self, f.name):.2f}" for f in fields(self) if getattr(self, f.name)]
+        return (
+            f"phases (s): {', '.join(parts)}; total {self.total:.2f}, "
+            f"outside the TensorRT builder {self.outside_builder:.2f}"
+        )
 
 
 @dataclass(frozen=True)
@@ -16,10 +47,19 @@ class ExportSummary:
     cpu_nodes: List[CpuNode] = field(default_factory=list)
     # Operators moved to the CPU because TensorRT refused to build them.
     fallbacks: List[CpuNode] = field(default_factory=list)
+    phases: PhaseSeconds = field(default_factory=PhaseSeconds)
+    validation: Optional[ValidationReport] = None  # with validate=True or keep_onnx
 
     @classmethod
-    def of(cls, records: Sequence[EngineBuildRecord], report: PartitionReport) -> "ExportSummary":
-        return cls(list(records), [list(ops) for ops in report.engines], list(report.cpu_nodes), list(report.fallbacks))
+    def of(
+        cls,
+        records: Sequence[EngineBuildRecord],
+        report: PartitionReport,
+        phases: PhaseSeconds,
+        validation: Optional[ValidationReport],
+    ) -> "ExportSummary":
+        operators = [list(ops) for ops in report.engines]
+        return cls(list(records), operators, list(report.cpu_nodes), list(report.fallbacks), phases, validation)
 
     def format(self) -> str:
         lines = [f"{len(self.engines)} TensorRT engine(s), {len(self.cpu_nodes)} operator(s) on the CPU"]
@@ -46,4 +86,8 @@ class ExportSummary:
         for node in self.fallbacks:
             where = f" at {node.source}" if node.source else ""
             lines.append(f"  moved to the CPU: {node.op}{where}: {node.reason}")
+        if self.phases.total:
+            lines.append(f"  {self.phases.format()}")
+        if self.validation is not None:
+            lines += [f"  {line}" for line in self.validation.format_lines()]
         return "\n".join(lines)

@@ -222,7 +222,7 @@ def test_inspect_lists_engines_needs_and_the_pool(tmp_path: Path) -> None:
     text = format_report(report)
     assert "engines: 3 (batch_engines=per_range, execution_memory=program)" in text
     assert "      engine 0 of 3: " in text  # the signature shown is engine 0's
-    assert "engine 1: 1" in text and "execution memory 32,768 bytes; input_0 [9, 4]..[32, 4] (opt [32, 4])" in text
+    assert "engine 1: 1" in text and "execution memory 32,768 bytes; x [9, 4]..[32, 4] (opt [32, 4])" in text  # x: forward()'s argument
     assert "run-time defaults: init_policy=deferred, execution_memory=program" in text
     pool = "execution memory (known needs of 3 engine(s)): 172,032 bytes if private, 131,072 bytes in one shared pool"
     assert pool in text

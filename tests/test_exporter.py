@@ -41,7 +41,7 @@ from executorch_tensorrt.exporter import (
 from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildRequest
 from executorch_tensorrt.exporter.builders import tensorrt as trt_builder_module
 from executorch_tensorrt.exporter.builders.tensorrt import TensorRTEngineBuilder
-from executorch_tensorrt.exporter.inspect import delegate_payload
+from executorch_tensorrt.exporter.pte_file import read_pte
 from executorch_tensorrt.exporter.io_specs import derive_io, example_inputs
 from test_engine_builder import TestEngineBuilder, parse_program, run_program
 
@@ -59,10 +59,10 @@ def _mlp() -> Tuple[torch.nn.Module, Tuple[torch.Tensor, ...]]:
 
 
 def _payloads(pte: bytes) -> List[bytes]:
-    program = deserialize_pte_binary(pte).program
+    program = read_pte(pte)
     return [
-        delegate_payload(program, pte, p, d)
-        for p, plan in enumerate(program.execution_plan)
+        program.delegate_payload(pte, p, d)
+        for p, plan in enumerate(program.plans)
         for d, delegate in enumerate(plan.delegates)
         if delegate.id == "ExecutorchTensorRTBackend"
     ]
@@ -171,7 +171,10 @@ def test_rtx_mlp_inspect(mlp_pte: bytes) -> None:
     engine = delegate.engine
     assert engine is not None and delegate.error is None
     assert (engine.flavour, engine.builder_version) == ("tensorrt_rtx", tensorrt_rtx.__version__)
-    assert [(t.name, t.dtype, t.shapes) for t in engine.inputs] == [("input_0", "float32", ["[1, 16]"])]
+    # The engine's input_0 is named after forward()'s argument (recorded at export).
+    assert [(t.name, t.engine_name, t.dtype, t.shapes) for t in engine.inputs] == [
+        ("x", "input_0", "float32", ["[1, 16]"])
+    ]
     assert [(t.name, t.dtype, t.shapes) for t in engine.outputs] == [("output_0", "float32", ["[1, 10]"])]
     assert delegate.compile_specs == {
         "engine_builder": "tensorrt_rtx",
@@ -179,6 +182,7 @@ def test_rtx_mlp_inspect(mlp_pte: bytes) -> None:
         "version_compatible": "0",
         "init_policy": "eager",  # one engine: initialized at load
         "batch_engines": "max_batch",
+        "input_names": '["x"]',
     }
     # TensorRT-RTX compiles for the device at load: no need is known at export.
     assert [e.execution_memory_bytes for e in delegate.engines] == [-1]
@@ -194,14 +198,31 @@ def test_rtx_mlp_inspect(mlp_pte: bytes) -> None:
     assert as_json["methods"][0]["delegates"][0]["engine"]["flavour"] == "tensorrt_rtx"
 
 
-def test_inspect_reads_segment_and_inline_delegates(mlp_pte: bytes) -> None:
+def test_pte_reader_agrees_with_executorchs_deserializer(mlp_pte: bytes) -> None:
+    """inspect's own flatbuffer reader (no torch) against ExecuTorch's: the
+    delegate it reads from the file's segment is the bytes ExecuTorch inlines."""
     header = _get_extended_header(mlp_pte)
     assert header is not None
     raw = _flatbuffer_to_program(mlp_pte[: header.program_size])  # segments not yet inlined
     restored = deserialize_pte_binary(mlp_pte).program
     assert raw.execution_plan[0].delegates[0].processed.location == DataLocation.SEGMENT
-    assert restored.execution_plan[0].delegates[0].processed.location == DataLocation.INLINE
-    assert delegate_payload(raw, mlp_pte, 0, 0) == delegate_payload(restored, mlp_pte, 0, 0)
+    ours = read_pte(mlp_pte)
+    (plan,) = ours.plans
+    (reference,) = restored.execution_plan
+    assert plan.name == reference.name
+    assert [d.id for d in plan.delegates] == [d.id for d in reference.delegates]
+    assert plan.delegates[0].location == DataLocation.SEGMENT
+    assert [(s.key, s.value) for s in plan.delegates[0].compile_specs] == [
+        (s.key, bytes(s.value)) for s in reference.delegates[0].compile_specs
+    ]
+    assert plan.operators == tuple((op.name, op.overload) for op in reference.operators)
+    inline = restored.backend_delegate_data[reference.delegates[0].processed.index].data
+    assert ours.delegate_payload(mlp_pte, 0, 0) == bytes(inline)
+
+
+def test_pte_reader_refuses_a_truncated_file(mlp_pte: bytes) -> None:
+    with pytest.raises(ValueError, match="not a readable ExecuTorch program"):
+        read_pte(mlp_pte[:64])
 
 
 def test_inspect_reports_a_corrupt_blob(test_engine_builder: TestEngineBuilder) -> None:

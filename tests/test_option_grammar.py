@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 from executorch.exir.backend.compile_spec_schema import CompileSpec
 from executorch_tensorrt import option_table
-from executorch_tensorrt.exporter.compile_specs import KNOWN_KEYS, TensorRTCompileSpec, encode_value
+from executorch_tensorrt.exporter.compile_specs import KNOWN_KEYS, RECORDED_ONLY_KEYS, TensorRTCompileSpec, encode_value
 from executorch_tensorrt.exporter.device_planning import TARGET_DEVICE_KEY
 from executorch_tensorrt.runtime.program import _check_backend_options
 
@@ -23,7 +23,7 @@ Outcome = Optional[str]  # the value taken, or None when refused
 
 
 def python_reads_compile_spec(key: str, text: str) -> Outcome:
-    if key == TARGET_DEVICE_KEY:  # written by device planning, not part of TensorRTCompileSpec
+    if key in RECORDED_ONLY_KEYS:  # written by the partitioner or device planning, no TensorRTCompileSpec field
         return text if text.isascii() else None
     try:
         spec = TensorRTCompileSpec.from_compile_specs([CompileSpec(key, text.encode("latin-1"))])

@@ -52,6 +52,9 @@ class BuiltEngine:
     # builder knows them at export; the delegate sizes its shared execution
     # memory pool from them (blob entry hint). None: known only at load.
     execution_memory_bytes: Optional[int] = None
+    # Seconds of the build spent converting the graph to ONNX (the export
+    # summary shows them apart from TensorRT's own build); 0: none.
+    onnx_seconds: float = 0.0
 
 
 @runtime_checkable

@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
+
+from ..blob import TensorSpec
+from .base import EngineBuildRequest
 
 # Loggers torch.onnx reports through; quieted while exporting because their
 # messages (e.g. "torchvision is not installed") do not concern our users.
@@ -42,6 +45,29 @@ def _aten_view_for(target: object) -> object:
         return None
     packet = getattr(torch.ops.aten, name[: -len("_copy")], None)
     return getattr(packet, op._overloadname, None) if packet is not None else None
+
+
+def dynamic_axes(spec: TensorSpec) -> List[int]:
+    """The axes of ``spec`` whose size differs between a profile's min and max."""
+    return [axis for axis in range(spec.rank) if any(r.min[axis] != r.max[axis] for r in spec.ranges)]
+
+
+def _dynamic_shapes(specs: Sequence[TensorSpec]) -> Optional[Tuple[Dict[int, Any], ...]]:
+    """torch.export dynamic-shape spec for the dims whose ranges are not fixed."""
+    dims = [{axis: torch.export.Dim.DYNAMIC for axis in dynamic_axes(s)} for s in specs]
+    return tuple(d or None for d in dims) if any(dims) else None  # type: ignore[return-value]
+
+
+def request_onnx(request: EngineBuildRequest) -> "torch.onnx.ONNXProgram":
+    """The ONNX of a build request, as TensorRT's parser reads it (the
+    TensorRT builders build from it; ``validate`` and ``keep_onnx`` use it too)."""
+    return export_onnx(
+        request.module,
+        request.example_inputs,
+        [s.name for s in request.input_specs],
+        [s.name for s in request.output_specs],
+        dynamic_shapes=_dynamic_shapes(request.input_specs),
+    )
 
 
 def use_view_ops(module: torch.nn.Module) -> None:

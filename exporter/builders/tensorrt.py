@@ -6,10 +6,12 @@ differs in the module it imports and the flavour it records in the blob.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import re
 import tempfile
+import time
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -22,7 +24,7 @@ from ..compile_specs import TensorRTCompileSpec
 from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildError, EngineBuildRequest
 from .build_failures import first_failing_prefix, fx_nodes_of, named_onnx_nodes, prefix_model
 from .node_support import unsupported_by_onnx_parser
-from .onnx_export import export_onnx
+from .onnx_export import dynamic_axes, request_onnx
 from .trt_logging import build_progress, format_errors, make_logger
 
 # TensorRT's messages about a failed build or parse (True: a build) -> names of the graph nodes they blame.
@@ -70,15 +72,9 @@ class TensorRTEngineBuilder:
         flags = _builder_flags(self.name, trt, spec)
         capabilities = _compute_capabilities(self.name, trt, spec.compute_capabilities)
 
-        input_names = [s.name for s in request.input_specs]
-        output_names = [s.name for s in request.output_specs]
-        onnx_program = export_onnx(
-            request.module,
-            request.example_inputs,
-            input_names,
-            output_names,
-            dynamic_shapes=_dynamic_shapes(request.input_specs),
-        )
+        started = time.perf_counter()
+        onnx_program = request_onnx(request)
+        onnx_seconds = time.perf_counter() - started
         what = "the ONNX export of the delegated graph"
         parse = lambda parser: _parse(parser, onnx_program)  # noqa: E731
         traced = getattr(getattr(onnx_program, "exported_program", None), "graph", None)
@@ -91,10 +87,11 @@ class TensorRTEngineBuilder:
                 named = [culprit] if culprit is not None else []
             return fx_nodes_of(named, traced, request.module)
 
-        return self._build(
+        built = self._build(
             trt, spec, flags, capabilities, parse, what, request.input_specs, request.output_specs,
             request.progress_label, blame,
         )
+        return dataclasses.replace(built, onnx_seconds=onnx_seconds)
 
     def build_onnx_file(
         self, path: str, spec: TensorRTCompileSpec, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
@@ -262,18 +259,8 @@ def _compute_capabilities(name: str, trt: ModuleType, targets: Sequence[str]) ->
     return values
 
 
-def _dynamic_shapes(specs: Sequence[TensorSpec]) -> Optional[Tuple[Dict[int, Any], ...]]:
-    """torch.export dynamic-shape spec for the dims whose ranges are not fixed."""
-    dims = [{axis: torch.export.Dim.DYNAMIC for axis in _dynamic_axes(s)} for s in specs]
-    return tuple(d or None for d in dims) if any(dims) else None  # type: ignore[return-value]
-
-
-def _dynamic_axes(spec: TensorSpec) -> List[int]:
-    return [axis for axis in range(spec.rank) if any(r.min[axis] != r.max[axis] for r in spec.ranges)]
-
-
 def _add_profiles(builder: Any, config: Any, inputs: Sequence[TensorSpec]) -> None:
-    dynamic = [s for s in inputs if _dynamic_axes(s)]
+    dynamic = [s for s in inputs if dynamic_axes(s)]
     if not dynamic:
         return
     for index in range(len(dynamic[0].ranges)):
@@ -373,7 +360,7 @@ def _check_network_io(
             continue
         for s in expected:
             shape, dtype = got[s.name]
-            dynamic = set(_dynamic_axes(s))
+            dynamic = set(dynamic_axes(s))
             want = tuple(-1 if axis in dynamic else dim for axis, dim in enumerate(s.ranges[0].opt))
             # Outputs may come out dynamic where TensorRT cannot prove a size fixed.
             # (the ranks are compared first, so zip sees equal lengths)

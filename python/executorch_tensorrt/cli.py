@@ -6,6 +6,8 @@ import argparse
 import contextlib
 import importlib
 import json
+import logging
+import math
 import os
 import re
 import runpy
@@ -36,6 +38,23 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
     return value
+
+
+def _tolerance_value(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+# Loggers of ExecuTorch's dependencies that print on every import of its
+# Python package (torchao's optional CUDA kernels failing to load on a CPU
+# machine; a torch deprecation notice torchao triggers): nothing a user of
+# this command can act on.
+_DEPENDENCY_NOISE = ("torchao", "torch.utils._pytree")
 
 
 def _repeatable(parser: argparse.ArgumentParser, flag: str, metavar: str, help: str) -> None:
@@ -88,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail when TensorRT refuses to build an operator instead of moving it to the CPU",
     )
+    export.add_argument(
+        "--validate",
+        action="store_true",
+        help="check accuracy on the example inputs (each partition's ONNX in ONNX Runtime, the whole program) "
+        "and fail, writing nothing, when an output is out of tolerance",
+    )
+    export.add_argument("--atol", type=_tolerance_value, metavar="X", help="--validate's absolute tolerance")
+    export.add_argument("--rtol", type=_tolerance_value, metavar="X", help="--validate's relative tolerance")
+    export.add_argument("--keep-onnx", metavar="DIR", help="write each TensorRT partition's ONNX to DIR")
 
     inspect = commands.add_parser(
         "inspect", help="describe a .pte", description="Describe the TensorRT engines of a .pte."
@@ -199,20 +227,43 @@ def _export_options(args: argparse.Namespace) -> Dict[str, Any]:
     return options
 
 
+def _checks(args: argparse.Namespace) -> Dict[str, Any]:
+    """``save``'s validate/keep_onnx keywords from --validate, --atol, --rtol, --keep-onnx."""
+    from .exporter.validate import DEFAULT_TOLERANCES, Tolerance
+
+    if (args.atol is not None or args.rtol is not None) and not args.validate:
+        raise UserError("--atol and --rtol set --validate's tolerances; add --validate")
+    checks: Dict[str, Any] = {"validate": args.validate, "keep_onnx": args.keep_onnx}
+    if args.validate and (args.atol is not None or args.rtol is not None):
+        default = DEFAULT_TOLERANCES[getattr(args, "precision", None) or "fp32"]
+        checks["validate"] = Tolerance(
+            default.atol if args.atol is None else args.atol, default.rtol if args.rtol is None else args.rtol
+        )
+    return checks
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .exporter import save
+    from .exporter import ValidationError, save
 
     options = _export_options(args)
     model_file = Path(args.model_file)
     if model_file.suffix == ".onnx":
+        if args.validate or args.keep_onnx is not None:
+            raise UserError("--validate and --keep-onnx apply to torch models; an ONNX file is its own ONNX")
         return _export_onnx(model_file, args, options)
+    checks = _checks(args)
     with _importable_from(model_file.parent if model_file.suffix == ".py" else Path.cwd()):
         model, inputs, extras = _model_and_inputs(model_file)
         for key, value in extras.items():
             options.setdefault(key, value)  # command-line profiles win over the file's
-        saved = save(
-            model, args.output, inputs=inputs, external_weights=args.external_weights, strict=args.strict, **options
-        )
+        try:
+            saved = save(
+                model, args.output, inputs=inputs, external_weights=args.external_weights, strict=args.strict,
+                **checks, **options,
+            )
+        except ValidationError as err:
+            print("\n".join(err.report.format_lines()), file=sys.stderr)
+            raise UserError(f"{err} ({args.output} was not written)") from err
     print(saved.summary.format())
     print(f"wrote {saved.path} ({saved.path.stat().st_size:,} bytes)")
     return 0
@@ -277,6 +328,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exit_:  # argparse already printed usage and the error (or --help)
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 2)
+    for name in _DEPENDENCY_NOISE:
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             # Emitted by ExecuTorch's own deep copies on every export; nothing a user can act on.

@@ -104,6 +104,8 @@ KEY_DEVICE_BYTES = "device_bytes"
 KEY_VERSION_COMPATIBLE = "version_compatible"
 KEY_EXECUTION_MEMORY_BYTES = "execution_memory_bytes"
 KEY_BATCHES_SERVED = "batches_served"
+KEY_INPUT_NAMES = "input_names"
+KEY_DIM_NAMES = "dim_names"
 
 
 _BUILD = (EXPORT, RECORD, ONNX_BUILD)
@@ -139,6 +141,10 @@ OPTIONS: Tuple[Option, ...] = (
            "the program's engines on a device (program), every program of the process (process)", "program",
            ("private", "program", "process"), cpp_enum="ExecutionMemoryScope"),
     Option(KEY_TARGET_DEVICE, (RECORD,), TEXT, "device of the delegate's I/O for ExecuTorch's memory planning"),
+    Option(KEY_INPUT_NAMES, (RECORD,), TEXT, "JSON list: what each delegate input is to the user (the forward() "
+           "argument, parameter, or operator output it comes from); inspect names inputs by it"),
+    Option(KEY_DIM_NAMES, (RECORD,), TEXT, "JSON object {symbol: torch.export.Dim name} of the delegate's dynamic "
+           "dimensions; inspect keys profiles by it"),
     Option(KEY_DYNAMIC_SHAPES, (EXPORT,), SHAPES, "torch.export dynamic_shapes (a model file defines it)"),
     Option(KEY_TORCH_EXECUTED_OPS, (EXPORT,), OPS, "keep these operators on the CPU (repeatable flag)", (),
            flag="--torch-executed-op", metavar="OP"),

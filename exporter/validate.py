@@ -1,0 +1,376 @@
+"""The accuracy check of an export (``save(..., validate=True)``, ``--validate``).
+
+Three comparisons on the example inputs, each per output with its max abs
+and max rel error:
+
+1. each TensorRT partition's ONNX (what TensorRT's parser reads), run in
+   ONNX Runtime on the CPU, against the partition's PyTorch graph on the
+   inputs the partition sees when the program runs;
+2. the whole program with every partition run by ONNX Runtime (the CPU
+   operators by PyTorch) against eager PyTorch;
+3. the ``.pte`` itself, through the delegate, against eager PyTorch, where
+   every engine can run in this process (skipped, saying why, elsewhere:
+   no TensorRT engine runs without a GPU).
+
+An output passes when every element satisfies ``|got - want| <= atol +
+rtol * |want|``; the defaults depend on the precision (``DEFAULT_TOLERANCES``).
+``keep_onnx=DIR`` writes each partition's ONNX as ``<method>_delegate<i>.onnx``
+(``i``: the delegate's index in ``inspect``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from executorch.exir import EdgeProgramManager
+from executorch.exir.lowered_backend_module import LoweredBackendModule
+from torch.export import ExportedProgram
+from torch.utils._pytree import tree_leaves
+
+from ..runtime import DelegateError, load
+from .backend_details import build_request
+from .builders.onnx_export import request_onnx
+from .builders.tensorrt import MAX_IN_MEMORY_ONNX_BYTES
+from .compile_specs import TensorRTCompileSpec
+from .delegates import is_tensorrt_delegate
+from .device_planning import builder_specs
+from .io_specs import derive_io, example_inputs
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """An element passes when ``|got - want| <= atol + rtol * |want|``."""
+
+    atol: float
+    rtol: float
+
+    def __post_init__(self) -> None:
+        for name in ("atol", "rtol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"Tolerance.{name} must be a finite number >= 0, got {value!r}")
+
+
+# Per precision: float32 keeps ~7 digits, but the order of a sum differs between
+# runtimes; float16 keeps ~3, bfloat16 ~2.
+DEFAULT_TOLERANCES: Dict[str, Tolerance] = {
+    "fp32": Tolerance(atol=1e-4, rtol=1e-3),
+    "fp16": Tolerance(atol=1e-2, rtol=1e-2),
+    "bf16": Tolerance(atol=5e-2, rtol=5e-2),
+}
+
+
+def resolve_tolerance(validate: Union[bool, Tolerance], precision: Optional[str]) -> Optional[Tolerance]:
+    """``save``'s ``validate`` argument -> the tolerance to check, None: no check."""
+    if not isinstance(validate, (bool, Tolerance)):
+        raise TypeError(
+            f"validate must be True, False or a Tolerance(atol=..., rtol=...), got {type(validate).__name__}"
+        )
+    if validate is False:
+        return None
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise ImportError("validate runs each TensorRT partition's ONNX in ONNX Runtime: pip install onnxruntime")
+    return validate if isinstance(validate, Tolerance) else DEFAULT_TOLERANCES[precision or "fp32"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One output of one check."""
+
+    check: str  # e.g. "forward delegate 0: ONNX Runtime vs PyTorch"
+    output: str
+    max_abs: float
+    max_rel: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    tolerance: Optional[Tolerance]  # None: nothing compared, the partitions' ONNX only kept
+    comparisons: Tuple[Comparison, ...] = ()
+    # Checks that could not run here, each with the reason.
+    skipped: Tuple[str, ...] = ()
+    onnx_files: Tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.comparisons)
+
+    @property
+    def failures(self) -> List[Comparison]:
+        return [c for c in self.comparisons if not c.passed]
+
+    def format_lines(self) -> List[str]:
+        tol = self.tolerance
+        lines = []
+        if tol is not None:
+            verdict = "passed" if self.passed else f"FAILED ({len(self.failures)} output(s) out of tolerance)"
+            lines.append(f"validation {verdict}: atol={tol.atol:g} rtol={tol.rtol:g}, {self.seconds:.2f} s")
+        for c in self.comparisons:
+            mark = "ok" if c.passed else "FAIL"
+            lines.append(f"  {c.check}, {c.output}: max abs {c.max_abs:.3g}, max rel {c.max_rel:.3g} [{mark}]")
+        lines += [f"  skipped: {reason}" for reason in self.skipped]
+        lines += [f"  kept ONNX: {path}" for path in self.onnx_files]
+        return lines
+
+
+class ValidationError(ValueError):
+    """The exported program's outputs differ from PyTorch's beyond the tolerance."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        worst = "; ".join(
+            f"{c.check}, {c.output}: max abs {c.max_abs:.3g}, max rel {c.max_rel:.3g}" for c in report.failures[:5]
+        )
+        tol = report.tolerance or Tolerance(0.0, 0.0)
+        super().__init__(
+            f"validation failed (atol={tol.atol:g}, rtol={tol.rtol:g}): {worst}. "
+            "Look at the partition's ONNX (keep_onnx=DIR), keep the operators involved on the CPU "
+            "(torch_executed_ops), or pass a looser validate=Tolerance(atol=..., rtol=...)"
+        )
+
+
+def compare(got: torch.Tensor, want: torch.Tensor, tolerance: Tolerance) -> Tuple[float, float, bool]:
+    """(max abs error, max rel error, passed) of ``got`` against the reference ``want``.
+
+    The relative error divides by ``max(|want|, atol)`` so that elements near
+    zero do not report huge ratios for tiny differences.
+    """
+    if tuple(got.shape) != tuple(want.shape):
+        return math.inf, math.inf, False
+    if not want.is_floating_point():
+        equal = bool(torch.equal(got.to(want.dtype), want))
+        return (0.0 if equal else math.inf), (0.0 if equal else math.inf), equal
+    got64, want64 = got.detach().to(torch.float64), want.detach().to(torch.float64)
+    if got64.numel() == 0:
+        return 0.0, 0.0, True
+    same_nan = torch.isnan(got64) == torch.isnan(want64)
+    if not bool(same_nan.all()):
+        return math.nan, math.nan, False
+    finite = ~torch.isnan(want64)
+    # inf == inf counts as equal; inf vs a number is an infinite error.
+    diff = torch.where(got64 == want64, torch.zeros_like(got64), (got64 - want64).abs())[finite]
+    scale = want64.abs()[finite]
+    if diff.numel() == 0:
+        return 0.0, 0.0, True
+    max_abs = float(diff.max())
+    max_rel = float((diff / scale.clamp(min=max(tolerance.atol, 1e-30))).max())
+    passed = bool((diff <= tolerance.atol + tolerance.rtol * scale).all())
+    return max_abs, max_rel, passed
+
+
+def eager_outputs(exported: ExportedProgram) -> Tuple[Tuple[Any, ...], List[torch.Tensor]]:
+    """The example inputs of ``exported`` and its outputs in PyTorch (flattened).
+
+    Call before lowering: the reference comes from the program as torch.export traced it.
+    """
+    examples = exported.example_inputs
+    if examples is None:
+        raise ValueError(
+            "validate=True needs the example inputs, and this ExportedProgram has none (a deserialized "
+            "program?): pass the nn.Module with inputs=..., or export with torch.export.export(model, args)"
+        )
+    args, kwargs = examples
+    with torch.no_grad():
+        outputs = exported.module()(*args, **kwargs)
+    return tuple(tree_leaves((args, kwargs))), [t for t in tree_leaves(outputs) if isinstance(t, torch.Tensor)]
+
+
+DelegateRunner = Callable[[LoweredBackendModule, Tuple[torch.Tensor, ...]], Any]
+
+
+class _ProgramRun(torch.fx.Interpreter):
+    """Runs a lowered program's graph, each delegate call through ``run_delegate``."""
+
+    def __init__(self, module: torch.fx.GraphModule, run_delegate: DelegateRunner) -> None:
+        super().__init__(module)
+        self._run_delegate = run_delegate
+
+    def call_function(self, target: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+        if getattr(target, "__name__", "") != "executorch_call_delegate":
+            return super().call_function(target, args, kwargs)
+        return self._run_delegate(args[0], tuple(args[1:]))
+
+
+def _tensors(value: Any) -> List[torch.Tensor]:
+    return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
+
+
+def _run_program(module: torch.fx.GraphModule, args: Sequence[Any], run_tensorrt: DelegateRunner) -> List[torch.Tensor]:
+    """The program's outputs with its TensorRT delegates run by ``run_tensorrt``
+    (in call order, which is ``tensorrt_delegates``' order) and any other
+    backend's delegate by its PyTorch graph."""
+
+    def run(lowered: LoweredBackendModule, inputs: Tuple[torch.Tensor, ...]) -> Any:
+        if is_tensorrt_delegate(lowered.backend_id):
+            return run_tensorrt(lowered, inputs)
+        return lowered.original_module.module()(*inputs)
+
+    with torch.no_grad():
+        return _tensors(_ProgramRun(module, run).run(*args))
+
+
+@dataclass
+class _Partition:
+    """One TensorRT delegate of a method, with what the PyTorch run saw."""
+
+    index: int  # among the method's TensorRT delegates, in call order
+    inputs: Tuple[torch.Tensor, ...]
+    outputs: Any  # as the delegate returns them
+    onnx: Any  # ONNXProgram: what the delegate's builder gives TensorRT's parser
+    output_names: List[str]
+    session: Any = None  # onnxruntime.InferenceSession
+    problem: str = ""  # why ONNX Runtime cannot run it
+
+
+def _partition_onnx(lowered: LoweredBackendModule) -> Tuple[Any, List[str]]:
+    """The delegate's ONNX as its TensorRT builder makes it (one engine for
+    all its profiles: same names, dynamic axes and example values), and its output names."""
+    spec = TensorRTCompileSpec.from_compile_specs(builder_specs(list(lowered.compile_specs)))
+    program = lowered.original_module
+    io = derive_io(program, spec.optimization_profiles)
+    num_profiles = len(io.inputs[0].ranges) if io.inputs else 1
+    request = build_request(spec, program.module(), io, example_inputs(io), tuple(range(num_profiles)))
+    return request_onnx(request), [s.name for s in io.outputs]
+
+
+def _partitions(module: torch.fx.GraphModule, args: Sequence[Any]) -> List[_Partition]:
+    """Each TensorRT delegate with the inputs it gets and the outputs its PyTorch graph gives."""
+    partitions: List[_Partition] = []
+
+    def run(lowered: LoweredBackendModule, inputs: Tuple[torch.Tensor, ...]) -> Any:
+        outputs = lowered.original_module.module()(*inputs)
+        onnx, names = _partition_onnx(lowered)
+        partitions.append(_Partition(len(partitions), tuple(t.clone() for t in inputs), outputs, onnx, names))
+        return outputs
+
+    _run_program(module, args, run)
+    return partitions
+
+
+def _open_session(partition: _Partition, scratch: Path) -> None:
+    import onnxruntime  # an optional dependency: resolve_tolerance checked that it is installed
+
+    if any(t.dtype == torch.bfloat16 for t in partition.inputs):
+        partition.problem = "ONNX Runtime cannot take bfloat16 inputs from numpy"
+        return
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only: its warnings are about CPU provider choices
+    proto = partition.onnx.model_proto
+    try:
+        if proto.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES:
+            model: Any = proto.SerializeToString()
+        else:
+            model = str(scratch / f"delegate{partition.index}.onnx")
+            partition.onnx.save(model, external_data=True)
+        partition.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # e.g. a float16 op the CPU provider has no kernel for
+        partition.problem = f"ONNX Runtime cannot run it on the CPU: {str(err).splitlines()[0]}"
+
+
+def _run_onnx(partition: _Partition, inputs: Sequence[torch.Tensor]) -> List[torch.Tensor]:
+    names = [i.name for i in partition.session.get_inputs()]
+    feeds = {name: t.detach().contiguous().numpy() for name, t in zip(names, inputs, strict=True)}
+    return [torch.from_numpy(value) for value in partition.session.run(None, feeds)]
+
+
+def _as_returned(like: Any, tensors: List[torch.Tensor]) -> Any:
+    return tensors[0] if isinstance(like, torch.Tensor) else type(like)(tensors) if isinstance(like, tuple) else tensors
+
+
+def _compare_all(
+    check: str, names: Sequence[str], got: Sequence[torch.Tensor], want: Sequence[torch.Tensor], tolerance: Tolerance
+) -> List[Comparison]:
+    if len(got) != len(want):
+        return [Comparison(check, f"{len(got)} outputs (expected {len(want)})", math.inf, math.inf, False)]
+    comparisons = []
+    for name, g, w in zip(names, got, want, strict=True):
+        max_abs, max_rel, passed = compare(g, w, tolerance)
+        comparisons.append(Comparison(check, name, max_abs, max_rel, passed))
+    return comparisons
+
+
+def onnx_file_name(method: str, index: int) -> str:
+    """``keep_onnx``'s name for TensorRT delegate ``index`` of ``method`` (``inspect``'s delegate index)."""
+    return f"{method}_delegate{index}.onnx"
+
+
+def _keep(partition: _Partition, method: str, directory: Path) -> str:
+    path = directory / onnx_file_name(method, partition.index)
+    large = partition.onnx.model_proto.ByteSize() >= MAX_IN_MEMORY_ONNX_BYTES
+    partition.onnx.save(str(path), external_data=large)
+    return str(path)
+
+
+def check_partitions(
+    manager: EdgeProgramManager,
+    example: Tuple[Tuple[Any, ...], List[torch.Tensor]],
+    tolerance: Optional[Tolerance],
+    keep_onnx: Optional[Path],
+) -> ValidationReport:
+    """Checks 1 and 2 (see the module doc) for the ``forward`` method; with
+    ``tolerance`` None only writes the partitions' ONNX to ``keep_onnx``."""
+    args, eager = example
+    method = "forward"
+    module = manager.exported_program(method).module()
+    comparisons: List[Comparison] = []
+    skipped: List[str] = []
+    partitions = _partitions(module, args)
+    kept = [_keep(p, method, keep_onnx) for p in partitions] if keep_onnx is not None else []
+    if tolerance is None:
+        return ValidationReport(None, onnx_files=tuple(kept))
+    with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_validate_") as scratch:
+        for partition in partitions:
+            _open_session(partition, Path(scratch))
+            check = f"{method} delegate {partition.index}: ONNX Runtime vs PyTorch"
+            if partition.session is None:
+                skipped.append(f"{check}: {partition.problem}")
+                continue
+            got = _run_onnx(partition, partition.inputs)
+            comparisons += _compare_all(check, partition.output_names, got, _tensors(partition.outputs), tolerance)
+        check = f"{method}: program with ONNX Runtime partitions vs eager PyTorch"
+        if all(p.session is not None for p in partitions):
+            order = iter(partitions)
+
+            def run(lowered: LoweredBackendModule, inputs: Tuple[torch.Tensor, ...]) -> Any:
+                partition = next(order)
+                return _as_returned(partition.outputs, _run_onnx(partition, inputs))
+
+            got = _run_program(module, args, run)
+            comparisons += _compare_all(check, _output_names(len(eager)), got, eager, tolerance)
+        else:
+            skipped.append(f"{check}: not every partition runs in ONNX Runtime")
+    return ValidationReport(tolerance, tuple(comparisons), tuple(skipped), tuple(kept))
+
+
+def _output_names(count: int) -> List[str]:
+    return [f"output {i}" for i in range(count)]
+
+
+def check_program_file(
+    report: ValidationReport, buffer: bytes, example: Tuple[Tuple[Any, ...], List[torch.Tensor]]
+) -> ValidationReport:
+    """``report`` with check 3: the ``.pte`` run through the delegate, where its engines can run here."""
+    if report.tolerance is None:
+        return report
+    args, eager = example
+    check = "forward: the .pte through the delegate vs eager PyTorch"
+    with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_validate_") as scratch:
+        path = Path(scratch) / "program.pte"
+        path.write_bytes(buffer)
+        try:
+            outputs = load(path).run("forward", list(args))
+        except DelegateError as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            skipped = f"{check}: the engines cannot run in this process ({reason})"
+            return dataclasses.replace(report, skipped=(*report.skipped, skipped))
+    compared = _compare_all(check, _output_names(len(eager)), _tensors(outputs), eager, report.tolerance)
+    return dataclasses.replace(report, comparisons=(*report.comparisons, *compared))
