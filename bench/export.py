@@ -24,7 +24,8 @@ serializing and writing the file); then peak RSS and the file size. Last line:
 
 ``outside_over_builder`` is (total - builder) / builder; ``peak_rss_over_file``
 is the process's peak resident memory (ru_maxrss, imports included) over the
-``.pte`` size. ``--profile MODEL`` prints cProfile's top functions for one.
+``.pte`` size. ``--profile MODEL`` prints cProfile's top functions for one and
+writes its stats to ``<out>/<MODEL>.prof``.
 """
 
 from __future__ import annotations
@@ -195,9 +196,8 @@ def measure(name: str, out: Path, profile: bool) -> Dict[str, Any]:
             profiler.disable()
     total = time.perf_counter() - started
     if profiler is not None:
-        stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative")
-        stats.print_stats(60)
-        stats.sort_stats("tottime").print_stats(30)
+        profiler.dump_stats(str(out / f"{name}.prof"))
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     return {
         "model": name,
         "total": total,
