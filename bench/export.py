@@ -1,30 +1,56 @@
-"""Export time and peak memory on the CPU with TensorRT-RTX.
+"""Export time by phase and peak memory on the CPU with TensorRT-RTX.
 
-    python bench/export.py [--out DIR]
+    python bench/export.py [--models resnet18,bert,vit_b16] [--out DIR] [--profile MODEL]
 
-Exports, in one process, a transformer encoder block (d_model 512, 8 heads,
-sequence 128, batch 1) and a ResNet-18-sized convolutional net (224x224,
-batch 1), each to one `.pte` with `engine_builder="tensorrt_rtx"` (TensorRT-RTX
-builds on the CPU). Prints each export's wall time and, as its last line:
+Exports each model, in a process of its own (clean peak memory), with
+``save(..., output_format="executorch", engine_builder="tensorrt_rtx")``
+(TensorRT-RTX builds on the CPU), untrained, batch 1:
 
-    export_s_transformer=<float> export_s_resnet18=<float> peak_rss_mb=<float>
+- ``resnet18``: torchvision's ResNet-18 layout (11,689,512 parameters), 224x224;
+- ``bert``: ``transformers.BertModel(BertConfig())`` (BERT-base), 128 tokens;
+- ``vit_b16``: ``transformers.ViTModel(ViTConfig())`` (ViT-B/16), 224x224.
 
-peak_rss_mb is the process's peak resident memory (ru_maxrss) after both.
+Per model it prints the seconds of each phase, exclusive of the phases
+nested in it: ``export`` (torch.export), ``partition`` (the partitioner and
+the ONNX parser's support query, without its ONNX export), ``support_onnx``
+(the support query's ONNX export), ``onnx`` (the build's ONNX export),
+``builder`` (TensorRT's ``build_serialized_network`` only), ``preprocess``
+(the rest of the backend's ``preprocess``: parsing, blob), ``lowering``
+(ExecuTorch's ``to_edge_transform_and_lower`` around them), ``emit``
+(``to_executorch``) and ``rest`` (the rest of ``save``: the CPU-kernel check,
+serializing and writing the file); then peak RSS and the file size. Last line:
+
+    models=N outside_over_builder_max=<float> peak_rss_over_file_max=<float>
+
+``outside_over_builder`` is (total - builder) / builder; ``peak_rss_over_file``
+is the process's peak resident memory (ru_maxrss, imports included) over the
+``.pte`` size. ``--profile MODEL`` prints cProfile's top functions for one and
+writes its stats to ``<out>/<MODEL>.prof``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
+import functools
+import json
+import os
+import pstats
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Callable, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import torch
 from torch import nn
+
+PHASES = ("export", "partition", "support_onnx", "onnx", "builder", "preprocess", "lowering", "emit", "rest")
+MODELS = ("resnet18", "bert", "vit_b16")
 
 
 class BasicBlock(nn.Module):
@@ -45,8 +71,9 @@ class BasicBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
 
 
-class ResNet18Sized(nn.Module):
-    """ResNet-18's layout: stem, four stages of two basic blocks, classifier."""
+class ResNet18(nn.Module):
+    """torchvision's ResNet-18: stem, four stages of two basic blocks, classifier
+    (torchvision itself is not installable against this CPU torch)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,53 +92,163 @@ class ResNet18Sized(nn.Module):
         return self.head(torch.flatten(features, 1))
 
 
-class EncoderBlock(nn.Module):
-    """Pre-norm transformer encoder block: attention, layer norm, GELU MLP."""
+class LastHiddenState(nn.Module):
+    """A transformers model returning its ``last_hidden_state`` tensor."""
 
-    def __init__(self, d_model: int = 512, heads: int = 8) -> None:
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(d_model)
-        self.attention = nn.MultiheadAttention(d_model, heads, batch_first=True)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+        self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.norm1(x)
-        x = x + self.attention(y, y, y, need_weights=False)[0]
-        return x + self.mlp(self.norm2(x))
+        return self.model(x).last_hidden_state
 
 
-def timed_export(model: nn.Module, inputs: Tuple[torch.Tensor, ...], path: Path) -> float:
+def make_model(name: str) -> Tuple[nn.Module, Tuple[torch.Tensor, ...]]:
+    torch.manual_seed(0)
+    if name == "resnet18":
+        return ResNet18(), (torch.randn(1, 3, 224, 224),)
+    import transformers
+
+    if name == "bert":
+        bert = transformers.BertModel(transformers.BertConfig())
+        return LastHiddenState(bert), (torch.randint(0, 30522, (1, 128)),)
+    if name == "vit_b16":
+        vit = transformers.ViTModel(transformers.ViTConfig(), add_pooling_layer=False)
+        return LastHiddenState(vit), (torch.randn(1, 3, 224, 224),)
+    raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+
+
+class PhaseClock:
+    """Seconds per phase, each exclusive of the phases called inside it."""
+
+    def __init__(self) -> None:
+        self.seconds: Dict[str, float] = dict.fromkeys(PHASES, 0.0)
+        self._stack: List[List[float]] = []  # per open phase: [start, seconds of nested phases]
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        self._stack.append([time.perf_counter(), 0.0])
+        try:
+            yield
+        finally:
+            start, nested = self._stack.pop()
+            elapsed = time.perf_counter() - start
+            self.seconds[name] += elapsed - nested
+            if self._stack:
+                self._stack[-1][1] += elapsed
+
+    @property
+    def depth(self) -> int:
+        return len(self._stack)
+
+    def wrap(self, name: str, fn: Callable[..., Any], top_only: bool = False) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if top_only and self.depth > 1:  # e.g. torch.export inside the ONNX export
+                return fn(*args, **kwargs)
+            with self.phase(name):
+                return fn(*args, **kwargs)
+
+        return timed
+
+
+def instrument(clock: PhaseClock) -> None:
+    """Wraps the functions each phase runs in (this process only: a measurement)."""
+    import executorch.exir.program._program as program
+    from executorch_tensorrt.exporter import api, partitioner
+    from executorch_tensorrt.exporter.backend_details import ExecutorchTensorRTBackend
+    from executorch_tensorrt.exporter.builders import node_support, tensorrt
+
+    torch.export.export = clock.wrap("export", torch.export.export, top_only=True)
+    partitioner.TensorRTPartitioner.partition = clock.wrap("partition", partitioner.TensorRTPartitioner.partition)
+    node_support.export_onnx = clock.wrap("support_onnx", node_support.export_onnx)
+    tensorrt.export_onnx = clock.wrap("onnx", tensorrt.export_onnx)
+    build_progress = tensorrt.build_progress
+
+    @contextlib.contextmanager
+    def timed_build(*args: Any, **kwargs: Any) -> Iterator[None]:
+        with clock.phase("builder"), build_progress(*args, **kwargs):
+            yield
+
+    tensorrt.build_progress = timed_build
+    ExecutorchTensorRTBackend.preprocess = staticmethod(
+        clock.wrap("preprocess", ExecutorchTensorRTBackend.preprocess)
+    )
+    api.to_edge_transform_and_lower = clock.wrap("lowering", api.to_edge_transform_and_lower)
+    program.EdgeProgramManager.to_executorch = clock.wrap("emit", program.EdgeProgramManager.to_executorch)
+
+
+def measure(name: str, out: Path, profile: bool) -> Dict[str, Any]:
+    """One model's export in this process: phase seconds, peak RSS, file size."""
     from executorch_tensorrt import save
 
+    model, inputs = make_model(name)
+    clock = PhaseClock()
+    instrument(clock)
+    path = out / f"{name}.pte"
+    profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
-    with torch.no_grad():
-        save(model.eval(), path, inputs=inputs, engine_builder="tensorrt_rtx")
-    return time.perf_counter() - started
+    with clock.phase("rest"), torch.no_grad():
+        if profiler is not None:
+            profiler.enable()
+        save(model.eval(), path, inputs=inputs, output_format="executorch", engine_builder="tensorrt_rtx")
+        if profiler is not None:
+            profiler.disable()
+    total = time.perf_counter() - started
+    if profiler is not None:
+        profiler.dump_stats(str(out / f"{name}.prof"))
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    return {
+        "model": name,
+        "total": total,
+        "seconds": clock.seconds,
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "file_bytes": path.stat().st_size,
+    }
+
+
+def report(result: Dict[str, Any]) -> Tuple[float, float]:
+    seconds = result["seconds"]
+    builder = seconds["builder"]
+    outside = (result["total"] - builder) / builder if builder > 0 else float("inf")
+    over_file = result["peak_rss"] / result["file_bytes"]
+    phases = " ".join(f"{p}={seconds[p]:.2f}" for p in PHASES)
+    print(
+        f"{result['model']}: total={result['total']:.2f}s {phases} outside/builder={outside:.2f} "
+        f"peak_rss={result['peak_rss'] / 2**20:.0f}MiB file={result['file_bytes'] / 2**20:.1f}MiB "
+        f"peak/file={over_file:.1f}",
+        flush=True,
+    )
+    return outside, over_file
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated, from: " + ", ".join(MODELS))
     parser.add_argument("--out", type=Path, help="keep the .pte files here (default: a temporary directory)")
+    parser.add_argument("--profile", metavar="MODEL", help="print cProfile's top functions for this model")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # one model, in this process; prints JSON
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.child:
+        print(json.dumps(measure(args.child, args.out, args.profile == args.child)))
+        return 0
+    names = [n for n in args.models.split(",") if n]
+    worst = [0.0, 0.0]
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or Path(scratch)
         out.mkdir(parents=True, exist_ok=True)
-        cases: Tuple[Tuple[str, Callable[[], nn.Module], Tuple[torch.Tensor, ...]], ...] = (
-            ("transformer", EncoderBlock, (torch.randn(1, 128, 512),)),
-            ("resnet18", ResNet18Sized, (torch.randn(1, 3, 224, 224),)),
-        )
-        seconds = {}
-        for name, make, inputs in cases:
-            seconds[name] = timed_export(make(), inputs, out / f"{name}.pte")
-            size_mib = (out / f"{name}.pte").stat().st_size / 2**20
-            print(f"{name}: exported in {seconds[name]:.2f} s ({size_mib:.1f} MiB)", flush=True)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"export_s_transformer={seconds['transformer']:.2f} export_s_resnet18={seconds['resnet18']:.2f} "
-        f"peak_rss_mb={peak_mb:.1f}"
-    )
+        for name in names:
+            command = [sys.executable, __file__, "--child", name, "--out", str(out)]
+            if args.profile:
+                command += ["--profile", args.profile]
+            done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=os.environ, check=False)
+            if done.returncode != 0:
+                print(f"{name}: export failed (exit {done.returncode})", flush=True)
+                return 1
+            ratios = report(json.loads(done.stdout.strip().splitlines()[-1]))
+            worst = [max(w, r) for w, r in zip(worst, ratios)]
+    print(f"models={len(names)} outside_over_builder_max={worst[0]:.2f} peak_rss_over_file_max={worst[1]:.2f}")
     return 0
 
 

@@ -86,6 +86,20 @@ def use_view_ops(module: torch.nn.Module) -> None:
     module.recompile()  # type: ignore[operator]
 
 
+def _forget_provenance(module: torch.nn.Module) -> None:
+    """Drops each node's ``from_node`` history (what it was traced from, every
+    earlier trace nested in it). Every trace of the ONNX export deep-copies
+    that history per node, which dominated the export of graphs traced many
+    times already. The exporter's trace of ``module`` still records its nodes
+    as the origins, which is all ``build_failures`` follows. ``module`` is the
+    caller's copy; the meta dicts are replaced, not changed, as they may be
+    shared with the program it was made from."""
+    graph = getattr(module, "graph", None)
+    for node in graph.nodes if graph is not None else ():
+        if "from_node" in node.meta:
+            node.meta = {key: value for key, value in node.meta.items() if key != "from_node"}
+
+
 def export_onnx(
     module: torch.nn.Module,
     example_inputs: Tuple[torch.Tensor, ...],
@@ -99,6 +113,7 @@ def export_onnx(
     ``save`` writes it with external data when it is too large for protobuf.
     """
     use_view_ops(module)
+    _forget_provenance(module)
     try:
         with _quiet(), torch.no_grad():
             program = torch.onnx.export(
@@ -115,9 +130,11 @@ def export_onnx(
         raise RuntimeError(f"converting the delegated graph to ONNX for TensorRT failed: {err}") from err
     if program is None:  # only when an `f=` path is given, which we never do
         raise RuntimeError("torch.onnx.export returned no program")
-    graph = program.model_proto.graph
-    got_inputs = [value.name for value in graph.input]
-    got_outputs = [value.name for value in graph.output]
+    # ``model_proto`` serializes the whole model (weights too) at each use;
+    # the names are read from the in-memory model.
+    graph = program.model.graph
+    got_inputs = [value.name for value in graph.inputs]
+    got_outputs = [value.name for value in graph.outputs]
     if got_inputs != list(input_names) or got_outputs != list(output_names):
         raise RuntimeError(
             "the ONNX export does not have the delegate's inputs/outputs: "
