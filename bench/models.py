@@ -58,7 +58,7 @@ def _export_one(name: str, out: Path, validate: bool) -> Dict[str, Any]:
         "seconds": round(seconds, 2),
         "phases": phases,
         "outside_builder": round(summary.phases.outside_builder, 2),
-        "engines": len(summary.engines),
+        "engine_count": len(summary.engines),
         "cpu_ops": len(summary.cpu_nodes),
         "file_bytes": path.stat().st_size,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -95,7 +95,7 @@ def _line(name: str, figures: Dict[str, Any]) -> str:
     )
     return (
         f"{name}: {figures['seconds']:.1f} s ({shown}; outside the builder {figures['outside_builder']:.1f}), "
-        f"{figures['engines']} engine(s), {figures['cpu_ops']} CPU op(s), {mib:.1f} MiB, "
+        f"{figures['engine_count']} engine(s), {figures['cpu_ops']} CPU op(s), {mib:.1f} MiB, "
         f"peak RSS {rss:.0f} MiB ({rss / max(mib, 1e-9):.1f}x the file), {errors}"
     )
 

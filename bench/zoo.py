@@ -14,6 +14,8 @@ from typing import Any, Callable, Dict, Tuple
 import torch
 from torch import nn
 
+from executorch_tensorrt.option_table import KEY_TORCH_EXECUTED_OPS
+
 Built = Tuple[nn.Module, Tuple[torch.Tensor, ...], Dict[str, Any]]
 
 
@@ -272,7 +274,7 @@ def _resnet(widths: Tuple[int, ...], blocks: int, image: int, classes: int) -> C
 
 
 def _broken(width: int) -> Callable[[], Built]:
-    return lambda: (BrokenMlp(width), (torch.randn(4, width),), {"torch_executed_ops": ["aten.sigmoid"]})
+    return lambda: (BrokenMlp(width), (torch.randn(4, width),), {KEY_TORCH_EXECUTED_OPS: ["aten.sigmoid"]})
 
 
 # The benchmark's set: the published configs, with ViT-B/16, BERT-base and

@@ -240,7 +240,7 @@ def _compress(steps: Sequence[str]) -> List[str]:
     return out
 
 
-def format_report(report: ProgramReport, title: str = "program") -> str:
+def format_report(report: ProgramReport, title: str = "file") -> str:
     """A human-readable summary of ``report``."""
     lines = [f"{title}: {report.size_bytes:,} bytes, {len(report.methods)} method(s)"]
     for method in report.methods:
@@ -288,7 +288,7 @@ def _engine_lines(d: DelegateReport) -> List[str]:
         return []
     e = d.engine
     # With several engines the signature below is engine 0's; every engine's
-    # ranges follow under "engines".
+    # ranges follow under the engines line.
     which = f"engine 0 of {len(d.engines)}" if len(d.engines) > 1 else "engine"
     lines = [
         f"      {which}: {e.engine_bytes:,} bytes, {e.flavour} {e.builder_version}, "

@@ -120,13 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser(
         "inspect", help="describe a .pte", description="Describe the TensorRT engines of a .pte."
     )
-    inspect.add_argument("program", metavar="PTE", help="the .pte to describe")
+    inspect.add_argument("pte", metavar="PTE", help="the .pte to describe")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     run = commands.add_parser(
         "run", help="run a .pte", description="Load a .pte, run one method and print its outputs."
     )
-    run.add_argument("program", metavar="PTE", help="the .pte to run")
+    run.add_argument("pte", metavar="PTE", help="the .pte to run")
     run.add_argument("--method", default="forward", help="method to run (default: forward)")
     _repeatable(run, "--input", "FILE.npy", "one per method input, in order (default: tensors of ones)")
     _repeatable(run, "--backend-option", "KEY=VALUE", "load-time option for the TensorRT delegate (repeatable)")
@@ -235,7 +235,7 @@ def _checks(args: argparse.Namespace) -> Dict[str, Any]:
         raise UserError("--atol and --rtol set --validate's tolerances; add --validate")
     checks: Dict[str, Any] = {"validate": args.validate, "keep_onnx": args.keep_onnx}
     if args.validate and (args.atol is not None or args.rtol is not None):
-        default = DEFAULT_TOLERANCES[getattr(args, "precision", None) or "fp32"]
+        default = DEFAULT_TOLERANCES[vars(args).get(table.KEY_PRECISION) or "fp32"]
         checks["validate"] = Tolerance(
             default.atol if args.atol is None else args.atol, default.rtol if args.rtol is None else args.rtol
         )
@@ -293,7 +293,7 @@ def _export_onnx(model_file: Path, args: argparse.Namespace, options: Dict[str, 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from .exporter import format_report, inspect_program
 
-    path = Path(args.program)
+    path = Path(args.pte)
     if not path.is_file():
         raise UserError(f"{path} does not exist")
     report = inspect_program(path)

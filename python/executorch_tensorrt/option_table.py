@@ -98,6 +98,7 @@ KEY_MIN_BLOCK_SIZE = "min_block_size"
 KEY_WEIGHT_STREAMING_BUDGET_TOTAL = "weight_streaming_budget_total"
 KEY_OFFLOAD = "offload"
 KEY_PROGRAM = "program"
+KEY_PRECISION = "precision"
 KEY_ENGINES = "engines"
 KEY_STATE = "state"
 KEY_DEVICE_BYTES = "device_bytes"
@@ -117,7 +118,7 @@ OPTIONS: Tuple[Option, ...] = (
     Option("workspace_bytes", _BUILD, BYTES, "TensorRT workspace memory-pool limit (unset: TensorRT's)", metavar="N"),
     Option(KEY_VERSION_COMPATIBLE, _BUILD, FLAG, "build version-compatible engines (TensorRT's VERSION_COMPATIBLE)",
            False, always_recorded=True),
-    Option("precision", (EXPORT, RECORD), CHOICE, "convert the model to this precision before export",
+    Option(KEY_PRECISION, (EXPORT, RECORD), CHOICE, "convert the model to this precision before export",
            choices=("fp32", "fp16", "bf16")),
     Option("optimization_level", _BUILD, INT, "TensorRT builder optimization level", maximum=5, metavar="0-5"),
     Option("timing_cache", _BUILD, PATH, "timing-cache file, read if present and written back", metavar="FILE"),

@@ -82,18 +82,18 @@ def format_delegate_states(program: Program) -> str:
 
 
 def cli_run(args: argparse.Namespace) -> int:
-    """Runs ``args.program``; returns the process exit code."""
+    """Runs ``args.pte``; returns the process exit code."""
     try:
         options = parse_backend_options(args.backend_option or [])
-        program = load(Path(args.program), backend_options=options, load_methods=False)
+        program = load(Path(args.pte), backend_options=options, load_methods=False)
         if args.verbose:
-            print(f"program: {args.program}")
+            print(f"program: {args.pte}")
             print(f"methods: {', '.join(program.method_names)}")
             print(f"backend options: {options or '(none)'}")
             from ..exporter import inspect_program
             from ..exporter.inspect import format_report
 
-            print(format_report(inspect_program(args.program)))
+            print(format_report(inspect_program(args.pte)))
         # Names the methods the program has when --method is wrong, and runs
         # the delegates' init() before inputs are read.
         program.load_method(args.method)
