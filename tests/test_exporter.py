@@ -699,7 +699,7 @@ def test_cli_run_delegates_to_the_runtime(monkeypatch: pytest.MonkeyPatch) -> No
     argv = ["run", "m.pte", "--input", "a.npy", "--input", "b.npy", "--backend-option", "k=v", "--verbose"]
     assert main(argv) == 0
     (args,) = seen
-    assert (args.program, args.method, args.input, args.backend_option, args.verbose) == (
+    assert (args.pte, args.method, args.input, args.backend_option, args.verbose) == (
         "m.pte",
         "forward",
         ["a.npy", "b.npy"],
