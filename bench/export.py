@@ -7,7 +7,8 @@ Exports each model, in a process of its own (clean peak memory), with
 (TensorRT-RTX builds on the CPU), untrained, batch 1:
 
 - ``resnet18``: torchvision's ResNet-18 layout (11,689,512 parameters), 224x224;
-- ``bert``: ``transformers.BertModel(BertConfig())`` (BERT-base), 128 tokens;
+- ``bert``: ``transformers.BertModel(BertConfig())`` (BERT-base), 128 tokens
+  (``pip install ".[bench]"`` for transformers);
 - ``vit_b16``: ``transformers.ViTModel(ViTConfig())`` (ViT-B/16), 224x224.
 
 Per model it prints the seconds of each phase, exclusive of the phases
@@ -107,8 +108,10 @@ def make_model(name: str) -> Tuple[nn.Module, Tuple[torch.Tensor, ...]]:
     torch.manual_seed(0)
     if name == "resnet18":
         return ResNet18(), (torch.randn(1, 3, 224, 224),)
-    import transformers
-
+    try:
+        import transformers
+    except ImportError:
+        raise SystemExit(f"bench/export.py: {name} needs transformers: pip install '.[bench]' (or run --models resnet18)") from None
     if name == "bert":
         bert = transformers.BertModel(transformers.BertConfig())
         return LastHiddenState(bert), (torch.randint(0, 30522, (1, 128)),)
