@@ -49,48 +49,10 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import torch
 from torch import nn
+from zoo import ResNet  # torchvision's ResNet-18 layout (torchvision does not load against this CPU torch)
 
 PHASES = ("export", "partition", "support_onnx", "onnx", "builder", "preprocess", "lowering", "emit", "rest")
 MODELS = ("resnet18", "bert", "vit_b16")
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, channels_in: int, channels_out: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels_out)
-        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels_out)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or channels_in != channels_out:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(channels_in, channels_out, 1, stride, bias=False), nn.BatchNorm2d(channels_out)
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
-
-
-class ResNet18(nn.Module):
-    """torchvision's ResNet-18: stem, four stages of two basic blocks, classifier
-    (torchvision itself is not installable against this CPU torch)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
-        )
-        blocks, channels = [], 64
-        for width, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-            blocks += [BasicBlock(channels, width, stride), BasicBlock(width, width, 1)]
-            channels = width
-        self.stages = nn.Sequential(*blocks)
-        self.head = nn.Linear(512, 1000)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = nn.functional.adaptive_avg_pool2d(self.stages(self.stem(x)), 1)
-        return self.head(torch.flatten(features, 1))
 
 
 class LastHiddenState(nn.Module):
@@ -107,7 +69,7 @@ class LastHiddenState(nn.Module):
 def make_model(name: str) -> Tuple[nn.Module, Tuple[torch.Tensor, ...]]:
     torch.manual_seed(0)
     if name == "resnet18":
-        return ResNet18(), (torch.randn(1, 3, 224, 224),)
+        return ResNet(), (torch.randn(1, 3, 224, 224),)  # zoo's defaults: ResNet-18
     try:
         import transformers
     except ImportError:
@@ -165,7 +127,7 @@ def instrument(clock: PhaseClock) -> None:
     torch.export.export = clock.wrap("export", torch.export.export, top_only=True)
     partitioner.TensorRTPartitioner.partition = clock.wrap("partition", partitioner.TensorRTPartitioner.partition)
     node_support.export_onnx = clock.wrap("support_onnx", node_support.export_onnx)
-    tensorrt.export_onnx = clock.wrap("onnx", tensorrt.export_onnx)
+    tensorrt.request_onnx = clock.wrap("onnx", tensorrt.request_onnx)
     build_progress = tensorrt.build_progress
 
     @contextlib.contextmanager
