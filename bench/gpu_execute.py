@@ -10,9 +10,18 @@ and device I/O (torch CUDA tensors, device="cuda"), ``reuse`` and ``fresh``
 µs per ``execute()`` (median of --reps runs of --calls calls), CUDA
 allocations per call (cudaMalloc/cudaMallocAsync counted by the preloaded
 call counter). The floor: the same plan run by a bare loop of the double's
-``enqueueV3`` + stream sync (double_contract floor). Last line, for 16
-tensors, device I/O, reuse:
-``delegate_us=... floor_us=... ratio=... allocs_per_call=...``
+``enqueueV3`` + stream sync (double_contract floor). Python device I/O runs
+on torch's current stream and returns without a host wait, so each timed
+loop ends with a stream sync.
+
+Then the C++ benchmark (tests/gpu/execute_bench.cpp, no Python in the
+loop): io16 through ExecuTorch's Module on the caller's stream with
+``cuda_graphs`` off and on, against a bare ``cudaGraphLaunch`` of the
+double's capture of the same plan, and host I/O with ``host_staging``
+pinned against pageable. Last line:
+``delegate_us=... floor_us=... ratio=... allocs_per_call=... graph_us=...
+bare_graph_us=... graph_over_bare=... plain_over_graph=...
+pinned_speedup=... host_waits_per_call=...``
 
     LD_PRELOAD=DIR/double/libcuda_call_counter.so python DIR/bench/gpu_execute.py --bundle DIR
 """
@@ -40,7 +49,8 @@ def mallocs() -> int:
 
 
 def measure(call, calls: int, reps: int) -> Tuple[float, float]:
-    """(median µs per call, CUDA allocations per call) after a warm-up."""
+    """(median µs per call, CUDA allocations per call) after a warm-up; each
+    run of ``calls`` calls ends when the GPU has finished them."""
     for _ in range(20):
         call()
     times: List[float] = []
@@ -49,6 +59,7 @@ def measure(call, calls: int, reps: int) -> Tuple[float, float]:
         start = time.perf_counter()
         for _ in range(calls):
             call()
+        torch.cuda.synchronize()
         times.append((time.perf_counter() - start) * 1e6 / calls)
     return statistics.median(times), (mallocs() - start_allocs) / (calls * reps)
 
@@ -90,8 +101,18 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for (tensors, io, policy), (us, allocs) in results.items():
         print(f"| {tensors} | {io} | {policy} | {us:.1f} | {floors[tensors]:.1f} | {us / floors[tensors]:.2f} | {allocs:.3f} |")
+    result = subprocess.run([str(args.bundle / "double" / "execute_bench"), str(programs), str(args.calls)],
+                            capture_output=True, text=True, check=True)
+    native = {k: float(v) for k, v in (item.split("=") for item in result.stdout.split())}
+    print("C++ (ExecuTorch Module, caller's stream, TensorRT replaced by the test double), io16, µs per call: "
+          + " ".join(f"{k}={v:.2f}" for k, v in native.items()))
     us, allocs = results[(16, "device", "reuse")]
-    print(f"delegate_us={us:.1f} floor_us={floors[16]:.1f} ratio={us / floors[16]:.2f} allocs_per_call={allocs:.3f}")
+    print(f"delegate_us={us:.1f} floor_us={floors[16]:.1f} ratio={us / floors[16]:.2f} allocs_per_call={allocs:.3f} "
+          f"graph_us={native['graph_us']:.2f} bare_graph_us={native['bare_graph_us']:.2f} "
+          f"graph_over_bare={native['graph_us'] / native['bare_graph_us']:.2f} "
+          f"plain_over_graph={native['plain_us'] / native['graph_us']:.2f} "
+          f"pinned_speedup={native['host_pageable_us'] / native['host_pinned_us']:.2f} "
+          f"host_waits_per_call={native['device_io_host_waits_per_call']:.3f}")
     return 0
 
 

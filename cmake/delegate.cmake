@@ -12,7 +12,7 @@ cmake_path(NORMAL_PATH ETTRT_BACKEND_DIR)
 # needs, and the only headers the package installs.
 set(ETTRT_SEAM_HEADERS
   engines/engine_runtime.h engines/engine_runtime_registry.h
-  blob/engine_metadata.h common/error_report.h)
+  blob/engine_metadata.h common/error_report.h execute/caller_stream.h)
 
 # Adds the SHARED delegate library `target` (registration, blob reader,
 # options, engines, execute path) and, when TensorRT was found, the SHARED
@@ -35,6 +35,8 @@ function(ettrt_add_delegate_library target adapter_target)
     ${ETTRT_BACKEND_DIR}/engines/engine_loader.cpp
     ${ETTRT_BACKEND_DIR}/engines/engine_runtime_registry.cpp
     ${ETTRT_BACKEND_DIR}/engines/engine_set.cpp
+    ${ETTRT_BACKEND_DIR}/execute/caller_stream.cpp
+    ${ETTRT_BACKEND_DIR}/execute/cuda_graph_cache.cpp
     ${ETTRT_BACKEND_DIR}/execute/delegate_executor.cpp
     ${ETTRT_BACKEND_DIR}/memory/execution_memory_pool.cpp
     ${ETTRT_BACKEND_DIR}/memory/staging_buffers.cpp
@@ -59,6 +61,7 @@ function(ettrt_add_delegate_library target adapter_target)
   add_library(${adapter_target} SHARED
     ${ETTRT_BACKEND_DIR}/tensorrt/cuda_device_allocator.cpp
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine.cpp
+    ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine_graphs.cpp
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine_lifecycle.cpp
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine_runtime.cpp
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_logger.cpp)

@@ -95,8 +95,10 @@ def test_without_device_planning_the_intermediate_goes_through_the_host(tmp_path
     torch.testing.assert_close(out, _expected(x, y))
     counters = _counters(test_engine)
     # Each delegate stages its host inputs in and its host output out: the
-    # intermediate goes out of the first and back into the second.
-    assert counters["h2d_copies"] == 3 and counters["d2h_copies"] == 2
+    # intermediate goes out of the first and back into the second. (Pinned
+    # staging moves a delegate's host inputs in one copy: the first
+    # delegate's two inputs are one copy of both.)
+    assert counters["h2d_copies"] == 2 and counters["d2h_copies"] == 2
     assert counters["h2d_bytes"] == 3 * x.nbytes
 
 

@@ -24,6 +24,12 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
   if (wanted.output_buffers.has_value()) {
     delegate.executor.set_output_buffer_policy(now.output_buffers);
   }
+  if (wanted.host_staging.has_value()) {
+    delegate.executor.set_host_staging(now.host_staging);
+  }
+  if (wanted.cuda_graphs.has_value()) {
+    delegate.executor.set_cuda_graphs(now.cuda_graphs);
+  }
   if (wanted.weight_streaming_budget.has_value()) {
     Error err = delegate.engines.reapply_budget(now.budget);
     if (err != Error::Ok) {
@@ -122,6 +128,27 @@ std::optional<std::string> query_value(const char* key, const DelegateReport& re
       text += (text.empty() ? "" : ";") + std::to_string(served.batch) + ":e" + std::to_string(served.engine);
     }
     return text.empty() ? std::string("none") : text;
+  }
+  if (std::strcmp(key, kOptionHostStaging) == 0) {
+    return report.host_staging;
+  }
+  if (std::strcmp(key, kOptionCudaGraphs) == 0) {
+    return std::string(report.cuda_graphs ? "1" : "0");
+  }
+  if (std::strcmp(key, kOptionHostWaits) == 0) {
+    return std::to_string(report.counters.host_waits);
+  }
+  if (std::strcmp(key, kOptionCudaGraphCaptures) == 0) {
+    return std::to_string(report.counters.graph_captures);
+  }
+  if (std::strcmp(key, kOptionCudaGraphReplays) == 0) {
+    return std::to_string(report.counters.graph_replays);
+  }
+  if (std::strcmp(key, kOptionCudaGraphStatus) == 0) {
+    return report.cuda_graph_status;
+  }
+  if (std::strcmp(key, kOptionPinnedBytes) == 0) {
+    return std::to_string(report.counters.pinned_bytes);
   }
   if (std::strcmp(key, kOptionInitMs) == 0) {
     char buffer[32];

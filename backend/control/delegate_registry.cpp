@@ -96,6 +96,9 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
   report.init_policy = init_policy_name(policies.init_policy);
   report.output_buffers = output_buffer_policy_name(policies.output_buffers);
   report.counters = delegate.executor.counters();
+  report.host_staging = host_staging_name(policies.host_staging);
+  report.cuda_graphs = policies.cuda_graphs;
+  report.cuda_graph_status = delegate.executor.cuda_graph_status();
   report.execution_memory = execution_memory_scope_name(policies.execution_memory);
   report.pool = delegate.engines.pool_report();
   report.batches_served = delegate.executor.batches_served();

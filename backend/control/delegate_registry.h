@@ -41,6 +41,9 @@ struct DelegateReport {
   int64_t host_bytes = 0;
   std::string init_policy;
   std::string output_buffers;
+  std::string host_staging;
+  bool cuda_graphs = false;
+  std::string cuda_graph_status; // off | ok | why calls run without a graph
   bool budget_resolved = false;
   int64_t budget_bytes = 0; // valid when the source is not "not_streamable"
   std::string budget_source; // load_option | compile_spec | automatic | not_streamable | unresolved

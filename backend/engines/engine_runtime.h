@@ -22,6 +22,7 @@
 #include <executorch/runtime/core/span.h>
 
 #include "blob/engine_metadata.h"
+#include "execute/caller_stream.h"
 
 namespace executorch_tensorrt {
 
@@ -79,6 +80,16 @@ struct EngineDescription {
   std::vector<TensorDescription> tensors; // every I/O tensor of the engine, in the engine's order
 };
 
+// One enqueue captured for replay (a CUDA graph): the same work on the same
+// addresses, shapes and execution memory as the enqueue it was captured
+// from. Destroyed before the engine it came from.
+class CapturedEnqueue {
+ public:
+  virtual ~CapturedEnqueue() = default;
+  // Enqueues the captured work on the engine's stream in use.
+  virtual Error launch() = 0;
+};
+
 // A deserialized engine. Its lifecycle (driven by the delegate's
 // DeferredEngine) is: deserialize -> set the weight-streaming budget (only
 // when the engine can stream) -> create the execution context -> run ... ->
@@ -119,7 +130,8 @@ class Engine {
   // Hands a user-managed context the memory for its next runs: `bytes` >=
   // execution_memory_bytes(), device memory on the engine's device, not used
   // by anything else until the run has finished (the caller guarantees it by
-  // holding an ExecutionMemoryLease until synchronize() returns).
+  // holding an ExecutionMemoryLease for the run; the pool orders the next
+  // member's work after it, order_after()).
   virtual Error bind_execution_memory(void* /*memory*/, int64_t /*bytes*/) {
     return Error::NotSupported;
   }
@@ -164,10 +176,56 @@ class Engine {
 
   // --- Execution (the execute path; backend/execute/delegate_executor.cpp) ---
   //
-  // All work below is ordered on the engine's own stream: ExecuTorch 1.5.1
-  // has no way to hand a backend the caller's stream (its
-  // BackendExecutionContext carries an event tracer, a temp allocator and the
-  // method name, nothing else).
+  // All work below is ordered on the engine's stream in use: its own, or the
+  // caller's (use_stream). ExecuTorch 1.5.1 hands a backend no stream (its
+  // BackendExecutionContext carries an event tracer, a temp allocator and
+  // the method name), so the caller's comes from CallerStreamGuard.
+
+  // The stream for this call's work: the caller's when `stream.given`, else
+  // the engine's own. Work this engine enqueued earlier on another stream is
+  // ordered before what follows (an event, no host wait). A stream of
+  // another device is refused. Engines that run on the host ignore it.
+  virtual Error use_stream(const CallerStream& /*stream*/) {
+    return Error::Ok;
+  }
+  // An opaque cudaEvent_t recorded after the last work this engine
+  // enqueued (null for engines without streams); waited on by order_after().
+  virtual void* last_work_event() const {
+    return nullptr;
+  }
+  // Orders this engine's next work after all work `earlier` (an engine of
+  // the same runtime and device) has enqueued so far, on the GPU
+  // (earlier.last_work_event()): how a shared execution-memory pool hands
+  // its memory from one member to the next without a host wait.
+  virtual Error order_after(const Engine& /*earlier*/) {
+    return Error::Ok;
+  }
+
+  // Host memory for staging that copies can read and write asynchronously
+  // (pinned); freed through free_host(). NotSupported: stage from the
+  // tensors' own memory.
+  virtual Result<void*> allocate_host(size_t /*nbytes*/) {
+    return Error::NotSupported;
+  }
+  virtual void free_host(void* /*pointer*/) {}
+
+  // Captures the enqueue these bindings would make (with the profile, input
+  // shapes and execution memory in force now) for replay; nothing runs until
+  // launch(). Call only after an enqueue with the same bindings ran (the
+  // first run after a shape change may set up state capture cannot hold).
+  // NotSupported (with a reported reason) where the engine cannot be
+  // captured, e.g. while its weights stream.
+  virtual Result<std::unique_ptr<CapturedEnqueue>> capture_enqueue(
+      Span<const DeviceTensor> /*inputs*/,
+      Span<const DeviceTensor> /*outputs*/) {
+    return Error::NotSupported;
+  }
+  // Changes whenever the execution context is created anew (offload, a new
+  // budget or execution-memory scope): captures of an older context are
+  // stale and must not be launched.
+  virtual uint64_t context_generation() const {
+    return 0;
+  }
 
   // Device memory on the engine's device, for staging buffers and execution
   // memory pools the delegate owns. A buffer is freed through the engine that
@@ -175,18 +233,18 @@ class Engine {
   virtual Result<void*> allocate_device(size_t nbytes) = 0;
   virtual void free_device(void* pointer) = 0;
 
-  // Enqueue copies on the engine's stream; `host` must stay valid until
+  // Enqueue copies on the stream in use; `host` must stay valid until
   // synchronize() returns.
   virtual Error copy_to_device(void* device, const void* host, size_t nbytes) = 0;
   virtual Error copy_to_host(void* host, const void* device, size_t nbytes) = 0;
 
-  // Enqueues one inference on the engine's stream with the profile and input
+  // Enqueues one inference on the stream in use with the profile and input
   // shapes last given to infer_output_shapes(). Every tensor is device
   // memory; outputs are sized to infer_output_shapes(). Fails clearly when
   // the engine has no execution context.
   virtual Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) = 0;
 
-  // Waits until all work enqueued on the engine's stream has finished.
+  // Waits until all work enqueued on the stream in use has finished.
   virtual Error synchronize() = 0;
 };
 

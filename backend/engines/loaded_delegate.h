@@ -30,6 +30,8 @@ struct LoadedDelegate {
         executor(metadata.io, metadata.slots),
         program_tag(tag) {
     executor.set_output_buffer_policy(policies.output_buffers);
+    executor.set_host_staging(policies.host_staging);
+    executor.set_cuda_graphs(policies.cuda_graphs);
   }
 
   // The executor's staging buffers came from the engines: free them first.

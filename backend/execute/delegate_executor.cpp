@@ -1,5 +1,6 @@
 #include "execute/delegate_executor.h"
 
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -103,6 +104,10 @@ class TracedPhase {
 
 } // namespace
 
+bool call_waits_on_host(bool caller_stream_given, bool stages_host_tensors, bool failed) {
+  return failed || stages_host_tensors || !caller_stream_given;
+}
+
 namespace {
 
 std::vector<ProfileSlot> slots_or_engine_zero(std::vector<ProfileSlot> slots, uint32_t num_profiles) {
@@ -125,7 +130,8 @@ DelegateExecutor::DelegateExecutor(const EngineMetadata& metadata, std::vector<P
       input_bindings_(metadata.inputs.size()),
       output_bindings_(metadata.outputs.size()),
       inputs_(metadata.inputs.size()),
-      outputs_(metadata.outputs.size()) {
+      outputs_(metadata.outputs.size()),
+      graphs_(metadata.inputs.size(), metadata.outputs.size()) {
   for (size_t i = 0; i < inputs_.size(); ++i) {
     inputs_[i].spec = &metadata.inputs[i];
   }
@@ -362,6 +368,7 @@ void DelegateExecutor::reserve_for_profile_maximum(bool enable) {
 }
 
 void DelegateExecutor::release_device_buffers() {
+  graphs_.clear();
   staging_.release(counters_);
 }
 
@@ -378,13 +385,18 @@ size_t DelegateExecutor::plan_staging() {
   for (size_t i = 0; i < inputs_.size(); ++i) {
     place(input_bindings_[i], inputs_[i]);
   }
+  staged_inputs_end_ = offset;
   for (size_t i = 0; i < outputs_.size(); ++i) {
     place(output_bindings_[i], outputs_[i]);
   }
   return offset;
 }
 
-Error DelegateExecutor::stage_in(Engine& engine, char* staging) {
+// Host inputs go to the device through the pinned mirror when there is
+// one: each is copied into it on the host, then ONE asynchronous copy moves
+// them all (plan_staging() lays the staged inputs out first, contiguously),
+// where pageable staging makes one synchronous copy per tensor.
+Error DelegateExecutor::stage_in(Engine& engine, const StagingBuffer& staging) {
   for (size_t i = 0; i < inputs_.size(); ++i) {
     Binding& binding = input_bindings_[i];
     void* data = binding.tensor->mutable_data_ptr();
@@ -393,13 +405,23 @@ Error DelegateExecutor::stage_in(Engine& engine, char* staging) {
       ++counters_.device_inputs;
       continue;
     }
-    inputs_[i].data = staging + binding.staging_offset;
+    inputs_[i].data = staging.device + binding.staging_offset;
+    ++counters_.h2d_copies;
+    counters_.h2d_bytes += inputs_[i].nbytes;
+    if (staging.host != nullptr) {
+      std::memcpy(staging.host + binding.staging_offset, data, inputs_[i].nbytes);
+      continue;
+    }
     Error err = engine.copy_to_device(inputs_[i].data, data, inputs_[i].nbytes);
     if (err != Error::Ok) {
       return err;
     }
-    ++counters_.h2d_copies;
-    counters_.h2d_bytes += inputs_[i].nbytes;
+  }
+  if (staging.host != nullptr && staged_inputs_end_ > 0) {
+    Error err = engine.copy_to_device(staging.device, staging.host, staged_inputs_end_);
+    if (err != Error::Ok) {
+      return err;
+    }
   }
   for (size_t i = 0; i < outputs_.size(); ++i) {
     Binding& binding = output_bindings_[i];
@@ -407,53 +429,104 @@ Error DelegateExecutor::stage_in(Engine& engine, char* staging) {
       outputs_[i].data = binding.tensor->mutable_data_ptr();
       ++counters_.device_outputs;
     } else {
-      outputs_[i].data = staging + binding.staging_offset;
+      outputs_[i].data = staging.device + binding.staging_offset;
     }
   }
   return Error::Ok;
 }
 
-Error DelegateExecutor::stage_out(Engine& engine) {
+// Host outputs come back in ONE copy into the pinned mirror (the staged
+// outputs follow the inputs contiguously), else one copy per tensor
+// straight into the tensors.
+Error DelegateExecutor::stage_out(Engine& engine, const StagingBuffer& staging) {
+  size_t staged_end = staged_inputs_end_;
   for (size_t i = 0; i < outputs_.size(); ++i) {
-    if (output_bindings_[i].on_device) {
+    const Binding& binding = output_bindings_[i];
+    if (binding.on_device) {
       continue;
-    }
-    Error err = engine.copy_to_host(
-        output_bindings_[i].tensor->mutable_data_ptr(), outputs_[i].data, outputs_[i].nbytes);
-    if (err != Error::Ok) {
-      return err;
     }
     ++counters_.d2h_copies;
     counters_.d2h_bytes += outputs_[i].nbytes;
+    staged_end = binding.staging_offset + outputs_[i].nbytes;
+    if (staging.host != nullptr) {
+      continue;
+    }
+    Error err = engine.copy_to_host(binding.tensor->mutable_data_ptr(), outputs_[i].data, outputs_[i].nbytes);
+    if (err != Error::Ok) {
+      return err;
+    }
+  }
+  if (staging.host != nullptr && staged_end > staged_inputs_end_) {
+    return engine.copy_to_host(
+        staging.host + staged_inputs_end_, staging.device + staged_inputs_end_, staged_end - staged_inputs_end_);
   }
   return Error::Ok;
 }
 
-// Stage-in, enqueue, stage-out, then wait: on any failure after work was
-// enqueued, still wait, so nothing writes into ExecuTorch's tensors or the
-// staging buffer after execute() returns.
-Error DelegateExecutor::run(Engine& engine, EventTracer* tracer) {
-  Result<char*> staging = staging_.begin_call(engine, plan_staging(), counters_);
+// After the host wait: host outputs staged through the mirror reach their
+// tensors.
+void DelegateExecutor::finish_stage_out(const StagingBuffer& staging) {
+  if (staging.host == nullptr) {
+    return;
+  }
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const Binding& binding = output_bindings_[i];
+    if (!binding.on_device) {
+      std::memcpy(binding.tensor->mutable_data_ptr(), staging.host + binding.staging_offset, outputs_[i].nbytes);
+    }
+  }
+}
+
+bool DelegateExecutor::stages_host_tensors() const {
+  for (const Binding& binding : input_bindings_) {
+    if (!binding.on_device) {
+      return true;
+    }
+  }
+  for (const Binding& binding : output_bindings_) {
+    if (!binding.on_device) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Stage-in, enqueue, stage-out, then wait unless call_waits_on_host() says
+// the call may return with its work in flight. On any failure after work
+// was enqueued, still wait, so nothing writes into ExecuTorch's tensors or
+// the staging buffer after execute() returns.
+Error DelegateExecutor::run(Engine& engine, uint32_t profile, const void* execution_memory, EventTracer* tracer) {
+  const CallerStream caller = current_caller_stream();
+  Error err = engine.use_stream(caller);
+  if (err != Error::Ok) {
+    return err;
+  }
+  Result<StagingBuffer> staging = staging_.begin_call(engine, plan_staging(), counters_);
   if (!staging.ok()) {
     return staging.error();
   }
   ++counters_.executes;
-  Error err = Error::Ok;
   {
     TracedPhase phase(tracer, "stage_in");
     err = stage_in(engine, *staging);
   }
   if (err == Error::Ok) {
     TracedPhase phase(tracer, "enqueue");
-    err = engine.enqueue({inputs_.data(), inputs_.size()}, {outputs_.data(), outputs_.size()});
+    err = graphs_.run(
+        engine, profile, execution_memory, {inputs_.data(), inputs_.size()}, {outputs_.data(), outputs_.size()},
+        counters_);
   }
   if (err == Error::Ok) {
     TracedPhase phase(tracer, "stage_out");
-    err = stage_out(engine);
-    const Error synced = engine.synchronize();
+    err = stage_out(engine, *staging);
+  }
+  if (call_waits_on_host(caller.given, stages_host_tensors(), err != Error::Ok)) {
+    ++counters_.host_waits;
+    const Error synced = engine.synchronize(); // the first error is the one to report
     err = err != Error::Ok ? err : synced;
-  } else {
-    engine.synchronize(); // the first error is the one to report
+    if (err == Error::Ok) {
+      finish_stage_out(*staging);
+    }
   }
   staging_.end_call(counters_);
   return err;
@@ -495,7 +568,7 @@ Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args, EventT
     }
   }
   record_batch(slot);
-  return run(engine, tracer);
+  return run(engine, slot.profile, lease->memory.memory(), tracer);
 }
 
 } // namespace executorch_tensorrt

@@ -9,6 +9,7 @@
 #include "engines/delegate_metadata.h"
 #include "options/delegate_options.h"
 #include "engines/engine_source.h"
+#include "execute/cuda_graph_cache.h"
 #include "execute/execute_counters.h"
 #include "memory/staging_buffers.h"
 
@@ -24,17 +25,26 @@ namespace executorch_tensorrt {
 // bound to the engine as is (zero copy); a host tensor is staged through the
 // delegate's device buffers (StagingBuffers, policy `output_buffers`).
 //
-// Streams and completion: ExecuTorch 1.5.1 gives a backend no caller stream,
-// so all work runs on the engine's stream, and execute() waits for it before
-// returning. The next operator (a CPU kernel, ExecuTorch's et_copy kernels,
-// or another delegate on its own stream) can therefore read the outputs
-// without further synchronization, and the caller need keep nothing alive
-// past the call.
+// Streams and completion (execute/caller_stream.h): under a
+// CallerStreamGuard all work runs on the caller's stream, else on the
+// engine's own. A call with host tensors waits for its work before
+// returning, so the next operator (a CPU kernel, ExecuTorch's et_copy
+// kernels) reads finished outputs; a call whose tensors are all on the
+// device and that runs on the caller's stream returns as soon as its work is
+// enqueued (call_waits_on_host). With `cuda_graphs` the engine's enqueue is
+// replayed from a CUDA graph (cuda_graph_cache.h).
 //
 // Several engines: a delegate may hold several engines (or profiles) covering
 // different batch ranges. Each call runs on the slot choose_slot() picks (the
 // smallest that holds the request); the staging buffers are shared by all of
 // them, so they grow to the largest request seen, whichever engine served it.
+// Whether a call waits on the host for its work before returning. Pure: a
+// call returns with work in flight only when it ran on the caller's stream
+// (which orders whatever the caller does next) and every tensor is on the
+// device; host outputs must be finished, and a failed call must leave
+// nothing in flight.
+bool call_waits_on_host(bool caller_stream_given, bool stages_host_tensors, bool failed);
+
 class DelegateExecutor {
  public:
   // `metadata` is the delegate's combined signature (DelegateMetadata::io);
@@ -62,6 +72,19 @@ class DelegateExecutor {
       Span<executorch::runtime::EValue*> args,
       executorch::runtime::EventTracer* tracer = nullptr);
 
+  // pinned (default) or pageable; applies from the next staging allocation.
+  void set_host_staging(HostStaging staging) {
+    staging_.set_host_staging(staging);
+  }
+  // On: replay CUDA graphs; off drops them. Applies from the next call.
+  void set_cuda_graphs(bool enable) {
+    graphs_.set_enabled(enable);
+  }
+  // "off", "ok" or why calls run without a graph.
+  std::string cuda_graph_status() const {
+    return graphs_.status();
+  }
+
   // reuse (default), fresh or reuse_profile_max; applies from the next call.
   void set_output_buffer_policy(OutputBufferPolicy policy);
   OutputBufferPolicy output_buffer_policy() const {
@@ -71,9 +94,9 @@ class DelegateExecutor {
   // the first call, so that no later call grows it.
   void reserve_for_profile_maximum(bool enable);
 
-  // Frees every device buffer this executor owns. Must be called while the
-  // engine those buffers came from is still alive (before offload destroys
-  // it); the next execute allocates again.
+  // Frees every device buffer and CUDA graph this executor owns. Must be
+  // called while the engine those came from is still alive (before offload
+  // destroys it); the next execute allocates again.
   void release_device_buffers();
 
   // What this delegate's execute path did so far.
@@ -104,9 +127,11 @@ class DelegateExecutor {
   Error bind_output(size_t index, executorch::runtime::EValue* arg);
   Error check_device(const char* role, const TensorSpec& spec, size_t index, const executorch::aten::Tensor& tensor) const;
   size_t plan_staging();
-  Error run(Engine& engine, executorch::runtime::EventTracer* tracer);
-  Error stage_in(Engine& engine, char* staging);
-  Error stage_out(Engine& engine);
+  Error run(Engine& engine, uint32_t profile, const void* execution_memory, executorch::runtime::EventTracer* tracer);
+  Error stage_in(Engine& engine, const StagingBuffer& staging);
+  Error stage_out(Engine& engine, const StagingBuffer& staging);
+  void finish_stage_out(const StagingBuffer& staging);
+  bool stages_host_tensors() const;
 
   const EngineMetadata& metadata_;
   const std::vector<ProfileSlot> slots_;
@@ -118,6 +143,8 @@ class DelegateExecutor {
   std::vector<DeviceTensor> inputs_;
   std::vector<DeviceTensor> outputs_;
   StagingBuffers staging_;
+  size_t staged_inputs_end_ = 0; // staging bytes of this call's host inputs (they come first)
+  CudaGraphCache graphs_;
   OutputBufferPolicy requested_policy_ = OutputBufferPolicy::kReuse;
   ExecuteCounters counters_;
   std::vector<BatchServed> batches_served_; // capacity reserved up front

@@ -18,6 +18,11 @@ struct ExecuteCounters {
   uint64_t d2h_bytes = 0;
   uint64_t device_inputs = 0; // inputs already on the device, bound zero-copy
   uint64_t device_outputs = 0; // outputs written straight into device tensors
+  uint64_t host_waits = 0; // calls that waited on the host for the GPU
+  uint64_t graph_captures = 0; // CUDA graphs captured
+  uint64_t graph_replays = 0; // calls that replayed one
+  uint64_t pinned_allocations = 0; // pinned host mirrors of the staging buffer
+  uint64_t pinned_bytes = 0; // their total size
 };
 
 } // namespace executorch_tensorrt

@@ -66,6 +66,9 @@ void ExecutionMemoryPool::leave(Engine& member) {
     members_.erase(members_.begin() + index);
     needs_.erase(needs_.begin() + index);
   }
+  if (last_runner_ == &member) {
+    last_runner_ = nullptr; // its context is released after its work finished
+  }
   // The memory must not outlive the engine that allocated it, and a pool
   // larger than what is left would hold memory nobody needs.
   if (allocated_by_ == &member || capacity_ > largest_need_locked()) {
@@ -86,12 +89,20 @@ Result<ExecutionMemoryLease> ExecutionMemoryPool::lease(Engine& member) {
   if (err != Error::Ok) {
     return err;
   }
+  if (last_runner_ != nullptr && last_runner_ != &member) {
+    // The previous member's run may still be in flight on its stream.
+    err = member.order_after(*last_runner_);
+    if (err != Error::Ok) {
+      return err;
+    }
+  }
   err = member.bind_execution_memory(memory_, capacity_);
   if (err != Error::Ok) {
     return err;
   }
+  last_runner_ = &member;
   ++leases_;
-  return ExecutionMemoryLease(std::move(lock));
+  return ExecutionMemoryLease(std::move(lock), memory_);
 }
 
 Error ExecutionMemoryPool::reserve(Engine& member) {

@@ -12,8 +12,11 @@
 // The safety rule -- two contexts may use the same memory only when their
 // runs cannot overlap -- is enforced here, not left to callers: the memory is
 // bound to a context only under an ExecutionMemoryLease, and the lease holds
-// the pool's lock until the run it was taken for has finished (the executor
-// keeps it until the engine's stream was synchronized). Members on different
+// the pool's lock while the run it was taken for is enqueued. A run may still
+// be in flight on the GPU when its lease goes (a call on the caller's stream
+// returns without a host wait), so a lease handed to another member first
+// orders that member's stream after the previous member's work
+// (Engine::order_after, an event: no host wait). Members on different
 // streams or threads are thereby serialized; engines that must be free to
 // overlap (programs running concurrently under the `program` scope) are in
 // different pools.
@@ -46,11 +49,17 @@ class ExecutionMemoryLease {
   bool holds_pool() const {
     return lock_.owns_lock();
   }
+  // The pool's memory bound for this run (null without a pool).
+  const void* memory() const {
+    return memory_;
+  }
 
  private:
   friend class ExecutionMemoryPool;
-  explicit ExecutionMemoryLease(std::unique_lock<std::mutex> lock) : lock_(std::move(lock)) {}
+  ExecutionMemoryLease(std::unique_lock<std::mutex> lock, const void* memory)
+      : lock_(std::move(lock)), memory_(memory) {}
   std::unique_lock<std::mutex> lock_;
+  const void* memory_ = nullptr;
 };
 
 // What a pool holds now, for reports.
@@ -114,6 +123,7 @@ class ExecutionMemoryPool {
   void* memory_ = nullptr;
   int64_t capacity_ = 0;
   Engine* allocated_by_ = nullptr; // a member: frees must go through it
+  const Engine* last_runner_ = nullptr; // the member whose run was leased last
   uint64_t leases_ = 0;
   uint64_t waits_ = 0;
   uint64_t allocations_ = 0;

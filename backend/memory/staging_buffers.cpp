@@ -19,6 +19,10 @@ size_t staging_allocation_size(OutputBufferPolicy policy, size_t held, size_t ne
   return reserve > needed ? reserve : needed;
 }
 
+bool stage_through_pinned(HostStaging staging, OutputBufferPolicy policy) {
+  return staging == HostStaging::kPinned && policy != OutputBufferPolicy::kFresh;
+}
+
 StagingBuffers::~StagingBuffers() {
   // The owner of the executor must have called release() while the engine
   // was alive; memory still held here cannot be freed without it.
@@ -27,8 +31,8 @@ StagingBuffers::~StagingBuffers() {
   }
 }
 
-Result<char*> StagingBuffers::begin_call(Engine& engine, size_t needed, ExecuteCounters& counters) {
-  const size_t size = staging_allocation_size(policy_, capacity_, needed, reserve_bytes_);
+Result<StagingBuffer> StagingBuffers::begin_call(Engine& engine, size_t needed, ExecuteCounters& counters) {
+  const size_t size = staging_allocation_size(policy_, base_.capacity, needed, reserve_bytes_);
   if (size == 0) {
     return base_;
   }
@@ -50,47 +54,55 @@ Result<char*> StagingBuffers::begin_call(Engine& engine, size_t needed, ExecuteC
   }
   ++counters.allocations;
   counters.bytes_allocated += size;
+  StagingBuffer next{static_cast<char*>(*fresh), nullptr, &engine, size};
+  if (stage_through_pinned(host_staging_, policy_)) {
+    // No pinned memory (the runtime has none, or the host is out of it):
+    // stage from the tensors' own memory, slower but correct.
+    Result<void*> mirror = engine.allocate_host(size);
+    if (mirror.ok()) {
+      next.host = static_cast<char*>(*mirror);
+      ++counters.pinned_allocations;
+      counters.pinned_bytes += size;
+    }
+  }
   // The buffer replaced may still be read by the previous call's work only
   // if that call left work in flight; freeing it after this call completes
   // is always safe and keeps a (synchronizing) free off the enqueue path.
-  if (base_ != nullptr) {
-    if (retired_ != nullptr) {
-      free_buffer(retired_, retired_owner_, counters);
+  if (base_.device != nullptr) {
+    if (retired_.device != nullptr) {
+      free_buffer(retired_, counters);
     }
     retired_ = base_;
-    retired_owner_ = base_owner_;
   }
-  base_ = static_cast<char*>(*fresh);
-  base_owner_ = &engine;
-  capacity_ = size;
+  base_ = next;
   return base_;
 }
 
 void StagingBuffers::end_call(ExecuteCounters& counters) {
-  if (retired_ != nullptr) {
-    free_buffer(retired_, retired_owner_, counters);
+  if (retired_.device != nullptr) {
+    free_buffer(retired_, counters);
   }
-  if (policy_ == OutputBufferPolicy::kFresh && base_ != nullptr) {
-    free_buffer(base_, base_owner_, counters);
-    capacity_ = 0;
+  if (policy_ == OutputBufferPolicy::kFresh && base_.device != nullptr) {
+    free_buffer(base_, counters);
   }
 }
 
 void StagingBuffers::release(ExecuteCounters& counters) {
-  if (retired_ != nullptr) {
-    free_buffer(retired_, retired_owner_, counters);
+  if (retired_.device != nullptr) {
+    free_buffer(retired_, counters);
   }
-  if (base_ != nullptr) {
-    free_buffer(base_, base_owner_, counters);
+  if (base_.device != nullptr) {
+    free_buffer(base_, counters);
   }
-  capacity_ = 0;
 }
 
-void StagingBuffers::free_buffer(char*& pointer, Engine*& owner, ExecuteCounters& counters) {
-  owner->free_device(pointer);
+void StagingBuffers::free_buffer(StagingBuffer& buffer, ExecuteCounters& counters) {
+  buffer.owner->free_device(buffer.device);
+  if (buffer.host != nullptr) {
+    buffer.owner->free_host(buffer.host);
+  }
   ++counters.frees;
-  pointer = nullptr;
-  owner = nullptr;
+  buffer = StagingBuffer{};
 }
 
 } // namespace executorch_tensorrt

@@ -2,7 +2,11 @@
 
 // Device memory for the host-side tensors of a call. Everything one call
 // stages (host inputs, host outputs) is carved out of ONE device allocation,
-// so the policy comes down to when that allocation is made:
+// mirrored by ONE pinned host allocation of the same size when the engine
+// gives pinned memory (host_staging=pinned): host tensors are copied into the
+// mirror and the device copies run from it asynchronously, at pinned speed,
+// instead of from pageable memory, which CUDA copies synchronously through a
+// driver buffer. The policy comes down to when that allocation is made:
 //   reuse: kept across calls; replaced by a larger one only when a call
 //          needs more than it holds (the batch grew), never for less;
 //   fresh: made for every call and released when the call completes;
@@ -46,6 +50,21 @@ inline size_t add_staging(size_t a, size_t b) {
 // allocation".
 size_t staging_allocation_size(OutputBufferPolicy policy, size_t held, size_t needed, size_t reserve);
 
+// Whether a call's staging allocation gets a pinned host mirror. Pure:
+// `fresh` allocates for every call, and a pinned allocation per call
+// (cudaHostAlloc maps pages, far slower than the copies it saves) would cost
+// more than it gains, so fresh stages from the tensors' own memory.
+bool stage_through_pinned(HostStaging staging, OutputBufferPolicy policy);
+
+// One staging allocation: device memory and its pinned mirror (null when
+// the call stages from the tensors' own memory).
+struct StagingBuffer {
+  char* device = nullptr;
+  char* host = nullptr;
+  Engine* owner = nullptr; // the engine both came from
+  size_t capacity = 0;
+};
+
 class StagingBuffers {
  public:
   StagingBuffers() = default;
@@ -56,6 +75,10 @@ class StagingBuffers {
   void set_policy(OutputBufferPolicy policy) {
     policy_ = policy;
   }
+  // Takes effect at the next allocation (a buffer held keeps its mirror).
+  void set_host_staging(HostStaging staging) {
+    host_staging_ = staging;
+  }
   OutputBufferPolicy policy() const {
     return policy_;
   }
@@ -65,12 +88,13 @@ class StagingBuffers {
     reserve_bytes_ = bytes;
   }
 
-  // Device memory of at least `needed` bytes for this call, from `engine`.
+  // Device memory of at least `needed` bytes for this call, from `engine`,
+  // with its pinned mirror where stage_through_pinned() says so.
   // An allocation this replaces is kept until end_call(): it may still be
   // the target of work enqueued earlier. The engines of one delegate share
   // the buffers: each is freed through the engine that allocated it, and
   // the delegate releases them before destroying any of its engines.
-  Result<char*> begin_call(Engine& engine, size_t needed, ExecuteCounters& counters);
+  Result<StagingBuffer> begin_call(Engine& engine, size_t needed, ExecuteCounters& counters);
 
   // After the call's work has completed: frees what the call retired (and,
   // under `fresh`, the call's own allocation).
@@ -81,22 +105,20 @@ class StagingBuffers {
   void release(ExecuteCounters& counters);
 
   size_t capacity() const {
-    return capacity_;
+    return base_.capacity;
   }
   bool holds_memory() const {
-    return base_ != nullptr || retired_ != nullptr;
+    return base_.device != nullptr || retired_.device != nullptr;
   }
 
  private:
-  void free_buffer(char*& pointer, Engine*& owner, ExecuteCounters& counters);
+  void free_buffer(StagingBuffer& buffer, ExecuteCounters& counters);
 
   OutputBufferPolicy policy_ = OutputBufferPolicy::kReuse;
+  HostStaging host_staging_ = HostStaging::kPinned;
   size_t reserve_bytes_ = 0;
-  char* base_ = nullptr;
-  Engine* base_owner_ = nullptr; // the engine base_ came from
-  size_t capacity_ = 0;
-  char* retired_ = nullptr;
-  Engine* retired_owner_ = nullptr;
+  StagingBuffer base_;
+  StagingBuffer retired_;
 };
 
 } // namespace executorch_tensorrt

@@ -58,7 +58,24 @@ const char* policy_value_text(const std::string& key) {
   if (key == kOptionOutputBuffers) {
     return kOutputBufferPolicyChoices;
   }
+  if (key == kOptionHostStaging) {
+    return kHostStagingChoices;
+  }
+  if (key == kOptionCudaGraphs) {
+    return "0 or 1 (a bool as a backend option)";
+  }
   return key == kOptionExecutionMemory ? kExecutionMemoryScopeChoices : nullptr;
+}
+
+// A flag as text: exactly "0" or "1", the exporter's encoding.
+Error read_flag_text(
+    Error kind, const char* where, const char* key, const char* text, size_t size, const char* fix,
+    std::optional<bool>& out) {
+  if (size == 1 && (text[0] == '0' || text[0] == '1')) {
+    out = text[0] == '1';
+    return Error::Ok;
+  }
+  return report_error(kind, "%s %s=%s is not 0 or 1%s", where, key, printable_quoted(text, size).c_str(), fix);
 }
 
 // A policy given as text: one grammar for compile specs and backend options.
@@ -94,6 +111,12 @@ Error read_policy_text(
   if (key == kOptionOutputBuffers) {
     return choice(kOptionOutputBuffers, kOutputBufferPolicyNames, kOutputBufferPolicyChoices, options.output_buffers);
   }
+  if (key == kOptionHostStaging) {
+    return choice(kOptionHostStaging, kHostStagingNames, kHostStagingChoices, options.host_staging);
+  }
+  if (key == kOptionCudaGraphs) {
+    return read_flag_text(kind, where, kOptionCudaGraphs, text, size, fix, options.cuda_graphs);
+  }
   return choice(
       kOptionExecutionMemory, kExecutionMemoryScopeNames, kExecutionMemoryScopeChoices, options.execution_memory);
 }
@@ -118,6 +141,12 @@ DelegateOptions merge_options(const DelegateOptions& higher, const DelegateOptio
   if (higher.execution_memory.has_value()) {
     merged.execution_memory = higher.execution_memory;
   }
+  if (higher.host_staging.has_value()) {
+    merged.host_staging = higher.host_staging;
+  }
+  if (higher.cuda_graphs.has_value()) {
+    merged.cuda_graphs = higher.cuda_graphs;
+  }
   return merged;
 }
 
@@ -127,6 +156,8 @@ PoliciesInForce resolve_policies(const DelegateOptions& overrides, const Delegat
   policies.init_policy = merged.init_policy.value_or(kDefaultInitPolicy);
   policies.output_buffers = merged.output_buffers.value_or(kDefaultOutputBufferPolicy);
   policies.execution_memory = merged.execution_memory.value_or(kDefaultExecutionMemoryScope);
+  policies.host_staging = merged.host_staging.value_or(kDefaultHostStaging);
+  policies.cuda_graphs = merged.cuda_graphs.value_or(false);
   if (overrides.weight_streaming_budget.has_value()) {
     policies.budget = {overrides.weight_streaming_budget, BudgetSource::kLoadOption};
   } else if (baked.weight_streaming_budget.has_value()) {
@@ -197,6 +228,11 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
       // An empty value is what a templated deployment config produces
       // when the budget is unset; treat it as "not given".
       request.notes += std::string(where) + " " + kOptionWeightStreamingBudget + " is empty and was ignored. ";
+    } else if (key == kOptionCudaGraphs) {
+      if (bool_value == nullptr) {
+        return wrong_type(where, option.key, "a bool");
+      }
+      request.options.cuda_graphs = *bool_value;
     } else if (key == kOptionOffload) {
       if (bool_value == nullptr) {
         return wrong_type(where, option.key, "a bool");

@@ -29,6 +29,8 @@ struct DelegateOptions {
   std::optional<InitPolicy> init_policy;
   std::optional<OutputBufferPolicy> output_buffers;
   std::optional<ExecutionMemoryScope> execution_memory;
+  std::optional<HostStaging> host_staging;
+  std::optional<bool> cuda_graphs;
 };
 
 // Fields of `higher` win over those of `lower`.
@@ -42,6 +44,8 @@ struct PoliciesInForce {
   InitPolicy init_policy = kDefaultInitPolicy;
   OutputBufferPolicy output_buffers = kDefaultOutputBufferPolicy;
   ExecutionMemoryScope execution_memory = kDefaultExecutionMemoryScope;
+  HostStaging host_staging = kDefaultHostStaging;
+  bool cuda_graphs = false;
   BudgetRequest budget; // the explicit budget and where it came from, if any
 };
 

@@ -64,5 +64,57 @@ class CudaStream {
   cudaStream_t stream_ = nullptr;
 };
 
+// A CUDA event without timing (ordering only), created on first use.
+class CudaEvent {
+ public:
+  CudaEvent() = default;
+  CudaEvent(const CudaEvent&) = delete;
+  CudaEvent& operator=(const CudaEvent&) = delete;
+  ~CudaEvent() {
+    if (event_ != nullptr) {
+      cudaEventDestroy(event_);
+    }
+  }
+
+  cudaError_t record(cudaStream_t stream) {
+    if (event_ == nullptr) {
+      const cudaError_t status = cudaEventCreateWithFlags(&event_, cudaEventDisableTiming);
+      if (status != cudaSuccess) {
+        event_ = nullptr;
+        return status;
+      }
+    }
+    recorded_ = true;
+    return cudaEventRecord(event_, stream);
+  }
+  // Null until recorded once.
+  cudaEvent_t get() const {
+    return recorded_ ? event_ : nullptr;
+  }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+  bool recorded_ = false;
+};
+
+// An instantiated CUDA graph.
+class CudaGraphExec {
+ public:
+  explicit CudaGraphExec(cudaGraphExec_t exec) : exec_(exec) {}
+  CudaGraphExec(const CudaGraphExec&) = delete;
+  CudaGraphExec& operator=(const CudaGraphExec&) = delete;
+  ~CudaGraphExec() {
+    if (exec_ != nullptr) {
+      cudaGraphExecDestroy(exec_);
+    }
+  }
+  cudaGraphExec_t get() const {
+    return exec_;
+  }
+
+ private:
+  cudaGraphExec_t exec_ = nullptr;
+};
+
 } // namespace tensorrt_adapter
 } // namespace executorch_tensorrt

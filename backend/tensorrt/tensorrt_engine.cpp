@@ -78,6 +78,7 @@ Result<std::unique_ptr<TensorRTEngine>> TensorRTEngine::create(
   if (status != cudaSuccess) {
     return cuda_failure(Error::Internal, "cudaStreamCreate", status);
   }
+  out->active_stream_ = out->stream_.get();
   return out;
 }
 
@@ -135,6 +136,7 @@ TensorRTEngine::~TensorRTEngine() {
   // in order: context before engine; the stream last. Staging buffers were
   // freed by the executor before (release_device_buffers).
   ScopedDevice device(device_index_);
+  wait_for_work();
   context_.reset();
   engine_.reset();
 }
@@ -152,7 +154,14 @@ Error TensorRTEngine::infer_output_shapes(
   }
   if (static_cast<int32_t>(profile) != active_profile_) {
     logger_.clear_last_error();
-    if (!context_->setOptimizationProfileAsync(static_cast<int32_t>(profile), stream_.get())) {
+    // After the work in flight (perhaps on a caller's stream), and marked
+    // as work so the next call's stream waits for the switch.
+    if (work_done_.get() != nullptr) {
+      cudaStreamWaitEvent(stream_.get(), work_done_.get(), 0);
+    }
+    const bool switched = context_->setOptimizationProfileAsync(static_cast<int32_t>(profile), stream_.get());
+    work_done_.record(stream_.get());
+    if (!switched) {
       return report_error(
           Error::Internal,
           "TensorRT refused optimization profile %u: %s",
@@ -227,7 +236,7 @@ void TensorRTEngine::free_device(void* pointer) {
 Error TensorRTEngine::copy_to_device(void* device_data, const void* host, size_t nbytes) {
   ScopedDevice device(device_index_);
   const cudaError_t status =
-      cudaMemcpyAsync(device_data, host, nbytes, cudaMemcpyHostToDevice, stream_.get());
+      cudaMemcpyAsync(device_data, host, nbytes, cudaMemcpyHostToDevice, active_stream_);
   return status == cudaSuccess ? Error::Ok
                                : cuda_failure(Error::Internal, "copying an input to the device", status);
 }
@@ -235,7 +244,7 @@ Error TensorRTEngine::copy_to_device(void* device_data, const void* host, size_t
 Error TensorRTEngine::copy_to_host(void* host, const void* device_data, size_t nbytes) {
   ScopedDevice device(device_index_);
   const cudaError_t status =
-      cudaMemcpyAsync(host, device_data, nbytes, cudaMemcpyDeviceToHost, stream_.get());
+      cudaMemcpyAsync(host, device_data, nbytes, cudaMemcpyDeviceToHost, active_stream_);
   return status == cudaSuccess ? Error::Ok
                                : cuda_failure(Error::Internal, "copying an output to the host", status);
 }
@@ -284,7 +293,7 @@ Error TensorRTEngine::bind_address(const DeviceTensor& tensor, const char* role,
   return Error::Ok;
 }
 
-Error TensorRTEngine::enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) {
+Error TensorRTEngine::bind_call(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) {
   // The context held now: created by create_execution_context(), released
   // by offload (the delegate re-creates it before the next call).
   if (!context_) {
@@ -293,10 +302,6 @@ Error TensorRTEngine::enqueue(Span<const DeviceTensor> inputs, Span<const Device
   if (user_managed_ && !memory_bound_) {
     // TensorRT would run on a null activation address.
     return report_error(Error::InvalidState, "internal: user-managed context enqueued without execution memory");
-  }
-  ScopedDevice device(device_index_);
-  if (device.status() != cudaSuccess) {
-    return device_failure(device_index_, device);
   }
   logger_.clear_last_error();
   checked_addresses_.resize(inputs.size() + outputs.size(), nullptr);
@@ -312,16 +317,42 @@ Error TensorRTEngine::enqueue(Span<const DeviceTensor> inputs, Span<const Device
       return err;
     }
   }
-  if (!context_->enqueueV3(stream_.get())) {
+  return Error::Ok;
+}
+
+Error TensorRTEngine::enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) {
+  ScopedDevice device(device_index_);
+  if (device.status() != cudaSuccess) {
+    return device_failure(device_index_, device);
+  }
+  Error err = bind_call(inputs, outputs);
+  if (err != Error::Ok) {
+    return err;
+  }
+  if (!context_->enqueueV3(active_stream_)) {
     return report_error(
         Error::Internal, "TensorRT enqueueV3 failed: %s", logger_.take_last_error().c_str());
   }
-  return Error::Ok;
+  return record_work_done();
+}
+
+Error TensorRTEngine::record_work_done() {
+  const cudaError_t status = work_done_.record(active_stream_);
+  return status == cudaSuccess ? Error::Ok : cuda_failure(Error::Internal, "recording the end of the run", status);
+}
+
+void TensorRTEngine::wait_for_work() {
+  if (work_done_.get() != nullptr) {
+    cudaEventSynchronize(work_done_.get());
+  }
+  if (stream_.get() != nullptr) {
+    cudaStreamSynchronize(stream_.get());
+  }
 }
 
 Error TensorRTEngine::synchronize() {
   ScopedDevice device(device_index_);
-  const cudaError_t status = cudaStreamSynchronize(stream_.get());
+  const cudaError_t status = cudaStreamSynchronize(active_stream_);
   return status == cudaSuccess ? Error::Ok
                                : cuda_failure(Error::Internal, "running the engine", status);
 }

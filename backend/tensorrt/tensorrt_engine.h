@@ -50,6 +50,21 @@ class TensorRTEngine final : public Engine {
   Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) override;
   Error synchronize() override;
 
+  // Streams, pinned staging and CUDA graphs (tensorrt_engine_graphs.cpp).
+  Error use_stream(const CallerStream& stream) override;
+  void* last_work_event() const override;
+  Error order_after(const Engine& earlier) override;
+  Result<void*> allocate_host(size_t nbytes) override;
+  void free_host(void* pointer) override;
+  Result<std::unique_ptr<CapturedEnqueue>> capture_enqueue(
+      Span<const DeviceTensor> inputs,
+      Span<const DeviceTensor> outputs) override;
+  uint64_t context_generation() const override {
+    return context_generation_;
+  }
+  // Launches a captured graph on the stream in use (CapturedGraph::launch).
+  Error launch_graph(cudaGraphExec_t graph);
+
  private:
   TensorRTEngine(
       std::unique_ptr<nvinfer1::ICudaEngine> engine,
@@ -62,6 +77,13 @@ class TensorRTEngine final : public Engine {
   Error bind_address(const DeviceTensor& tensor, const char* role, size_t slot);
   // Refuses an address that is not memory of the engine's device.
   Error check_device_address(const DeviceTensor& tensor, const char* role, size_t slot);
+  // Binds every I/O address of a call (enqueue and capture).
+  Error bind_call(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs);
+  // Marks the end of the work enqueued so far on the stream in use.
+  Error record_work_done();
+  // Waits on the host for everything this engine enqueued (release paths:
+  // the caller's stream may be gone, its last work event is not).
+  void wait_for_work();
 
   // Declared in this order so the context is destroyed before the engine.
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
@@ -75,6 +97,14 @@ class TensorRTEngine final : public Engine {
   std::vector<std::string> output_names_;
   std::vector<const void*> checked_addresses_; // per binding, the last address found on the device
   CudaStream stream_;
+  // The stream for this call: stream_ or the caller's (valid only during
+  // the call that chose it; afterwards only work_done_ is used).
+  cudaStream_t active_stream_ = nullptr;
+  cudaStream_t checked_stream_ = nullptr; // the last caller stream found on device_index_
+  bool checked_stream_valid_ = false;
+  CudaEvent work_done_; // after the last work enqueued, on whichever stream
+  CudaEvent order_event_; // for order_after
+  uint64_t context_generation_ = 0; // bumped by create_execution_context
 };
 
 // Reports a failed CUDA call with its error string and returns `code`.

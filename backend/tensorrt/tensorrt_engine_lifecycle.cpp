@@ -70,7 +70,9 @@ Error TensorRTEngine::create_execution_context(ContextMemory memory) {
         static_cast<long long>(engine_->getDeviceMemorySizeV2()),
         logger_.take_last_error().c_str());
   }
-  // A new context starts on profile 0, with no memory bound.
+  // A new context starts on profile 0, with no memory bound; graphs of the
+  // old one are stale.
+  ++context_generation_;
   active_profile_ = 0;
   user_managed_ = user_managed;
   memory_bound_ = false;
@@ -119,9 +121,7 @@ void TensorRTEngine::release_execution_context() {
   }
   ScopedDevice device(device_index_);
   // Work enqueued with this context must finish before its memory goes.
-  if (stream_.get() != nullptr) {
-    cudaStreamSynchronize(stream_.get());
-  }
+  wait_for_work();
   context_.reset();
   memory_bound_ = false;
 }

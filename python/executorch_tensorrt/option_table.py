@@ -107,6 +107,8 @@ KEY_EXECUTION_MEMORY_BYTES = "execution_memory_bytes"
 KEY_BATCHES_SERVED = "batches_served"
 KEY_INPUT_NAMES = "input_names"
 KEY_DIM_NAMES = "dim_names"
+KEY_CUDA_GRAPHS = "cuda_graphs"
+KEY_HOST_WAITS = "host_waits"
 
 
 _BUILD = (EXPORT, RECORD, ONNX_BUILD)
@@ -141,6 +143,11 @@ OPTIONS: Tuple[Option, ...] = (
     Option(KEY_EXECUTION_MEMORY, _POLICY, CHOICE, "who shares execution-context memory: each context (private), "
            "the program's engines on a device (program), every program of the process (process)", "program",
            ("private", "program", "process"), cpp_enum="ExecutionMemoryScope"),
+    Option("host_staging", _POLICY, CHOICE, "host memory that host tensors are staged through: pinned (a pinned "
+           "mirror of the staging buffer, so copies run asynchronously) or pageable (the tensors' own memory)",
+           "pinned", ("pinned", "pageable"), cpp_enum="HostStaging"),
+    Option(KEY_CUDA_GRAPHS, _POLICY, FLAG, "replay each engine's enqueue as a CUDA graph, captured at the second call "
+           "with the same engine, profile, shapes and addresses (at most 8 graphs per engine and context)", False),
     Option(KEY_TARGET_DEVICE, (RECORD,), TEXT, "device of the delegate's I/O for ExecuTorch's memory planning"),
     Option(KEY_INPUT_NAMES, (RECORD,), TEXT, "JSON list: what each delegate input is to the user (the forward() "
            "argument, parameter, or operator output it comes from); inspect names inputs by it"),
@@ -163,6 +170,12 @@ OPTIONS: Tuple[Option, ...] = (
     Option("execution_memory_pool_bytes", (QUERY,), REPORT, "bytes its pool holds now (none under private)"),
     Option(KEY_ENGINES, (QUERY,), REPORT, "how many engines the delegate holds"),
     Option(KEY_BATCHES_SERVED, (QUERY,), REPORT, "batch sizes served and the engine that served each: 4:e0;9:e1"),
+    Option(KEY_HOST_WAITS, (QUERY,), REPORT, "calls that waited on the host for the GPU (a call with device I/O on "
+           "the caller's stream waits for nothing)"),
+    Option("cuda_graph_captures", (QUERY,), REPORT, "CUDA graphs captured"),
+    Option("cuda_graph_replays", (QUERY,), REPORT, "calls that replayed a captured CUDA graph"),
+    Option("cuda_graph_status", (QUERY,), REPORT, "why calls run without a graph (the first reason seen), else ok"),
+    Option("pinned_bytes", (QUERY,), REPORT, "pinned host bytes allocated for staging so far"),
     Option("init_ms", (QUERY,), REPORT, "duration of the last host-to-device initialization"),
 )
 BY_KEY: Dict[str, Option] = {option.key: option for option in OPTIONS}

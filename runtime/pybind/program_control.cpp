@@ -85,6 +85,9 @@ py::list program_delegate_reports(int64_t tag) {
     entry["host_bytes"] = report.host_bytes;
     entry[kOptionInitPolicy] = report.init_policy;
     entry[kOptionOutputBuffers] = report.output_buffers;
+    entry[kOptionHostStaging] = report.host_staging;
+    entry[kOptionCudaGraphs] = report.cuda_graphs;
+    entry[kOptionCudaGraphStatus] = report.cuda_graph_status;
     entry[kOptionWeightStreamingBudget] =
         report.has_budget() ? py::object(py::int_(report.budget_bytes)) : py::object(py::none());
     entry[kOptionWeightStreamingBudgetSource] = report.budget_source;
@@ -102,6 +105,11 @@ py::list program_delegate_reports(int64_t tag) {
     counters["d2h_bytes"] = c.d2h_bytes;
     counters["device_inputs"] = c.device_inputs;
     counters["device_outputs"] = c.device_outputs;
+    counters[kOptionHostWaits] = c.host_waits;
+    counters[kOptionCudaGraphCaptures] = c.graph_captures;
+    counters[kOptionCudaGraphReplays] = c.graph_replays;
+    counters["pinned_allocations"] = c.pinned_allocations;
+    counters[kOptionPinnedBytes] = c.pinned_bytes;
     entry["counters"] = counters;
     entry[kOptionExecutionMemory] = report.execution_memory;
     entry[kOptionExecutionMemoryBytes] = report.execution_memory_bytes;

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "../../backend/blob/delegate_blob.h"
 #include "../../backend/engines/engine_runtime_registry.h"
 #include "../../backend/common/error_report.h"
+#include "../../backend/execute/caller_stream.h"
 #include "../support/backend_option_list.h"
 #include "../support/method_calls.h"
 #include "../support/runtime_reporting.h"
@@ -210,10 +212,17 @@ class LoadedProgram {
   // inputs: as execute(); outputs: one (data_ptr, max_sizes, scalar_type,
   // device_index) per method output, device_index -1 for host memory; the
   // program must leave its outputs unplanned (exported with
-  // DevicePlanning(device_io=True)). Returns each output's final sizes. The
-  // caller keeps every buffer alive and unused until this returns; the
-  // delegate has finished all device work by then.
-  py::list execute_into(const std::string& method, const py::list& inputs, const py::list& outputs) {
+  // DevicePlanning(device_io=True)). Returns each output's final sizes.
+  // `stream` (a cudaStream_t as an int, or None): the call runs on it
+  // (CallerStreamGuard), and a call with device tensors only returns with
+  // its work enqueued there; without it the delegate has finished all device
+  // work when this returns. The caller keeps every buffer alive until then.
+  py::list execute_into(
+      const std::string& method, const py::list& inputs, const py::list& outputs, const py::object& stream) {
+    std::optional<uintptr_t> stream_handle;
+    if (!stream.is_none()) {
+      stream_handle = stream.cast<uintptr_t>();
+    }
     std::vector<TensorPtr> tensors;
     std::vector<EValue> values;
     to_method_inputs(inputs, tensors, values);
@@ -222,6 +231,10 @@ class LoadedProgram {
       output_tensors.push_back(tensor_from_tuple(item.cast<py::tuple>()));
     }
     std::vector<std::vector<int64_t>> sizes = locked([&] {
+      std::optional<CallerStreamGuard> on_stream;
+      if (stream_handle.has_value()) {
+        on_stream.emplace(reinterpret_cast<void*>(*stream_handle));
+      }
       for (size_t i = 0; i < output_tensors.size(); ++i) {
         const Error err = module_->set_output(method, EValue(output_tensors[i]), i);
         if (err != Error::Ok) {
@@ -456,7 +469,8 @@ PYBIND11_MODULE(_runtime, m) {
       .def("input_specs", &LoadedProgram::input_specs, py::arg("method"))
       .def("execute", &LoadedProgram::execute, py::arg("method"), py::arg("inputs"))
       .def("output_specs", &LoadedProgram::output_specs, py::arg("method"))
-      .def("execute_into", &LoadedProgram::execute_into, py::arg("method"), py::arg("inputs"), py::arg("outputs"))
+      .def("execute_into", &LoadedProgram::execute_into, py::arg("method"), py::arg("inputs"), py::arg("outputs"),
+           py::arg("stream") = py::none())
       .def_property_readonly("tag", &LoadedProgram::tag)
       .def("set_option", [](LoadedProgram& self, const py::dict& options) { set_program_options(self.tag(), options); },
            py::arg("options"))

@@ -39,6 +39,12 @@ std::string normalized(const DelegateOptions& options) {
   if (options.output_buffers.has_value()) {
     return output_buffer_policy_name(*options.output_buffers);
   }
+  if (options.host_staging.has_value()) {
+    return host_staging_name(*options.host_staging);
+  }
+  if (options.cuda_graphs.has_value()) {
+    return *options.cuda_graphs ? "1" : "0";
+  }
   if (options.execution_memory.has_value()) {
     return execution_memory_scope_name(*options.execution_memory);
   }

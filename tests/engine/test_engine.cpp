@@ -13,6 +13,7 @@
 #include <thread>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -43,6 +44,26 @@ std::atomic<int> g_memory_overlaps{0};
 std::atomic<int> g_runs_in_flight{0};
 std::atomic<int> g_max_runs_in_flight{0};
 std::atomic<uint64_t> g_next_engine_id{1};
+// Streams, pinned staging and graphs, as the delegate drives them.
+std::atomic<int> g_caller_stream_calls{0}; // use_stream with a caller's stream
+std::atomic<intptr_t> g_last_caller_stream{-1};
+std::atomic<int> g_pinned_copies{0}; // copies from or to pinned staging memory
+std::atomic<int> g_captures{0};
+std::atomic<int> g_replays{0};
+std::atomic<int> g_refuse_capture{0}; // a test makes capture_enqueue refuse
+std::mutex g_pinned_mutex;
+std::map<const char*, size_t> g_pinned; // live "pinned" host blocks and their sizes
+
+bool is_pinned(const void* pointer) {
+  const char* p = static_cast<const char*>(pointer);
+  std::lock_guard<std::mutex> lock(g_pinned_mutex);
+  auto it = g_pinned.upper_bound(p);
+  if (it == g_pinned.begin()) {
+    return false;
+  }
+  --it;
+  return p < it->first + it->second;
+}
 
 // Simulated device memory owned by one engine, freed with it.
 class DeviceBlock {
@@ -341,6 +362,7 @@ class TestEngine final : public Engine {
       return report_error(Error::MemoryAllocationFailed, "test engine: out of simulated device memory for the execution context");
     }
     has_context_ = true;
+    ++generation_;
     user_managed_ = memory == ContextMemory::kUserManaged;
     bound_memory_ = nullptr;
     bound_bytes_ = -1;
@@ -445,18 +467,99 @@ class TestEngine final : public Engine {
   }
 
   Error copy_to_device(void* device, const void* host, size_t nbytes) override {
+    g_pinned_copies += is_pinned(host) ? 1 : 0;
     return device_copy_from_host(device, host, nbytes)
         ? Error::Ok
         : report_error(Error::Internal, "test engine: copy_to_device target is not simulated device memory");
   }
 
   Error copy_to_host(void* host, const void* device, size_t nbytes) override {
+    g_pinned_copies += is_pinned(host) ? 1 : 0;
     return device_copy_to_host(host, device, nbytes)
         ? Error::Ok
         : report_error(Error::Internal, "test engine: copy_to_host source is not simulated device memory");
   }
 
+  Error use_stream(const CallerStream& stream) override {
+    if (stream.given) {
+      ++g_caller_stream_calls;
+      g_last_caller_stream = reinterpret_cast<intptr_t>(stream.handle);
+    }
+    return Error::Ok;
+  }
+
+  // "Pinned" host memory is plain host memory the engine tracks, so tests
+  // see which copies staged through it.
+  Result<void*> allocate_host(size_t nbytes) override {
+    void* pointer = std::malloc(nbytes == 0 ? 1 : nbytes);
+    if (pointer == nullptr) {
+      return Error::MemoryAllocationFailed;
+    }
+    std::lock_guard<std::mutex> lock(g_pinned_mutex);
+    g_pinned[static_cast<const char*>(pointer)] = nbytes == 0 ? 1 : nbytes;
+    return pointer;
+  }
+
+  void free_host(void* pointer) override {
+    {
+      std::lock_guard<std::mutex> lock(g_pinned_mutex);
+      g_pinned.erase(static_cast<const char*>(pointer));
+    }
+    std::free(pointer);
+  }
+
   Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) override {
+    return run(inputs, outputs, nullptr);
+  }
+
+  // Like a CUDA graph, a capture replays the addresses and execution memory
+  // it was captured with, whatever the call binds later: a delegate that
+  // replayed a graph for other bindings computes into the old tensors, and
+  // tests see it.
+  class Captured final : public CapturedEnqueue {
+   public:
+    Captured(TestEngine& engine, Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs, void* scratch)
+        : engine_(engine),
+          inputs_(inputs.begin(), inputs.end()),
+          outputs_(outputs.begin(), outputs.end()),
+          scratch_(scratch),
+          generation_(engine.generation_) {}
+    Error launch() override {
+      if (engine_.generation_ != generation_) {
+        return report_error(Error::Internal, "test engine: a graph of a released execution context was replayed");
+      }
+      ++g_replays;
+      return engine_.run({inputs_.data(), inputs_.size()}, {outputs_.data(), outputs_.size()}, &scratch_);
+    }
+
+   private:
+    TestEngine& engine_;
+    std::vector<DeviceTensor> inputs_;
+    std::vector<DeviceTensor> outputs_;
+    void* scratch_;
+    uint64_t generation_;
+  };
+
+  Result<std::unique_ptr<CapturedEnqueue>> capture_enqueue(
+      Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) override {
+    if (g_refuse_capture.load() != 0) {
+      return report_error(Error::NotSupported, "test engine: capture refused for this test");
+    }
+    Result<void*> scratch = execution_memory();
+    if (!scratch.ok()) {
+      return scratch.error();
+    }
+    ++g_captures;
+    return std::unique_ptr<CapturedEnqueue>(new Captured(*this, inputs, outputs, *scratch));
+  }
+
+  uint64_t context_generation() const override {
+    return generation_;
+  }
+
+  // One run on these bindings; `captured_scratch` (a replay) must still be
+  // the execution memory in force.
+  Error run(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs, void* const* captured_scratch) {
     if (!has_context_) {
       return report_error(Error::InvalidState, "test engine: run without an execution context");
     }
@@ -475,6 +578,9 @@ class TestEngine final : public Engine {
     Result<void*> scratch = execution_memory();
     if (!scratch.ok()) {
       return scratch.error();
+    }
+    if (captured_scratch != nullptr && *captured_scratch != *scratch) {
+      return report_error(Error::Internal, "test engine: a graph was replayed with other execution memory bound");
     }
     RunInFlight in_flight;
     // Claim the execution memory for this run, compute, then check nobody
@@ -599,6 +705,7 @@ class TestEngine final : public Engine {
   DeviceBlock activation_;
   int64_t budget_ = -1;
   bool has_context_ = false;
+  uint64_t generation_ = 0; // bumped per context, like the adapter's
 };
 
 class TestEngineRuntime final : public EngineRuntime {
@@ -674,6 +781,24 @@ int etrt_test_engine_max_runs_in_flight() {
 void etrt_test_engine_reset_run_tracking() {
   executorch_tensorrt::test_engine::g_memory_overlaps.store(0);
   executorch_tensorrt::test_engine::g_max_runs_in_flight.store(0);
+}
+int etrt_test_engine_caller_stream_calls() {
+  return executorch_tensorrt::test_engine::g_caller_stream_calls.load();
+}
+intptr_t etrt_test_engine_last_caller_stream() {
+  return executorch_tensorrt::test_engine::g_last_caller_stream.load();
+}
+int etrt_test_engine_pinned_copies() {
+  return executorch_tensorrt::test_engine::g_pinned_copies.load();
+}
+int etrt_test_engine_captures() {
+  return executorch_tensorrt::test_engine::g_captures.load();
+}
+int etrt_test_engine_replays() {
+  return executorch_tensorrt::test_engine::g_replays.load();
+}
+void etrt_test_engine_refuse_capture(int refuse) {
+  executorch_tensorrt::test_engine::g_refuse_capture.store(refuse);
 }
 void etrt_test_engine_set_device_count(int count) {
   executorch_tensorrt::test_engine::g_device_count.store(count);

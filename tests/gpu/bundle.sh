@@ -48,6 +48,19 @@ g++ -std=c++17 -O2 -shared -fPIC -fvisibility=hidden \
 # its contract checks and the CUDA call counter.
 bash "$here/trt_double/build.sh" "$out/double"
 
+# The C++ execute benchmark (bench/gpu_execute.py runs it): ExecuTorch's
+# Module, the delegate, and the double directly for its floor.
+trt_include=${TensorRT_ROOT:-$repo/../shared/third_party/tensorrt}/include
+g++ -std=c++17 -O2 \
+  -DC10_USING_CUSTOM_GENERATED_MACROS -DET_EVENT_TRACER_ENABLED -DET_USE_THREADPOOL \
+  -I"$repo/backend" -I"$repo/runtime" -I"$generated" -I"$et/include" -I"$et/include/executorch/runtime/core/portable_type/c10" \
+  -isystem "$trt_include" -I"$cuda/include" \
+  "$here/execute_bench.cpp" "$repo/runtime/support/backend_option_list.cpp" -o "$out/double/execute_bench" \
+  -L"$site/executorch_tensorrt/lib" -L"$et/lib" -L"$out/double" -L"$cuda/lib64" -Wl,--no-as-needed \
+  -lexecutorch_tensorrt_delegate -lexecutorch_kernels_optimized -lexecutorch_threadpool -lexecutorch \
+  -l:libnvinfer_lean.so.11 -lcudart -lpthread \
+  -Wl,-rpath,'$ORIGIN:$ORIGIN/../site/executorch_tensorrt/lib:$ORIGIN/../site/executorch/lib:$ORIGIN/../site/nvidia/cu13/lib'
+
 # GPU_RIG_PROGRAMS: a folder make_programs.py wrote before (export takes minutes).
 if [ -n "${GPU_RIG_PROGRAMS:-}" ]; then
   cp -r "$GPU_RIG_PROGRAMS" "$out/programs"

@@ -432,6 +432,110 @@ def device_io_batches() -> None:
         close(p.forward(*[t.cuda() for t in inputs]), expected, f"batch {inputs[0].shape[0]}")
 
 
+# ----------------------------------------------------------------- streams, graphs, pinned staging
+
+UNDER_SANITIZER = os.environ.get("GPU_RIG_SANITIZER") == "1"  # compute-sanitizer may serialize launches
+
+
+def counter(p, name: str) -> int:  # type: ignore[no-untyped-def]
+    return sum(s["counters"][name] for s in p.delegate_states)
+
+
+@check("python-device-io-callers-stream-returns-before-the-gpu")
+def callers_stream() -> None:
+    inputs, expected = case("scale_device_slow")
+    p = load(program("scale_device_slow"), device="cuda")
+    cuda_inputs = [t.cuda() for t in inputs]
+    close(p.forward(*cuda_inputs), expected, "torch's current stream")
+    waits = counter(p, "host_waits")
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        torch.cuda._sleep(50_000_000)  # the inputs below are written only after this
+        late = [t * 1.0 for t in cuda_inputs]
+        out = p.forward(*late)
+        busy = not side.query()
+    side.synchronize()
+    close(out, expected, "side stream, inputs written late in its order")
+    assert busy or UNDER_SANITIZER, "forward() returned only after the GPU had finished"
+    assert counter(p, "host_waits") == waits == 0, (waits, counter(p, "host_waits"))
+    out = p.run("forward", cuda_inputs, stream=side)
+    side.synchronize()
+    close(out, expected, "stream= argument")
+
+
+@check("cuda-graphs-replay-device-io")
+def graphs_device_io() -> None:
+    inputs, _ = case("io16_device")
+    p = load(program("io16_device"), device="cuda", reuse_outputs=True, backend_options={"cuda_graphs": True})
+    xs = [t.cuda() for t in inputs]
+    for call in range(6):
+        values = [torch.randn_like(t) for t in inputs]
+        for x, v in zip(xs, values):
+            x.copy_(v)
+        close(p.forward(*xs), [v * 2.0 + 1.0 for v in values], f"call {call}")
+    assert (counter(p, "cuda_graph_captures"), counter(p, "cuda_graph_replays")) == (1, 5), p.delegate_states[0]
+    assert p.get_option("cuda_graph_status") == {"cuda_graph_status": "ok"}
+    assert counter(p, "host_waits") == 0
+
+
+@check("cuda-graphs-shared-memory-offload-and-streaming-refused")
+def graphs_lifecycle() -> None:
+    inputs, expected = case("chain")
+    p = load(program("chain"), backend_options={"cuda_graphs": True})
+    for call in range(4):
+        close(p.forward(*inputs), expected, f"chain call {call}")
+    assert counter(p, "cuda_graph_captures") == 2 and counter(p, "cuda_graph_replays") == 2 * 3, p.delegate_states
+    p.offload()
+    for call in range(3):
+        close(p.forward(*inputs), expected, f"after offload, call {call}")
+    assert counter(p, "cuda_graph_captures") == 4, p.delegate_states
+    m_inputs, m_expected = case("mlp")
+    m = load(program("mlp"), backend_options={"cuda_graphs": True, "weight_streaming_budget": "4096"})
+    for call in range(3):
+        close(m.forward(*m_inputs), m_expected, f"streaming engine, call {call}")
+    status = m.get_option("cuda_graph_status")["cuda_graph_status"]
+    assert "weights stream" in status and counter(m, "cuda_graph_replays") == 0, status
+
+
+@check("pinned-staging-one-copy-each-way")
+def pinned_staging() -> None:
+    inputs, expected = case("io16")
+    assert CALLS.available, "CUDA call counter not preloaded"
+    for staging, copies in (("pinned", 1), ("pageable", len(inputs))):
+        p = load(program("io16"), backend_options={"host_staging": staging})
+        close(p.forward(*inputs), expected, staging)
+        before = CALLS.snapshot()
+        for _ in range(3):
+            close(p.forward(*inputs), expected, staging)
+        moved = CALLS.delta(before, CALLS.snapshot())
+        assert moved["h2d_copies"] == 3 * copies and moved["d2h_copies"] == 3 * copies, (staging, moved)
+        assert moved["mallocs"] == 0, (staging, moved)
+        assert (counter(p, "pinned_bytes") > 0) == (staging == "pinned"), p.delegate_states[0]["counters"]
+
+
+@check("shared-execution-memory-two-streams-without-host-waits")
+def shared_memory_two_streams() -> None:
+    inputs, expected = case("scale_device_slow")
+    programs = [load(program("scale_device_slow"), device="cuda", backend_options={"execution_memory": "process"})
+                for _ in range(2)]
+    streams = [torch.cuda.Stream() for _ in programs]
+    xs = [t.cuda() for t in inputs]
+    torch.cuda.synchronize()
+    overlaps = DOUBLE_LIB.overlaps()
+    outputs = []
+    for _ in range(6):
+        for p, s in zip(programs, streams):
+            with torch.cuda.stream(s):
+                outputs.append(p.forward(*xs))
+    torch.cuda.synchronize()
+    for out in outputs:
+        close(out, expected, "two streams")
+    pools = {s["pool"]["id"] for p in programs for s in p.delegate_states}
+    assert len(pools) == 1, pools
+    assert DOUBLE_LIB.overlaps() == overlaps, DOUBLE_LIB.overlaps() - overlaps
+    assert all(counter(p, "host_waits") == 0 for p in programs)
+
+
 # ----------------------------------------------------------------- bad input on the GPU path
 
 @check("bad-wrong-device-and-path")
@@ -489,8 +593,9 @@ CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "double": [double_loaded, contract_checks],
     "runner": RUNNER_CHECKS,
     "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
-                    shared_engines, shared_programs, batch_ranges, device_planning],
-    "python_device": [device_io, reuse_outputs, device_io_batches],
+                    shared_engines, shared_programs, batch_ranges, device_planning, pinned_staging, graphs_lifecycle],
+    "python_device": [device_io, reuse_outputs, device_io_batches, callers_stream, graphs_device_io,
+                      shared_memory_two_streams],
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],
     # Under compute-sanitizer: without filling the GPU (the tools hold device memory of their own).
     "bad_input_sanitized": [bad_device, bad_dtype_shape],

@@ -153,6 +153,11 @@ def main(out_dir: str) -> None:
             device_planning=DevicePlanning(device_io=True))
         # The bench's floor runs this plan through the double directly.
         (out / f"io{2 * count}.plan").write_bytes(plain.plans[-1])
+    # Device I/O whose every run holds the GPU 3 ms: calls that return
+    # before the GPU, and runs on two streams sharing execution memory.
+    slow_inputs = [torch.randn(1, IO_FEATURES) for _ in range(2)]
+    add("scale_device_slow", Scale(), slow_inputs, engine_builder="trt_double_slow",
+        device_planning=DevicePlanning(device_io=True))
     torch.save(cases, out / "cases.pt")
     print(f"wrote {len(cases)} programs to {out}")
 

@@ -53,7 +53,7 @@ for tool in "${tools[@]}"; do
   # shellcheck disable=SC2086
   sanitize "$tool contract" --tool $tool -- env TRT_DOUBLE_KERNELS_SERIALIZED=1 "$bundle/double/double_contract" gpu
   # shellcheck disable=SC2086
-  sanitize "$tool runner_python" --tool $tool -- env LD_PRELOAD="$counter" "$python" "$bundle/gpu_checks.py" \
+  sanitize "$tool runner_python" --tool $tool -- env GPU_RIG_SANITIZER=1 LD_PRELOAD="$counter" "$python" "$bundle/gpu_checks.py" \
     --only runner,python_host,python_device,bad_input_sanitized
 done
 

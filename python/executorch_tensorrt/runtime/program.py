@@ -214,12 +214,18 @@ class Program:
             self._specs[method] = self.input_specs(method)
         return self._specs[method]
 
-    def run(self, method: str, inputs: Sequence[Any]) -> List[Any]:
-        """Runs ``method`` on ``inputs`` (CPU tensors or scalars); returns new tensors."""
+    def run(self, method: str, inputs: Sequence[Any], stream: Optional["torch.cuda.Stream"] = None) -> List[Any]:
+        """Runs ``method`` on ``inputs`` (CPU tensors or scalars); returns new tensors.
+
+        ``stream`` (device="cuda" only): the CUDA stream to run on, by default
+        ``torch.cuda.current_stream()``.
+        """
         self.load_method(method)
         _check_call(method, inputs, self._input_specs(method))
         if self.device == "cuda":
-            return self._run_on_device(method, inputs)
+            return self._run_on_device(method, inputs, stream)
+        if stream is not None:
+            raise ValueError("stream= applies to device='cuda' programs; a CPU program returns finished tensors")
         keep_alive: List[torch.Tensor] = []
         native_inputs = [_to_native_input(v, keep_alive, i) for i, v in enumerate(inputs)]
         try:
@@ -228,25 +234,32 @@ class Program:
             raise DelegateError(str(err)) from None
         return [_to_torch_output(v, i) for i, v in enumerate(outputs)]
 
-    def _run_on_device(self, method: str, inputs: Sequence[Any]) -> List[Any]:
+    def _run_on_device(self, method: str, inputs: Sequence[Any], stream: Optional["torch.cuda.Stream"]) -> List[Any]:
         """device="cuda": CUDA tensors in, CUDA tensors out, bound zero-copy.
 
         The program must be exported with ``DevicePlanning(device_io=True)``
         (method inputs and outputs unplanned, on the device). CPU tensor inputs
-        are moved to the device first. Before the call, work queued on torch's
-        current stream is waited for (the delegate runs on its own stream:
-        ExecuTorch 1.5.1 passes backends no stream); when the call returns the
-        delegate's work is complete, so the outputs are ready on any stream.
+        are moved to the device first. The delegate runs on ``stream`` (torch's
+        current stream by default) and returns as soon as its work is enqueued
+        there: the outputs are ready in that stream's order, like the result
+        of any torch operation on it. Work on another stream that reads them
+        must wait for ``stream`` first (``other.wait_stream(stream)``).
         """
-        keep_alive: List[torch.Tensor] = []
-        native_inputs = [_to_device_input(v, keep_alive, i) for i, v in enumerate(inputs)]
-        outputs = self._output_buffers(method)
-        native_outputs = [(t.data_ptr(), list(t.shape), _SCALAR_TYPE_OF[t.dtype], _device_index(t)) for t in outputs]
-        torch.cuda.current_stream().synchronize()
-        try:
-            sizes = self._native.execute_into(method, native_inputs, native_outputs)
-        except RuntimeError as err:
-            raise DelegateError(str(err)) from None
+        if stream is None:
+            stream = torch.cuda.current_stream()
+        if not isinstance(stream, torch.cuda.Stream):
+            raise TypeError(f"stream must be a torch.cuda.Stream, got {type(stream).__name__}")
+        with torch.cuda.stream(stream):
+            # Copies of CPU inputs and new outputs are allocated on `stream`,
+            # so torch reuses their memory only after the delegate's work.
+            keep_alive: List[torch.Tensor] = []
+            native_inputs = [_to_device_input(v, keep_alive, i) for i, v in enumerate(inputs)]
+            outputs = self._output_buffers(method)
+            native_outputs = [(t.data_ptr(), list(t.shape), _SCALAR_TYPE_OF[t.dtype], _device_index(t)) for t in outputs]
+            try:
+                sizes = self._native.execute_into(method, native_inputs, native_outputs, stream.cuda_stream)
+            except RuntimeError as err:
+                raise DelegateError(str(err)) from None
         return [_narrow(buffer, shape) for buffer, shape in zip(outputs, sizes)]
 
     def _output_buffers(self, method: str) -> List[torch.Tensor]:

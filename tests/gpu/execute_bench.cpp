@@ -1,0 +1,232 @@
+// Execute-path cost in C++ (no Python in the loop), with TensorRT's runtime
+// REPLACED BY THE TEST DOUBLE (tests/gpu/trt_double; nothing here runs
+// TensorRT). Built by bundle.sh; bench/gpu_execute.py runs it:
+//   execute_bench PROGRAMS_DIR CALLS
+// For io16 (8 inputs, 8 outputs of [1, 256] float32; the double's plan for
+// it launches 16 elementwise kernels plus its 2 stamp kernels), per call:
+//   bare_graph_us   a bare loop of cudaGraphLaunch of the double's enqueueV3
+//                   of the same plan, captured once (the floor);
+//   plain_us        Module::execute of io16_device.pte on the caller's
+//                   stream (device I/O, cuda_graphs off);
+//   graph_us        the same with cuda_graphs on;
+//   host_pinned_us / host_pageable_us   io16.pte with host tensors,
+//                   host_staging pinned / pageable;
+// each the median of 5 runs of CALLS calls ending in one stream sync; and the
+// delegate's host waits per steady-state device-I/O call.
+
+#include <NvInferRuntime.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <executorch/extension/module/module.h>
+#include <executorch/extension/tensor/tensor_ptr_maker.h>
+#include <executorch/runtime/backend/backend_options_map.h>
+
+#include "backend_id.h"
+#include "common/error_report.h"
+#include "control/delegate_registry.h"
+#include "engines/engine_runtime_registry.h"
+#include "execute/caller_stream.h"
+#include "option_table.h"
+#include "support/backend_option_list.h"
+
+namespace {
+
+using executorch::extension::TensorPtr;
+using executorch::extension::module::Module;
+using executorch::runtime::EValue;
+using namespace executorch_tensorrt;
+
+constexpr int kTensors = 8; // inputs (and outputs) of io16
+constexpr int kFeatures = 256;
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "execute_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// Median µs per call of `calls` calls of `call`, then one sync of `stream`.
+double median_us(cudaStream_t stream, int calls, const std::function<void()>& call) {
+  for (int i = 0; i < 50; ++i) {
+    call();
+  }
+  cudaStreamSynchronize(stream);
+  std::vector<double> runs;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < calls; ++i) {
+      call();
+    }
+    cudaStreamSynchronize(stream);
+    runs.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / calls);
+  }
+  std::sort(runs.begin(), runs.end());
+  return runs[runs.size() / 2];
+}
+
+class Logger final : public nvinfer1::ILogger {
+  void log(Severity severity, const char* msg) noexcept override {
+    if (severity <= Severity::kERROR) {
+      std::fprintf(stderr, "double: %s\n", msg);
+    }
+  }
+};
+
+// The floor: the double's enqueueV3 of the same plan, captured once.
+double bare_graph_us(const std::string& plan_path, cudaStream_t stream, int calls) {
+  std::ifstream file(plan_path, std::ios::binary);
+  const std::string plan((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  Logger logger;
+  std::unique_ptr<nvinfer1::IRuntime> runtime(nvinfer1::createInferRuntime(logger));
+  std::unique_ptr<nvinfer1::ICudaEngine> engine(runtime->deserializeCudaEngine(plan.data(), plan.size()));
+  if (!engine) {
+    fail("the double refused " + plan_path);
+  }
+  std::unique_ptr<nvinfer1::IExecutionContext> context(
+      engine->createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kSTATIC));
+  std::vector<void*> buffers;
+  for (int i = 0; i < engine->getNbIOTensors(); ++i) {
+    const char* name = engine->getIOTensorName(i);
+    if (engine->getTensorIOMode(name) == nvinfer1::TensorIOMode::kINPUT) {
+      context->setInputShape(name, engine->getProfileShape(name, 0, nvinfer1::OptProfileSelector::kOPT));
+    }
+  }
+  for (int i = 0; i < engine->getNbIOTensors(); ++i) {
+    void* buffer = nullptr;
+    cudaMalloc(&buffer, kFeatures * sizeof(float));
+    cudaMemset(buffer, 0, kFeatures * sizeof(float));
+    buffers.push_back(buffer);
+    context->setTensorAddress(engine->getIOTensorName(i), buffer);
+  }
+  context->enqueueV3(stream); // warm-up, as the delegate does before capturing
+  cudaStreamSynchronize(stream);
+  cudaStream_t capture = nullptr;
+  cudaStreamCreateWithFlags(&capture, cudaStreamNonBlocking);
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  cudaStreamBeginCapture(capture, cudaStreamCaptureModeThreadLocal);
+  context->enqueueV3(capture);
+  cudaStreamEndCapture(capture, &graph);
+  if (graph == nullptr || cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) {
+    fail("capturing the double's enqueueV3 failed");
+  }
+  const double us = median_us(stream, calls, [&] { cudaGraphLaunch(exec, stream); });
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(capture);
+  for (void* b : buffers) {
+    cudaFree(b);
+  }
+  return us;
+}
+
+std::unique_ptr<Module> load(const std::string& path, BackendOptionList& options) {
+  executorch::runtime::LoadBackendOptionsMap map;
+  if (!options.empty() && map.set_options(kBackendId, options.view()) != executorch::runtime::Error::Ok) {
+    fail("backend options refused");
+  }
+  auto module = std::make_unique<Module>(path, Module::LoadMode::Mmap);
+  if (module->load(map) != executorch::runtime::Error::Ok || module->load_method("forward") != executorch::runtime::Error::Ok) {
+    fail("loading " + path + ": " + last_error_message());
+  }
+  return module;
+}
+
+struct Program {
+  std::unique_ptr<Module> module;
+  std::vector<TensorPtr> inputs;
+  std::vector<TensorPtr> outputs;
+  std::vector<EValue> values;
+};
+
+// io16 with its I/O on the device (caller memory) or on the host.
+Program make(const std::string& path, bool device, BackendOptionList options) {
+  Program p;
+  p.module = load(path, options);
+  const auto type = executorch::aten::ScalarType::Float;
+  const auto where = device ? executorch::aten::Device(executorch::aten::DeviceType::CUDA, 0)
+                            : executorch::aten::Device(executorch::aten::DeviceType::CPU);
+  for (int i = 0; i < 2 * kTensors; ++i) {
+    void* data = nullptr;
+    if (device) {
+      cudaMalloc(&data, kFeatures * sizeof(float));
+      cudaMemset(data, 0, kFeatures * sizeof(float));
+    } else {
+      data = std::calloc(kFeatures, sizeof(float));
+    }
+    TensorPtr t = executorch::extension::from_blob(data, {1, kFeatures}, type, where);
+    (i < kTensors ? p.inputs : p.outputs).push_back(t);
+  }
+  for (const TensorPtr& t : p.inputs) {
+    p.values.emplace_back(t);
+  }
+  if (device) {
+    for (int i = 0; i < kTensors; ++i) {
+      if (p.module->set_output("forward", EValue(p.outputs[i]), i) != executorch::runtime::Error::Ok) {
+        fail("binding output " + std::to_string(i) + " of " + path);
+      }
+    }
+  }
+  return p;
+}
+
+void run(Program& p) {
+  auto result = p.module->execute("forward", p.values);
+  if (!result.ok()) {
+    fail(std::string("execute failed: ") + last_error_message());
+  }
+}
+
+uint64_t host_waits() {
+  uint64_t total = 0;
+  for (const DelegateReport& report : delegate_reports(std::nullopt)) {
+    total += report.counters.host_waits;
+  }
+  return total;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    fail("usage: execute_bench PROGRAMS_DIR CALLS");
+  }
+  const std::string dir = argv[1];
+  const int calls = std::atoi(argv[2]);
+  (void)engine_runtime_for(Flavour::kTensorRT); // registers ExecuTorch's CUDA DeviceAllocator
+  cudaStream_t stream = nullptr;
+  cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+  const double floor = bare_graph_us(dir + "/io16.plan", stream, calls);
+
+  BackendOptionList graphs_on;
+  graphs_on.add_bool(kOptionCudaGraphs, true);
+  Program plain = make(dir + "/io16_device.pte", true, BackendOptionList());
+  Program graphed = make(dir + "/io16_device.pte", true, graphs_on);
+  BackendOptionList pinned, pageable;
+  pinned.add_string(kOptionHostStaging, "pinned");
+  pageable.add_string(kOptionHostStaging, "pageable");
+  Program host_pinned = make(dir + "/io16.pte", false, pinned);
+  Program host_pageable = make(dir + "/io16.pte", false, pageable);
+
+  CallerStreamGuard on_stream(stream);
+  const double plain_us = median_us(stream, calls, [&] { run(plain); });
+  const uint64_t waits_before = host_waits();
+  const double graph_us = median_us(stream, calls, [&] { run(graphed); });
+  const double waits_per_call = static_cast<double>(host_waits() - waits_before) / (calls * 5 + 50);
+  const double pinned_us = median_us(stream, calls, [&] { run(host_pinned); });
+  const double pageable_us = median_us(stream, calls, [&] { run(host_pageable); });
+  std::printf(
+      "bare_graph_us=%.2f plain_us=%.2f graph_us=%.2f host_pinned_us=%.2f host_pageable_us=%.2f "
+      "device_io_host_waits_per_call=%.3f\n",
+      floor, plain_us, graph_us, pinned_us, pageable_us, waits_per_call);
+  return 0;
+}
