@@ -394,7 +394,8 @@ size_t DelegateExecutor::plan_staging() {
 
 // Host inputs go to the device through the pinned mirror when there is
 // one: each is copied into it on the host, then ONE asynchronous copy moves
-// them all (plan_staging() lays the staged inputs out first, contiguously),
+// them all (plan_staging() lays the staged inputs out first, contiguously;
+// the alignment padding between them was zeroed when the mirror was made),
 // where pageable staging makes one synchronous copy per tensor.
 Error DelegateExecutor::stage_in(Engine& engine, const StagingBuffer& staging) {
   for (size_t i = 0; i < inputs_.size(); ++i) {
@@ -495,12 +496,18 @@ bool DelegateExecutor::stages_host_tensors() const {
 // the call may return with its work in flight. On any failure after work
 // was enqueued, still wait, so nothing writes into ExecuTorch's tensors or
 // the staging buffer after execute() returns.
-Error DelegateExecutor::run(Engine& engine, uint32_t profile, const void* execution_memory, EventTracer* tracer) {
+Error DelegateExecutor::run(Engine& engine, uint32_t profile, const ExecutionMemoryLease& memory, EventTracer* tracer) {
   const CallerStream caller = current_caller_stream();
   Error err = engine.use_stream(caller);
+  // The previous user of a shared pool's memory may still be running on its
+  // stream: this call's stream waits for it (an event, no host wait).
+  if (err == Error::Ok && memory.previous_user() != nullptr) {
+    err = engine.order_after(*memory.previous_user());
+  }
   if (err != Error::Ok) {
     return err;
   }
+  const void* execution_memory = memory.memory();
   Result<StagingBuffer> staging = staging_.begin_call(engine, plan_staging(), counters_);
   if (!staging.ok()) {
     return staging.error();
@@ -568,7 +575,7 @@ Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args, EventT
     }
   }
   record_batch(slot);
-  return run(engine, slot.profile, lease->memory.memory(), tracer);
+  return run(engine, slot.profile, lease->memory, tracer);
 }
 
 } // namespace executorch_tensorrt

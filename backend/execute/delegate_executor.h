@@ -127,7 +127,7 @@ class DelegateExecutor {
   Error bind_output(size_t index, executorch::runtime::EValue* arg);
   Error check_device(const char* role, const TensorSpec& spec, size_t index, const executorch::aten::Tensor& tensor) const;
   size_t plan_staging();
-  Error run(Engine& engine, uint32_t profile, const void* execution_memory, executorch::runtime::EventTracer* tracer);
+  Error run(Engine& engine, uint32_t profile, const ExecutionMemoryLease& memory, executorch::runtime::EventTracer* tracer);
   Error stage_in(Engine& engine, const StagingBuffer& staging);
   Error stage_out(Engine& engine, const StagingBuffer& staging);
   void finish_stage_out(const StagingBuffer& staging);

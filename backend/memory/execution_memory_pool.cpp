@@ -89,20 +89,14 @@ Result<ExecutionMemoryLease> ExecutionMemoryPool::lease(Engine& member) {
   if (err != Error::Ok) {
     return err;
   }
-  if (last_runner_ != nullptr && last_runner_ != &member) {
-    // The previous member's run may still be in flight on its stream.
-    err = member.order_after(*last_runner_);
-    if (err != Error::Ok) {
-      return err;
-    }
-  }
   err = member.bind_execution_memory(memory_, capacity_);
   if (err != Error::Ok) {
     return err;
   }
+  const Engine* previous = last_runner_ != &member ? last_runner_ : nullptr;
   last_runner_ = &member;
   ++leases_;
-  return ExecutionMemoryLease(std::move(lock), memory_);
+  return ExecutionMemoryLease(std::move(lock), memory_, previous);
 }
 
 Error ExecutionMemoryPool::reserve(Engine& member) {

@@ -14,8 +14,8 @@
 // bound to a context only under an ExecutionMemoryLease, and the lease holds
 // the pool's lock while the run it was taken for is enqueued. A run may still
 // be in flight on the GPU when its lease goes (a call on the caller's stream
-// returns without a host wait), so a lease handed to another member first
-// orders that member's stream after the previous member's work
+// returns without a host wait), so a lease handed to another member names
+// the previous one, and the run orders its stream after that member's work
 // (Engine::order_after, an event: no host wait). Members on different
 // streams or threads are thereby serialized; engines that must be free to
 // overlap (programs running concurrently under the `program` scope) are in
@@ -53,13 +53,20 @@ class ExecutionMemoryLease {
   const void* memory() const {
     return memory_;
   }
+  // The member that used the memory before this run, when it was another:
+  // its work may still be in flight, so this run's stream must be ordered
+  // after it (Engine::order_after) once the run's stream is chosen.
+  const Engine* previous_user() const {
+    return previous_user_;
+  }
 
  private:
   friend class ExecutionMemoryPool;
-  ExecutionMemoryLease(std::unique_lock<std::mutex> lock, const void* memory)
-      : lock_(std::move(lock)), memory_(memory) {}
+  ExecutionMemoryLease(std::unique_lock<std::mutex> lock, const void* memory, const Engine* previous_user)
+      : lock_(std::move(lock)), memory_(memory), previous_user_(previous_user) {}
   std::unique_lock<std::mutex> lock_;
   const void* memory_ = nullptr;
+  const Engine* previous_user_ = nullptr;
 };
 
 // What a pool holds now, for reports.

@@ -1,6 +1,7 @@
 #include "memory/staging_buffers.h"
 
 #include <cstdlib>
+#include <cstring>
 
 #include "common/error_report.h"
 
@@ -60,9 +61,16 @@ Result<StagingBuffer> StagingBuffers::begin_call(Engine& engine, size_t needed, 
     // stage from the tensors' own memory, slower but correct.
     Result<void*> mirror = engine.allocate_host(size);
     if (mirror.ok()) {
-      next.host = static_cast<char*>(*mirror);
-      ++counters.pinned_allocations;
-      counters.pinned_bytes += size;
+      // Calls copy whole regions, alignment padding included: zero it on
+      // both sides once, so no copy ever reads memory nobody wrote.
+      std::memset(*mirror, 0, size);
+      if (engine.copy_to_device(next.device, *mirror, size) == Error::Ok) {
+        next.host = static_cast<char*>(*mirror);
+        ++counters.pinned_allocations;
+        counters.pinned_bytes += size;
+      } else {
+        engine.free_host(*mirror);
+      }
     }
   }
   // The buffer replaced may still be read by the previous call's work only

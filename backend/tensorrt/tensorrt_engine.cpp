@@ -1,5 +1,7 @@
 #include "tensorrt/tensorrt_engine.h"
 
+#include <algorithm>
+
 #include "common/error_report.h"
 
 namespace executorch_tensorrt {
@@ -170,6 +172,14 @@ Error TensorRTEngine::infer_output_shapes(
     }
     active_profile_ = static_cast<int32_t>(profile);
   }
+  // The same shapes as the last call on this context (the steady state):
+  // TensorRT would redo its shape inference for nothing.
+  if (shapes_cached_ && cached_profile_ == profile &&
+      std::equal(input_shapes.begin(), input_shapes.end(), cached_input_shapes_.begin(), cached_input_shapes_.end())) {
+    std::copy(cached_output_shapes_.begin(), cached_output_shapes_.end(), output_shapes.begin());
+    return Error::Ok;
+  }
+  shapes_cached_ = false;
   logger_.clear_last_error();
   for (size_t i = 0; i < input_names_.size(); ++i) {
     nvinfer1::Dims dims{};
@@ -204,6 +214,10 @@ Error TensorRTEngine::infer_output_shapes(
       shape.dims[d] = dims.d[d];
     }
   }
+  cached_profile_ = profile;
+  cached_input_shapes_.assign(input_shapes.begin(), input_shapes.end());
+  cached_output_shapes_.assign(output_shapes.begin(), output_shapes.end());
+  shapes_cached_ = true;
   return Error::Ok;
 }
 

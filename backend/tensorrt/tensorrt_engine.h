@@ -105,6 +105,14 @@ class TensorRTEngine final : public Engine {
   CudaEvent work_done_; // after the last work enqueued, on whichever stream
   CudaEvent order_event_; // for order_after
   uint64_t context_generation_ = 0; // bumped by create_execution_context
+  // The last call's shapes on this context (infer_output_shapes).
+  bool shapes_cached_ = false;
+  uint32_t cached_profile_ = 0;
+  std::vector<Shape> cached_input_shapes_;
+  std::vector<Shape> cached_output_shapes_;
+  // The execution memory bound now (bind_execution_memory).
+  void* bound_memory_ = nullptr;
+  int64_t bound_bytes_ = 0;
 };
 
 // Reports a failed CUDA call with its error string and returns `code`.

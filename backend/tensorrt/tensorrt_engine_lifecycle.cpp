@@ -73,6 +73,7 @@ Error TensorRTEngine::create_execution_context(ContextMemory memory) {
   // A new context starts on profile 0, with no memory bound; graphs of the
   // old one are stale.
   ++context_generation_;
+  shapes_cached_ = false;
   active_profile_ = 0;
   user_managed_ = user_managed;
   memory_bound_ = false;
@@ -98,6 +99,9 @@ Error TensorRTEngine::bind_execution_memory(void* memory, int64_t bytes) {
         static_cast<long long>(bytes),
         static_cast<long long>(execution_memory_bytes()));
   }
+  if (memory_bound_ && memory == bound_memory_ && bytes == bound_bytes_) {
+    return Error::Ok; // already this context's memory (every run of a pool's only member)
+  }
   ScopedDevice device(device_index_);
   if (device.status() != cudaSuccess) {
     return device_failure(device_index_, device);
@@ -112,6 +116,8 @@ Error TensorRTEngine::bind_execution_memory(void* memory, int64_t bytes) {
         Error::Internal, "TensorRT refused the execution memory: %s", logger_.take_last_error().c_str());
   }
   memory_bound_ = true;
+  bound_memory_ = memory;
+  bound_bytes_ = bytes;
   return Error::Ok;
 }
 
@@ -124,6 +130,7 @@ void TensorRTEngine::release_execution_context() {
   wait_for_work();
   context_.reset();
   memory_bound_ = false;
+  shapes_cached_ = false;
 }
 
 bool TensorRTEngine::has_execution_context() const {

@@ -482,11 +482,14 @@ def graphs_device_io() -> None:
 def graphs_lifecycle() -> None:
     inputs, expected = case("chain")
     p = load(program("chain"), backend_options={"cuda_graphs": True})
-    for call in range(4):
+    # Deferred engines: the second joins the shared pool at the first call and
+    # grows it, so the first delegate's key settles from the second call on.
+    for call in range(6):
         close(p.forward(*inputs), expected, f"chain call {call}")
-    assert counter(p, "cuda_graph_captures") == 2 and counter(p, "cuda_graph_replays") == 2 * 3, p.delegate_states
+    replays = [s["counters"]["cuda_graph_replays"] for s in p.delegate_states]
+    assert counter(p, "cuda_graph_captures") == 2 and min(replays) >= 3, p.delegate_states
     p.offload()
-    for call in range(3):
+    for call in range(4):
         close(p.forward(*inputs), expected, f"after offload, call {call}")
     assert counter(p, "cuda_graph_captures") == 4, p.delegate_states
     m_inputs, m_expected = case("mlp")

@@ -246,20 +246,24 @@ class Program:
         must wait for ``stream`` first (``other.wait_stream(stream)``).
         """
         if stream is None:
-            stream = torch.cuda.current_stream()
+            return self._run_on_stream(method, inputs, torch.cuda.current_stream())
         if not isinstance(stream, torch.cuda.Stream):
             raise TypeError(f"stream must be a torch.cuda.Stream, got {type(stream).__name__}")
         with torch.cuda.stream(stream):
-            # Copies of CPU inputs and new outputs are allocated on `stream`,
-            # so torch reuses their memory only after the delegate's work.
-            keep_alive: List[torch.Tensor] = []
-            native_inputs = [_to_device_input(v, keep_alive, i) for i, v in enumerate(inputs)]
-            outputs = self._output_buffers(method)
-            native_outputs = [(t.data_ptr(), list(t.shape), _SCALAR_TYPE_OF[t.dtype], _device_index(t)) for t in outputs]
-            try:
-                sizes = self._native.execute_into(method, native_inputs, native_outputs, stream.cuda_stream)
-            except RuntimeError as err:
-                raise DelegateError(str(err)) from None
+            return self._run_on_stream(method, inputs, stream)
+
+    def _run_on_stream(self, method: str, inputs: Sequence[Any], stream: "torch.cuda.Stream") -> List[Any]:
+        # `stream` is torch's current stream here: copies of CPU inputs and new
+        # outputs are allocated on it, so torch reuses their memory only after
+        # the delegate's work.
+        keep_alive: List[torch.Tensor] = []
+        native_inputs = [_to_device_input(v, keep_alive, i) for i, v in enumerate(inputs)]
+        outputs = self._output_buffers(method)
+        native_outputs = [(t.data_ptr(), list(t.shape), _SCALAR_TYPE_OF[t.dtype], _device_index(t)) for t in outputs]
+        try:
+            sizes = self._native.execute_into(method, native_inputs, native_outputs, stream.cuda_stream)
+        except RuntimeError as err:
+            raise DelegateError(str(err)) from None
         return [_narrow(buffer, shape) for buffer, shape in zip(outputs, sizes)]
 
     def _output_buffers(self, method: str) -> List[torch.Tensor]:
