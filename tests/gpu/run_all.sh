@@ -6,7 +6,8 @@
 # here runs TensorRT): the double's contract checks, the C++ runner
 # (Module) and the Python loader (host and torch CUDA tensors) checks, the
 # same under compute-sanitizer memcheck (leak check), racecheck, synccheck
-# and initcheck, then bench/gpu_execute.py. Last line:
+# and initcheck (with the C++ execute benchmark's paths), then
+# bench/gpu_execute.py. Last line:
 #   gpu_checks=N failed=M sanitizer_errors=K
 set -uo pipefail
 bundle=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +56,10 @@ for tool in "${tools[@]}"; do
   # shellcheck disable=SC2086
   sanitize "$tool runner_python" --tool $tool -- env GPU_RIG_SANITIZER=1 LD_PRELOAD="$counter" "$python" "$bundle/gpu_checks.py" \
     --only runner,python_host,python_device,bad_input_sanitized
+  # The benchmark's own paths (caller's stream, graphs, pinned staging), a
+  # few calls each: its figures come from code that is clean under the tool.
+  # shellcheck disable=SC2086
+  sanitize "$tool execute_bench" --tool $tool -- "$bundle/double/execute_bench" "$bundle/programs" 20
 done
 
 echo "== bench/gpu_execute.py (TensorRT replaced by the test double)"
