@@ -1,5 +1,6 @@
 #include "options/delegate_options.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <string>
@@ -58,7 +59,28 @@ const char* policy_value_text(const std::string& key) {
   if (key == kOptionOutputBuffers) {
     return kOutputBufferPolicyChoices;
   }
+  if (key == kOptionExecutionContexts) {
+    return "an int or decimal text, 1..16";
+  }
   return key == kOptionExecutionMemory ? kExecutionMemoryScopeChoices : nullptr;
+}
+
+// execution_contexts as a number: in the table's range.
+Error read_execution_contexts(Error kind, const char* where, long long value, const std::string& shown, const char* fix,
+                              DelegateOptions& options) {
+  if (value < kOptionExecutionContextsMinimum || value > kOptionExecutionContextsMaximum) {
+    return report_error(
+        kind,
+        "%s %s=%s is out of range: give %lld..%lld execution contexts per engine%s",
+        where,
+        kOptionExecutionContexts,
+        shown.c_str(),
+        static_cast<long long>(kOptionExecutionContextsMinimum),
+        static_cast<long long>(kOptionExecutionContextsMaximum),
+        fix);
+  }
+  options.execution_contexts = static_cast<uint32_t>(value);
+  return Error::Ok;
 }
 
 // A policy given as text: one grammar for compile specs and backend options.
@@ -84,6 +106,16 @@ Error read_policy_text(
     }
     options.weight_streaming_budget = parsed.bytes;
     return Error::Ok;
+  }
+  if (key == kOptionExecutionContexts) {
+    // The table's decimal grammar: 0 or [1-9][0-9]*, at most two digits here.
+    const bool decimal = size >= 1 && size <= 2 && (size == 1 || text[0] != '0') &&
+        std::all_of(text, text + size, [](char c) { return c >= '0' && c <= '9'; });
+    const std::string shown = printable_quoted(text, size);
+    if (!decimal) {
+      return report_error(kind, "%s %s=%s is not a decimal count 1..16%s", where, kOptionExecutionContexts, shown.c_str(), fix);
+    }
+    return read_execution_contexts(kind, where, std::stoll(std::string(text, size)), shown, fix, options);
   }
   auto choice = [&](const char* name, const auto& names, const char* choices, auto& field) {
     return read_choice(kind, where, name, names, choices, text, size, fix, field);
@@ -118,6 +150,9 @@ DelegateOptions merge_options(const DelegateOptions& higher, const DelegateOptio
   if (higher.execution_memory.has_value()) {
     merged.execution_memory = higher.execution_memory;
   }
+  if (higher.execution_contexts.has_value()) {
+    merged.execution_contexts = higher.execution_contexts;
+  }
   return merged;
 }
 
@@ -127,6 +162,8 @@ PoliciesInForce resolve_policies(const DelegateOptions& overrides, const Delegat
   policies.init_policy = merged.init_policy.value_or(kDefaultInitPolicy);
   policies.output_buffers = merged.output_buffers.value_or(kDefaultOutputBufferPolicy);
   policies.execution_memory = merged.execution_memory.value_or(kDefaultExecutionMemoryScope);
+  policies.execution_contexts =
+      merged.execution_contexts.value_or(static_cast<uint32_t>(kOptionExecutionContextsDefault));
   if (overrides.weight_streaming_budget.has_value()) {
     policies.budget = {overrides.weight_streaming_budget, BudgetSource::kLoadOption};
   } else if (baked.weight_streaming_budget.has_value()) {
@@ -197,6 +234,12 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
       // An empty value is what a templated deployment config produces
       // when the budget is unset; treat it as "not given".
       request.notes += std::string(where) + " " + kOptionWeightStreamingBudget + " is empty and was ignored. ";
+    } else if (key == kOptionExecutionContexts && int_value != nullptr) {
+      const Error err = read_execution_contexts(
+          Error::InvalidArgument, where, *int_value, std::to_string(*int_value), "", request.options);
+      if (err != Error::Ok) {
+        return err;
+      }
     } else if (key == kOptionOffload) {
       if (bool_value == nullptr) {
         return wrong_type(where, option.key, "a bool");
@@ -209,7 +252,7 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
       request.program = *int_value;
     } else if (const char* expected = policy_value_text(key)) {
       if (text == nullptr) {
-        const bool choice = key != kOptionWeightStreamingBudget;
+        const bool choice = key != kOptionWeightStreamingBudget && key != kOptionExecutionContexts;
         return wrong_type(where, option.key, ((choice ? "a string: " : "") + std::string(expected)).c_str());
       }
       const Error err = read_policy_text(Error::InvalidArgument, where, key, text, text_size, "", request.options);

@@ -29,6 +29,7 @@ struct DelegateOptions {
   std::optional<InitPolicy> init_policy;
   std::optional<OutputBufferPolicy> output_buffers;
   std::optional<ExecutionMemoryScope> execution_memory;
+  std::optional<uint32_t> execution_contexts; // fixed at load: not a set_option
 };
 
 // Fields of `higher` win over those of `lower`.
@@ -42,6 +43,8 @@ struct PoliciesInForce {
   InitPolicy init_policy = kDefaultInitPolicy;
   OutputBufferPolicy output_buffers = kDefaultOutputBufferPolicy;
   ExecutionMemoryScope execution_memory = kDefaultExecutionMemoryScope;
+  // Execution contexts per engine: how many calls may run at once.
+  uint32_t execution_contexts = static_cast<uint32_t>(kOptionExecutionContextsDefault);
   BudgetRequest budget; // the explicit budget and where it came from, if any
 };
 

@@ -141,6 +141,11 @@ py::list program_delegate_reports(int64_t tag) {
       batches.append(served);
     }
     entry[kOptionBatchesServed] = batches;
+    entry[kOptionExecutionContexts] = report.execution_contexts;
+    entry[kOptionContextsInUse] = report.contexts_in_use;
+    entry[kOptionContextsInUsePeak] = report.contexts_in_use_peak;
+    entry[kOptionContextsCreated] = report.contexts_created;
+    entry["lane_pools"] = report.lane_pool_ids;
     out.append(entry);
   }
   return out;

@@ -55,5 +55,5 @@ else
   PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" "$python" "$here/make_programs.py" "$out/programs"
 fi
 cp "$here/run_all.sh" "$here/gpu_checks.py" "$out/"
-cp "$repo/bench/gpu_execute.py" "$out/bench/"
+cp "$repo/bench/gpu_execute.py" "$repo/bench/gpu_threads.py" "$out/bench/"
 du -sh "$out"
