@@ -21,6 +21,7 @@ import torch
 
 from threads import run_threads as _run_threads
 from memory_programs import ADD_ONE_INPUTS, STREAMING, AddOne, MemoryModel, MemoryTestBuilder, registered
+from memory_programs import export_engine_chain_program
 
 from executorch_tensorrt.runtime import DelegateError, load
 
@@ -47,6 +48,7 @@ def programs(tmp_path_factory: pytest.TempPathFactory, test_engine) -> Dict[str,
         "overlapping": _export(out, "overlapping", OVERLAPPING, execution_contexts=THREADS),
         "slow": _export(out, "slow", SLOW),
         "streaming": _export(out, "streaming", STREAMING),
+        "chain": export_engine_chain_program(out, (4096, 8192), name="slow_chain", run_delay_us=1000),
     }
 
 
@@ -79,10 +81,28 @@ def test_four_contexts_run_four_calls_at_once_on_one_engine(engine, programs, sc
     assert state["contexts_in_use_peak"] == THREADS and state["contexts_in_use"] == 0
     assert state["counters"]["executes"] == THREADS * 25
     # Lanes that run at once never draw on the same pool.
-    assert len(state["lane_pools"]) == (0 if scope == "private" else THREADS)
-    assert len(set(state["lane_pools"])) == len(state["lane_pools"])
+    ids = [pool["id"] for pool in state["lane_pools"]]
+    assert len(ids) == (0 if scope == "private" else THREADS) and len(set(ids)) == len(ids)
     assert program.get_option("execution_contexts", "contexts_created") == {
         "execution_contexts": str(THREADS), "contexts_created": str(THREADS)}
+
+
+def test_each_method_instance_keeps_to_its_own_lane_and_pool(engine, programs) -> None:
+    """Two delegates (engines around a CPU op): a call of method instance i
+    runs on lane i of both, so lane i's pool serves instance i alone and its
+    runs never wait for another instance's."""
+    program = load(programs["chain"], backend_options={"execution_contexts": THREADS})
+    x = torch.tensor([[-3.0, -1.0, 0.0], [1.0, 2.0, 3.0]])
+    expected = torch.sigmoid(x + 1.0) + 2.0
+    failures = _run_threads(THREADS, lambda t: sum(not torch.allclose(program.forward(x)[0], expected) for _ in range(15)))
+    assert failures == [0] * THREADS
+    states = program.delegate_states
+    assert len(states) == 2
+    for lane in range(THREADS):
+        # Both delegates' lane k draw on one pool (one instance runs them in turn).
+        assert len({s["lane_pools"][lane]["id"] for s in states}) == 1
+    assert [p["waits"] for p in states[0]["lane_pools"]] == [0] * THREADS
+    assert engine.etrt_test_engine_memory_overlaps() == 0
 
 
 def test_one_context_never_overlaps(engine, programs) -> None:

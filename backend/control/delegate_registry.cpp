@@ -101,7 +101,7 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
   report.output_buffers = output_buffer_policy_name(policies.output_buffers);
   report.counters = delegate.counters();
   report.execution_contexts = delegate.engines.lanes();
-  report.lane_pool_ids = delegate.engines.lane_pool_ids();
+  report.lane_pools = delegate.engines.lane_pool_reports();
   report.execution_memory = execution_memory_scope_name(policies.execution_memory);
   report.pool = delegate.engines.pool_report();
   report.batches_served = delegate.batches_served();

@@ -56,7 +56,7 @@ struct DelegateReport {
   uint32_t contexts_in_use = 0; // calls running when the report began
   uint32_t contexts_in_use_peak = 0; // the most at once since load
   uint32_t contexts_created = 0; // execution contexts that exist, over engines and lanes
-  std::vector<uint64_t> lane_pool_ids; // each lane's shared pool (empty under private)
+  std::vector<ExecutionMemoryPoolReport> lane_pools; // each lane's shared pool (empty under private)
 
   // False before a deferred engine resolved its budget, and for engines
   // that cannot stream: then there is no budget to show.

@@ -6,6 +6,7 @@ namespace executorch_tensorrt {
 namespace {
 
 thread_local int64_t t_program_tag = 0;
+thread_local int32_t t_method_instance = -1;
 std::atomic<int64_t> g_next_tag{1};
 
 } // namespace
@@ -20,6 +21,18 @@ ProgramTagScope::ProgramTagScope(int64_t tag) : previous_(t_program_tag) {
 
 ProgramTagScope::~ProgramTagScope() {
   t_program_tag = previous_;
+}
+
+int32_t current_method_instance() {
+  return t_method_instance;
+}
+
+MethodInstanceScope::MethodInstanceScope(int32_t instance) : previous_(t_method_instance) {
+  t_method_instance = instance;
+}
+
+MethodInstanceScope::~MethodInstanceScope() {
+  t_method_instance = previous_;
 }
 
 int64_t new_program_tag() {

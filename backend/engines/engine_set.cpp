@@ -140,14 +140,14 @@ std::optional<ExecutionMemoryPoolReport> EngineSet::pool_report() const {
   return pools_[0]->report();
 }
 
-std::vector<uint64_t> EngineSet::lane_pool_ids() const {
-  std::vector<uint64_t> ids;
+std::vector<ExecutionMemoryPoolReport> EngineSet::lane_pool_reports() const {
+  std::vector<ExecutionMemoryPoolReport> reports;
   for (const auto& pool : pools_) {
     if (pool) {
-      ids.push_back(pool->report().id);
+      reports.push_back(pool->report());
     }
   }
-  return ids;
+  return reports;
 }
 
 } // namespace executorch_tensorrt

@@ -65,8 +65,8 @@ class EngineSet final : public EngineSource {
   }
   // Lane 0's pool, if any.
   std::optional<ExecutionMemoryPoolReport> pool_report() const;
-  // Each lane's pool id (empty under private).
-  std::vector<uint64_t> lane_pool_ids() const;
+  // Each lane's pool (empty under private).
+  std::vector<ExecutionMemoryPoolReport> lane_pool_reports() const;
 
  private:
   class LaneSource final : public EngineSource {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "control/program_tag.h"
+
 namespace executorch_tensorrt {
 
 LoadedDelegate::LoadedDelegate(
@@ -28,6 +30,13 @@ LoadedDelegate::~LoadedDelegate() {
 }
 
 uint32_t LoadedDelegate::take_lane(std::unique_lock<std::mutex>& lock) {
+  // The method instance's own lane, when the host says which it runs.
+  const int32_t instance = current_method_instance();
+  if (instance >= 0) {
+    const uint32_t lane = static_cast<uint32_t>(instance) % static_cast<uint32_t>(lanes.size());
+    lock = std::unique_lock<std::mutex>(lanes[lane]->mutex);
+    return lane;
+  }
   for (uint32_t lane = 0; lane < lanes.size(); ++lane) {
     std::unique_lock<std::mutex> attempt(lanes[lane]->mutex, std::try_to_lock);
     if (attempt.owns_lock()) {

@@ -66,7 +66,8 @@ struct LoadedDelegate {
     policies = resolve_policies(option_overrides, baked_options);
   }
 
-  // Runs one call on a free lane (the first free one, so a program called
+  // Runs one call on the lane of the calling method instance
+  // (MethodInstanceScope), else on the first free lane (so a program called
   // from one thread only ever uses lane 0), waiting for one when all are
   // busy.
   Error execute(Span<executorch::runtime::EValue*> args, executorch::runtime::EventTracer* tracer);

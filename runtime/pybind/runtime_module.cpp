@@ -147,7 +147,7 @@ class LoadedProgram {
       if (!loaded.ok()) {
         raise_error("loading " + path + " as an ExecuTorch program", loaded.error());
       }
-      instances_.push_back(std::make_unique<Instance>(std::move(*loaded)));
+      instances_.push_back(std::make_unique<Instance>(std::move(*loaded), static_cast<int32_t>(i)));
     }
   }
 
@@ -320,8 +320,9 @@ class LoadedProgram {
 
   // One loaded copy of the program (a Module) and the lock its calls hold.
   struct Instance {
-    explicit Instance(CheckedModule loaded) : program(std::move(loaded)) {}
+    Instance(CheckedModule loaded, int32_t position) : program(std::move(loaded)), index(position) {}
     CheckedModule program;
+    const int32_t index; // its lane in the delegates it shares (MethodInstanceScope)
     std::mutex mutex;
   };
 
@@ -387,6 +388,7 @@ class LoadedProgram {
     // Delegates initialized by this work (methods load lazily) belong to
     // this program.
     ProgramTagScope tag_scope(tag_);
+    MethodInstanceScope instance_scope(instance.index);
     return work(instance);
   }
 

@@ -395,7 +395,10 @@ def execution_contexts() -> None:
         assert DOUBLE_LIB.overlaps() == overlaps, f"{DOUBLE_LIB.overlaps() - overlaps} runs shared execution memory"
         for state in p.delegate_states:
             assert state["execution_contexts"] == 4 and state["contexts_created"] == 4, state
-            assert len(set(state["lane_pools"])) == len(state["lane_pools"]) == 4, state["lane_pools"]
+            ids = [pool["id"] for pool in state["lane_pools"]]
+            assert len(set(ids)) == len(ids) == 4, state["lane_pools"]
+            # Method instance i runs on lane i: its pool never waits for another instance.
+            assert all(pool["waits"] == 0 for pool in state["lane_pools"]), state["lane_pools"]
             assert 1 <= state["contexts_in_use_peak"] <= 4, state
         del p
         gc.collect()
