@@ -11,28 +11,20 @@ std::atomic<int64_t> g_next_tag{1};
 
 } // namespace
 
+int64_t& program_tag_slot() {
+  return t_program_tag;
+}
+
+int32_t& method_instance_slot() {
+  return t_method_instance;
+}
+
 int64_t current_program_tag() {
   return t_program_tag;
 }
 
-ProgramTagScope::ProgramTagScope(int64_t tag) : previous_(t_program_tag) {
-  t_program_tag = tag;
-}
-
-ProgramTagScope::~ProgramTagScope() {
-  t_program_tag = previous_;
-}
-
 int32_t current_method_instance() {
   return t_method_instance;
-}
-
-MethodInstanceScope::MethodInstanceScope(int32_t instance) : previous_(t_method_instance) {
-  t_method_instance = instance;
-}
-
-MethodInstanceScope::~MethodInstanceScope() {
-  t_method_instance = previous_;
 }
 
 int64_t new_program_tag() {

@@ -10,19 +10,35 @@
 
 namespace executorch_tensorrt {
 
+// Sets a thread-local `slot` for a scope and restores its previous value.
+template <typename T>
+class ThreadValueScope {
+ public:
+  ThreadValueScope(T& slot, T value) : slot_(slot), previous_(slot) {
+    slot_ = value;
+  }
+  ~ThreadValueScope() {
+    slot_ = previous_;
+  }
+  ThreadValueScope(const ThreadValueScope&) = delete;
+  ThreadValueScope& operator=(const ThreadValueScope&) = delete;
+
+ private:
+  T& slot_;
+  const T previous_;
+};
+
+// The calling thread's own values (for the scopes below).
+int64_t& program_tag_slot();
+int32_t& method_instance_slot();
+
 // 0: untagged (programs loaded by hosts that do not tag).
 int64_t current_program_tag();
 
 // Sets the loading thread's tag for its lifetime, restoring the previous one.
-class ProgramTagScope {
+class ProgramTagScope : ThreadValueScope<int64_t> {
  public:
-  explicit ProgramTagScope(int64_t tag);
-  ~ProgramTagScope();
-  ProgramTagScope(const ProgramTagScope&) = delete;
-  ProgramTagScope& operator=(const ProgramTagScope&) = delete;
-
- private:
-  int64_t previous_;
+  explicit ProgramTagScope(int64_t tag) : ThreadValueScope(program_tag_slot(), tag) {}
 };
 
 // A new tag, unique in this process (fits ExecuTorch's 32-bit int options).
@@ -39,15 +55,9 @@ int32_t current_method_instance();
 
 // Sets the calling thread's method instance for its lifetime, restoring the
 // previous one.
-class MethodInstanceScope {
+class MethodInstanceScope : ThreadValueScope<int32_t> {
  public:
-  explicit MethodInstanceScope(int32_t instance);
-  ~MethodInstanceScope();
-  MethodInstanceScope(const MethodInstanceScope&) = delete;
-  MethodInstanceScope& operator=(const MethodInstanceScope&) = delete;
-
- private:
-  int32_t previous_;
+  explicit MethodInstanceScope(int32_t instance) : ThreadValueScope(method_instance_slot(), instance) {}
 };
 
 } // namespace executorch_tensorrt
