@@ -71,7 +71,7 @@ def main() -> int:
     parser.add_argument("--io", choices=("device", "host"), default="device")
     args = parser.parse_args()
     sys.path.insert(0, str(args.bundle / "site"))
-    from executorch_tensorrt.option_table import KEY_EXECUTION_CONTEXTS
+    from executorch_tensorrt.option_table import KEY_CONTEXTS_CREATED, KEY_CONTEXTS_IN_USE_PEAK, KEY_EXECUTION_CONTEXTS
     from executorch_tensorrt.runtime import load
 
     programs = args.bundle / "programs"
@@ -89,7 +89,7 @@ def main() -> int:
         rates[threads] = calls_per_second(lambda: program.forward(*call_inputs), threads, args.calls, args.reps)
         (state,) = program.delegate_states
         print(f"{threads} thread(s), execution_contexts={contexts}: {rates[threads]:.0f} calls/s "
-              f"(contexts created {state['contexts_created']}, at most {state['contexts_in_use_peak']} calls at once)")
+              f"(contexts created {state[KEY_CONTEXTS_CREATED]}, at most {state[KEY_CONTEXTS_IN_USE_PEAK]} calls at once)")
         del program
     print(f"TensorRT replaced by the test double; {args.io} I/O, 2 float32 [1, 256] tensors, median of "
           f"{args.reps} x {args.calls} calls per thread")

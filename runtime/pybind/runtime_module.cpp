@@ -260,7 +260,8 @@ class LoadedProgram {
  private:
   py::list tensor_specs(const std::string& method, bool outputs) {
     // Scalar type -1 marks a non-tensor value until the GIL is back.
-    const auto specs = locked_instance(*instances_.front(), [&](Instance& held) {
+    // Every instance has the same method metadata: any free one answers.
+    const auto specs = locked([&](Instance& held) {
       auto meta = held.program.module->method_meta(method);
       if (!meta.ok()) {
         raise_error("reading method '" + method + "'", meta.error());

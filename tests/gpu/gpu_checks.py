@@ -388,7 +388,8 @@ def execution_contexts() -> None:
     engine's, the streamed weights each context's scratch."""
     for name in ("mlp", "chain_slow"):
         inputs, expected = case(name)
-        p = load(program(name), backend_options={"execution_contexts": 4})
+        # eager: every lane's context exists from load (under deferred, a lane no call reached has none).
+        p = load(program(name), backend_options={"execution_contexts": 4, "init_policy": "eager"})
         overlaps = DOUBLE_LIB.overlaps()
         wrong = run_threads(4, lambda t: [close(p.forward(*inputs), expected, f"{name} thread {t}") for _ in range(20)])
         assert not wrong, wrong[:2]
