@@ -5,6 +5,7 @@
 
 #include "control/delegate_control.h"
 #include "engines/delegate_init.h"
+#include "engines/delegate_sharing.h"
 #include "control/delegate_registry.h"
 #include "common/error_report.h"
 
@@ -68,15 +69,16 @@ Error TensorRTBackend::execute(
     return report_error(Error::InvalidState, "execute() called without an initialized delegate");
   }
   auto* loaded = static_cast<LoadedDelegate*>(handle);
-  return guarded("execute()", [&] {
-    std::lock_guard<std::mutex> lock(loaded->mutex);
-    return loaded->executor.execute(loaded->engines, args, context.event_tracer());
-  });
+  return guarded("execute()", [&] { return loaded->execute(args, context.event_tracer()); });
 }
 
 void TensorRTBackend::destroy(DelegateHandle* handle) const {
   auto* loaded = static_cast<LoadedDelegate*>(handle);
   if (loaded == nullptr) {
+    return;
+  }
+  // Instances of a shared delegate (delegate_sharing.h) go with the last.
+  if (!leave_shared_delegate(loaded)) {
     return;
   }
   // Unregistering waits for a set_option/get_option visiting it.

@@ -31,12 +31,14 @@ function(ettrt_add_delegate_library target adapter_target)
     ${ETTRT_BACKEND_DIR}/engines/deferred_engine.cpp
     ${ETTRT_BACKEND_DIR}/engines/delegate_init.cpp
     ${ETTRT_BACKEND_DIR}/engines/delegate_metadata.cpp
+    ${ETTRT_BACKEND_DIR}/engines/delegate_sharing.cpp
     ${ETTRT_BACKEND_DIR}/engines/engine_compatibility.cpp
     ${ETTRT_BACKEND_DIR}/engines/engine_loader.cpp
     ${ETTRT_BACKEND_DIR}/engines/engine_runtime_registry.cpp
     ${ETTRT_BACKEND_DIR}/engines/engine_set.cpp
     ${ETTRT_BACKEND_DIR}/execute/caller_stream.cpp
     ${ETTRT_BACKEND_DIR}/execute/cuda_graph_cache.cpp
+    ${ETTRT_BACKEND_DIR}/engines/loaded_delegate.cpp
     ${ETTRT_BACKEND_DIR}/execute/delegate_executor.cpp
     ${ETTRT_BACKEND_DIR}/memory/execution_memory_pool.cpp
     ${ETTRT_BACKEND_DIR}/memory/staging_buffers.cpp

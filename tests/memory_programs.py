@@ -25,6 +25,7 @@ class MemoryModel:
     automatic_budget: Optional[int] = None
     activation: int = 0
     run_delay_us: int = 0  # how long each run holds its execution memory
+    run_rendezvous: int = 0  # runs wait (once) until this many run at once on the engine
 
     def directives(self) -> str:
         lines = [f"weights {self.weights}", f"streamable {self.streamable}", f"activation {self.activation}"]
@@ -32,6 +33,8 @@ class MemoryModel:
             lines.append(f"automatic_budget {self.automatic_budget}")
         if self.run_delay_us:
             lines.append(f"run_delay_us {self.run_delay_us}")
+        if self.run_rendezvous:
+            lines.append(f"run_rendezvous {self.run_rendezvous}")
         return "\n".join(lines) + "\n"
 
 

@@ -11,14 +11,14 @@ import os
 import subprocess
 import threading
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import pytest
 import torch
 
 from native_build import DELEGATE_TESTS
-
-JOIN_TIMEOUT_S = 120
+from threads import JOIN_TIMEOUT_S
+from threads import run_threads as _run_threads
 
 
 def _add_relu_is_right(program, seed: int) -> bool:
@@ -26,27 +26,6 @@ def _add_relu_is_right(program, seed: int) -> bool:
     y = torch.full((2, 3), float(seed % 5) - 2)
     relu, twice = program.forward(x, y)
     return torch.equal(relu, torch.relu(x + y)) and torch.equal(twice, x * 2)
-
-
-def _run_threads(count: int, body: Callable[[int], int]) -> List[int]:
-    """Runs body(i) on `count` threads; returns each thread's failure count."""
-    failures = [-1] * count
-    errors: List[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            failures[index] = body(index)
-        except BaseException as err:  # noqa: BLE001  (reported below)
-            errors.append(err)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT_S)
-        assert not thread.is_alive(), f"a thread did not finish in {JOIN_TIMEOUT_S} s (deadlock?)"
-    assert errors == []
-    return failures
 
 
 def test_many_threads_execute_one_program(test_engine, test_programs: Dict[str, Path]) -> None:

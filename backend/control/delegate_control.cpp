@@ -17,18 +17,18 @@ using executorch::runtime::kMaxOptionValueLength;
 using executorch::runtime::Span;
 
 Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& request) {
-  std::lock_guard<std::mutex> lock(delegate.mutex);
   const DelegateOptions& wanted = request.options;
+  if (wanted.execution_contexts.has_value()) {
+    return report_error(
+        Error::InvalidArgument,
+        "set_option: %s is fixed when the program is loaded; load it again with the new value",
+        kOptionExecutionContexts);
+  }
+  AllLanesLock lock(delegate.lanes);
   delegate.update_policies(wanted);
   const PoliciesInForce& now = delegate.policies;
-  if (wanted.output_buffers.has_value()) {
-    delegate.executor.set_output_buffer_policy(now.output_buffers);
-  }
-  if (wanted.host_staging.has_value()) {
-    delegate.executor.set_host_staging(now.host_staging);
-  }
-  if (wanted.cuda_graphs.has_value()) {
-    delegate.executor.set_cuda_graphs(now.cuda_graphs);
+  if (wanted.output_buffers.has_value() || wanted.host_staging.has_value() || wanted.cuda_graphs.has_value()) {
+    delegate.apply_executor_policies();
   }
   if (wanted.weight_streaming_budget.has_value()) {
     Error err = delegate.engines.reapply_budget(now.budget);
@@ -56,7 +56,7 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
   }
   if (request.offload) {
     // The staging buffers came from the engines about to be destroyed.
-    delegate.executor.release_device_buffers();
+    delegate.release_device_buffers();
     return delegate.engines.offload();
   }
   return Error::Ok;
@@ -149,6 +149,18 @@ std::optional<std::string> query_value(const char* key, const DelegateReport& re
   }
   if (std::strcmp(key, kOptionPinnedBytes) == 0) {
     return std::to_string(report.counters.pinned_bytes);
+  }
+  if (std::strcmp(key, kOptionExecutionContexts) == 0) {
+    return std::to_string(report.execution_contexts);
+  }
+  if (std::strcmp(key, kOptionContextsInUse) == 0) {
+    return std::to_string(report.contexts_in_use);
+  }
+  if (std::strcmp(key, kOptionContextsInUsePeak) == 0) {
+    return std::to_string(report.contexts_in_use_peak);
+  }
+  if (std::strcmp(key, kOptionContextsCreated) == 0) {
+    return std::to_string(report.contexts_created);
   }
   if (std::strcmp(key, kOptionInitMs) == 0) {
     char buffer[32];

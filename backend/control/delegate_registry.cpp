@@ -59,9 +59,12 @@ std::string ranges_text(const EngineMetadata& metadata) {
 } // namespace
 
 DelegateReport report_delegate(LoadedDelegate& delegate) {
-  std::lock_guard<std::mutex> lock(delegate.mutex);
-  const PoliciesInForce& policies = delegate.policies;
   DelegateReport report;
+  // Read before waiting for the calls in flight, which the lock below does.
+  report.contexts_in_use = delegate.calls_in_flight.load();
+  AllLanesLock lock(delegate.lanes);
+  report.contexts_in_use_peak = delegate.calls_in_flight_peak.load();
+  const PoliciesInForce& policies = delegate.policies;
   report.program_tag = delegate.program_tag;
   EngineState most_advanced = EngineState::kHost;
   bool budget_taken = false;
@@ -80,6 +83,7 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
     }
     report.last_init_ms = std::max(report.last_init_ms, status.last_init_ms);
     report.initializations += status.initializations;
+    report.contexts_created += status.contexts;
     EngineReport engine;
     engine.state = engine_state_name(status.state);
     engine.device_bytes = status.device_bytes;
@@ -95,13 +99,15 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
   report.state = engine_state_name(most_advanced);
   report.init_policy = init_policy_name(policies.init_policy);
   report.output_buffers = output_buffer_policy_name(policies.output_buffers);
-  report.counters = delegate.executor.counters();
+  report.counters = delegate.counters();
   report.host_staging = host_staging_name(policies.host_staging);
   report.cuda_graphs = policies.cuda_graphs;
-  report.cuda_graph_status = delegate.executor.cuda_graph_status();
+  report.cuda_graph_status = delegate.cuda_graph_status();
+  report.execution_contexts = delegate.engines.lanes();
+  report.lane_pools = delegate.engines.lane_pool_reports();
   report.execution_memory = execution_memory_scope_name(policies.execution_memory);
   report.pool = delegate.engines.pool_report();
-  report.batches_served = delegate.executor.batches_served();
+  report.batches_served = delegate.batches_served();
   return report;
 }
 

@@ -55,6 +55,11 @@ struct DelegateReport {
   std::optional<ExecutionMemoryPoolReport> pool; // when drawing on a shared pool
   std::vector<EngineReport> engines;
   std::vector<DelegateExecutor::BatchServed> batches_served;
+  uint32_t execution_contexts = 1; // lanes: calls that may run at once
+  uint32_t contexts_in_use = 0; // calls running when the report began
+  uint32_t contexts_in_use_peak = 0; // the most at once since load
+  uint32_t contexts_created = 0; // execution contexts that exist, over engines and lanes
+  std::vector<ExecutionMemoryPoolReport> lane_pools; // each lane's shared pool (empty under private)
 
   // False before a deferred engine resolved its budget, and for engines
   // that cannot stream: then there is no budget to show.

@@ -6,20 +6,25 @@ namespace executorch_tensorrt {
 namespace {
 
 thread_local int64_t t_program_tag = 0;
+thread_local int32_t t_method_instance = -1;
 std::atomic<int64_t> g_next_tag{1};
 
 } // namespace
+
+int64_t& program_tag_slot() {
+  return t_program_tag;
+}
+
+int32_t& method_instance_slot() {
+  return t_method_instance;
+}
 
 int64_t current_program_tag() {
   return t_program_tag;
 }
 
-ProgramTagScope::ProgramTagScope(int64_t tag) : previous_(t_program_tag) {
-  t_program_tag = tag;
-}
-
-ProgramTagScope::~ProgramTagScope() {
-  t_program_tag = previous_;
+int32_t current_method_instance() {
+  return t_method_instance;
 }
 
 int64_t new_program_tag() {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -68,58 +69,81 @@ struct EngineStatus {
   // draws it from a pool); -1 while no engine exists to ask.
   int64_t execution_memory_bytes = -1;
   bool pooled = false; // the context draws on a shared pool
+  uint32_t contexts = 0; // execution contexts that exist now, over the lanes
 };
 
-// Not thread-safe: the owning delegate serializes every call with its mutex.
+// The engine's state is shared by its lanes (option `execution_contexts`):
+// lane 0 runs on the deserialized engine, lane k > 0 on a sharer of it
+// (Engine::share_engine()) with its own context and stream, made at the
+// lane's first call. acquire() may be called from several threads at once
+// for DIFFERENT lanes (each caller holds its lane); every other member only
+// while the caller holds every lane of the owning delegate.
 class DeferredEngine final {
  public:
-  // `budget` is the one in force at init (PoliciesInForce::budget).
-  DeferredEngine(const EngineMetadata& metadata, HostEngineBytes bytes, const BudgetRequest& budget);
-  // Leaves the execution memory pool before the engine goes.
+  // `budget` is the one in force at init (PoliciesInForce::budget); `lanes`
+  // >= 1.
+  DeferredEngine(const EngineMetadata& metadata, HostEngineBytes bytes, const BudgetRequest& budget, uint32_t lanes = 1);
+  // Leaves the execution memory pools before the engine goes.
   ~DeferredEngine();
   DeferredEngine(const DeferredEngine&) = delete;
   DeferredEngine& operator=(const DeferredEngine&) = delete;
 
-  // Brings the engine to kDevice (a no-op when it is there). A failure leaves
-  // the engine where it was, so the next call tries again.
-  Result<Engine*> acquire();
+  // Brings the engine to kDevice with a context for `lane` (a no-op when it
+  // has one). A failure leaves the engine where it was, so the next call
+  // tries again.
+  Result<Engine*> acquire(uint32_t lane = 0);
 
   // kHost -> kDeserialized (used by init() for eager and deferred_context).
   Error deserialize();
 
-  // Frees the context and the engine, keeping the engine as host bytes.
+  // Frees every context and the engine, keeping the engine as host bytes.
   Error offload();
 
-  // A new budget in force. When an engine exists its context is recreated
-  // under it; otherwise it applies at the next initialization.
+  // A new budget in force. When an engine exists, the contexts that exist
+  // are recreated under it; otherwise it applies at the next initialization.
   Error reapply_budget(const BudgetRequest& budget);
 
-  // Where the execution context gets its memory: `pool` (user-managed
-  // memory, shared), or its own when null. A context that exists is
-  // recreated under the new choice.
-  Error use_execution_memory(ExecutionMemoryPool* pool);
-  ExecutionMemoryPool* execution_memory_pool() const {
-    return pool_;
+  // Where each lane's execution context gets its memory: `pools[lane]`
+  // (user-managed memory, shared), or its own when null; one entry per
+  // lane. A context that exists is recreated under the new choice.
+  Error use_execution_memory(const std::vector<ExecutionMemoryPool*>& pools);
+  ExecutionMemoryPool* execution_memory_pool(uint32_t lane = 0) const {
+    return lanes_[lane].pool;
+  }
+  uint32_t lanes() const {
+    return static_cast<uint32_t>(lanes_.size());
   }
 
   EngineStatus status() const;
 
  private:
-  Error apply_budget_and_create_context();
-  // Leaves the pool (waiting for a run in flight on it), then frees the
-  // context.
-  void release_context();
+  struct Lane {
+    std::unique_ptr<Engine> engine; // lane 0: the deserialized engine; others: its sharers
+    ExecutionMemoryPool* pool = nullptr; // kept alive by the owning EngineSet
+  };
+
+  Error deserialize_locked();
+  // Resolves and applies the budget (only while no lane has a context: it is
+  // the engine's), then creates `lane`'s context.
+  Error apply_budget_and_create_context(uint32_t lane);
+  // Leaves the lane's pool (waiting for a run in flight on it), then frees
+  // its context.
+  void release_context(uint32_t lane);
+  void release_contexts();
+  bool has_context(uint32_t lane) const;
+  uint32_t contexts() const;
 
   const EngineMetadata& metadata_;
   HostEngineBytes host_bytes_;
-  std::unique_ptr<Engine> engine_;
+  std::vector<Lane> lanes_;
   BudgetRequest requested_budget_;
   BudgetDecision budget_;
   bool budget_resolved_ = false;
   std::optional<int64_t> applied_budget_; // what the live engine has
-  ExecutionMemoryPool* pool_ = nullptr; // kept alive by the owning EngineSet
   double last_init_ms_ = 0.0;
   uint32_t initializations_ = 0;
+  // Held by acquire(): lanes may bring up the shared engine concurrently.
+  mutable std::mutex mutex_;
 };
 
 } // namespace executorch_tensorrt

@@ -7,6 +7,7 @@
 
 #include "blob/delegate_blob.h"
 #include "control/delegate_registry.h"
+#include "engines/delegate_sharing.h"
 #include "common/error_report.h"
 #include "control/program_tag.h"
 
@@ -82,6 +83,18 @@ Result<LoadedDelegate*> create_delegate(
   if (!load.ok()) {
     return load.error();
   }
+  // Another instance of this method (execution_contexts > 1) may have
+  // loaded the same delegate: join it, sharing its engines and lanes.
+  std::optional<DelegateShareKey> share_key;
+  if (resolve_policies(*load, *baked).execution_contexts > 1) {
+    share_key = DelegateShareKey{
+        current_program_tag(), blob_fingerprint(processed->data(), processed->size()), processed->size(),
+        options_identity(*load)};
+    if (LoadedDelegate* shared = join_shared_delegate(*share_key)) {
+      processed->Free();
+      return shared;
+    }
+  }
   // The engine bytes stay in ExecuTorch's buffer (moved, not copied) until
   // the last engine in it is deserialized.
   auto buffer = std::make_shared<FreeableBuffer>(std::move(*processed));
@@ -101,7 +114,7 @@ Result<LoadedDelegate*> create_delegate(
     return report_error(Error::MemoryAllocationFailed, "out of host memory creating the delegate");
   }
   {
-    std::lock_guard<std::mutex> lock(delegate->mutex);
+    AllLanesLock lock(delegate->lanes);
     Error err = initialize_now(*delegate);
     if (err != Error::Ok) {
       return err;
@@ -115,6 +128,9 @@ Result<LoadedDelegate*> create_delegate(
       execution_memory_scope_name(delegate->policies.execution_memory),
       static_cast<long long>(delegate->program_tag));
   register_live_delegate(delegate.get());
+  if (share_key.has_value()) {
+    offer_shared_delegate(*share_key, delegate.get());
+  }
   return delegate.release();
 }
 

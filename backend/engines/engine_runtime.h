@@ -146,6 +146,18 @@ class Engine {
   virtual int64_t device_bytes() const {
     return 0;
   }
+  // A second Engine over this same deserialized engine, for calls that run
+  // at once (option `execution_contexts`): the weights on the device are
+  // shared, not copied; it has its own stream and no execution context yet
+  // (create_execution_context() makes its own). The weight-streaming budget
+  // belongs to the engine, so it is one value for every sharer: the delegate
+  // sets it only while no sharer has a context. A sharer's device_bytes()
+  // counts only its own context memory (the weights are the original's).
+  // Sharers and the original may be destroyed in any order. NotSupported
+  // (the default): the runtime runs one call per engine at a time.
+  virtual Result<std::unique_ptr<Engine>> share_engine() {
+    return Error::NotSupported;
+  }
   // The engine as bytes deserialize() accepts, so it can be released from the
   // device and brought back later (offload) after the blob was freed.
   virtual Result<std::vector<uint8_t>> serialize() const {

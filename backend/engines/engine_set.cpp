@@ -10,40 +10,60 @@ EngineSet::EngineSet(
     const PoliciesInForce& policies,
     uint64_t program)
     : metadata_(metadata), program_(program) {
-  pool_ = pool_for(policies.execution_memory);
+  const uint32_t lanes = policies.execution_contexts < 1 ? 1 : policies.execution_contexts;
+  for (uint32_t lane = 0; lane < lanes; ++lane) {
+    lane_sources_.push_back(std::make_unique<LaneSource>(*this, lane));
+  }
+  pools_ = pools_for(policies.execution_memory);
   engines_.reserve(bytes.size());
   for (size_t e = 0; e < bytes.size(); ++e) {
-    engines_.push_back(std::make_unique<DeferredEngine>(metadata_.engines[e], std::move(bytes[e]), policies.budget));
-    // No context exists yet, so this only records where it will draw from.
-    (void)engines_.back()->use_execution_memory(pool_.get());
+    engines_.push_back(
+        std::make_unique<DeferredEngine>(metadata_.engines[e], std::move(bytes[e]), policies.budget, lanes));
+    // No context exists yet, so this only records where they will draw from.
+    (void)engines_.back()->use_execution_memory(pool_pointers());
   }
 }
 
-std::shared_ptr<ExecutionMemoryPool> EngineSet::pool_for(ExecutionMemoryScope scope) const {
-  if (scope == ExecutionMemoryScope::kPrivate) {
-    return nullptr;
+std::vector<std::shared_ptr<ExecutionMemoryPool>> EngineSet::pools_for(ExecutionMemoryScope scope) const {
+  std::vector<std::shared_ptr<ExecutionMemoryPool>> pools;
+  for (uint32_t lane = 0; lane < lanes(); ++lane) {
+    const std::optional<ExecutionMemoryPoolKey> key = lane_pool_key(
+        scope, program_, metadata_.io.device_index, static_cast<uint8_t>(metadata_.io.flavour), lane);
+    pools.push_back(key.has_value() ? execution_memory_pool_for(*key) : nullptr);
   }
-  ExecutionMemoryPoolKey key;
-  key.scope = scope;
-  key.owner = scope == ExecutionMemoryScope::kProgram ? program_ : 0;
-  key.device_index = metadata_.io.device_index;
-  key.flavour = static_cast<uint8_t>(metadata_.io.flavour);
-  return execution_memory_pool_for(key);
+  return pools;
 }
 
-Result<EngineLease> EngineSet::acquire(uint32_t index) {
-  if (index >= engines_.size()) {
+static std::vector<ExecutionMemoryPool*> pointers_of(const std::vector<std::shared_ptr<ExecutionMemoryPool>>& pools) {
+  std::vector<ExecutionMemoryPool*> pointers;
+  for (const auto& pool : pools) {
+    pointers.push_back(pool.get());
+  }
+  return pointers;
+}
+
+std::vector<ExecutionMemoryPool*> EngineSet::pool_pointers() const {
+  return pointers_of(pools_);
+}
+
+Result<EngineLease> EngineSet::acquire(uint32_t index, uint32_t lane) {
+  if (index >= engines_.size() || lane >= lanes()) {
     return report_error(
-        Error::InvalidArgument, "internal: engine %u asked of a delegate with %zu engines", index, engines_.size());
+        Error::InvalidArgument,
+        "internal: engine %u lane %u asked of a delegate with %zu engines and %u lanes",
+        index,
+        lane,
+        engines_.size(),
+        lanes());
   }
-  Result<Engine*> engine = engines_[index]->acquire();
+  Result<Engine*> engine = engines_[index]->acquire(lane);
   if (!engine.ok()) {
     return engine.error();
   }
   EngineLease lease;
   lease.engine = *engine;
-  if (pool_) {
-    Result<ExecutionMemoryLease> memory = pool_->lease(**engine);
+  if (ExecutionMemoryPool* pool = pools_[lane].get()) {
+    Result<ExecutionMemoryLease> memory = pool->lease(**engine);
     if (!memory.ok()) {
       return memory.error();
     }
@@ -53,17 +73,25 @@ Result<EngineLease> EngineSet::acquire(uint32_t index) {
 }
 
 Error EngineSet::acquire_all() {
-  Engine* member = nullptr;
-  for (auto& engine : engines_) {
-    Result<Engine*> acquired = engine->acquire();
-    if (!acquired.ok()) {
-      return acquired.error();
+  for (uint32_t lane = 0; lane < lanes(); ++lane) {
+    Engine* member = nullptr;
+    for (auto& engine : engines_) {
+      Result<Engine*> acquired = engine->acquire(lane);
+      if (!acquired.ok()) {
+        return acquired.error();
+      }
+      member = *acquired;
     }
-    member = *acquired;
+    // Eager means every device allocation happens now, the shared execution
+    // memory included (sized for every member that joined so far).
+    if (pools_[lane] && member != nullptr) {
+      Error err = pools_[lane]->reserve(*member);
+      if (err != Error::Ok) {
+        return err;
+      }
+    }
   }
-  // Eager means every device allocation happens now, the shared execution
-  // memory included (sized for every member that joined so far).
-  return pool_ && member != nullptr ? pool_->reserve(*member) : Error::Ok;
+  return Error::Ok;
 }
 
 Error EngineSet::deserialize_all() {
@@ -96,19 +124,30 @@ Error EngineSet::reapply_budget(const BudgetRequest& budget) {
 }
 
 Error EngineSet::reapply_execution_memory(ExecutionMemoryScope scope) {
-  std::shared_ptr<ExecutionMemoryPool> pool = pool_for(scope);
-  Error err = for_every_engine(engines_, [&](DeferredEngine& e) { return e.use_execution_memory(pool.get()); });
+  std::vector<std::shared_ptr<ExecutionMemoryPool>> pools = pools_for(scope);
+  const std::vector<ExecutionMemoryPool*> pointers = pointers_of(pools);
+  Error err = for_every_engine(engines_, [&](DeferredEngine& e) { return e.use_execution_memory(pointers); });
   // Engines that failed to recreate their context are left without one, but
-  // draw on the new pool at their next initialization.
-  pool_ = std::move(pool);
+  // draw on the new pools at their next initialization.
+  pools_ = std::move(pools);
   return err;
 }
 
 std::optional<ExecutionMemoryPoolReport> EngineSet::pool_report() const {
-  if (!pool_) {
+  if (!pools_[0]) {
     return std::nullopt;
   }
-  return pool_->report();
+  return pools_[0]->report();
+}
+
+std::vector<ExecutionMemoryPoolReport> EngineSet::lane_pool_reports() const {
+  std::vector<ExecutionMemoryPoolReport> reports;
+  for (const auto& pool : pools_) {
+    if (pool) {
+      reports.push_back(pool->report());
+    }
+  }
+  return reports;
 }
 
 } // namespace executorch_tensorrt

@@ -23,6 +23,26 @@ struct ExecuteCounters {
   uint64_t graph_replays = 0; // calls that replayed one
   uint64_t pinned_allocations = 0; // pinned host mirrors of the staging buffer
   uint64_t pinned_bytes = 0; // their total size
+
+  // Sums (a delegate's lanes).
+  ExecuteCounters& operator+=(const ExecuteCounters& o) {
+    executes += o.executes;
+    allocations += o.allocations;
+    bytes_allocated += o.bytes_allocated;
+    frees += o.frees;
+    h2d_copies += o.h2d_copies;
+    h2d_bytes += o.h2d_bytes;
+    d2h_copies += o.d2h_copies;
+    d2h_bytes += o.d2h_bytes;
+    device_inputs += o.device_inputs;
+    device_outputs += o.device_outputs;
+    host_waits += o.host_waits;
+    graph_captures += o.graph_captures;
+    graph_replays += o.graph_replays;
+    pinned_allocations += o.pinned_allocations;
+    pinned_bytes += o.pinned_bytes;
+    return *this;
+  }
 };
 
 } // namespace executorch_tensorrt

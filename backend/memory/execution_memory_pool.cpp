@@ -146,8 +146,30 @@ ExecutionMemoryPoolReport ExecutionMemoryPool::report() const {
 }
 
 bool ExecutionMemoryPoolKey::operator<(const ExecutionMemoryPoolKey& other) const {
-  return std::tie(scope, owner, device_index, flavour) <
-      std::tie(other.scope, other.owner, other.device_index, other.flavour);
+  return std::tie(scope, owner, device_index, flavour, lane) <
+      std::tie(other.scope, other.owner, other.device_index, other.flavour, other.lane);
+}
+
+bool ExecutionMemoryPoolKey::operator==(const ExecutionMemoryPoolKey& other) const {
+  return !(*this < other) && !(other < *this);
+}
+
+std::optional<ExecutionMemoryPoolKey> lane_pool_key(
+    ExecutionMemoryScope scope,
+    uint64_t program,
+    int32_t device_index,
+    uint8_t flavour,
+    uint32_t lane) {
+  if (scope == ExecutionMemoryScope::kPrivate) {
+    return std::nullopt;
+  }
+  ExecutionMemoryPoolKey key;
+  key.scope = scope;
+  key.owner = scope == ExecutionMemoryScope::kProgram ? program : 0;
+  key.device_index = device_index;
+  key.flavour = flavour;
+  key.lane = lane;
+  return key;
 }
 
 std::shared_ptr<ExecutionMemoryPool> execution_memory_pool_for(const ExecutionMemoryPoolKey& key) {

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "options/delegate_options.h"
@@ -143,8 +144,24 @@ struct ExecutionMemoryPoolKey {
   uint64_t owner = 0; // the program (kProgram); 0 for kProcess
   int32_t device_index = 0;
   uint8_t flavour = 0;
+  uint32_t lane = 0; // the delegate's lane of execution contexts
   bool operator<(const ExecutionMemoryPoolKey& other) const;
+  bool operator==(const ExecutionMemoryPoolKey& other) const;
 };
+
+// The pool the contexts of `lane` of a delegate draw on (nullopt: private
+// memory, under kPrivate). A lane runs one call at a time, so the contexts
+// of one lane (a delegate's several engines) cannot overlap and share; the
+// lanes of a delegate run at once, so each lane has its own pool: contexts
+// that may overlap never share memory. (Pools of the same lane of different
+// programs, under kProcess, are shared; their lease serializes those runs.)
+// Pure, for tables of cases.
+std::optional<ExecutionMemoryPoolKey> lane_pool_key(
+    ExecutionMemoryScope scope,
+    uint64_t program,
+    int32_t device_index,
+    uint8_t flavour,
+    uint32_t lane);
 
 // The pool for `key`, created on first use and destroyed with its last
 // holder. Never called with kPrivate.

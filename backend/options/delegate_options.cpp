@@ -1,5 +1,6 @@
 #include "options/delegate_options.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <string>
@@ -64,6 +65,9 @@ const char* policy_value_text(const std::string& key) {
   if (key == kOptionCudaGraphs) {
     return "0 or 1 (a bool as a backend option)";
   }
+  if (key == kOptionExecutionContexts) {
+    return "an int or decimal text, 1..16";
+  }
   return key == kOptionExecutionMemory ? kExecutionMemoryScopeChoices : nullptr;
 }
 
@@ -76,6 +80,24 @@ Error read_flag_text(
     return Error::Ok;
   }
   return report_error(kind, "%s %s=%s is not 0 or 1%s", where, key, printable_quoted(text, size).c_str(), fix);
+}
+
+// execution_contexts as a number: in the table's range.
+Error read_execution_contexts(Error kind, const char* where, long long value, const std::string& shown, const char* fix,
+                              DelegateOptions& options) {
+  if (value < kOptionExecutionContextsMinimum || value > kOptionExecutionContextsMaximum) {
+    return report_error(
+        kind,
+        "%s %s=%s is out of range: give %lld..%lld execution contexts per engine%s",
+        where,
+        kOptionExecutionContexts,
+        shown.c_str(),
+        static_cast<long long>(kOptionExecutionContextsMinimum),
+        static_cast<long long>(kOptionExecutionContextsMaximum),
+        fix);
+  }
+  options.execution_contexts = static_cast<uint32_t>(value);
+  return Error::Ok;
 }
 
 // A policy given as text: one grammar for compile specs and backend options.
@@ -101,6 +123,16 @@ Error read_policy_text(
     }
     options.weight_streaming_budget = parsed.bytes;
     return Error::Ok;
+  }
+  if (key == kOptionExecutionContexts) {
+    // The table's decimal grammar: 0 or [1-9][0-9]*, at most two digits here.
+    const bool decimal = size >= 1 && size <= 2 && (size == 1 || text[0] != '0') &&
+        std::all_of(text, text + size, [](char c) { return c >= '0' && c <= '9'; });
+    const std::string shown = printable_quoted(text, size);
+    if (!decimal) {
+      return report_error(kind, "%s %s=%s is not a decimal count 1..16%s", where, kOptionExecutionContexts, shown.c_str(), fix);
+    }
+    return read_execution_contexts(kind, where, std::stoll(std::string(text, size)), shown, fix, options);
   }
   auto choice = [&](const char* name, const auto& names, const char* choices, auto& field) {
     return read_choice(kind, where, name, names, choices, text, size, fix, field);
@@ -147,6 +179,9 @@ DelegateOptions merge_options(const DelegateOptions& higher, const DelegateOptio
   if (higher.cuda_graphs.has_value()) {
     merged.cuda_graphs = higher.cuda_graphs;
   }
+  if (higher.execution_contexts.has_value()) {
+    merged.execution_contexts = higher.execution_contexts;
+  }
   return merged;
 }
 
@@ -158,6 +193,8 @@ PoliciesInForce resolve_policies(const DelegateOptions& overrides, const Delegat
   policies.execution_memory = merged.execution_memory.value_or(kDefaultExecutionMemoryScope);
   policies.host_staging = merged.host_staging.value_or(kDefaultHostStaging);
   policies.cuda_graphs = merged.cuda_graphs.value_or(false);
+  policies.execution_contexts =
+      merged.execution_contexts.value_or(static_cast<uint32_t>(kOptionExecutionContextsDefault));
   if (overrides.weight_streaming_budget.has_value()) {
     policies.budget = {overrides.weight_streaming_budget, BudgetSource::kLoadOption};
   } else if (baked.weight_streaming_budget.has_value()) {
@@ -233,6 +270,12 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
         return wrong_type(where, option.key, "a bool");
       }
       request.options.cuda_graphs = *bool_value;
+    } else if (key == kOptionExecutionContexts && int_value != nullptr) {
+      const Error err = read_execution_contexts(
+          Error::InvalidArgument, where, *int_value, std::to_string(*int_value), "", request.options);
+      if (err != Error::Ok) {
+        return err;
+      }
     } else if (key == kOptionOffload) {
       if (bool_value == nullptr) {
         return wrong_type(where, option.key, "a bool");
@@ -245,7 +288,7 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
       request.program = *int_value;
     } else if (const char* expected = policy_value_text(key)) {
       if (text == nullptr) {
-        const bool choice = key != kOptionWeightStreamingBudget;
+        const bool choice = key != kOptionWeightStreamingBudget && key != kOptionExecutionContexts;
         return wrong_type(where, option.key, ((choice ? "a string: " : "") + std::string(expected)).c_str());
       }
       const Error err = read_policy_text(Error::InvalidArgument, where, key, text, text_size, "", request.options);

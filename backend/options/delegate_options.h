@@ -31,6 +31,7 @@ struct DelegateOptions {
   std::optional<ExecutionMemoryScope> execution_memory;
   std::optional<HostStaging> host_staging;
   std::optional<bool> cuda_graphs;
+  std::optional<uint32_t> execution_contexts; // fixed at load: not a set_option
 };
 
 // Fields of `higher` win over those of `lower`.
@@ -46,6 +47,8 @@ struct PoliciesInForce {
   ExecutionMemoryScope execution_memory = kDefaultExecutionMemoryScope;
   HostStaging host_staging = kDefaultHostStaging;
   bool cuda_graphs = false;
+  // Execution contexts per engine: how many calls may run at once.
+  uint32_t execution_contexts = static_cast<uint32_t>(kOptionExecutionContextsDefault);
   BudgetRequest budget; // the explicit budget and where it came from, if any
 };
 

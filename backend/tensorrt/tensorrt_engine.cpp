@@ -56,7 +56,7 @@ Error device_failure(int32_t device, const ScopedDevice& guard) {
 }
 
 TensorRTEngine::TensorRTEngine(
-    std::unique_ptr<nvinfer1::ICudaEngine> engine,
+    std::shared_ptr<nvinfer1::ICudaEngine> engine,
     const EngineMetadata& metadata,
     TensorRTLogger& logger)
     : engine_(std::move(engine)),

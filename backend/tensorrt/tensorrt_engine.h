@@ -14,6 +14,9 @@ namespace executorch_tensorrt {
 namespace tensorrt_adapter {
 
 // One deserialized TensorRT engine with its execution context and stream.
+// share_engine() gives another TensorRTEngine over the same ICudaEngine
+// (shared ownership: the weights stay on the device once) with its own
+// context and stream, so calls run at once (option execution_contexts).
 // The context is created by create_execution_context(), after the
 // weight-streaming budget was applied (tensorrt_engine_lifecycle.cpp).
 // Device memory for staging is allocated and owned by the delegate's
@@ -40,6 +43,7 @@ class TensorRTEngine final : public Engine {
   bool has_execution_context() const override;
   int64_t device_bytes() const override;
   Result<std::vector<uint8_t>> serialize() const override;
+  Result<std::unique_ptr<Engine>> share_engine() override;
 
   Result<EngineDescription> describe() const override;
   Error infer_output_shapes(uint32_t profile, Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
@@ -67,9 +71,11 @@ class TensorRTEngine final : public Engine {
 
  private:
   TensorRTEngine(
-      std::unique_ptr<nvinfer1::ICudaEngine> engine,
+      std::shared_ptr<nvinfer1::ICudaEngine> engine,
       const EngineMetadata& metadata,
       TensorRTLogger& logger);
+  // A sharer of `original`'s engine (share_engine), without a stream yet.
+  explicit TensorRTEngine(const TensorRTEngine& original);
 
   // Reports that an execute arrived before create_execution_context().
   Error require_context() const;
@@ -85,14 +91,16 @@ class TensorRTEngine final : public Engine {
   // the caller's stream may be gone, its last work event is not).
   void wait_for_work();
 
-  // Declared in this order so the context is destroyed before the engine.
-  std::unique_ptr<nvinfer1::ICudaEngine> engine_;
+  // Declared in this order so the context is destroyed before the engine
+  // (which goes with its last sharer).
+  std::shared_ptr<nvinfer1::ICudaEngine> engine_;
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
   TensorRTLogger& logger_;
   int32_t device_index_;
   int32_t active_profile_ = 0;
   bool user_managed_ = false; // the context was created with kUSER_MANAGED
   bool memory_bound_ = false; // setDeviceMemoryV2 was called for this context
+  bool shares_weights_ = false; // made by share_engine(): the weights are the original's
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   std::vector<const void*> checked_addresses_; // per binding, the last address found on the device

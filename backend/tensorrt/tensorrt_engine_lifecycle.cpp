@@ -142,6 +142,10 @@ int64_t TensorRTEngine::device_bytes() const {
   // kept on the device and, with a context that owns its memory, that
   // memory (getDeviceMemorySizeV2 includes the streaming scratch space).
   // User-managed memory belongs to the delegate's pool and is reported there.
+  // A sharer's weights are the original's, counted there.
+  if (shares_weights_) {
+    return context_ && !user_managed_ ? execution_memory_bytes() : 0;
+  }
   const int64_t total_weights = engine_->getEngineStat(nvinfer1::EngineStat::kTOTAL_WEIGHTS_SIZE);
   const int64_t streamable = streamable_weights_bytes();
   int64_t bytes = total_weights > 0 ? total_weights : 0;
@@ -166,6 +170,30 @@ Result<std::vector<uint8_t>> TensorRTEngine::serialize() const {
   }
   const auto* bytes = static_cast<const uint8_t*>(memory->data());
   return std::vector<uint8_t>(bytes, bytes + memory->size());
+}
+
+TensorRTEngine::TensorRTEngine(const TensorRTEngine& original)
+    : engine_(original.engine_),
+      logger_(original.logger_),
+      device_index_(original.device_index_),
+      shares_weights_(true),
+      input_names_(original.input_names_),
+      output_names_(original.output_names_) {}
+
+Result<std::unique_ptr<Engine>> TensorRTEngine::share_engine() {
+  // TensorRT lets several execution contexts of one ICudaEngine run at once
+  // on different streams; each sharer has its own context and stream.
+  ScopedDevice device(device_index_);
+  if (device.status() != cudaSuccess) {
+    return device_failure(device_index_, device);
+  }
+  std::unique_ptr<TensorRTEngine> sharer(new TensorRTEngine(*this));
+  const cudaError_t status = sharer->stream_.create();
+  if (status != cudaSuccess) {
+    return cuda_failure(Error::Internal, "cudaStreamCreate for another execution context", status);
+  }
+  sharer->active_stream_ = sharer->stream_.get();
+  return std::unique_ptr<Engine>(std::move(sharer));
 }
 
 Error TensorRTEngine::require_context() const {

@@ -109,6 +109,10 @@ KEY_INPUT_NAMES = "input_names"
 KEY_DIM_NAMES = "dim_names"
 KEY_CUDA_GRAPHS = "cuda_graphs"
 KEY_HOST_WAITS = "host_waits"
+KEY_EXECUTION_CONTEXTS = "execution_contexts"
+KEY_CONTEXTS_IN_USE = "contexts_in_use"
+KEY_CONTEXTS_IN_USE_PEAK = "contexts_in_use_peak"
+KEY_CONTEXTS_CREATED = "contexts_created"
 
 
 _BUILD = (EXPORT, RECORD, ONNX_BUILD)
@@ -148,6 +152,9 @@ OPTIONS: Tuple[Option, ...] = (
            "pinned", ("pinned", "pageable"), cpp_enum="HostStaging"),
     Option(KEY_CUDA_GRAPHS, _POLICY, FLAG, "replay each engine's enqueue as a CUDA graph, captured at the second call "
            "with the same engine, profile, shapes and addresses (at most 8 graphs per engine and context)", False),
+    Option(KEY_EXECUTION_CONTEXTS, (EXPORT, COMPILE_SPEC, ENGINE_POLICY, LOAD, QUERY), INT,
+           "execution contexts per engine: up to this many calls on one program run at once, each on its own "
+           "context and stream (weights shared); fixed at load", 1, minimum=1, maximum=16, metavar="N"),
     Option(KEY_TARGET_DEVICE, (RECORD,), TEXT, "device of the delegate's I/O for ExecuTorch's memory planning"),
     Option(KEY_INPUT_NAMES, (RECORD,), TEXT, "JSON list: what each delegate input is to the user (the forward() "
            "argument, parameter, or operator output it comes from); inspect names inputs by it"),
@@ -177,6 +184,10 @@ OPTIONS: Tuple[Option, ...] = (
     Option("cuda_graph_status", (QUERY,), REPORT, "why calls run without a graph (the first reason seen), else ok"),
     Option("pinned_bytes", (QUERY,), REPORT, "pinned host bytes allocated for staging so far"),
     Option("init_ms", (QUERY,), REPORT, "duration of the last host-to-device initialization"),
+    Option(KEY_CONTEXTS_IN_USE, (QUERY,), REPORT, "calls running on the delegate now (each holds one lane of "
+           "execution contexts)"),
+    Option(KEY_CONTEXTS_IN_USE_PEAK, (QUERY,), REPORT, "the most calls that ran on the delegate at once since load"),
+    Option(KEY_CONTEXTS_CREATED, (QUERY,), REPORT, "execution contexts that exist now, over its engines and lanes"),
 )
 BY_KEY: Dict[str, Option] = {option.key: option for option in OPTIONS}
 
@@ -221,6 +232,10 @@ def cpp_header() -> str:
     ]
     native = [o for o in OPTIONS if any(o.allows(s) for s in (RECORD, COMPILE_SPEC, LOAD, SET, QUERY))]
     lines += [f'inline constexpr const char* kOption{_camel(o.key)} = "{o.key}";' for o in native]
+    lines.append("\n// The range and default of each int policy the delegate reads.")
+    for o in (o for o in native if o.kind == INT and any(o.allows(s) for s in (COMPILE_SPEC, LOAD, SET))):
+        lines += [f"inline constexpr int64_t kOption{_camel(o.key)}{part} = {value};"
+                  for part, value in (("Minimum", o.minimum), ("Maximum", o.maximum), ("Default", o.default))]
     for option in (o for o in OPTIONS if o.cpp_enum):
         enum, names = option.cpp_enum, ", ".join(f'"{c}"' for c in option.choices)
         lines += [

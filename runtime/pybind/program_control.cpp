@@ -71,6 +71,24 @@ py::dict get_program_options(int64_t tag, const std::vector<std::string>& keys) 
   return out;
 }
 
+namespace {
+
+py::dict pool_dict(const ExecutionMemoryPoolReport& p) {
+  py::dict pool;
+  pool["id"] = p.id;
+  pool["scope"] = execution_memory_scope_name(p.scope);
+  pool["bytes"] = p.capacity_bytes;
+  pool["largest_need_bytes"] = p.largest_need_bytes;
+  pool["summed_need_bytes"] = p.summed_need_bytes;
+  pool["members"] = p.members;
+  pool["runs"] = p.leases;
+  pool["waits"] = p.waits;
+  pool["allocations"] = p.allocations;
+  return pool;
+}
+
+} // namespace
+
 py::list program_delegate_reports(int64_t tag) {
   std::vector<DelegateReport> reports;
   {
@@ -113,22 +131,7 @@ py::list program_delegate_reports(int64_t tag) {
     entry["counters"] = counters;
     entry[kOptionExecutionMemory] = report.execution_memory;
     entry[kOptionExecutionMemoryBytes] = report.execution_memory_bytes;
-    if (report.pool.has_value()) {
-      const ExecutionMemoryPoolReport& p = *report.pool;
-      py::dict pool;
-      pool["id"] = p.id;
-      pool["scope"] = execution_memory_scope_name(p.scope);
-      pool["bytes"] = p.capacity_bytes;
-      pool["largest_need_bytes"] = p.largest_need_bytes;
-      pool["summed_need_bytes"] = p.summed_need_bytes;
-      pool["members"] = p.members;
-      pool["runs"] = p.leases;
-      pool["waits"] = p.waits;
-      pool["allocations"] = p.allocations;
-      entry["pool"] = pool;
-    } else {
-      entry["pool"] = py::none();
-    }
+    entry["pool"] = report.pool.has_value() ? py::object(pool_dict(*report.pool)) : py::object(py::none());
     py::list engines;
     for (const EngineReport& e : report.engines) {
       py::dict engine;
@@ -149,6 +152,15 @@ py::list program_delegate_reports(int64_t tag) {
       batches.append(served);
     }
     entry[kOptionBatchesServed] = batches;
+    entry[kOptionExecutionContexts] = report.execution_contexts;
+    entry[kOptionContextsInUse] = report.contexts_in_use;
+    entry[kOptionContextsInUsePeak] = report.contexts_in_use_peak;
+    entry[kOptionContextsCreated] = report.contexts_created;
+    py::list lane_pools;
+    for (const ExecutionMemoryPoolReport& pool : report.lane_pools) {
+      lane_pools.append(pool_dict(pool));
+    }
+    entry["lane_pools"] = lane_pools;
     out.append(entry);
   }
   return out;

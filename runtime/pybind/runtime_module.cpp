@@ -8,6 +8,8 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <atomic>
+#include <cctype>
 #include <mutex>
 #include <optional>
 #include <type_traits>
@@ -132,17 +134,23 @@ class LoadedProgram {
         raise_error("setting backend options for " + backend_id, err);
       }
     }
-    clear_last_error();
-    Result<CheckedModule> loaded = [&] {
-      py::gil_scoped_release no_gil;
-      ProgramTagScope tag_scope(tag_);
-      return load_checked_program(path, mode, map);
-    }();
-    if (!loaded.ok()) {
-      raise_error("loading " + path + " as an ExecuTorch program", loaded.error());
+    // One method instance per execution context (execution_contexts): an
+    // ExecuTorch method runs one call at a time, so calls from several
+    // threads run at once only on several instances. Their delegates share
+    // the engines (backend/engines/delegate_sharing.h).
+    const size_t count = method_instances(backend_options);
+    for (size_t i = 0; i < count; ++i) {
+      clear_last_error();
+      Result<CheckedModule> loaded = [&] {
+        py::gil_scoped_release no_gil;
+        ProgramTagScope tag_scope(tag_);
+        return load_checked_program(path, mode, map);
+      }();
+      if (!loaded.ok()) {
+        raise_error("loading " + path + " as an ExecuTorch program", loaded.error());
+      }
+      instances_.push_back(std::make_unique<Instance>(std::move(*loaded), static_cast<int32_t>(i)));
     }
-    program_ = std::move(*loaded);
-    module_ = program_.module.get();
   }
 
   int64_t tag() const {
@@ -153,19 +161,21 @@ class LoadedProgram {
   // convert to str and back unchanged.
   std::vector<std::string> method_names() {
     std::vector<std::string> names;
-    for (const MethodRequirements& method : program_.layout.methods) {
+    for (const MethodRequirements& method : instances_.front()->program.layout.methods) {
       names.push_back(method.name);
     }
     return names;
   }
 
   void load_method(const std::string& method) {
-    locked([&] {
-      const Error err = load_checked_method(program_, method);
-      if (err != Error::Ok) {
-        raise_error("loading method '" + method + "'", err);
-      }
-    });
+    for (auto& instance : instances_) {
+      locked_instance(*instance, [&](Instance& held) {
+        const Error err = load_checked_method(held.program, method);
+        if (err != Error::Ok) {
+          raise_error("loading method '" + method + "'", err);
+        }
+      });
+    }
   }
 
   // [(sizes, scalar_type) | None] per input: None for a non-tensor input.
@@ -189,8 +199,8 @@ class LoadedProgram {
     // ExecuTorch's Module is not re-entrant and its outputs live in the
     // method's memory, which the next execute overwrites: run and copy the
     // outputs out under one lock.
-    std::vector<OutputValue> copied = locked([&] {
-      auto result = execute_checked(program_, method, values);
+    std::vector<OutputValue> copied = locked([&](Instance& held) {
+      auto result = execute_checked(held.program, method, values);
       if (!result.ok()) {
         raise_error("running method '" + method + "'", result.error());
       }
@@ -230,20 +240,20 @@ class LoadedProgram {
     for (const auto& item : outputs) {
       output_tensors.push_back(tensor_from_tuple(item.cast<py::tuple>()));
     }
-    std::vector<std::vector<int64_t>> sizes = locked([&] {
+    std::vector<std::vector<int64_t>> sizes = locked([&](Instance& held) {
       std::optional<CallerStreamGuard> on_stream;
       if (stream_handle.has_value()) {
         on_stream.emplace(reinterpret_cast<void*>(*stream_handle));
       }
       for (size_t i = 0; i < output_tensors.size(); ++i) {
-        const Error err = module_->set_output(method, EValue(output_tensors[i]), i);
+        const Error err = held.program.module->set_output(method, EValue(output_tensors[i]), i);
         if (err != Error::Ok) {
           raise_error("binding output " + std::to_string(i) + " of method '" + method +
                           "' to caller memory (export with DevicePlanning(device_io=True) so outputs are not planned)",
                       err);
         }
       }
-      auto result = execute_checked(program_, method, values);
+      auto result = execute_checked(held.program, method, values);
       if (!result.ok()) {
         raise_error("running method '" + method + "'", result.error());
       }
@@ -263,8 +273,9 @@ class LoadedProgram {
  private:
   py::list tensor_specs(const std::string& method, bool outputs) {
     // Scalar type -1 marks a non-tensor value until the GIL is back.
-    const auto specs = locked([&] {
-      auto meta = module_->method_meta(method);
+    // Every instance has the same method metadata: any free one answers.
+    const auto specs = locked([&](Instance& held) {
+      auto meta = held.program.module->method_meta(method);
       if (!meta.ok()) {
         raise_error("reading method '" + method + "'", meta.error());
       }
@@ -321,25 +332,83 @@ class LoadedProgram {
     }
   }
 
-  // Runs `work` on the Module without the GIL and under mutex_. The GIL goes
-  // first: waiting for mutex_ while holding it would deadlock with a thread
-  // that holds mutex_ and wants the GIL. `work` may throw; the GIL is taken
-  // back while the exception unwinds, before pybind11 translates it.
+  // One loaded copy of the program (a Module) and the lock its calls hold.
+  struct Instance {
+    Instance(CheckedModule loaded, int32_t position) : program(std::move(loaded)), index(position) {}
+    CheckedModule program;
+    const int32_t index; // its lane in the delegates it shares (MethodInstanceScope)
+    std::mutex mutex;
+  };
+
+  // The instances to load: the load-time `execution_contexts` of our
+  // backend when given as a valid count (the delegate reports an invalid
+  // one), else 1.
+  static size_t method_instances(const py::dict& backend_options) {
+    const py::str backend(kBackendId);
+    if (!backend_options.contains(backend)) {
+      return 1;
+    }
+    const py::dict options = backend_options[backend].cast<py::dict>();
+    const py::str key(kOptionExecutionContexts);
+    if (!options.contains(key)) {
+      return 1;
+    }
+    const py::object value = options[key];
+    long long count = 0;
+    if (py::isinstance<py::int_>(value) && !py::isinstance<py::bool_>(value)) {
+      count = value.cast<long long>();
+    } else if (py::isinstance<py::str>(value)) {
+      const std::string text = value.cast<std::string>();
+      count = text.size() <= 2 && !text.empty() && std::isdigit(static_cast<unsigned char>(text[0])) &&
+              std::isdigit(static_cast<unsigned char>(text.back()))
+          ? std::stoll(text)
+          : 0;
+    }
+    return count >= kOptionExecutionContextsMinimum && count <= kOptionExecutionContextsMaximum
+        ? static_cast<size_t>(count)
+        : 1;
+  }
+
+  // Runs `work` on one free instance (waiting for one when all are busy)
+  // without the GIL. The GIL goes first: waiting for an instance while
+  // holding it would deadlock with a thread that holds the instance and
+  // wants the GIL. `work` may throw; the GIL is taken back while the
+  // exception unwinds, before pybind11 translates it.
   template <typename Work>
-  std::invoke_result_t<Work&> locked(Work&& work) {
+  std::invoke_result_t<Work&, Instance&> locked(Work&& work) {
     py::gil_scoped_release no_gil;
-    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& instance : instances_) {
+      std::unique_lock<std::mutex> attempt(instance->mutex, std::try_to_lock);
+      if (attempt.owns_lock()) {
+        return run_locked(*instance, work);
+      }
+    }
+    Instance& instance = *instances_[next_wait_.fetch_add(1) % instances_.size()];
+    std::lock_guard<std::mutex> lock(instance.mutex);
+    return run_locked(instance, work);
+  }
+
+  // `work` on `instance`, waiting for it.
+  template <typename Work>
+  std::invoke_result_t<Work&, Instance&> locked_instance(Instance& instance, Work&& work) {
+    py::gil_scoped_release no_gil;
+    std::lock_guard<std::mutex> lock(instance.mutex);
+    return run_locked(instance, work);
+  }
+
+  template <typename Work>
+  std::invoke_result_t<Work&, Instance&> run_locked(Instance& instance, Work& work) {
     clear_last_error();
     // Delegates initialized by this work (methods load lazily) belong to
     // this program.
     ProgramTagScope tag_scope(tag_);
-    return work();
+    MethodInstanceScope instance_scope(instance.index);
+    return work(instance);
   }
 
-  CheckedModule program_;
-  Module* module_ = nullptr; // program_.module
   const int64_t tag_;
-  std::mutex mutex_;
+  std::vector<std::unique_ptr<Instance>> instances_;
+  std::atomic<size_t> next_wait_{0};
   std::vector<BackendOptionList> option_lists_;
   std::vector<std::string> backend_ids_;
 };

@@ -48,6 +48,9 @@ std::string normalized(const DelegateOptions& options) {
   if (options.execution_memory.has_value()) {
     return execution_memory_scope_name(*options.execution_memory);
   }
+  if (options.execution_contexts.has_value()) {
+    return std::to_string(*options.execution_contexts);
+  }
   return "ignored";
 }
 

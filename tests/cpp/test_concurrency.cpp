@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +28,10 @@
 
 using executorch::extension::make_tensor_ptr;
 using executorch::extension::module::Module;
+
+extern "C" int etrt_test_engine_max_runs_on_one_engine();
+extern "C" int etrt_test_engine_memory_overlaps();
+extern "C" void etrt_test_engine_reset_run_tracking();
 using executorch::runtime::Error;
 using executorch::runtime::EValue;
 using namespace executorch_tensorrt;
@@ -39,16 +44,36 @@ constexpr int kCallsPerThread = 150;
 
 // A delegate initialized from a blob whose engine computes y = x * 3 + 1
 // over a dynamic batch, straight through the registered BackendInterface.
+constexpr const char* kTripleEngine = "etrt-test-engine 1\ninput x\noutput y\nt = mul x 3.0\ny = add t 1.0\n";
+
+// `directives` go before the engine's ops (tests/engine/PROGRAM_FORMAT.md).
+std::vector<uint8_t> triple_blob(const std::string& directives = "") {
+  BlobParts parts;
+  parts.inputs = {{"x", 6, {1, 4}, {2, 4}, {8, 4}}};
+  parts.outputs = {{"y", 6, {1, 4}, {2, 4}, {8, 4}}};
+  parts.engine = std::string("etrt-test-engine 1\n") + directives + (kTripleEngine + std::strlen("etrt-test-engine 1\n"));
+  return encode_blob(parts);
+}
+
+// Load-time option execution_contexts=`contexts`.
+executorch::runtime::BackendOption contexts_option(int contexts) {
+  executorch::runtime::BackendOption option{};
+  std::strncpy(option.key, kOptionExecutionContexts, sizeof(option.key) - 1);
+  option.value = contexts;
+  return option;
+}
+
 class TripleDelegate {
  public:
-  TripleDelegate() {
-    BlobParts parts;
-    parts.inputs = {{"x", 6, {1, 4}, {2, 4}, {8, 4}}};
-    parts.outputs = {{"y", 6, {1, 4}, {2, 4}, {8, 4}}};
-    parts.engine = "etrt-test-engine 1\ninput x\noutput y\nt = mul x 3.0\ny = add t 1.0\n";
-    blob_ = encode_blob(parts);
+  // `contexts`: the load-time execution_contexts (0: not given).
+  explicit TripleDelegate(const std::string& directives = "", int contexts = 0) {
+    blob_ = triple_blob(directives);
     backend_ = registered_delegate();
-    InitCall call(blob_.data(), blob_.size(), {});
+    std::vector<executorch::runtime::BackendOption> options;
+    if (contexts > 0) {
+      options.push_back(contexts_option(contexts));
+    }
+    InitCall call(blob_.data(), blob_.size(), {}, {options.data(), options.size()});
     auto handle = call.run(backend_);
     EXPECT_TRUE(handle.ok()) << last_error_message();
     handle_ = handle.ok() ? *handle : nullptr;
@@ -236,4 +261,54 @@ TEST(Concurrency, SetOptionDuringExecutes) {
   EXPECT_EQ(set_option_errors.load(), 0) << "of " << set_option_calls.load() << " set_option calls";
   // The delegate refuses a value it does not know, naming it.
   EXPECT_EQ(set_output_buffers("neither_reuse_nor_fresh"), Error::InvalidArgument);
+}
+
+// `calls` checked executes of `delegate` on each of `threads` threads; how many failed.
+int failed_calls(const TripleDelegate& delegate, int threads, int calls) {
+  return run_threads(threads, [&](int t) {
+    int failed = 0;
+    for (int i = 0; i < calls; ++i) {
+      failed += delegate.execute_and_check(static_cast<float>(t * 100 + i)) ? 0 : 1;
+    }
+    return failed;
+  });
+}
+
+// Several execution contexts (execution_contexts=4): four threads calling one
+// delegate handle run at once on its one engine, each on its own lane; the
+// rendezvous directive holds the first runs until four run at once.
+TEST(Concurrency, SeveralContextsRunCallsOnOneEngineAtOnce) {
+  etrt_test_engine_reset_run_tracking();
+  TripleDelegate delegate("activation 4096\nrun_rendezvous 4\n", 4);
+  ASSERT_TRUE(delegate.ready());
+  EXPECT_EQ(failed_calls(delegate, 4, 40), 0);
+  EXPECT_EQ(etrt_test_engine_max_runs_on_one_engine(), 4);
+  EXPECT_EQ(etrt_test_engine_memory_overlaps(), 0);
+}
+
+// One context (the default): calls on one delegate never overlap.
+TEST(Concurrency, OneContextNeverOverlaps) {
+  etrt_test_engine_reset_run_tracking();
+  TripleDelegate delegate("activation 4096\nrun_delay_us 200\n");
+  ASSERT_TRUE(delegate.ready());
+  EXPECT_EQ(failed_calls(delegate, 4, 20), 0);
+  EXPECT_EQ(etrt_test_engine_max_runs_on_one_engine(), 1);
+}
+
+// Method instances of one delegate (the same blob, program and options, with
+// execution_contexts > 1) share one delegate; with one context each has its own.
+TEST(Concurrency, InstancesWithSeveralContextsShareOneDelegate) {
+  executorch::runtime::BackendInterface* backend = registered_delegate();
+  const std::vector<uint8_t> blob = triple_blob();
+  for (const int contexts : {1, 3}) {
+    std::vector<executorch::runtime::BackendOption> options{contexts_option(contexts)};
+    InitCall first(blob.data(), blob.size(), {}, {options.data(), options.size()});
+    InitCall second(blob.data(), blob.size(), {}, {options.data(), options.size()});
+    auto a = first.run(backend);
+    auto b = second.run(backend);
+    ASSERT_TRUE(a.ok() && b.ok()) << last_error_message();
+    EXPECT_EQ(*a == *b, contexts > 1) << contexts << " contexts";
+    backend->destroy(*a);
+    backend->destroy(*b); // the last instance destroys a shared delegate
+  }
 }

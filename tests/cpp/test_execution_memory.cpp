@@ -260,6 +260,39 @@ TEST(ExecutionMemoryPool, ReportsAnAllocationFailureWithTheSize) {
   pool->leave(huge);
 }
 
+// Lanes of a delegate run at once, so no two lanes share a pool; the
+// contexts of one lane (a delegate's engines) do; private memory has none.
+TEST(LanePoolKey, LanesThatMayOverlapNeverShareAPool) {
+  struct Row {
+    ExecutionMemoryScope scope;
+    uint64_t program_a, program_b;
+    uint32_t lane_a, lane_b;
+    bool same_pool;
+  };
+  const ExecutionMemoryScope kProgram = ExecutionMemoryScope::kProgram, kProcess = ExecutionMemoryScope::kProcess;
+  const Row rows[] = {
+      {kProgram, 7, 7, 0, 0, true}, // one lane of a program: its engines share
+      {kProgram, 7, 7, 0, 1, false}, // two lanes of a program: never
+      {kProgram, 7, 7, 3, 2, false},
+      {kProgram, 7, 8, 0, 0, false}, // two programs (they may run at once)
+      {kProcess, 7, 8, 0, 0, true}, // the process scope shares across programs...
+      {kProcess, 7, 8, 1, 1, true},
+      {kProcess, 7, 7, 0, 1, false}, // ...but never across lanes
+      {kProcess, 7, 8, 2, 3, false},
+  };
+  for (const Row& row : rows) {
+    const auto a = lane_pool_key(row.scope, row.program_a, 0, 240, row.lane_a);
+    const auto b = lane_pool_key(row.scope, row.program_b, 0, 240, row.lane_b);
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    EXPECT_EQ(*a == *b, row.same_pool) << execution_memory_scope_name(row.scope) << " programs " << row.program_a
+                                       << "/" << row.program_b << " lanes " << row.lane_a << "/" << row.lane_b;
+    EXPECT_EQ(execution_memory_pool_for(*a) == execution_memory_pool_for(*b), row.same_pool);
+  }
+  for (uint32_t lane = 0; lane < 4; ++lane) {
+    EXPECT_FALSE(lane_pool_key(ExecutionMemoryScope::kPrivate, 7, 0, 240, lane).has_value());
+  }
+}
+
 TEST(ExecutionMemoryPool, ProgramsAndScopesGetTheirOwnPools) {
   ExecutionMemoryPoolKey program_a{ExecutionMemoryScope::kProgram, 7, 0, 240};
   ExecutionMemoryPoolKey program_b{ExecutionMemoryScope::kProgram, 8, 0, 240};

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -43,6 +45,10 @@ std::atomic<int> g_memory_overlaps{0};
 // Runs in flight now, and the most seen at once (across all engines).
 std::atomic<int> g_runs_in_flight{0};
 std::atomic<int> g_max_runs_in_flight{0};
+// The most runs seen at once on ONE deserialized engine (over the engine and
+// its sharers, Engine::share_engine): what several execution contexts buy.
+std::atomic<int> g_max_runs_on_one_engine{0};
+std::atomic<int> g_shares{0}; // share_engine() calls
 std::atomic<uint64_t> g_next_engine_id{1};
 // Streams, pinned staging and graphs, as the delegate drives them.
 std::atomic<int> g_caller_stream_calls{0}; // use_stream with a caller's stream
@@ -120,7 +126,18 @@ struct MemoryModel {
   int64_t automatic_budget = -1; // -1: half the streamable bytes
   int64_t activation = 0; // execution-context memory
   int64_t run_delay_us = 0; // how long a run uses its execution memory
+  // Runs wait (at most kRendezvousLimit) until this many run at once on the
+  // engine, the first time; 0: never wait.
+  int64_t run_rendezvous = 0;
 };
+
+constexpr auto kRendezvousLimit = std::chrono::seconds(20);
+
+void raise_to(std::atomic<int>& most, int now) {
+  int seen = most.load();
+  while (now > seen && !most.compare_exchange_weak(seen, now)) {
+  }
+}
 
 // An input or output the program declares, with the shape and profile
 // ranges it may declare (PROGRAM_FORMAT.md); what describe() reports.
@@ -210,6 +227,9 @@ int64_t* memory_field(const std::string& word, MemoryModel* memory) {
   }
   if (word == "run_delay_us") {
     return &memory->run_delay_us;
+  }
+  if (word == "run_rendezvous") {
+    return &memory->run_rendezvous;
   }
   return nullptr;
 }
@@ -310,16 +330,43 @@ float apply(const std::string& op, float a, float b) {
   return a; // copy
 }
 
+// What the sharers of one deserialized engine have in common
+// (share_engine): the program, its weights on the device and the budget, as
+// a TensorRT ICudaEngine shared by several execution contexts.
+struct EngineCore {
+  explicit EngineCore(ProgramText text) : program(std::move(text)) {}
+  const ProgramText program;
+  DeviceBlock resident_weights;
+  // The streamed weights kept resident: allocated with the first context
+  // (under the budget), freed with the last.
+  DeviceBlock streamed_weights;
+  std::mutex mutex; // guards the members below
+  int64_t budget = -1;
+  int contexts = 0;
+  bool rendezvous_reached = false;
+  std::condition_variable rendezvous;
+  int runs_in_flight = 0;
+};
+
 class TestEngine final : public Engine {
  public:
   // Fails when the simulated device cannot hold the resident weights.
   static Result<std::unique_ptr<Engine>> create(ProgramText program, const EngineMetadata& metadata) {
-    std::unique_ptr<TestEngine> engine(new TestEngine(std::move(program), metadata));
-    const MemoryModel& m = engine->program_.memory;
-    if (!engine->resident_weights_.allocate(m.weights - m.streamable)) {
+    auto core = std::make_shared<EngineCore>(std::move(program));
+    const MemoryModel& m = core->program.memory;
+    if (!core->resident_weights.allocate(m.weights - m.streamable)) {
       return report_error(Error::MemoryAllocationFailed, "test engine: out of simulated device memory for weights");
     }
-    return std::unique_ptr<Engine>(std::move(engine));
+    return std::unique_ptr<Engine>(new TestEngine(std::move(core), metadata));
+  }
+
+  ~TestEngine() override {
+    release_execution_context();
+  }
+
+  Result<std::unique_ptr<Engine>> share_engine() override {
+    ++g_shares;
+    return std::unique_ptr<Engine>(new TestEngine(core_, input_names_, output_names_));
   }
 
   int64_t streamable_weights_bytes() const override {
@@ -334,17 +381,20 @@ class TestEngine final : public Engine {
   Error set_weight_streaming_budget(int64_t bytes) override {
     ++g_budget_calls;
     g_last_budget.store(bytes);
-    // Mirrors TensorRT's rules, so a delegate that breaks them fails here.
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    // Mirrors TensorRT's rules, so a delegate that breaks them fails here:
+    // no context of ANY sharer may exist.
     if (program_.memory.streamable == 0) {
       return report_error(Error::InvalidState, "test engine: budget set on an engine built without weight streaming");
     }
-    if (has_context_) {
-      return report_error(Error::InvalidState, "test engine: budget set while an execution context exists");
+    if (core_->contexts > 0) {
+      return report_error(
+          Error::InvalidState, "test engine: budget set while %d execution context(s) exist", core_->contexts);
     }
     if (bytes < 0 || bytes > program_.memory.streamable) {
       return report_error(Error::InvalidArgument, "test engine: budget %lld out of range", static_cast<long long>(bytes));
     }
-    budget_ = bytes;
+    core_->budget = bytes;
     return Error::Ok;
   }
 
@@ -353,14 +403,20 @@ class TestEngine final : public Engine {
       return Error::Ok;
     }
     // Streamed weights resident under the budget (all of them by default, as
-    // when no budget was ever set), then the activation memory unless the
-    // delegate provides it (user-managed, like TensorRT's kUSER_MANAGED).
-    const int64_t resident = budget_ >= 0 ? budget_ : program_.memory.streamable;
+    // when no budget was ever set; once per engine), then the activation
+    // memory unless the delegate provides it (user-managed, like TensorRT's
+    // kUSER_MANAGED).
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    const int64_t resident = core_->budget >= 0 ? core_->budget : program_.memory.streamable;
     const int64_t owned_activation = memory == ContextMemory::kOwned ? program_.memory.activation : 0;
-    if (!streamed_weights_.allocate(resident) || !activation_.allocate(owned_activation)) {
-      streamed_weights_.reset();
+    const bool first = core_->contexts == 0;
+    if ((first && !core_->streamed_weights.allocate(resident)) || !activation_.allocate(owned_activation)) {
+      if (first) {
+        core_->streamed_weights.reset();
+      }
       return report_error(Error::MemoryAllocationFailed, "test engine: out of simulated device memory for the execution context");
     }
+    ++core_->contexts;
     has_context_ = true;
     ++generation_;
     user_managed_ = memory == ContextMemory::kUserManaged;
@@ -371,7 +427,13 @@ class TestEngine final : public Engine {
   }
 
   void release_execution_context() override {
-    streamed_weights_.reset();
+    if (!has_context_) {
+      return;
+    }
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    if (--core_->contexts == 0) {
+      core_->streamed_weights.reset();
+    }
     activation_.reset();
     has_context_ = false;
     bound_memory_ = nullptr;
@@ -398,8 +460,12 @@ class TestEngine final : public Engine {
     return has_context_;
   }
 
+  // The weights count once, on the original engine; a sharer holds only
+  // its context's memory.
   int64_t device_bytes() const override {
-    return resident_weights_.bytes() + streamed_weights_.bytes() + activation_.bytes();
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    const int64_t weights = shares_ ? 0 : core_->resident_weights.bytes() + core_->streamed_weights.bytes();
+    return weights + activation_.bytes();
   }
 
 
@@ -424,8 +490,8 @@ class TestEngine final : public Engine {
   }
 
  private:
-  TestEngine(ProgramText program, const EngineMetadata& metadata)
-      : program_(std::move(program)), id_(g_next_engine_id.fetch_add(1)) {
+  TestEngine(std::shared_ptr<EngineCore> core, const EngineMetadata& metadata)
+      : core_(std::move(core)), program_(core_->program), id_(g_next_engine_id.fetch_add(1)), shares_(false) {
     for (const TensorSpec& spec : metadata.inputs) {
       input_names_.push_back(spec.name);
     }
@@ -433,6 +499,14 @@ class TestEngine final : public Engine {
       output_names_.push_back(spec.name);
     }
   }
+  // A sharer (share_engine): same core, its own id, context and memory.
+  TestEngine(std::shared_ptr<EngineCore> core, std::vector<std::string> inputs, std::vector<std::string> outputs)
+      : core_(std::move(core)),
+        program_(core_->program),
+        id_(g_next_engine_id.fetch_add(1)),
+        shares_(true),
+        input_names_(std::move(inputs)),
+        output_names_(std::move(outputs)) {}
 
  public:
   Error infer_output_shapes(uint32_t /*profile*/, Span<const Shape> input_shapes, Span<Shape> output_shapes) override {
@@ -582,7 +656,7 @@ class TestEngine final : public Engine {
     if (captured_scratch != nullptr && *captured_scratch != *scratch) {
       return report_error(Error::Internal, "test engine: a graph was replayed with other execution memory bound");
     }
-    RunInFlight in_flight;
+    RunInFlight in_flight(*core_);
     // Claim the execution memory for this run, compute, then check nobody
     // else wrote to it meanwhile: two runs sharing memory at once (what the
     // delegate's pool lease must prevent) shows up as a failed run.
@@ -639,17 +713,29 @@ class TestEngine final : public Engine {
     return Error::Ok;
   }
 
-  // Counts runs in flight across all engines.
+  // Counts runs in flight across all engines and on this one (with its
+  // sharers); holds the run at the program's rendezvous, if any.
   struct RunInFlight {
-    RunInFlight() {
-      const int now = ++g_runs_in_flight;
-      int seen = g_max_runs_in_flight.load();
-      while (now > seen && !g_max_runs_in_flight.compare_exchange_weak(seen, now)) {
+    explicit RunInFlight(EngineCore& core) : core_(core) {
+      raise_to(g_max_runs_in_flight, ++g_runs_in_flight);
+      std::unique_lock<std::mutex> lock(core.mutex);
+      raise_to(g_max_runs_on_one_engine, ++core.runs_in_flight);
+      const int64_t wanted = core.program.memory.run_rendezvous;
+      if (wanted > 0 && !core.rendezvous_reached) {
+        if (core.runs_in_flight >= wanted) {
+          core.rendezvous_reached = true;
+          core.rendezvous.notify_all();
+        } else {
+          core.rendezvous.wait_for(lock, kRendezvousLimit, [&] { return core.rendezvous_reached; });
+        }
       }
     }
     ~RunInFlight() {
       --g_runs_in_flight;
+      std::lock_guard<std::mutex> lock(core_.mutex);
+      --core_.runs_in_flight;
     }
+    EngineCore& core_;
   };
 
   // The memory this run computes in: its own (owned context) or what the
@@ -693,17 +779,16 @@ class TestEngine final : public Engine {
     return found == id_;
   }
 
-  ProgramText program_;
-  const uint64_t id_; // unique per engine in the process
+  const std::shared_ptr<EngineCore> core_;
+  const ProgramText& program_; // core_->program
+  const uint64_t id_; // unique per engine (and sharer) in the process: its stamp
+  const bool shares_; // made by share_engine()
   bool user_managed_ = false;
   void* bound_memory_ = nullptr;
   int64_t bound_bytes_ = -1; // -1: nothing bound since the context was created
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
-  DeviceBlock resident_weights_;
-  DeviceBlock streamed_weights_;
   DeviceBlock activation_;
-  int64_t budget_ = -1;
   bool has_context_ = false;
   uint64_t generation_ = 0; // bumped per context, like the adapter's
 };
@@ -778,9 +863,16 @@ int etrt_test_engine_memory_overlaps() {
 int etrt_test_engine_max_runs_in_flight() {
   return executorch_tensorrt::test_engine::g_max_runs_in_flight.load();
 }
+int etrt_test_engine_max_runs_on_one_engine() {
+  return executorch_tensorrt::test_engine::g_max_runs_on_one_engine.load();
+}
+int etrt_test_engine_shares() {
+  return executorch_tensorrt::test_engine::g_shares.load();
+}
 void etrt_test_engine_reset_run_tracking() {
   executorch_tensorrt::test_engine::g_memory_overlaps.store(0);
   executorch_tensorrt::test_engine::g_max_runs_in_flight.store(0);
+  executorch_tensorrt::test_engine::g_max_runs_on_one_engine.store(0);
 }
 int etrt_test_engine_caller_stream_calls() {
   return executorch_tensorrt::test_engine::g_caller_stream_calls.load();

@@ -21,6 +21,9 @@ out=$(cd "$out" && pwd)
 
 # The installed package, without the CPython 3.11 extension and caches.
 cp -r "$site/executorch_tensorrt" "$out/site/"
+# An editable install (pip install -e) keeps its compiled parts (lib/, bin/) apart from the sources.
+pkg=$("$python" -c "import executorch_tensorrt._native as n; print(n.PACKAGE_DIR)")
+[ "$pkg" -ef "$site/executorch_tensorrt" ] || cp -r "$pkg/." "$out/site/executorch_tensorrt/"
 find "$out/site/executorch_tensorrt" \( -name "__pycache__" -o -name "_runtime.cpython-*.so" \) -prune -exec rm -rf {} +
 for lib in libexecutorch.so libexecutorch_threadpool.so libexecutorch_kernels_optimized.so; do
   cp "$et/lib/$lib" "$out/site/executorch/lib/"
@@ -40,7 +43,7 @@ g++ -std=c++17 -O2 -shared -fPIC -fvisibility=hidden \
   -I"$py_include" -I"$pybind_include" \
   "$repo"/runtime/pybind/*.cpp "$repo"/runtime/support/*.cpp \
   -o "$out/site/executorch_tensorrt/runtime/_runtime$suffix" \
-  -L"$site/executorch_tensorrt/lib" -L"$et/lib" -Wl,--no-as-needed \
+  -L"$out/site/executorch_tensorrt/lib" -L"$et/lib" -Wl,--no-as-needed \
   -lexecutorch_tensorrt_delegate -lexecutorch_kernels_optimized -lexecutorch_threadpool -lexecutorch \
   -Wl,-rpath,'$ORIGIN/../lib:$ORIGIN/../../executorch/lib'
 
@@ -68,5 +71,5 @@ else
   PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" "$python" "$here/make_programs.py" "$out/programs"
 fi
 cp "$here/run_all.sh" "$here/gpu_checks.py" "$out/"
-cp "$repo/bench/gpu_execute.py" "$out/bench/"
+cp "$repo/bench/gpu_execute.py" "$repo/bench/gpu_threads.py" "$out/bench/"
 du -sh "$out"

@@ -360,6 +360,51 @@ def shared_programs() -> None:
     assert len(pools) == 1, pools
 
 
+def run_threads(count: int, body: Callable[[int], None]) -> List[str]:
+    """body(i) on `count` threads; the failures, as text."""
+    wrong: List[str] = []
+
+    def work(index: int) -> None:
+        try:
+            body(index)
+        except Exception as err:  # noqa: BLE001 - counted and reported by the caller
+            wrong.append(f"{type(err).__name__}: {err}")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert not any(t.is_alive() for t in threads), "a thread did not finish in 300 s (deadlock?)"
+    return wrong
+
+
+@check("execution-contexts-four-threads-one-engine")
+def execution_contexts() -> None:
+    """execution_contexts=4: four method instances share one deserialized
+    engine of the double with four execution contexts (each its own stream
+    and, under shared execution memory, its own pool); four threads call at
+    once and every output is right. The streaming program: the budget is the
+    engine's, the streamed weights each context's scratch."""
+    for name in ("mlp", "chain_slow"):
+        inputs, expected = case(name)
+        # eager: every lane's context exists from load (under deferred, a lane no call reached has none).
+        p = load(program(name), backend_options={"execution_contexts": 4, "init_policy": "eager"})
+        overlaps = DOUBLE_LIB.overlaps()
+        wrong = run_threads(4, lambda t: [close(p.forward(*inputs), expected, f"{name} thread {t}") for _ in range(20)])
+        assert not wrong, wrong[:2]
+        assert DOUBLE_LIB.overlaps() == overlaps, f"{DOUBLE_LIB.overlaps() - overlaps} runs shared execution memory"
+        for state in p.delegate_states:
+            assert state["execution_contexts"] == 4 and state["contexts_created"] == 4, state
+            ids = [pool["id"] for pool in state["lane_pools"]]
+            assert len(set(ids)) == len(ids) == 4, state["lane_pools"]
+            # Method instance i runs on lane i: its pool never waits for another instance.
+            assert all(pool["waits"] == 0 for pool in state["lane_pools"]), state["lane_pools"]
+            assert 1 <= state["contexts_in_use_peak"] <= 4, state
+        del p
+        gc.collect()
+
+
 @check("batch-range-engines")
 def batch_ranges() -> None:
     p = load(program("ranges"))
@@ -596,7 +641,8 @@ CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "double": [double_loaded, contract_checks],
     "runner": RUNNER_CHECKS,
     "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
-                    shared_engines, shared_programs, batch_ranges, device_planning, pinned_staging, graphs_lifecycle],
+                    shared_engines, shared_programs, execution_contexts, batch_ranges, device_planning, pinned_staging,
+                    graphs_lifecycle],
     "python_device": [device_io, reuse_outputs, device_io_batches, callers_stream, graphs_device_io,
                       shared_memory_two_streams],
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],

@@ -7,7 +7,7 @@
 # (Module) and the Python loader (host and torch CUDA tensors) checks, the
 # same under compute-sanitizer memcheck (leak check), racecheck, synccheck
 # and initcheck (with the C++ execute benchmark's paths), then
-# bench/gpu_execute.py. Last line:
+# bench/gpu_execute.py and bench/gpu_threads.py. Last line:
 #   gpu_checks=N failed=M sanitizer_errors=K
 set -uo pipefail
 bundle=$(cd "$(dirname "$0")" && pwd)
@@ -66,7 +66,12 @@ echo "== bench/gpu_execute.py (TensorRT replaced by the test double)"
 LD_PRELOAD="$counter" "$python" "$bundle/bench/gpu_execute.py" --bundle "$bundle" | tee "$log/bench.txt"
 bench_rc=${PIPESTATUS[0]}
 
+echo "== bench/gpu_threads.py (TensorRT replaced by the test double)"
+"$python" "$bundle/bench/gpu_threads.py" --bundle "$bundle" | tee "$log/bench_threads.txt"
+threads_rc=${PIPESTATUS[0]}
+
 checks=$(grep -Ec "^(PASS|FAIL) " "$log/plain.txt")
 failed=$(grep -Ec "^FAIL " "$log/plain.txt")
 [ "$bench_rc" -eq 0 ] || failed=$((failed + 1))
+[ "$threads_rc" -eq 0 ] || failed=$((failed + 1))
 echo "gpu_checks=$checks failed=$failed sanitizer_errors=$sanitizer_errors"

@@ -253,6 +253,38 @@ void gpu_checks() {
   }
   // Two user-managed contexts on two streams: sharing one memory at once is
   // detected; separate memory is not.
+  // Several execution contexts of one engine used at once from several
+  // threads, each on its own stream and buffers (the delegate's
+  // execution_contexts): every result right, no run sharing memory.
+  {
+    const int64_t start = trt_double_memory_overlaps();
+    std::vector<int> right(4, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        std::unique_ptr<IExecutionContext> context(engine->createExecutionContext(ExecutionContextAllocationStrategy::kSTATIC));
+        cudaStream_t own = nullptr;
+        void *bx = nullptr, *by = nullptr, *bz = nullptr;
+        cudaStreamCreateWithFlags(&own, cudaStreamNonBlocking);
+        cudaMalloc(&bx, 32 * 4 * 4);
+        cudaMalloc(&by, 32 * 3 * 4);
+        cudaMalloc(&bz, 32 * 4 * 4);
+        for (int i = 0; context && i < 10; ++i) {
+          right[t] += linear_correct(run_linear(*context, own, 5, bx, by, bz), 5) ? 1 : 0;
+        }
+        context.reset();
+        cudaFree(bx);
+        cudaFree(by);
+        cudaFree(bz);
+        cudaStreamDestroy(own);
+      });
+    }
+    for (auto& thread : threads) {
+      thread.join();
+    }
+    check("four-contexts-of-one-engine-on-four-threads", right == std::vector<int>(4, 10) &&
+          trt_double_memory_overlaps() == start, logger.take());
+  }
   const std::string slow = linear_plan(0, 2000);
   std::unique_ptr<ICudaEngine> slow_engine(runtime->deserializeCudaEngine(slow.data(), slow.size()));
   const int64_t slow_need = slow_engine->getDeviceMemorySizeV2();

@@ -35,6 +35,12 @@ constexpr int32_t kMajor = 11, kMinor = 1, kPatch = 0, kBuild = 0;
 
 std::atomic<int64_t> g_live_bytes{0}, g_allocations{0}, g_enqueues{0}, g_errors{0}, g_streamed{0};
 std::atomic<uint64_t> g_engine_ids{1};
+// Per context: its runs' stamps must differ from every other context's, also
+// between contexts of one engine (several per engine run at once).
+std::atomic<uint64_t> g_context_ids{1};
+// Enqueues in flight on the host now and the most at once on one engine
+// (contexts of one engine called from several threads).
+std::atomic<int64_t> g_max_enqueues_on_one_engine{0};
 
 __device__ unsigned long long g_overlaps;
 
@@ -185,7 +191,10 @@ class EngineImpl;
 class ContextImpl final : public apiv::VExecutionContext {
  public:
   ContextImpl(EngineImpl& engine, IExecutionContext* owner, ExecutionContextAllocationStrategy strategy)
-      : engine_(engine), owner_(owner), user_managed_(strategy == ExecutionContextAllocationStrategy::kUSER_MANAGED) {}
+      : engine_(engine),
+        owner_(owner),
+        user_managed_(strategy == ExecutionContextAllocationStrategy::kUSER_MANAGED),
+        id_(g_context_ids++) {}
   ~ContextImpl() override;
   bool init();
 
@@ -260,6 +269,7 @@ class ContextImpl final : public apiv::VExecutionContext {
   bool owns_memory_ = false;
   std::map<std::string, trt_double::Shape> shapes_;  // inputs set with setInputShape
   std::map<std::string, void*> addresses_;
+  const uint64_t id_; // unique per context in the process
   uint64_t runs_ = 0;
 };
 
@@ -322,6 +332,7 @@ class EngineImpl final : public apiv::VCudaEngine {
       log_error(logger_, "cannot deserialize: uploading weights failed");
       return false;
     }
+    max_shape_table(); // filled now: contexts on several threads read it
     log_info(logger_, "deserialized a double plan: " + std::to_string(plan_.io.size()) + " I/O tensors, " +
                           std::to_string(plan_.ops.size()) + " ops");
     return true;
@@ -331,9 +342,20 @@ class EngineImpl final : public apiv::VCudaEngine {
   const Plan& plan() const { return plan_; }
   ILogger* logger() const { return logger_; }
   int device() const { return device_; }
-  uint64_t id() const { return id_; }
   ICudaEngine& owner() const { return *owner_; }
   void context_gone() { --contexts_; }
+
+  // Counts one enqueue in flight on this engine (any of its contexts).
+  struct EnqueueInFlight {
+    explicit EnqueueInFlight(EngineImpl& engine) : engine_(engine) {
+      const int64_t now = ++engine.enqueues_in_flight_;
+      int64_t seen = g_max_enqueues_on_one_engine.load();
+      while (now > seen && !g_max_enqueues_on_one_engine.compare_exchange_weak(seen, now)) {
+      }
+    }
+    ~EnqueueInFlight() { --engine_.enqueues_in_flight_; }
+    EngineImpl& engine_;
+  };
 
   // Streamable weights from this offset on are streamed into the scratch
   // at each run; the ones before it are resident (within the budget).
@@ -551,6 +573,10 @@ class EngineImpl final : public apiv::VCudaEngine {
 
  private:
   const trt_double::Shape& max_shape(const std::string& name) const {
+    return max_shape_table().at(name);
+  }
+  // Written once, by init() (before any context exists), then only read.
+  const std::map<std::string, trt_double::Shape>& max_shape_table() const {
     if (max_shapes_.empty()) {
       std::map<std::string, trt_double::Shape> inputs;
       for (const IoTensor& t : plan_.io) {
@@ -561,7 +587,7 @@ class EngineImpl final : public apiv::VCudaEngine {
       std::string ignored;
       infer_shapes(plan_, inputs, &max_shapes_, &ignored);
     }
-    return max_shapes_.at(name);
+    return max_shapes_;
   }
 
   ICudaEngine* owner_;
@@ -577,6 +603,7 @@ class EngineImpl final : public apiv::VCudaEngine {
   void* host_streamable_ = nullptr;    // pinned copy of all streamable weights
   int64_t budget_ = 0;
   std::atomic<int> contexts_{0};
+  std::atomic<int64_t> enqueues_in_flight_{0};
   std::mutex mutex_;
   mutable std::map<std::string, trt_double::Shape> max_shapes_;
 };
@@ -776,7 +803,8 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
   const int64_t scratch_bytes = engine_.scratch_bytes();
   char* temps = scratch + align_up(scratch_bytes);
   const std::map<std::string, int64_t> offsets = temporary_offsets(plan, shapes);
-  const unsigned long long value = (engine_.id() << 40) ^ ++runs_;
+  const unsigned long long value = (id_ << 40) ^ ++runs_;
+  EngineImpl::EnqueueInFlight in_flight(engine_);
   stamp_kernel<<<1, 1, 0, stream>>>(stamp, value);
   if (scratch_bytes > 0) {
     const char* host = static_cast<const char*>(engine_.host_streamable()) + engine_.stream_from();
@@ -919,6 +947,10 @@ TRT_DOUBLE_EXPORT void trt_double_reset_counters() {
   trt_double::g_enqueues = 0;
   trt_double::g_errors = 0;
   trt_double::g_streamed = 0;
+}
+
+TRT_DOUBLE_EXPORT int64_t trt_double_max_enqueues_on_one_engine() {
+  return trt_double::g_max_enqueues_on_one_engine.load();
 }
 
 TRT_DOUBLE_EXPORT int64_t trt_double_memory_overlaps() {

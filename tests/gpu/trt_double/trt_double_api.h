@@ -31,6 +31,10 @@ void trt_double_reset_counters();
 // Synchronizes the device.
 int64_t trt_double_memory_overlaps();
 
+// The most enqueueV3 calls seen on the host at once on ONE engine (through
+// any of its execution contexts, from several threads).
+int64_t trt_double_max_enqueues_on_one_engine();
+
 // Parses a plan without touching CUDA; writes a one-line summary or the
 // parse error into `text` (NUL-terminated, truncated to `capacity`).
 // Returns 1 when the plan is valid, 0 otherwise.
