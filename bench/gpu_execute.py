@@ -21,7 +21,8 @@ double's capture of the same plan, and host I/O with ``host_staging``
 pinned against pageable. Last line:
 ``delegate_us=... floor_us=... ratio=... allocs_per_call=... graph_us=...
 bare_graph_us=... graph_over_bare=... plain_over_graph=...
-pinned_speedup=... host_waits_per_call=...``
+pinned_speedup=... host_waits_per_call=... threads_speedup=...`` (io2 calls per
+second, 4 threads on 4 execution contexts over 1 thread on 1; C++).
 
     LD_PRELOAD=DIR/double/libcuda_call_counter.so python DIR/bench/gpu_execute.py --bundle DIR
 """
@@ -104,15 +105,16 @@ def main() -> int:
     result = subprocess.run([str(args.bundle / "double" / "execute_bench"), str(programs), str(args.calls)],
                             capture_output=True, text=True, check=True)
     native = {k: float(v) for k, v in (item.split("=") for item in result.stdout.split())}
-    print("C++ (ExecuTorch Module, caller's stream, TensorRT replaced by the test double), io16, µs per call: "
-          + " ".join(f"{k}={v:.2f}" for k, v in native.items()))
+    print("C++ (ExecuTorch Module, caller's stream, TensorRT replaced by the test double), io16 µs per call, "
+          "io2 calls per second: " + " ".join(f"{k}={v:.2f}" for k, v in native.items()))
     us, allocs = results[(16, "device", "reuse")]
     print(f"delegate_us={us:.1f} floor_us={floors[16]:.1f} ratio={us / floors[16]:.2f} allocs_per_call={allocs:.3f} "
           f"graph_us={native['graph_us']:.2f} bare_graph_us={native['bare_graph_us']:.2f} "
           f"graph_over_bare={native['graph_us'] / native['bare_graph_us']:.2f} "
           f"plain_over_graph={native['plain_us'] / native['graph_us']:.2f} "
           f"pinned_speedup={native['host_pageable_us'] / native['host_pinned_us']:.2f} "
-          f"host_waits_per_call={native['device_io_host_waits_per_call']:.3f}")
+          f"host_waits_per_call={native['device_io_host_waits_per_call']:.3f} "
+          f"threads_speedup={native['threads_4_calls_per_s'] / native['threads_1_calls_per_s']:.2f}")
     return 0
 
 

@@ -77,6 +77,8 @@ def test_every_field_round_trips_in_key_order() -> None:
         output_buffers="fresh",
         batch_engines="per_range",
         execution_memory="process",
+        host_staging="pageable",
+        cuda_graphs=True,
         execution_contexts=4,
     )
     encoded = spec.to_compile_specs()

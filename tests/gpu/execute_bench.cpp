@@ -12,8 +12,12 @@
 //   host_pinned_us / host_pageable_us   io16.pte with host tensors,
 //                   host_staging pinned / pageable (both with cuda_graphs,
 //                   so the staging, not the double's enqueue, is compared);
-// each the median of 5 runs of CALLS calls ending in one stream sync; and the
-// delegate's host waits per steady-state device-I/O call.
+// each the median of 5 runs of CALLS calls ending in one stream sync; the
+// delegate's host waits per steady-state device-I/O call; and calls per
+// second of io2.pte (host I/O, each call returns finished outputs) from 1
+// thread with 1 execution context and from 4 threads with
+// execution_contexts=4 (4 Modules of the file under one program tag, whose
+// delegates share the engine; each thread its own method instance).
 
 #include <NvInferRuntime.h>
 #include <cuda_runtime_api.h>
@@ -26,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <executorch/extension/module/module.h>
@@ -35,6 +40,7 @@
 #include "backend_id.h"
 #include "common/error_report.h"
 #include "control/delegate_registry.h"
+#include "control/program_tag.h"
 #include "engines/engine_runtime_registry.h"
 #include "execute/caller_stream.h"
 #include "option_table.h"
@@ -160,14 +166,14 @@ struct Program {
 };
 
 // io16 with its I/O on the device (caller memory) or on the host.
-Program make(const std::string& path, bool device, BackendOptionList options) {
+Program make(const std::string& path, bool device, BackendOptionList options, int tensors = kTensors) {
   Program p;
   p.module = load(path, options);
   p.device = device;
   const auto type = executorch::aten::ScalarType::Float;
   const auto where = device ? executorch::aten::Device(executorch::aten::DeviceType::CUDA, 0)
                             : executorch::aten::Device(executorch::aten::DeviceType::CPU);
-  for (int i = 0; i < 2 * kTensors; ++i) {
+  for (int i = 0; i < 2 * tensors; ++i) {
     void* data = nullptr;
     if (device) {
       cudaMalloc(&data, kFeatures * sizeof(float));
@@ -177,13 +183,13 @@ Program make(const std::string& path, bool device, BackendOptionList options) {
     }
     p.buffers.push_back(data);
     TensorPtr t = executorch::extension::from_blob(data, {1, kFeatures}, type, where);
-    (i < kTensors ? p.inputs : p.outputs).push_back(t);
+    (i < tensors ? p.inputs : p.outputs).push_back(t);
   }
   for (const TensorPtr& t : p.inputs) {
     p.values.emplace_back(t);
   }
   if (device) {
-    for (int i = 0; i < kTensors; ++i) {
+    for (int i = 0; i < tensors; ++i) {
       if (p.module->set_output("forward", EValue(p.outputs[i]), i) != executorch::runtime::Error::Ok) {
         fail("binding output " + std::to_string(i) + " of " + path);
       }
@@ -205,6 +211,46 @@ uint64_t host_waits() {
     total += report.counters.host_waits;
   }
   return total;
+}
+
+// Calls per second of `threads` threads, thread t calling instance t.
+double calls_per_second(std::vector<Program>& instances, int threads, int calls) {
+  std::vector<double> rates;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+      pool.emplace_back([&instances, t, calls] {
+        MethodInstanceScope instance(t);
+        for (int i = 0; i < calls; ++i) {
+          run(instances[t]);
+        }
+      });
+    }
+    for (std::thread& thread : pool) {
+      thread.join();
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    rates.push_back(threads * calls / seconds);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
+// `count` instances of io2.pte under one program tag with
+// execution_contexts=count, each called once.
+std::vector<Program> instances_of(const std::string& path, int count) {
+  ProgramTagScope tag(new_program_tag());
+  std::vector<Program> out;
+  out.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    BackendOptionList options;
+    options.add_int(kOptionExecutionContexts, count);
+    out.push_back(make(path, false, std::move(options), 1));
+    MethodInstanceScope instance(i);
+    run(out.back());
+  }
+  return out;
 }
 
 } // namespace
@@ -232,6 +278,11 @@ int main(int argc, char** argv) {
   Program host_pinned = make(dir + "/io16.pte", false, pinned);
   Program host_pageable = make(dir + "/io16.pte", false, pageable);
 
+  std::vector<Program> single = instances_of(dir + "/io2.pte", 1);
+  std::vector<Program> four = instances_of(dir + "/io2.pte", 4);
+  const double threads_1 = calls_per_second(single, 1, calls);
+  const double threads_4 = calls_per_second(four, 4, calls);
+
   CallerStreamGuard on_stream(stream);
   const double plain_us = median_us(stream, calls, [&] { run(plain); });
   const uint64_t waits_before = host_waits();
@@ -241,8 +292,8 @@ int main(int argc, char** argv) {
   const double pageable_us = median_us(stream, calls, [&] { run(host_pageable); });
   std::printf(
       "bare_graph_us=%.2f plain_us=%.2f graph_us=%.2f host_pinned_us=%.2f host_pageable_us=%.2f "
-      "device_io_host_waits_per_call=%.3f\n",
-      floor, plain_us, graph_us, pinned_us, pageable_us, waits_per_call);
+      "device_io_host_waits_per_call=%.3f threads_1_calls_per_s=%.0f threads_4_calls_per_s=%.0f\n",
+      floor, plain_us, graph_us, pinned_us, pageable_us, waits_per_call, threads_1, threads_4);
   cudaStreamSynchronize(stream);
   return 0;
 }
