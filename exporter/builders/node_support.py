@@ -164,13 +164,15 @@ def _probe_module(
         if node.name in cut:
             env[node.name] = graph.placeholder(node.name)
             env[node.name].meta["val"] = node.meta["val"]
-    # Constants with no real value here (ExecuTorch's edge passes lift
+    # Scalar constants with no real value here (ExecuTorch's edge passes lift
     # scalars of elementwise ops into tensors after the user's export; the
     # partitioner's real weights lack them) are fed as inputs, so the build's
-    # cut can hold the real ones (a hint folded into the ONNX could not be undone).
+    # cut can hold the real ones (a hint folded into the ONNX could not be
+    # undone). Larger fake weights (no real weights given) stay hints: some
+    # parser checks want weights constant; their partitions convert again.
     for node in nodes:
         value = _attribute(module, node.target) if node.op == "get_attr" else None
-        if isinstance(value, FakeTensor):
+        if isinstance(value, FakeTensor) and value.numel() <= 1:
             env[node.name] = graph.placeholder(node.name)
             env[node.name].meta["val"] = value
     for node in nodes:
