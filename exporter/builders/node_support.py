@@ -28,7 +28,7 @@ from ..io_specs import hint_shape
 from ..op_selection import node_op, op_label
 from .base import EngineBuildRequest
 from .onnx_export import _aten_view_for, dynamic_axes, export_onnx
-from .onnx_slice import OnnxSlice, TracedGraph, slice_model
+from .onnx_slice import OnnxSlice, TracedGraph, slice_maker
 
 _LOG = logging.getLogger("executorch_tensorrt.exporter")
 
@@ -142,8 +142,8 @@ class SupportProbe:
                     return None
                 named.append((value, spec.name))
             pairs.append(named)
-        cut = slice_model(self.model, pairs[0], pairs[1], constants)
-        return OnnxSlice(cut, TracedGraph(self.traced)) if cut is not None else None
+        make = slice_maker(self.model, pairs[0], pairs[1], constants)
+        return OnnxSlice(make, TracedGraph(self.traced)) if make is not None else None
 
 
 def _probe_module(

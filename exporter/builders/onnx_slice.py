@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 # onnx.AttributeProto.GRAPH and GRAPHS: bodies that may read outer values by name.
 _GRAPH_ATTRIBUTE_TYPES = (5, 10)
@@ -29,10 +29,18 @@ class TracedGraph:
 
 @dataclass(frozen=True)
 class OnnxSlice:
-    """What the builder reads of an ``ONNXProgram``, for a cut-out model."""
+    """What the builder reads of an ``ONNXProgram``, for a cut-out model.
 
-    model_proto: Any
+    Like ``ONNXProgram.model_proto``, each read of ``model_proto`` makes the
+    model afresh, so no copy of the weights outlives its use (the build
+    parses it, then holds none while TensorRT builds)."""
+
+    make: Callable[[], Any]
     exported_program: Optional[TracedGraph] = None
+
+    @property
+    def model_proto(self) -> Any:
+        return self.make()
 
     def save(self, destination: str, external_data: bool = False) -> None:
         import onnx
@@ -93,7 +101,20 @@ def slice_model(
     ``constants``: ``{value: torch tensor}``, values (graph inputs of
     ``model``) the cut holds as initializers instead. None when it cannot be
     cut exactly."""
-    constants = constants or {}
+    make = slice_maker(model, inputs, outputs, constants)
+    return make() if make is not None else None
+
+
+def slice_maker(
+    model: Any,
+    inputs: Sequence[Tuple[str, str]],
+    outputs: Sequence[Tuple[str, str]],
+    constants: Optional[Mapping[str, Any]] = None,
+) -> Optional[Callable[[], Any]]:
+    """``slice_model``'s checks now, and a function making the cut (each
+    call a new model: no copy of the weights is kept in between); None when
+    it cannot be cut exactly."""
+    constants = dict(constants or {})
     graph = model.graph
     infos = {v.name: v for v in (*graph.input, *graph.output, *graph.value_info)}
     initializers = {t.name: t for t in graph.initializer}
@@ -104,10 +125,23 @@ def slice_model(
     found = _needed(graph, [v for v, _ in outputs], {v for v, _ in inputs} | set(constants), set(initializers))
     if found is None:
         return None
-    held = [_initializer(name, value) for name, value in sorted(constants.items())]
-    if any(t is None for t in held):
+    if any(_initializer(name, value) is None for name, value in constants.items()):
         return None
     indices, used = found
+    return lambda: _make_cut(model, inputs, outputs, constants, indices, sorted(used))
+
+
+def _make_cut(
+    model: Any,
+    inputs: Sequence[Tuple[str, str]],
+    outputs: Sequence[Tuple[str, str]],
+    constants: Mapping[str, Any],
+    indices: Sequence[int],
+    used: Sequence[str],
+) -> Any:
+    graph = model.graph
+    infos = {v.name: v for v in (*graph.input, *graph.output)}
+    initializers = {t.name: t for t in graph.initializer}
     cut = type(model)()
     cut.ir_version = model.ir_version
     cut.opset_import.extend(model.opset_import)
@@ -121,8 +155,8 @@ def slice_model(
         if name != value:
             cut.graph.node.add(op_type="Identity", input=[name], output=[value], name=f"{name}_identity")
     cut.graph.node.extend(graph.node[i] for i in indices)
-    cut.graph.initializer.extend(initializers[name] for name in sorted(used))
-    cut.graph.initializer.extend(held)
+    cut.graph.initializer.extend(initializers[name] for name in used)
+    cut.graph.initializer.extend(_initializer(name, value) for name, value in sorted(constants.items()))
     for value, name in outputs:
         cut.graph.output.add().CopyFrom(infos[value])
         cut.graph.output[-1].name = name

@@ -159,6 +159,9 @@ class TensorRTEngineBuilder:
                 f"{self.name} {trt.__version__} refused it: " + "; ".join(_without_source_locations(errors)),
             )
         engine = bytes(memoryview(serialized))
+        # TensorRT's copies of the engine and of the weights go now (the
+        # parser before the network it points into).
+        del serialized, parser, network
         if not engine:
             raise RuntimeError(f"{self.name} {trt.__version__} returned an empty engine")
         if cache is not None and spec.timing_cache is not None:
@@ -321,7 +324,9 @@ def _network_flags(trt: ModuleType) -> int:
 def _parse(parser: Any, onnx_program: Any) -> bool:
     proto = onnx_program.model_proto
     if proto.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES:
-        return bool(parser.parse(proto.SerializeToString()))
+        data = proto.SerializeToString()
+        del proto  # one copy of the weights less while the parser reads (model_proto makes it anew)
+        return bool(parser.parse(data))
     with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_onnx_") as tmp:
         path = os.path.join(tmp, "model.onnx")
         onnx_program.save(path, external_data=True)
