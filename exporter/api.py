@@ -20,7 +20,7 @@ from executorch.exir import (
 )
 from torch.export import ExportedProgram
 
-from .builders import EngineBuildError
+from .builders import EngineBuildError, get_engine_builder
 from .cpu_kernels import missing_kernels, missing_kernels_message, runtime_kernels
 from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
@@ -258,10 +258,14 @@ def _export(
     else:
         profiles = profiles_from_dims(options.dynamic_shapes, exported)
     spec = options.spec.replace(optimization_profiles=profiles)
-    edge, partitioner, redone = _lower(exported, options, spec, plan, strict)
-    records = [build_record(d) for d in tensorrt_delegates(edge)]
-    lowered_at = time.perf_counter()
-    validation = check_partitions(edge, example, checks.tolerance, checks.keep_onnx) if example is not None else None
+    try:
+        edge, partitioner, redone = _lower(exported, options, spec, plan, strict)
+        records = [build_record(d) for d in tensorrt_delegates(edge)]
+        lowered_at = time.perf_counter()
+        # (validate and keep_onnx take each partition's ONNX from the support query's, as the builds did)
+        validation = check_partitions(edge, example, checks.tolerance, checks.keep_onnx) if example is not None else None
+    finally:
+        _forget_support_probe(spec.engine_builder)
     emit_at = time.perf_counter()
     manager = edge.to_executorch(_backend_config(plan, external_weights))
     emitted_at = time.perf_counter()
@@ -319,7 +323,7 @@ def _lower(
         round_started = time.perf_counter()
         partitioner = TensorRTPartitioner(
             spec, options.torch_executed_ops, options.min_block_size, options.weight_streaming_budget_total,
-            moved, keep, plan is not None,
+            moved, keep, plan is not None, {**exported.state_dict, **exported.constants},
         )
         try:
             edge = to_edge_transform_and_lower(exported, partitioner=[partitioner])
@@ -343,6 +347,17 @@ def _lower(
         f"TensorRT still refused the program after moving {len(moved)} operator(s) to the CPU in "
         f"{MAX_BUILD_FALLBACKS} rounds ({', '.join(sorted(moved))}); keep more on the CPU with torch_executed_ops"
     )
+
+
+def _forget_support_probe(engine_builder: str) -> None:
+    """The builds are done: the support query's ONNX (a copy of the weights) can go."""
+    try:
+        builder = get_engine_builder(engine_builder)
+    except (ValueError, ImportError):  # no builder, nothing kept (the export reports why)
+        return
+    forget = getattr(builder, "forget_support_probe", None)
+    if callable(forget):
+        forget()
 
 
 def _fallback(err: EngineBuildError, moved: Dict[str, str], strict: bool) -> Dict[str, str]:

@@ -274,17 +274,24 @@ def encode_engines(entries: Sequence[EngineEntry]) -> bytes:
     for entry in entries:
         offsets.append(offset)
         offset = _align(offset + len(entry.blob.engine))
-    out = bytearray(_HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, metadata_size, 0))
-    out += signature + struct.pack("<II", len(entries), 0)
+    # Pieces joined once: the engines (the bulk) are copied into the result only,
+    # with no growing buffer nor final copy beside them.
+    parts = [_HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, metadata_size, 0)]
+    parts.append(signature + struct.pack("<II", len(entries), 0))
     for entry, start, engine_ranges in zip(entries, offsets, ranges, strict=True):
         meta = entry.blob.metadata
-        out += _ENGINE_ENTRY.pack(
-            start, len(entry.blob.engine), entry.execution_memory_bytes, entry.weight_bytes, 0, meta.num_profiles, 0
+        parts.append(
+            _ENGINE_ENTRY.pack(
+                start, len(entry.blob.engine), entry.execution_memory_bytes, entry.weight_bytes, 0,
+                meta.num_profiles, 0,
+            )
         )
-        out += engine_ranges
+        parts.append(engine_ranges)
+    size = sum(len(p) for p in parts)
     for entry, start in zip(entries, offsets, strict=True):
-        out += b"\x00" * (start - len(out)) + bytes(entry.blob.engine)
-    return bytes(out)
+        parts += [b"\x00" * (start - size), entry.blob.engine]
+        size = start + len(entry.blob.engine)
+    return b"".join(parts)
 
 
 def encode(blob: DelegateBlob) -> bytes:

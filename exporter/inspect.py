@@ -17,7 +17,12 @@ from .pte_file import DELEGATE_CALL, PteFile, PtePlan, read_pte
 
 # Compile specs the delegate reads at init(); load-time options override them.
 RUNTIME_KEYS = keys(COMPILE_SPEC)
-UNKNOWN_NEED_TEXT = "known at load (TensorRT-RTX compiles for the device)"
+# Why an engine's execution memory is not in the file, per flavour (blob.Flavour labels).
+UNKNOWN_NEED_TEXTS = {
+    "tensorrt_rtx": "known at load (TensorRT-RTX compiles for the device)",
+    "tensorrt": "known at load (TensorRT reports it only from the engine deserialized on a GPU)",
+}
+UNKNOWN_NEED_TEXT = "known at load"  # other flavours
 # Compile specs the text report shows as names and profiles rather than raw JSON.
 _SHOWN_APART = (KEY_INPUT_NAMES, KEY_DIM_NAMES, KEY_OPTIMIZATION_PROFILES)
 
@@ -278,8 +283,9 @@ def format_report(report: ProgramReport, title: str = "file") -> str:
     return "\n".join(lines)
 
 
-def _need_text(need: int) -> str:
-    return f"{need:,} bytes" if need >= 0 else UNKNOWN_NEED_TEXT
+def need_text(need: int, flavour: str) -> str:
+    """How ``inspect`` shows an engine's execution memory need (-1: not in the file)."""
+    return f"{need:,} bytes" if need >= 0 else UNKNOWN_NEED_TEXTS.get(flavour, UNKNOWN_NEED_TEXT)
 
 
 def _engine_lines(d: DelegateReport) -> List[str]:
@@ -303,6 +309,6 @@ def _engine_lines(d: DelegateReport) -> List[str]:
         ranges = ", ".join(f"{t.name} {' | '.join(t.shapes)}" for t in engine.inputs) or "no inputs"
         lines.append(
             f"        engine {index}: {engine.engine_bytes:,} bytes, execution memory "
-            f"{_need_text(engine.execution_memory_bytes)}; {ranges}"
+            f"{need_text(engine.execution_memory_bytes, engine.flavour)}; {ranges}"
         )
     return lines

@@ -13,13 +13,15 @@ decided (``program_policies``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import operator
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
 import torch
+from torch._subclasses.fake_tensor import FakeTensor
 from executorch.exir.backend.partitioner import DelegationSpec, Partitioner, PartitionResult
 from executorch.exir.backend.utils import get_non_lowered_nodes, tag_constant_data
 from torch.export import ExportedProgram
@@ -119,6 +121,32 @@ def _refusals(
     return reasons
 
 
+@contextlib.contextmanager
+def _real_weights(program: ExportedProgram, weights: Mapping[str, torch.Tensor]) -> Iterator[None]:
+    """ExecuTorch partitions a copy of the program whose weights are fake
+    tensors; while the support query runs, the real ones (same name, shape
+    and dtype) stand in for them, so its ONNX can serve the builds too. The
+    fakes are put back afterwards: the program is ExecuTorch's."""
+    saved = []
+    for table in (program.state_dict, program.constants):
+        for name, fake in table.items():
+            real = weights.get(name)
+            if isinstance(fake, FakeTensor) and _same_kind(real, fake):
+                saved.append((table, name, fake))
+                table[name] = real
+    try:
+        yield
+    finally:
+        for table, name, fake in saved:
+            table[name] = fake
+
+
+def _same_kind(real: object, fake: torch.Tensor) -> bool:
+    return isinstance(real, torch.Tensor) and not isinstance(real, FakeTensor) and (
+        real.shape == fake.shape and real.dtype == fake.dtype
+    )
+
+
 class TensorRTPartitioner(Partitioner):
     """Tags the operators TensorRT accepts for ``ExecutorchTensorRTBackend``."""
 
@@ -131,10 +159,13 @@ class TensorRTPartitioner(Partitioner):
         cpu_fallback: Optional[Mapping[str, str]] = None,
         keep_on_tensorrt: Iterable[str] = (),
         device_planning: bool = False,
+        real_weights: Optional[Mapping[str, torch.Tensor]] = None,
     ) -> None:
         """``cpu_fallback``: ``{node name: reason}`` of nodes a failed build
         moved to the CPU; ``keep_on_tensorrt``: names of nodes no CPU kernel
-        can run, delegated even in blocks under ``min_block_size``."""
+        can run, delegated even in blocks under ``min_block_size``;
+        ``real_weights``: the program's state dict and constants (ExecuTorch
+        hands the partitioner fake weights), so the support query's ONNX can be the builds'."""
         if compile_spec is None:
             compile_spec = TensorRTCompileSpec()
         if not isinstance(compile_spec, TensorRTCompileSpec):
@@ -149,6 +180,7 @@ class TensorRTPartitioner(Partitioner):
         self.cpu_fallback = dict(cpu_fallback or {})
         self.keep_on_tensorrt = frozenset(keep_on_tensorrt)
         self.device_planning = device_planning
+        self.real_weights = real_weights or {}
         self.report = PartitionReport()
 
     def partition(self, exported_program: ExportedProgram) -> PartitionResult:
@@ -161,9 +193,10 @@ class TensorRTPartitioner(Partitioner):
             )
         # Nodes another partitioner already lowered are not ours to take.
         candidates = [n for n in get_non_lowered_nodes(graph_module.graph) if n.op == "call_function"]
-        reasons = _refusals(
-            exported_program, candidates, self.compile_spec, self.torch_executed_ops, self.cpu_fallback
-        )
+        with _real_weights(exported_program, self.real_weights):
+            reasons = _refusals(
+                exported_program, candidates, self.compile_spec, self.torch_executed_ops, self.cpu_fallback
+            )
         supported = {n for n in candidates if n not in reasons}
         order = {n: i for i, n in enumerate(candidates)}
         partitioner = CapabilityBasedPartitioner(graph_module, _Supported(supported), allows_single_node_partition=True)

@@ -36,6 +36,7 @@ from torch.utils._pytree import tree_leaves
 
 from ..runtime import DelegateError, load
 from .backend_details import build_request
+from .builders import get_engine_builder
 from .builders.onnx_export import request_onnx
 from .builders.tensorrt import MAX_IN_MEMORY_ONNX_BYTES
 from .compile_specs import TensorRTCompileSpec
@@ -239,7 +240,17 @@ def _partition_onnx(lowered: LoweredBackendModule) -> Tuple[Any, List[str]]:
     io = derive_io(program, spec.optimization_profiles)
     num_profiles = len(io.inputs[0].ranges) if io.inputs else 1
     request = build_request(spec, program.module(), io, example_inputs(io), tuple(range(num_profiles)))
-    return request_onnx(request), [s.name for s in io.outputs]
+    return _builders_onnx(spec.engine_builder, request), [s.name for s in io.outputs]
+
+
+def _builders_onnx(engine_builder: str, request: Any) -> Any:
+    """The ONNX the build parsed: cut out of the support query's ONNX when the
+    builder kept it (``node_support.SupportProbe``), else converted again."""
+    try:
+        onnx_of = getattr(get_engine_builder(engine_builder), "onnx_of", None)
+    except (ValueError, ImportError):
+        onnx_of = None
+    return onnx_of(request) if callable(onnx_of) else request_onnx(request)
 
 
 def _partitions(module: torch.fx.GraphModule, args: Sequence[Any]) -> List[_Partition]:

@@ -17,7 +17,7 @@ from executorch_tensorrt.cli import main
 from executorch_tensorrt.exporter import blob, export, inspect_program, save
 from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildRequest
 from executorch_tensorrt.exporter.engine_ranges import engine_examples, profile_groups, ranges_text
-from executorch_tensorrt.exporter.inspect import format_report
+from executorch_tensorrt.exporter.inspect import format_report, need_text
 from memory_programs import (
     BATCH_FEATURES,
     NO_WEIGHTS,
@@ -240,8 +240,23 @@ def test_inspect_shows_unknown_needs(tmp_path: Path, test_engine_builder: TestEn
     inputs = (torch.zeros(2, BATCH_FEATURES),)
     path = save(BatchedElementwise(), tmp_path / "m.pte", inputs=inputs, engine_builder="test")
     text = format_report(inspect_program(path))
-    assert "execution memory known at load (TensorRT-RTX compiles for the device)" in text
+    # The test engine's flavour: no TensorRT-RTX (nor TensorRT) reason is claimed for it.
+    assert "execution memory known at load; " in text
+    assert "TensorRT-RTX compiles" not in text
     assert "bytes if private" not in text
+
+
+@pytest.mark.parametrize(
+    "need, flavour, shown",
+    [
+        (4096, "tensorrt_rtx", "4,096 bytes"),
+        (-1, "tensorrt_rtx", "known at load (TensorRT-RTX compiles for the device)"),
+        (-1, "tensorrt", "known at load (TensorRT reports it only from the engine deserialized on a GPU)"),
+        (-1, "test", "known at load"),
+    ],
+)
+def test_unknown_need_text_depends_on_the_flavour(need: int, flavour: str, shown: str) -> None:
+    assert need_text(need, flavour) == shown
 
 
 def test_summary_lists_each_range_engine(tmp_path: Path) -> None:
@@ -297,8 +312,11 @@ def test_rtx_per_range_builds_an_engine_per_profile(monkeypatch: pytest.MonkeyPa
         def isatty(self) -> bool:
             return True
 
+    from executorch_tensorrt.exporter.builders import trt_logging
+
     tty = Tty()
     monkeypatch.setattr(sys, "stderr", tty)
+    monkeypatch.setattr(trt_logging, "SHOW_PROGRESS_AFTER_SECONDS", 0.0)  # these builds take under a second
     batch = torch.export.Dim("batch", min=1, max=16)
     pte = export(
         torch.nn.Linear(4, 2), (torch.randn(2, 4),), engine_builder="tensorrt_rtx", dynamic_shapes=({0: batch},),

@@ -469,8 +469,12 @@ def test_rtx_progress_names_each_engine_on_a_tty(monkeypatch: pytest.MonkeyPatch
         def isatty(self) -> bool:
             return True
 
+    from executorch_tensorrt.exporter.builders import trt_logging
+
     tty = Tty()
     monkeypatch.setattr(sys, "stderr", tty)
+    # These builds take well under the second after which progress shows.
+    monkeypatch.setattr(trt_logging, "SHOW_PROGRESS_AFTER_SECONDS", 0.0)
 
     export(Sandwich(), (torch.randn(1, 4),), engine_builder="tensorrt_rtx", **SIGMOID_ON_CPU)
     drawn = tty.getvalue()

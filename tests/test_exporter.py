@@ -326,8 +326,11 @@ def test_rtx_builder_logs_and_shows_progress_on_tty(monkeypatch: pytest.MonkeyPa
         def isatty(self) -> bool:
             return True
 
+    from executorch_tensorrt.exporter.builders import trt_logging
+
     tty = Tty()
     monkeypatch.setattr(sys, "stderr", tty)
+    monkeypatch.setattr(trt_logging, "SHOW_PROGRESS_AFTER_SECONDS", 0.0)  # this build takes under a second
     caplog.set_level(logging.DEBUG, logger="executorch_tensorrt.tensorrt")
     request = _request(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()), (torch.randn(2, 4),))
     built = TensorRTEngineBuilder("tensorrt_rtx").build(request)

@@ -9,6 +9,9 @@ from .base import EngineBuilder, EngineBuilderUnavailableError
 from .tensorrt import TensorRTEngineBuilder
 
 _BUILTIN = ("tensorrt", "tensorrt_rtx")
+# One instance each: the partitioner's support query and the backend's builds
+# must meet the same builder (the builds reuse the query's ONNX).
+_BUILTIN_INSTANCES = {name: TensorRTEngineBuilder(name) for name in _BUILTIN}
 # Engines given to save_engine()/save_onnx(): recorded in the .pte, built by no builder.
 PREBUILT_BUILDER = "prebuilt"
 
@@ -41,8 +44,8 @@ def get_engine_builder(name: str) -> EngineBuilder:
     builder = registered_engine_builder(resolved)
     if builder is not None:
         return builder  # type: ignore[return-value]
-    if resolved in _BUILTIN:
-        return TensorRTEngineBuilder(resolved)
+    if resolved in _BUILTIN_INSTANCES:
+        return _BUILTIN_INSTANCES[resolved]
     if resolved == PREBUILT_BUILDER:
         raise ValueError("engine_builder='prebuilt' marks engines written by save_engine()/save_onnx(); it builds nothing")
     known = ", ".join(("auto", *_BUILTIN, *registered_engine_builders()))

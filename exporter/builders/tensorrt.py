@@ -23,7 +23,7 @@ from ..blob import Flavour, TensorSpec
 from ..compile_specs import TensorRTCompileSpec
 from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildError, EngineBuildRequest
 from .build_failures import first_failing_prefix, fx_nodes_of, named_onnx_nodes, prefix_model
-from .node_support import unsupported_by_onnx_parser
+from .node_support import SupportProbe, unsupported_by_onnx_parser
 from .onnx_export import dynamic_axes, request_onnx
 from .trt_logging import build_progress, format_errors, make_logger
 
@@ -45,6 +45,9 @@ class TensorRTEngineBuilder:
             raise ValueError(f"module_name must be one of {sorted(_FLAVOURS)}, got {module_name!r}")
         self.name = module_name
         self.flavour = _FLAVOURS[module_name]
+        # The last support query's ONNX of the whole graph: builds cut their
+        # partition's ONNX out of it (the export releases it when done).
+        self.support_probe: Optional[SupportProbe] = None
 
     def __repr__(self) -> str:
         return f"TensorRTEngineBuilder({self.name!r})"
@@ -63,7 +66,20 @@ class TensorRTEngineBuilder:
     ) -> Dict[str, str]:
         """``{node name: reason}`` for the nodes this TensorRT's ONNX parser refuses."""
         trt = self._import()
-        return unsupported_by_onnx_parser(trt, make_logger(trt, quiet=True), program, nodes)
+        self.support_probe = None  # never one of an earlier program
+        reasons, self.support_probe = unsupported_by_onnx_parser(trt, make_logger(trt, quiet=True), program, nodes)
+        return reasons
+
+    def forget_support_probe(self) -> None:
+        """Releases the support query's ONNX (it holds a copy of the weights)."""
+        self.support_probe = None
+
+    def onnx_of(self, request: EngineBuildRequest) -> Any:
+        """The request's ONNX as the build parses it (``validate`` checks the
+        same): cut out of the support query's when it can be, else converted."""
+        probe = self.support_probe
+        cut = probe.partition_onnx(request) if probe is not None else None
+        return cut if cut is not None else request_onnx(request)
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
         trt = self._import()
@@ -73,7 +89,7 @@ class TensorRTEngineBuilder:
         capabilities = _compute_capabilities(self.name, trt, spec.compute_capabilities)
 
         started = time.perf_counter()
-        onnx_program = request_onnx(request)
+        onnx_program = self.onnx_of(request)
         onnx_seconds = time.perf_counter() - started
         what = "the ONNX export of the delegated graph"
         parse = lambda parser: _parse(parser, onnx_program)  # noqa: E731
@@ -143,6 +159,9 @@ class TensorRTEngineBuilder:
                 f"{self.name} {trt.__version__} refused it: " + "; ".join(_without_source_locations(errors)),
             )
         engine = bytes(memoryview(serialized))
+        # TensorRT's copies of the engine and of the weights go now (the
+        # parser before the network it points into).
+        del serialized, parser, network
         if not engine:
             raise RuntimeError(f"{self.name} {trt.__version__} returned an empty engine")
         if cache is not None and spec.timing_cache is not None:
@@ -305,7 +324,9 @@ def _network_flags(trt: ModuleType) -> int:
 def _parse(parser: Any, onnx_program: Any) -> bool:
     proto = onnx_program.model_proto
     if proto.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES:
-        return bool(parser.parse(proto.SerializeToString()))
+        data = proto.SerializeToString()
+        del proto  # one copy of the weights less while the parser reads (model_proto makes it anew)
+        return bool(parser.parse(data))
     with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_onnx_") as tmp:
         path = os.path.join(tmp, "model.onnx")
         onnx_program.save(path, external_data=True)

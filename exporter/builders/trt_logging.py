@@ -7,8 +7,9 @@ import contextlib
 import logging
 import re
 import sys
+import time
 from types import ModuleType
-from typing import Any, Deque, Dict, Iterator, List, Optional
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional
 
 TENSORRT_LOGGER_NAME = "executorch_tensorrt.tensorrt"
 _LOG = logging.getLogger(TENSORRT_LOGGER_NAME)
@@ -59,12 +60,23 @@ def make_logger(trt: ModuleType, quiet: bool = False) -> Any:
     return _Logger()
 
 
-class _PhaseDisplay:
-    """Shows TensorRT build phases with rich (or tqdm when rich is missing)."""
+# Builds that end sooner show no progress at all (most partitions of small models).
+SHOW_PROGRESS_AFTER_SECONDS = 1.0
 
-    def __init__(self, title: str) -> None:
+
+class _PhaseDisplay:
+    """Shows TensorRT build phases with rich (or tqdm when rich is missing),
+    drawing nothing until the build has run ``delay`` seconds."""
+
+    def __init__(
+        self, title: str, delay: Optional[float] = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._title = title
+        self._delay = SHOW_PROGRESS_AFTER_SECONDS if delay is None else delay
+        self._clock = clock
+        self._started_at = clock()
         self._rich: Any = None
+        self.drawing = False  # rich: Progress.start() happens only once the delay has passed
         self._bars: Dict[str, Any] = {}
         self._depth: Dict[str, int] = {}
         try:
@@ -82,13 +94,20 @@ class _PhaseDisplay:
         except ImportError:
             self._rich = None
 
-    def __enter__(self) -> "_PhaseDisplay":
-        if self._rich is not None:
+    def _remaining(self) -> float:
+        return max(0.0, self._delay - (self._clock() - self._started_at))
+
+    def _draw_when_due(self) -> None:
+        if self._rich is not None and not self.drawing and self._remaining() == 0.0:
+            self.drawing = True
             self._rich.start()
+
+    def __enter__(self) -> "_PhaseDisplay":
+        self._started_at = self._clock()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._rich is not None:
+        if self._rich is not None and self.drawing:
             self._rich.stop()
         for bar in self._bars.values():
             if not isinstance(bar, int):
@@ -101,12 +120,16 @@ class _PhaseDisplay:
         label = "  " * depth + (name if depth else f"{self._title}: {name}")
         if self._rich is not None:
             self._bars[name] = self._rich.add_task(label, total=max(steps, 1))
+            self._draw_when_due()
         else:
             try:
                 from tqdm import tqdm
             except ImportError:
                 return
-            self._bars[name] = tqdm(total=max(steps, 1), desc=label, leave=False, file=sys.stderr)
+            # tqdm's delay: the bar appears only if the build is still running then.
+            self._bars[name] = tqdm(
+                total=max(steps, 1), desc=label, leave=False, file=sys.stderr, delay=self._remaining()
+            )
 
     def step(self, name: str, step: int) -> None:
         bar = self._bars.get(name)
@@ -114,6 +137,7 @@ class _PhaseDisplay:
             return
         if self._rich is not None:
             self._rich.update(bar, completed=step + 1)
+            self._draw_when_due()
         else:
             bar.n = step + 1
             bar.refresh()
@@ -133,7 +157,8 @@ class _PhaseDisplay:
 def build_progress(trt: ModuleType, config: Any, title: str = "TensorRT") -> Iterator[None]:
     """Attach a progress monitor to ``config`` while building, on TTYs only.
 
-    Logs and CI output stay clean: nothing is drawn unless stderr is a terminal.
+    Logs and CI output stay clean: nothing is drawn unless stderr is a
+    terminal, nor for builds done within ``SHOW_PROGRESS_AFTER_SECONDS``.
     """
     monitor_base = getattr(trt, "IProgressMonitor", None)
     isatty = getattr(sys.stderr, "isatty", None)
