@@ -21,8 +21,9 @@ double's capture of the same plan, and host I/O with ``host_staging``
 pinned against pageable. Last line:
 ``delegate_us=... floor_us=... ratio=... allocs_per_call=... graph_us=...
 bare_graph_us=... graph_over_bare=... plain_over_graph=...
-pinned_speedup=... host_waits_per_call=... threads_speedup=...`` (io2 calls per
-second, 4 threads on 4 execution contexts over 1 thread on 1; C++).
+pinned_speedup=... host_waits_per_call=... threads_speedup=...
+threads_speedup_graphs=...`` (io2 calls per second, 4 threads on 4
+execution contexts over 1 thread on 1, graphs off and on; C++).
 
     LD_PRELOAD=DIR/double/libcuda_call_counter.so python DIR/bench/gpu_execute.py --bundle DIR
 """
@@ -114,7 +115,8 @@ def main() -> int:
           f"plain_over_graph={native['plain_us'] / native['graph_us']:.2f} "
           f"pinned_speedup={native['host_pageable_us'] / native['host_pinned_us']:.2f} "
           f"host_waits_per_call={native['device_io_host_waits_per_call']:.3f} "
-          f"threads_speedup={native['threads_4_calls_per_s'] / native['threads_1_calls_per_s']:.2f}")
+          f"threads_speedup={native['threads_4_calls_per_s'] / native['threads_1_calls_per_s']:.2f} "
+          f"threads_speedup_graphs={native['threads_4_graphs_calls_per_s'] / native['threads_1_graphs_calls_per_s']:.2f}")
     return 0
 
 

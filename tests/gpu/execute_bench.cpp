@@ -17,7 +17,8 @@
 // second of io2.pte (host I/O, each call returns finished outputs) from 1
 // thread with 1 execution context and from 4 threads with
 // execution_contexts=4 (4 Modules of the file under one program tag, whose
-// delegates share the engine; each thread its own method instance).
+// delegates share the engine; each thread its own method instance), with
+// cuda_graphs off and on.
 
 #include <NvInferRuntime.h>
 #include <cuda_runtime_api.h>
@@ -238,14 +239,15 @@ double calls_per_second(std::vector<Program>& instances, int threads, int calls)
 }
 
 // `count` instances of io2.pte under one program tag with
-// execution_contexts=count, each called once.
-std::vector<Program> instances_of(const std::string& path, int count) {
+// execution_contexts=count (and cuda_graphs when `graphs`), each called once.
+std::vector<Program> instances_of(const std::string& path, int count, bool graphs) {
   ProgramTagScope tag(new_program_tag());
   std::vector<Program> out;
   out.reserve(count);
   for (int i = 0; i < count; ++i) {
     BackendOptionList options;
     options.add_int(kOptionExecutionContexts, count);
+    options.add_bool(kOptionCudaGraphs, graphs);
     out.push_back(make(path, false, std::move(options), 1));
     MethodInstanceScope instance(i);
     run(out.back());
@@ -278,10 +280,19 @@ int main(int argc, char** argv) {
   Program host_pinned = make(dir + "/io16.pte", false, pinned);
   Program host_pageable = make(dir + "/io16.pte", false, pageable);
 
-  std::vector<Program> single = instances_of(dir + "/io2.pte", 1);
-  std::vector<Program> four = instances_of(dir + "/io2.pte", 4);
-  const double threads_1 = calls_per_second(single, 1, calls);
-  const double threads_4 = calls_per_second(four, 4, calls);
+  double threads_1 = 0, threads_4 = 0, threads_1_graphs = 0, threads_4_graphs = 0;
+  {
+    std::vector<Program> single = instances_of(dir + "/io2.pte", 1, false);
+    std::vector<Program> four = instances_of(dir + "/io2.pte", 4, false);
+    threads_1 = calls_per_second(single, 1, calls);
+    threads_4 = calls_per_second(four, 4, calls);
+  }
+  {
+    std::vector<Program> single = instances_of(dir + "/io2.pte", 1, true);
+    std::vector<Program> four = instances_of(dir + "/io2.pte", 4, true);
+    threads_1_graphs = calls_per_second(single, 1, calls);
+    threads_4_graphs = calls_per_second(four, 4, calls);
+  }
 
   CallerStreamGuard on_stream(stream);
   const double plain_us = median_us(stream, calls, [&] { run(plain); });
@@ -292,8 +303,10 @@ int main(int argc, char** argv) {
   const double pageable_us = median_us(stream, calls, [&] { run(host_pageable); });
   std::printf(
       "bare_graph_us=%.2f plain_us=%.2f graph_us=%.2f host_pinned_us=%.2f host_pageable_us=%.2f "
-      "device_io_host_waits_per_call=%.3f threads_1_calls_per_s=%.0f threads_4_calls_per_s=%.0f\n",
-      floor, plain_us, graph_us, pinned_us, pageable_us, waits_per_call, threads_1, threads_4);
+      "device_io_host_waits_per_call=%.3f threads_1_calls_per_s=%.0f threads_4_calls_per_s=%.0f "
+      "threads_1_graphs_calls_per_s=%.0f threads_4_graphs_calls_per_s=%.0f\n",
+      floor, plain_us, graph_us, pinned_us, pageable_us, waits_per_call, threads_1, threads_4, threads_1_graphs,
+      threads_4_graphs);
   cudaStreamSynchronize(stream);
   return 0;
 }
