@@ -73,6 +73,22 @@ def test_the_pool_holds_the_largest_need_not_the_sum(device, chains: Dict[str, P
     assert program.delegate_states[0]["pool"]["runs"] == 6
 
 
+@pytest.mark.parametrize("name, per_call", [("chain", 3), ("private", 0)])
+def test_the_next_pool_user_is_ordered_after_the_previous_one(device, chains: Dict[str, Path], name, per_call) -> None:
+    """Each run of another member than the pool's last user is ordered after
+    that user's work (Engine::order_after: an event on the GPU, so a call on
+    the caller's stream need not wait on the host); private memory orders
+    nothing."""
+    program = load(chains[name])
+    program.forward(X)
+    device.etrt_test_engine_order_after_calls.restype = ctypes.c_int
+    before = device.etrt_test_engine_order_after_calls()
+    for _ in range(4):
+        torch.testing.assert_close(program.forward(X)[0], chain_reference(X, 3))
+    # Three engines run in turn: every lease goes to another member.
+    assert device.etrt_test_engine_order_after_calls() - before == 4 * per_call
+
+
 def test_private_memory_holds_the_sum(device, chains: Dict[str, Path]) -> None:
     before = device.etrt_test_device_bytes_in_use()
     program = load(chains["private"])  # execution_memory="private" baked at export

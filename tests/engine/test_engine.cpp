@@ -57,6 +57,7 @@ std::atomic<int> g_pinned_copies{0}; // copies from or to pinned staging memory
 std::atomic<int> g_captures{0};
 std::atomic<int> g_replays{0};
 std::atomic<int> g_refuse_capture{0}; // a test makes capture_enqueue refuse
+std::atomic<int> g_order_after_calls{0}; // runs ordered after another engine's work (shared pools)
 std::mutex g_pinned_mutex;
 std::map<const char*, size_t> g_pinned; // live "pinned" host blocks and their sizes
 
@@ -562,6 +563,16 @@ class TestEngine final : public Engine {
     return Error::Ok;
   }
 
+  // Runs here are finished when enqueue returns; counted so tests see that
+  // a shared pool hands its memory on with an ordering, not a host wait.
+  Error order_after(const Engine& earlier) override {
+    if (&earlier == this) {
+      return report_error(Error::Internal, "test engine: ordered after itself");
+    }
+    ++g_order_after_calls;
+    return Error::Ok;
+  }
+
   // "Pinned" host memory is plain host memory the engine tracks, so tests
   // see which copies staged through it.
   Result<void*> allocate_host(size_t nbytes) override {
@@ -888,6 +899,9 @@ int etrt_test_engine_captures() {
 }
 int etrt_test_engine_replays() {
   return executorch_tensorrt::test_engine::g_replays.load();
+}
+int etrt_test_engine_order_after_calls() {
+  return executorch_tensorrt::test_engine::g_order_after_calls.load();
 }
 void etrt_test_engine_refuse_capture(int refuse) {
   executorch_tensorrt::test_engine::g_refuse_capture.store(refuse);
