@@ -119,6 +119,12 @@ def test_without_a_callers_stream_every_call_waits(test_engine, programs, device
     assert _counters(program)[KEY_HOST_WAITS] == 3
 
 
+def test_a_stream_argument_is_for_device_programs(test_engine, programs) -> None:
+    program = load(programs["host"])
+    with pytest.raises(ValueError, match="stream= applies to device='cuda' programs"):
+        program.forward(torch.ones(2, 3), torch.ones(2, 3), stream=object())
+
+
 def test_host_io_returns_finished_outputs_even_on_the_callers_stream(test_engine, programs) -> None:
     program = load(programs["host"])
     x, y = torch.randn(2, 3), torch.randn(2, 3)

@@ -280,8 +280,8 @@ class Program:
             self._device_outputs[method] = buffers
         return buffers
 
-    def forward(self, *inputs: Any) -> List[Any]:
-        return self.run("forward", inputs)
+    def forward(self, *inputs: Any, stream: Optional["torch.cuda.Stream"] = None) -> List[Any]:
+        return self.run("forward", inputs, stream=stream)
 
     __call__ = forward
 
