@@ -97,3 +97,23 @@ def test_an_engine_larger_than_its_segment_is_refused(test_engine, programs: dic
     inconsistent.write_bytes(bytes(data))
     with pytest.raises(Exception, match=rf"engine 0 at offset \d+, {ENGINE_BYTES} bytes, lies outside the \d+-byte blob"):
         load(inconsistent, backend_options={"init_policy": "deferred"}).forward(X)
+
+
+@pytest.mark.parametrize("engine_bytes", [2**31 - 1, 2**31 + 1, 2**32 - 1, 2**32 + 1])
+def test_sizes_near_2_and_4_gib_survive_every_reader(test_engine, programs: dict, tmp_path: Path, engine_bytes: int) -> None:
+    """The engine size read by inspect, held by the deferred delegate (host
+    bytes, from ExecuTorch's FreeableBuffer) and the file size the whole-program
+    check compares with, each exactly; one byte short is refused."""
+    from executorch_tensorrt.runtime import load
+
+    large = enlarge_engine(programs["small"], tmp_path / "large.pte", engine_bytes)
+    assert inspect_program(large).methods[0].delegates[0].engines[0].engine_bytes == engine_bytes
+    program = load(large, backend_options={"init_policy": "deferred"})
+    assert program.delegate_states[0]["host_bytes"] == engine_bytes
+    torch.testing.assert_close(program.forward(X)[0], X + 1)
+    assert program.delegate_states[0]["host_bytes"] == 0
+    del program
+    size = large.stat().st_size
+    os.truncate(large, size - 1)
+    with pytest.raises(Exception, match=rf"(?s)does not fit.*{size - 1}-byte file|runs past the end of the {size - 1}-byte file"):
+        load(large, backend_options={"init_policy": "deferred"})
