@@ -117,3 +117,16 @@ def test_sizes_near_2_and_4_gib_survive_every_reader(test_engine, programs: dict
     os.truncate(large, size - 1)
     with pytest.raises(Exception, match=rf"(?s)does not fit.*{size - 1}-byte file|runs past the end of the {size - 1}-byte file"):
         load(large, backend_options={"init_policy": "deferred"})
+
+
+def test_the_cpp_runner_loads_and_runs_it(programs: dict) -> None:
+    from executorch_tensorrt import _native
+
+    inputs = programs["folder"] / "x.bin"
+    X.numpy().tofile(inputs)
+    env = dict(os.environ, LD_PRELOAD=str(TEST_ENGINE_LIBRARY))
+    command = [str(_native.RUNNER), "--model", str(programs["large"]), "--backend-option", "init_policy=deferred",
+               "--input", str(inputs)]
+    ran = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert "output 0: Float [2, 3] = 1 2 3 4 5 6" in ran.stdout, ran.stdout
