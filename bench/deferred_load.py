@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 # 4 linear layers of 8192 x 8192 float32 weights: 4 engines of 256 MiB.
 WIDTH = 8192
@@ -68,14 +69,14 @@ def resident_bytes() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def measure_once(path: Path) -> dict:
+def measure_once(path: Path, backend_options: Optional[dict] = None) -> dict:
     """Runs in a fresh process: imports first, then times the load alone."""
     from executorch_tensorrt.option_table import KEY_DEVICE_BYTES, KEY_INIT_POLICY, KEY_STATE
     from executorch_tensorrt.runtime import load
 
     before = resident_bytes()
     started = time.perf_counter()
-    program = load(path)
+    program = load(path, backend_options=backend_options or {})
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     grown = resident_bytes() - before
     states = program.delegate_states
@@ -87,6 +88,29 @@ def measure_once(path: Path) -> dict:
         "delegates": len(states),
         "device_bytes_held": sum(state[KEY_DEVICE_BYTES] for state in states),
     }
+
+
+def measure_in_fresh_processes(script: Path, program: Path, repeat: int, env: Optional[dict] = None) -> str:
+    """Runs ``script --measure program`` ``repeat`` times, printing each run;
+    returns the figures line (medians): ``init_ms=<float> rss_fraction=<float>``."""
+    runs = []
+    for _ in range(repeat):
+        child = subprocess.run(
+            [sys.executable, str(script), "--measure", str(program)], capture_output=True, text=True, check=False, env=env
+        )
+        if child.returncode != 0:
+            raise RuntimeError(f"the measuring process failed:\n{child.stderr}")
+        run = json.loads(child.stdout.strip().splitlines()[-1])
+        runs.append(run)
+        print(
+            f"load+init {run['load_ms']:.2f} ms, resident +{run['rss_growth_bytes'] / 2**20:.1f} MiB "
+            f"for a {run['file_bytes'] / 2**30:.2f} GiB file, {run['delegates']} delegate(s), "
+            f"{run['device_bytes_held']} device bytes",
+            flush=True,
+        )
+    init_ms = statistics.median(run["load_ms"] for run in runs)
+    rss_fraction = statistics.median(run["rss_growth_bytes"] / run["file_bytes"] for run in runs)
+    return f"init_ms={init_ms:.3f} rss_fraction={rss_fraction:.5f}"
 
 
 def main() -> int:
@@ -104,25 +128,7 @@ def main() -> int:
     program = args.cache / f"deferred_{LAYERS}_engines_{WIDTH}.pte"
     if args.rebuild or not program.exists():
         build_program(program)
-    runs = []
-    for _ in range(args.repeat):
-        child = subprocess.run(
-            [sys.executable, __file__, "--measure", str(program)], capture_output=True, text=True, check=False
-        )
-        if child.returncode != 0:
-            print(child.stderr, file=sys.stderr)
-            return 1
-        run = json.loads(child.stdout.strip().splitlines()[-1])
-        runs.append(run)
-        print(
-            f"load+init {run['load_ms']:.2f} ms, resident +{run['rss_growth_bytes'] / 2**20:.1f} MiB "
-            f"for a {run['file_bytes'] / 2**30:.2f} GiB file, {run['delegates']} delegate(s), "
-            f"{run['device_bytes_held']} device bytes",
-            flush=True,
-        )
-    init_ms = statistics.median(run["load_ms"] for run in runs)
-    rss_fraction = statistics.median(run["rss_growth_bytes"] / run["file_bytes"] for run in runs)
-    print(f"init_ms={init_ms:.3f} rss_fraction={rss_fraction:.5f}")
+    print(measure_in_fresh_processes(Path(__file__), program, args.repeat))
     return 0
 
 

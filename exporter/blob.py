@@ -415,7 +415,10 @@ def _read_engine(
     meta = EngineMetadata(
         inputs=tuple(specs[:num_inputs]), outputs=tuple(specs[num_inputs:]), num_profiles=num_profiles, **identity
     )
-    entry = EngineEntry(DelegateBlob(meta, bytes(data[offset : offset + size])), need, weights)
+    # A memoryview (inspect maps the file) stays a view: an engine of several
+    # GiB is measured, never copied.
+    engine = data[offset : offset + size] if isinstance(data, memoryview) else bytes(data[offset : offset + size])
+    entry = EngineEntry(DelegateBlob(meta, engine), need, weights)
     return entry, (offset, offset + size)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import mmap
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from .._native import BACKEND_ID
@@ -121,11 +121,16 @@ def _engine_report(entry: blob.EngineEntry) -> EngineReport:
     )
 
 
-def _read(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> bytes:
+def _read(path_or_bytes: Union[str, os.PathLike, bytes, bytearray, memoryview]) -> Union[bytes, mmap.mmap]:
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         return bytes(path_or_bytes)
     if isinstance(path_or_bytes, (str, os.PathLike)):
-        return Path(path_or_bytes).read_bytes()
+        # Mapped, not read: inspect touches only the flatbuffer and the blobs'
+        # metadata, so a program of several GiB costs a few pages.
+        with open(path_or_bytes, "rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:
+                return b""
+            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     raise TypeError(f"expected a path or bytes, got {type(path_or_bytes).__name__}")
 
 

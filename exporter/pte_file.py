@@ -86,7 +86,9 @@ class PteFile:
             start = self.segment_base_offset + offset
             if start + size > len(data):
                 raise ValueError(f"{where}: segment {delegate.index} runs past the end of the file")
-            return data[start : start + size]
+            if isinstance(data, bytes):
+                return data[start : start + size]
+            return memoryview(data)[start : start + size]  # a mapped file: a view, segments may be several GiB
         raise ValueError(f"{where}: unknown data location {delegate.location!r}")
 
 

@@ -7,6 +7,7 @@ extension's parse_blob), each naming the problem; valid blobs read the same.
 
 from __future__ import annotations
 
+import mmap
 import random
 import struct
 from dataclasses import dataclass
@@ -388,3 +389,20 @@ def test_encode_engines_rejections(entries: list, match: str) -> None:
 def test_encode_engines_refuses_a_bare_blob() -> None:
     with pytest.raises(TypeError, match="engine 0 must be an EngineEntry, got DelegateBlob"):
         blob.encode_engines([_blob()])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("engine_size", [2**31 - 1, 2**31 + 1, 2**32 - 1, 2**32 + 1])
+def test_engines_past_2_and_4_gib_keep_their_full_size(engine_size: int) -> None:
+    """In a real buffer of that size (an anonymous mapping, of which only the
+    header page is written): the size survives whole, the engine stays a view
+    of the buffer (never copied), and one byte short is refused."""
+    offset, _small = struct.unpack_from("<QQ", _ONE, _L1.entry_at[0])
+    mapped = mmap.mmap(-1, offset + engine_size)
+    mapped[: len(_ONE)] = _ONE
+    struct.pack_into("<Q", mapped, _L1.entry_at[0] + 8, engine_size)
+    view = memoryview(mapped)
+    (entry,) = blob.decode_engines(view)
+    assert len(entry.blob.engine) == engine_size
+    assert isinstance(entry.blob.engine, memoryview) and entry.blob.engine.obj is mapped
+    with pytest.raises(BlobFormatError, match=rf"\[{offset}, \+{engine_size}\) outside the {offset + engine_size - 1}-byte blob"):
+        blob.decode_engines(view[:-1])

@@ -2,6 +2,9 @@
 // version 3) on blobs written byte by byte (blob_builder.h).
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <cstring>
 
 #include <limits>
 #include <random>
@@ -156,6 +159,35 @@ TEST(BlobParser, EngineOffsetsAndSizesNearTwoToThe64DoNotOverflow) {
       poke_u64(bytes, entry_field(layout, 0, field), value);
       expect_rejected(bytes, "malformed delegate blob: engine 0");
     }
+  }
+}
+
+// Engines of 2^31 +- 1 and 2^32 +- 1 bytes, in a real buffer of that size: an
+// anonymous mapping that reserves no memory, of which only the header pages
+// are written. The sizes must survive whole (no 32-bit field or cast).
+TEST(BlobParser, EnginesPastTwoAndFourGiBKeepTheirFullSize) {
+  for (uint64_t engine_size : {(uint64_t{1} << 31) - 1, (uint64_t{1} << 31) + 1, (uint64_t{1} << 32) - 1,
+                               (uint64_t{1} << 32) + 1}) {
+    BlobLayout layout;
+    auto small = encode_blob(BlobParts{}, &layout);
+    uint64_t engine_offset = 0;
+    std::memcpy(&engine_offset, small.data() + entry_field(layout, 0, 0), sizeof(engine_offset));
+    poke_u64(small, entry_field(layout, 0, 1), engine_size);
+    const size_t blob_size = static_cast<size_t>(engine_offset + engine_size);
+    void* mapped = mmap(nullptr, blob_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    ASSERT_NE(mapped, MAP_FAILED) << "cannot map " << blob_size << " bytes";
+    std::memcpy(mapped, small.data(), small.size());
+    clear_last_error();
+    auto blob = parse_delegate_blob(mapped, blob_size);
+    ASSERT_TRUE(blob.ok()) << engine_size << ": " << last_error_message();
+    EXPECT_EQ(blob->engines[0].engine_size, engine_size);
+    EXPECT_EQ(blob->engines[0].engine, static_cast<const uint8_t*>(mapped) + engine_offset);
+    clear_last_error();
+    auto short_by_one = parse_delegate_blob(mapped, blob_size - 1);
+    ASSERT_FALSE(short_by_one.ok()) << engine_size;
+    const std::string expected = std::to_string(engine_size) + " bytes, lies outside the " + std::to_string(blob_size - 1);
+    EXPECT_NE(std::string(last_error_message()).find(expected), std::string::npos) << last_error_message();
+    munmap(mapped, blob_size);
   }
 }
 

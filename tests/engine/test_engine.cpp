@@ -235,6 +235,22 @@ int64_t* memory_field(const std::string& word, MemoryModel* memory) {
   return nullptr;
 }
 
+// A line `end` ends the program: the bytes after it are never read, so a test
+// can make an engine of any size (a sparse file past 4 GiB) without touching
+// its pages. Returns the length of the program text, `end` line excluded.
+size_t program_length(const uint8_t* bytes, size_t size) {
+  size_t at = 0;
+  while (at < size) {
+    const void* newline = std::memchr(bytes + at, '\n', size - at);
+    const size_t line_end = newline != nullptr ? static_cast<size_t>(static_cast<const uint8_t*>(newline) - bytes) : size;
+    if (newline != nullptr && line_end - at == 3 && std::memcmp(bytes + at, "end", 3) == 0) {
+      return at;
+    }
+    at = line_end + 1;
+  }
+  return size;
+}
+
 Error parse_program(const std::string& text, ProgramText* out) {
   out->source = text;
   std::istringstream lines(text);
@@ -832,7 +848,8 @@ class TestEngineRuntime final : public EngineRuntime {
       const EngineMetadata& metadata) override {
     ++g_deserialize_count;
     ProgramText program;
-    Error err = parse_program(std::string(reinterpret_cast<const char*>(engine), engine_size), &program);
+    const size_t length = program_length(engine, engine_size);
+    Error err = parse_program(std::string(reinterpret_cast<const char*>(engine), length), &program);
     if (err != Error::Ok) {
       return err;
     }
