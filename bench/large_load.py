@@ -34,7 +34,9 @@ sys.path[:0] = [str(BENCH), str(TESTS), str(TESTS / "engine")]  # as pytest's py
 
 from deferred_load import measure_in_fresh_processes, measure_once  # noqa: E402
 
-DEFERRED = {"init_policy": "deferred"}
+from executorch_tensorrt.option_table import KEY_INIT_POLICY  # noqa: E402
+
+DEFERRED = {KEY_INIT_POLICY: "deferred"}
 
 
 def build_program(folder: Path, engine_bytes: int) -> Path:
