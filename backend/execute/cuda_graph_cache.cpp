@@ -7,23 +7,11 @@
 namespace executorch_tensorrt {
 
 bool GraphKey::operator==(const GraphKey& other) const {
-  if (engine != other.engine || generation != other.generation || profile != other.profile ||
-      execution_memory != other.execution_memory || shapes.size() != other.shapes.size() ||
-      addresses != other.addresses) {
-    return false;
-  }
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    if (!(shapes[i] == other.shapes[i])) {
-      return false;
-    }
-  }
-  return true;
+  return engine == other.engine && generation == other.generation && profile == other.profile &&
+      execution_memory == other.execution_memory && shapes == other.shapes && addresses == other.addresses;
 }
 
-GraphStep choose_graph_step(bool enabled, bool cached, bool warm, bool refused) {
-  if (!enabled) {
-    return GraphStep::kEnqueue;
-  }
+GraphStep choose_graph_step(bool cached, bool warm, bool refused) {
   if (cached) {
     return GraphStep::kReplay;
   }
@@ -138,7 +126,7 @@ Error CudaGraphCache::run(
   const bool warm = previous_valid_ && previous_ == current_;
   const bool refused = refused_engine_ == &engine && refused_generation_ == current_.generation;
   Error err = Error::Ok;
-  switch (choose_graph_step(true, cached != nullptr, warm, refused)) {
+  switch (choose_graph_step(cached != nullptr, warm, refused)) {
     case GraphStep::kReplay:
       cached->last_used = ++clock_;
       ++counters.graph_replays;
@@ -160,13 +148,9 @@ Error CudaGraphCache::run(
       }
       break;
   }
-  // Assigning into previous_'s existing vectors does not allocate.
-  previous_.engine = current_.engine;
-  previous_.generation = current_.generation;
-  previous_.profile = current_.profile;
-  previous_.execution_memory = current_.execution_memory;
-  std::copy(current_.shapes.begin(), current_.shapes.end(), previous_.shapes.begin());
-  std::copy(current_.addresses.begin(), current_.addresses.end(), previous_.addresses.begin());
+  // Copy-assigning vectors of the same size reuses their storage: no
+  // allocation per call.
+  previous_ = current_;
   previous_valid_ = true;
   return err;
 }

@@ -41,10 +41,10 @@ struct GraphKey {
 
 enum class GraphStep : uint8_t { kEnqueue, kCapture, kReplay };
 
-// Pure, for tables of cases: `cached` a graph for the key exists, `warm` the
-// previous call ran the same key plainly, `refused` the engine refused to
-// capture this context.
-GraphStep choose_graph_step(bool enabled, bool cached, bool warm, bool refused);
+// With graphs on, what a call does. Pure, for tables of cases: `cached` a
+// graph for the key exists, `warm` the previous call had the same key,
+// `refused` the engine refused to capture this context.
+GraphStep choose_graph_step(bool cached, bool warm, bool refused);
 
 class CudaGraphCache {
  public:

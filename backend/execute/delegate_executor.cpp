@@ -478,20 +478,6 @@ void DelegateExecutor::finish_stage_out(const StagingBuffer& staging) {
   }
 }
 
-bool DelegateExecutor::stages_host_tensors() const {
-  for (const Binding& binding : input_bindings_) {
-    if (!binding.on_device) {
-      return true;
-    }
-  }
-  for (const Binding& binding : output_bindings_) {
-    if (!binding.on_device) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // Stage-in, enqueue, stage-out, then wait unless call_waits_on_host() says
 // the call may return with its work in flight. On any failure after work
 // was enqueued, still wait, so nothing writes into ExecuTorch's tensors or
@@ -508,7 +494,10 @@ Error DelegateExecutor::run(Engine& engine, uint32_t profile, const ExecutionMem
     return err;
   }
   const void* execution_memory = memory.memory();
-  Result<StagingBuffer> staging = staging_.begin_call(engine, plan_staging(), counters_);
+  // Every host tensor takes a slot of at least one alignment unit, so the
+  // call stages host tensors exactly when it needs staging bytes.
+  const size_t staging_bytes = plan_staging();
+  Result<StagingBuffer> staging = staging_.begin_call(engine, staging_bytes, counters_);
   if (!staging.ok()) {
     return staging.error();
   }
@@ -527,7 +516,7 @@ Error DelegateExecutor::run(Engine& engine, uint32_t profile, const ExecutionMem
     TracedPhase phase(tracer, "stage_out");
     err = stage_out(engine, *staging);
   }
-  if (call_waits_on_host(caller.given, stages_host_tensors(), err != Error::Ok)) {
+  if (call_waits_on_host(caller.given, staging_bytes > 0, err != Error::Ok)) {
     ++counters_.host_waits;
     const Error synced = engine.synchronize(); // the first error is the one to report
     err = err != Error::Ok ? err : synced;

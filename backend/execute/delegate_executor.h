@@ -131,7 +131,6 @@ class DelegateExecutor {
   Error stage_in(Engine& engine, const StagingBuffer& staging);
   Error stage_out(Engine& engine, const StagingBuffer& staging);
   void finish_stage_out(const StagingBuffer& staging);
-  bool stages_host_tensors() const;
 
   const EngineMetadata& metadata_;
   const std::vector<ProfileSlot> slots_;

@@ -111,7 +111,6 @@ class TensorRTEngine final : public Engine {
   cudaStream_t checked_stream_ = nullptr; // the last caller stream found on device_index_
   bool checked_stream_valid_ = false;
   CudaEvent work_done_; // after the last work enqueued, on whichever stream
-  CudaEvent order_event_; // for order_after
   uint64_t context_generation_ = 0; // bumped by create_execution_context
   // The last call's shapes on this context (infer_output_shapes).
   bool shapes_cached_ = false;

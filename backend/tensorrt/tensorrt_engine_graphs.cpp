@@ -108,9 +108,6 @@ Result<std::unique_ptr<CapturedEnqueue>> TensorRTEngine::capture_enqueue(
   // Captured on the engine's own stream: the caller's may be the legacy
   // default stream, which cannot be captured; the graph launches on any.
   cudaStream_t capture = stream_.get();
-  if (work_done_.get() != nullptr) {
-    cudaStreamWaitEvent(capture, work_done_.get(), 0);
-  }
   cudaError_t status = cudaStreamBeginCapture(capture, cudaStreamCaptureModeThreadLocal);
   if (status != cudaSuccess) {
     cudaGetLastError();

@@ -315,3 +315,47 @@ TEST(ExecutePath, ModuleRunsReuseWithOneAllocationInSteadyState) {
   EXPECT_EQ(etrt_test_device_h2d_copies(), 1 + 4 * 1);
   EXPECT_EQ(etrt_test_device_d2h_copies(), 4 * 1);
 }
+
+// The execute path's decisions, as tables of cases.
+TEST(ExecuteDecisions, CallWaitsOnHost) {
+  struct Case {
+    bool caller_stream, stages_host, failed, waits;
+  };
+  const Case cases[] = {
+      {true, false, false, false}, // device I/O on the caller's stream: returns with work in flight
+      {false, false, false, true}, // the engine's own stream is the caller's to see only after a wait
+      {true, true, false, true}, // host outputs must be finished
+      {true, false, true, true}, // a failed call leaves nothing in flight
+      {false, true, true, true},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(call_waits_on_host(c.caller_stream, c.stages_host, c.failed), c.waits)
+        << c.caller_stream << c.stages_host << c.failed;
+  }
+}
+
+TEST(ExecuteDecisions, StageThroughPinned) {
+  EXPECT_TRUE(stage_through_pinned(HostStaging::kPinned, OutputBufferPolicy::kReuse));
+  EXPECT_TRUE(stage_through_pinned(HostStaging::kPinned, OutputBufferPolicy::kReuseProfileMax));
+  EXPECT_FALSE(stage_through_pinned(HostStaging::kPinned, OutputBufferPolicy::kFresh));
+  EXPECT_FALSE(stage_through_pinned(HostStaging::kPageable, OutputBufferPolicy::kReuse));
+  EXPECT_FALSE(stage_through_pinned(HostStaging::kPageable, OutputBufferPolicy::kFresh));
+}
+
+TEST(ExecuteDecisions, ChooseGraphStep) {
+  struct Case {
+    bool cached, warm, refused;
+    GraphStep step;
+  };
+  const Case cases[] = {
+      {true, false, false, GraphStep::kReplay},
+      {true, true, false, GraphStep::kReplay},
+      {true, true, true, GraphStep::kReplay}, // a graph captured before a refusal is still valid
+      {false, true, false, GraphStep::kCapture}, // the second call with this key
+      {false, false, false, GraphStep::kEnqueue}, // the first call with a new key
+      {false, true, true, GraphStep::kEnqueue}, // the context refused capture
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(choose_graph_step(c.cached, c.warm, c.refused), c.step) << c.cached << c.warm << c.refused;
+  }
+}
