@@ -1,11 +1,13 @@
-"""The delegate blob (format version 3): one header, one signature, an engine table.
+"""The delegate blob (format version 4): one header, one signature, an engine table, sections.
 
 The layout is specified in ``docs/blob_format.md``; the C++ reader is
 ``backend/blob/delegate_blob.cpp``. The two are tested against each other
 (``tests/test_blob_cross.py``). A delegate holds one or more engines that
 share one signature (builder, device, I/O names, dtypes, ranks) and differ in
-their profiles' shape ranges. ``encode_engines``/``decode_engines`` write and
-read it; ``encode``/``decode`` are the one-engine case.
+their profiles' shape ranges. Optional tagged sections (``BlobSection``) carry
+what a delegate needs beyond its engines (each kind documented in the format).
+``encode_engines``/``decode_delegate`` write and read it; ``encode``/``decode``
+are the one-engine case.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..dtypes import ITEMSIZES, SCALAR_TYPE_NAMES
 from ..option_table import KEY_DEVICE_INDEX, KEY_EXECUTION_MEMORY_BYTES, KEY_VERSION_COMPATIBLE
 
 MAGIC = b"ETRT"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 HEADER_SIZE = 16
 ENGINE_ALIGNMENT = 64
 
@@ -27,6 +29,8 @@ ENGINE_ALIGNMENT = 64
 _HEADER = struct.Struct("<4sHHII")
 # offset, size, execution_memory_bytes, weight_bytes, reserved, num_profiles, reserved
 _ENGINE_ENTRY = struct.Struct("<QQqqQII")
+# kind, reserved, size
+_SECTION = struct.Struct("<III")
 assert _HEADER.size == HEADER_SIZE
 
 MAX_NAME_BYTES = 1024
@@ -35,6 +39,7 @@ MAX_PROFILES = 64
 MAX_TENSORS = 1024
 MAX_RANK = 16
 MAX_ENGINES = 16
+MAX_SECTIONS = 16
 UNKNOWN_EXECUTION_MEMORY = -1
 UNKNOWN_WEIGHT_BYTES = -1
 # Every tensor's largest shape must hold fewer bytes than this (both readers
@@ -62,6 +67,21 @@ class Flavour(enum.IntEnum):
         raise ValueError(f"unknown TensorRT flavour {label!r}; expected one of: {known}")
 
 
+
+
+class SectionKind(enum.IntEnum):
+    """What a blob section holds (docs/blob_format.md, "Sections"); each kind at
+    most once per delegate, and a reader refuses a kind it does not know."""
+
+    STATE = 1  # mutable buffers the delegate owns
+    NAMED_ENGINES = 2  # engine bytes kept in the program's named data
+    EXTERNAL_WEIGHTS = 3  # engine weights kept in named data, refitted at init
+
+
+@dataclass(frozen=True)
+class BlobSection:
+    kind: SectionKind
+    payload: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -252,8 +272,20 @@ def _check_measure(index: int, what: str, value: object) -> None:
         raise ValueError(f"engine {index}: {what} must be an int in -1..2**63-1 (-1: unknown), got {value!r}")
 
 
-def encode_engines(entries: Sequence[EngineEntry]) -> bytes:
-    """Serialize a delegate of one or more engines."""
+def _encode_sections(sections: Sequence[BlobSection]) -> bytes:
+    if len(sections) > MAX_SECTIONS:
+        raise ValueError(f"a delegate holds at most {MAX_SECTIONS} sections, got {len(sections)}")
+    kinds = [SectionKind(s.kind) for s in sections]
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"each section kind appears at most once, got {[k.name for k in kinds]}")
+    parts = [struct.pack("<II", len(sections), 0)]
+    for section in sections:
+        parts += [_SECTION.pack(section.kind, 0, len(section.payload)), bytes(section.payload)]
+    return b"".join(parts)
+
+
+def encode_engines(entries: Sequence[EngineEntry], sections: Sequence[BlobSection] = ()) -> bytes:
+    """Serialize a delegate of one or more engines and its sections."""
     entries = list(entries)
     if not 1 <= len(entries) <= MAX_ENGINES:
         raise ValueError(f"a delegate holds 1..{MAX_ENGINES} engines, got {len(entries)}")
@@ -269,7 +301,8 @@ def encode_engines(entries: Sequence[EngineEntry]) -> bytes:
         raise ValueError(f"the engines of one delegate must agree on all but their shape ranges: {problem}")
     signature = _encode_signature(entries[0].blob.metadata)
     ranges = [_encode_ranges(i, e.blob.metadata) for i, e in enumerate(entries)]
-    metadata_size = len(signature) + 8 + sum(_ENGINE_ENTRY.size + len(r) for r in ranges)
+    section_bytes = _encode_sections(sections)
+    metadata_size = len(signature) + 8 + sum(_ENGINE_ENTRY.size + len(r) for r in ranges) + len(section_bytes)
     offsets, offset = [], _align(HEADER_SIZE + metadata_size)
     for entry in entries:
         offsets.append(offset)
@@ -287,6 +320,7 @@ def encode_engines(entries: Sequence[EngineEntry]) -> bytes:
             )
         )
         parts.append(engine_ranges)
+    parts.append(section_bytes)
     size = sum(len(p) for p in parts)
     for entry, start in zip(entries, offsets, strict=True):
         parts += [b"\x00" * (start - size), entry.blob.engine]
@@ -422,8 +456,33 @@ def _read_engine(
     return entry, (offset, offset + size)
 
 
+def _read_sections(reader: _Reader) -> Tuple[BlobSection, ...]:
+    num_sections, _reserved = reader.take("<II")
+    if num_sections > MAX_SECTIONS:
+        raise BlobFormatError(f"num_sections {num_sections} > {MAX_SECTIONS}")
+    sections: List[BlobSection] = []
+    for _ in range(num_sections):
+        code, _pad, size = reader.take(_SECTION.format)
+        try:
+            kind = SectionKind(code)
+        except ValueError:
+            raise BlobFormatError(
+                f"unknown section kind {code}; the program needs a newer executorch-tensorrt"
+            ) from None
+        if any(s.kind == kind for s in sections):
+            raise BlobFormatError(f"section {kind.name.lower()} appears twice")
+        (payload,) = reader.take(f"<{size}s")
+        sections.append(BlobSection(kind, payload))
+    return tuple(sections)
+
+
 def decode_engines(data: bytes) -> List[EngineEntry]:
     """Parse a delegate blob into its engines. Used by ``inspect`` and the tests."""
+    return decode_delegate(data)[0]
+
+
+def decode_delegate(data: bytes) -> Tuple[List[EngineEntry], Tuple[BlobSection, ...]]:
+    """Parse a delegate blob into its engines and sections."""
     metadata_size = _read_header(data)
     metadata_end = HEADER_SIZE + metadata_size
     reader = _Reader(data[HEADER_SIZE:metadata_end])
@@ -442,8 +501,9 @@ def decode_engines(data: bytes) -> List[EngineEntry]:
                 raise BlobFormatError(f"engine {index} overlaps engine {other}")
         spans.append((start, end))
         entries.append(entry)
+    sections = _read_sections(reader)
     reader.done()
-    return entries
+    return entries, sections
 
 
 def decode(data: bytes) -> DelegateBlob:

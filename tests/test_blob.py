@@ -1,5 +1,5 @@
 """Delegate blob writer and readers (exporter/blob.py, backend/blob/delegate_blob.cpp,
-docs/blob_format.md version 3).
+docs/blob_format.md version 4).
 
 Every malformed blob below is refused by both readers (the C++ one through the
 extension's parse_blob), each naming the problem; valid blobs read the same.
@@ -11,7 +11,7 @@ import mmap
 import random
 import struct
 from dataclasses import dataclass
-from typing import List
+from typing import List, Tuple
 
 import pytest
 from executorch_tensorrt.exporter import blob
@@ -161,7 +161,7 @@ def test_engines_round_trip_through_both_readers() -> None:
 def test_layout_matches_the_spec() -> None:
     data = blob.encode_engines(THREE)
     magic, version, header_size, metadata_size, reserved = struct.unpack_from("<4sHHII", data, 0)
-    assert (magic, version, header_size, reserved) == (b"ETRT", 3, 16, 0)
+    assert (magic, version, header_size, reserved) == (b"ETRT", 4, 16, 0)
     assert struct.unpack_from("<BBHi", data, HEADER_SIZE) == (2, 1, 0, 1)  # flavour, version_compatible, -, device
     layout = _layout(data)
     assert struct.unpack_from("<II", data, layout.counts_at) == (1, 1)
@@ -174,6 +174,58 @@ def test_layout_matches_the_spec() -> None:
         assert (need, weights, reserved, profiles, pad) == (entry.execution_memory_bytes, entry.weight_bytes, 0, 1, 0)
     # The signature is stored once: each name appears once in the metadata.
     assert data[:end].count(b"input_0") == 1
+
+
+SECTIONS = (blob.BlobSection(blob.SectionKind.STATE, b"state bytes"), blob.BlobSection(blob.SectionKind.EXTERNAL_WEIGHTS, b""))
+
+
+def test_sections_round_trip_through_both_readers() -> None:
+    data = blob.encode_engines(THREE, SECTIONS)
+    entries, sections = blob.decode_delegate(data)
+    assert (entries, sections) == (THREE, SECTIONS)
+    assert _runtime.parse_blob(data)["sections"] == {int(s.kind): s.payload for s in SECTIONS}
+    assert _runtime.parse_blob(blob.encode_engines(THREE))["sections"] == {}
+
+
+def _with_sections(*sections: Tuple[int, bytes]) -> bytes:
+    """_ONE with its empty section list replaced by `sections` (kind, payload)."""
+    meta_end = HEADER_SIZE + struct.unpack_from("<I", _ONE, 8)[0]
+    listed = struct.pack("<II", len(sections), 0) + b"".join(struct.pack("<III", k, 0, len(p)) + p for k, p in sections)
+    engines = _ONE[_align(meta_end) :]
+    head = _poke(_ONE[: meta_end - 8], "<I", 8, meta_end - 8 - HEADER_SIZE + len(listed)) + listed
+    entry = _layout(_ONE).entry_at[0]
+    head = _poke(head, "<Q", entry, _align(len(head)))
+    return head + bytes(_align(len(head)) - len(head)) + engines
+
+
+def _align(n: int) -> int:
+    return -(-n // ENGINE_ALIGNMENT) * ENGINE_ALIGNMENT
+
+
+@pytest.mark.parametrize(
+    "sections, python_match, cpp_match",
+    [
+        ([(99, b"x")], "unknown section kind 99", "section kind 99 is unknown"),
+        ([(0, b"")], "unknown section kind 0", "section kind 0 is unknown"),
+        ([(1, b"a"), (1, b"b")], "section state appears twice", "section kind 1 appears twice"),
+        ([(1, b"")] * 17, "num_sections 17", "17 sections"),
+    ],
+)
+def test_bad_sections_are_refused_by_both_readers(sections: list, python_match: str, cpp_match: str) -> None:
+    good = _with_sections((1, b"ok"))
+    assert blob.decode_delegate(good)[1] == (blob.BlobSection(blob.SectionKind.STATE, b"ok"),)
+    data = _with_sections(*sections)
+    with pytest.raises(BlobFormatError, match=python_match):
+        blob.decode_engines(data)
+    with pytest.raises(ValueError, match=cpp_match):
+        _runtime.parse_blob(data)
+
+
+def test_encode_refuses_repeated_or_too_many_sections() -> None:
+    with pytest.raises(ValueError, match="at most once"):
+        blob.encode_engines(THREE, SECTIONS + SECTIONS[:1])
+    with pytest.raises(ValueError, match="at most 16 sections"):
+        blob.encode_engines(THREE, [SECTIONS[0]] * 17)
 
 
 def test_engines_may_sit_in_any_order_and_leave_gaps() -> None:
@@ -207,7 +259,8 @@ MALFORMED = [
     ("magic", b"XTRT" + _ONE[4:], "bad magic", "does not start with 'ETRT'"),
     ("version_1", _poke(_ONE, "<H", 4, 1), "re-export the model with this version", "re-export the model with this version"),
     ("version_2", _poke(_ONE, "<H", 4, 2), "re-export the model with this version", "re-export the model with this version"),
-    ("version_4", _poke(_ONE, "<H", 4, 4), "format version 4 is not supported", "format version 4 is not supported"),
+    ("version_3", _poke(_ONE, "<H", 4, 3), "re-export the model with this version", "re-export the model with this version"),
+    ("version_5", _poke(_ONE, "<H", 4, 5), "format version 5 is not supported", "format version 5 is not supported"),
     ("header_size", _poke(_ONE, "<H", 6, 24), "header size 24, expected 16", "header size 24, expected 16"),
     ("metadata_past_end", _poke(_ONE, "<I", 8, 2**32 - 1), "runs past the", "run past the"),
     ("trailing_metadata", _poke(_ONE, "<I", 8, struct.unpack_from("<I", _ONE, 8)[0] + 4), "trailing bytes", "trailing bytes"),

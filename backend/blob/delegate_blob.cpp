@@ -347,7 +347,53 @@ Error read_header(const uint8_t* bytes, size_t size, uint32_t* metadata_size) {
   return Error::Ok;
 }
 
+Error read_sections(ByteReader& reader, std::vector<BlobSection>* sections) {
+  uint32_t count = 0, reserved = 0;
+  if (!reader.read(&count) || !reader.read(&reserved)) {
+    return truncated(reader, "section count");
+  }
+  if (count > kMaxBlobSections) {
+    return report_error(
+        Error::InvalidProgram, "malformed delegate blob: %u sections, expected at most %u", count, kMaxBlobSections);
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t kind = 0, size = 0;
+    BlobSection section;
+    if (!reader.read(&kind) || !reader.read(&reserved) || !reader.read(&size)) {
+      return truncated(reader, "a section header");
+    }
+    if (kind == 0 || kind > kLastBlobSectionKind) {
+      return report_error(
+          Error::DelegateInvalidCompatibility,
+          "delegate blob section kind %u is unknown to this delegate; upgrade executorch-tensorrt or re-export the "
+          "model with the installed version",
+          kind);
+    }
+    section.kind = static_cast<BlobSectionKind>(kind);
+    for (const BlobSection& before : *sections) {
+      if (before.kind == section.kind) {
+        return report_error(Error::InvalidProgram, "malformed delegate blob: section kind %u appears twice", kind);
+      }
+    }
+    if (!reader.read_bytes(size, &section.payload)) {
+      return truncated(reader, "a section payload");
+    }
+    section.size = size;
+    sections->push_back(section);
+  }
+  return Error::Ok;
+}
+
 } // namespace
+
+const BlobSection* DelegateBlob::section(BlobSectionKind kind) const {
+  for (const BlobSection& s : sections) {
+    if (s.kind == kind) {
+      return &s;
+    }
+  }
+  return nullptr;
+}
 
 Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
   const auto* bytes = static_cast<const uint8_t*>(data);
@@ -387,6 +433,9 @@ Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
         return report_error(Error::InvalidProgram, "malformed delegate blob: engines %u and %u overlap", other, e);
       }
     }
+  }
+  if ((err = read_sections(reader, &blob.sections)) != Error::Ok) {
+    return err;
   }
   if (reader.remaining() != 0) {
     return report_error(

@@ -1,8 +1,9 @@
 #pragma once
 
-// The delegate blob (docs/blob_format.md, format version 3): one header, one
-// signature shared by every engine, and an engine table (per engine: its
-// profiles' shape ranges, where its bytes lie, what the builder measured).
+// The delegate blob (docs/blob_format.md, format version 4): one header, one
+// signature shared by every engine, an engine table (per engine: its
+// profiles' shape ranges, where its bytes lie, what the builder measured) and
+// tagged sections (what a delegate needs beyond its engines).
 
 #include <cstddef>
 #include <cstdint>
@@ -16,10 +17,11 @@ namespace executorch_tensorrt {
 
 using executorch::runtime::Result;
 
-inline constexpr uint16_t kBlobFormatVersion = 3;
+inline constexpr uint16_t kBlobFormatVersion = 4;
 inline constexpr size_t kBlobHeaderSize = 16;
 inline constexpr size_t kBlobEngineEntrySize = 48; // before the entry's shape ranges
 inline constexpr uint32_t kMaxEnginesPerDelegate = 16;
+inline constexpr uint32_t kMaxBlobSections = 16;
 inline constexpr char kBlobMagic[4] = {'E', 'T', 'R', 'T'};
 // Engine bytes start on this boundary so they can be handed out zero-copy.
 inline constexpr uint64_t kBlobAlignment = 64;
@@ -37,10 +39,30 @@ struct EngineBlob {
   int64_t weight_bytes = -1;
 };
 
+// What a section holds (docs/blob_format.md, "Sections"); the same codes as
+// exporter/blob.py's SectionKind. A reader refuses a kind it does not know.
+enum class BlobSectionKind : uint32_t {
+  kState = 1, // mutable buffers the delegate owns
+  kNamedEngines = 2, // engine bytes kept in the program's named data
+  kExternalWeights = 3, // engine weights kept in named data, refitted at init
+};
+inline constexpr uint32_t kLastBlobSectionKind = 3;
+
+// A section's payload points into the parsed buffer and must not outlive it.
+struct BlobSection {
+  BlobSectionKind kind = BlobSectionKind::kState;
+  const uint8_t* payload = nullptr;
+  size_t size = 0;
+};
+
 // A delegate's engines, in blob order; they share one signature by
-// construction (the blob stores it once).
+// construction (the blob stores it once). Each section kind at most once.
 struct DelegateBlob {
   std::vector<EngineBlob> engines;
+  std::vector<BlobSection> sections;
+
+  // The section of `kind`, or null when the blob has none.
+  const BlobSection* section(BlobSectionKind kind) const;
 };
 
 // Parses and validates a delegate blob. Every offset, length, count and size

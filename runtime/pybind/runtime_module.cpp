@@ -483,6 +483,12 @@ py::dict parse_blob(const py::bytes& data) {
     engines.append(describe(engine));
   }
   out["engines"] = engines;
+  py::dict sections; // kind code -> payload
+  for (const BlobSection& section : blob->sections) {
+    sections[py::int_(static_cast<uint32_t>(section.kind))] =
+        py::bytes(reinterpret_cast<const char*>(section.payload), section.size);
+  }
+  out["sections"] = sections;
   return out;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// Builds delegate blobs (docs/blob_format.md, version 3) byte by byte so the
+// Builds delegate blobs (docs/blob_format.md, version 4) byte by byte so the
 // C++ tests can make valid ones and break them in targeted ways.
 
 #include <cstdint>
@@ -30,7 +30,13 @@ struct BlobParts {
   std::string engine = "etrt-test-engine 1\ninput x\noutput y\ny = relu x\n";
   int64_t execution_memory_bytes = -1;
   int64_t weight_bytes = -1;
-  uint16_t format_version = 3;
+  uint16_t format_version = 4;
+};
+
+// A tagged section (the delegate's, written after the engine table).
+struct SectionEntry {
+  uint32_t kind = 1;
+  std::string payload;
 };
 
 template <typename T>
@@ -56,7 +62,10 @@ struct BlobLayout {
   std::vector<size_t> entry_at;
 };
 
-inline std::vector<uint8_t> encode_engines(const std::vector<BlobParts>& engines, BlobLayout* layout = nullptr) {
+inline std::vector<uint8_t> encode_engines(
+    const std::vector<BlobParts>& engines,
+    BlobLayout* layout = nullptr,
+    const std::vector<SectionEntry>& sections = {}) {
   const BlobParts signature = engines.empty() ? BlobParts{} : engines[0];
   std::vector<uint8_t> m;
   put<uint8_t>(m, signature.flavour);
@@ -100,6 +109,14 @@ inline std::vector<uint8_t> encode_engines(const std::vector<BlobParts>& engines
         }
       }
     }
+  }
+  put<uint32_t>(m, static_cast<uint32_t>(sections.size()));
+  put<uint32_t>(m, 0);
+  for (const SectionEntry& section : sections) {
+    put<uint32_t>(m, section.kind);
+    put<uint32_t>(m, 0);
+    put<uint32_t>(m, static_cast<uint32_t>(section.payload.size()));
+    m.insert(m.end(), section.payload.begin(), section.payload.end());
   }
   uint64_t offset = (kHeaderSize + m.size() + 63) / 64 * 64;
   std::vector<uint64_t> offsets;

@@ -1,5 +1,5 @@
 // The delegate blob reader (backend/blob/delegate_blob.cpp, docs/blob_format.md
-// version 3) on blobs written byte by byte (blob_builder.h).
+// version 4) on blobs written byte by byte (blob_builder.h).
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -128,12 +128,31 @@ TEST(BlobParser, RejectsNullAndBadMagic) {
 
 TEST(BlobParser, OlderVersionsAskForAReExportNewerOnesForAnUpgrade) {
   BlobParts parts;
-  for (uint16_t old : {0, 1, 2}) {
+  for (uint16_t old : {0, 1, 2, 3}) {
     parts.format_version = old;
     expect_rejected(encode_blob(parts), "re-export the model with this version of executorch-tensorrt");
   }
-  parts.format_version = 4;
-  expect_rejected(encode_blob(parts), "format version 4 is not supported", Error::DelegateInvalidCompatibility);
+  parts.format_version = 5;
+  expect_rejected(encode_blob(parts), "format version 5 is not supported", Error::DelegateInvalidCompatibility);
+}
+
+TEST(BlobParser, ReadsSectionsAndRefusesUnknownRepeatedOrTruncatedOnes) {
+  const auto bytes = encode_engines({BlobParts{}}, nullptr, {{1, "state"}, {3, ""}});
+  auto parsed = parse_delegate_blob(bytes.data(), bytes.size());
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->sections.size(), 2u);
+  const BlobSection* state = parsed->section(BlobSectionKind::kState);
+  ASSERT_NE(state, nullptr);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(state->payload), state->size), "state");
+  EXPECT_EQ(parsed->section(BlobSectionKind::kExternalWeights)->size, 0u);
+  EXPECT_EQ(parsed->section(BlobSectionKind::kNamedEngines), nullptr);
+  expect_rejected(
+      encode_engines({BlobParts{}}, nullptr, {{99, "x"}}), "section kind 99 is unknown",
+      Error::DelegateInvalidCompatibility);
+  expect_rejected(encode_engines({BlobParts{}}, nullptr, {{0, "x"}}), "section kind 0 is unknown",
+      Error::DelegateInvalidCompatibility);
+  expect_rejected(encode_engines({BlobParts{}}, nullptr, {{2, "a"}, {2, "b"}}), "section kind 2 appears twice");
+  expect_rejected(encode_engines({BlobParts{}}, nullptr, std::vector<SectionEntry>(17)), "17 sections");
 }
 
 TEST(BlobParser, RejectsBadHeaderFields) {

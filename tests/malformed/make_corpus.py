@@ -31,7 +31,7 @@ from pte_blobs import BACKEND_ID, delegate_blobs, rewrite_program  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from program_mutations import operator_cases, program_cases  # noqa: E402
 
-# Field offsets of a delegate blob (docs/blob_format.md, version 3).
+# Field offsets of a delegate blob (docs/blob_format.md, version 4).
 VERSION_AT, HEADER_SIZE_AT, METADATA_SIZE_AT = 4, 6, 8
 METADATA_AT = 16  # the signature starts right after the header
 FLAVOUR_AT, VERSION_COMPATIBLE_AT, DEVICE_INDEX_AT, BUILDER_VERSION_LEN_AT = 16, 17, 20, 24
@@ -104,10 +104,10 @@ def blob_cases(blob: bytes) -> List[Tuple[str, bytes, str, Optional[str]]]:
     for length in sorted({0, 1, 4, 5, 15, 16, 17, METADATA_AT + meta_size // 2, METADATA_AT + meta_size - 1, len(blob) - 1}):
         cases.append((f"truncated_to_{length}", blob[:length], "error", None))
     cases.append(("bad_magic", b"XTRT" + blob[4:], "error", "does not start with 'ETRT'"))
-    for version in (1, 2):  # executorch-tensorrt 0.1.0
+    for version in (1, 2, 3):  # executorch-tensorrt 0.1.0 and the format before sections
         cases.append((f"format_version_{version}", _put(blob, "<H", VERSION_AT, version), "error",
                       "re-export the model with this version of executorch-tensorrt"))
-    for version in (0, 4, 0xFFFF):
+    for version in (0, 5, 0xFFFF):
         cases.append((f"format_version_{version}", _put(blob, "<H", VERSION_AT, version),
                       "error", f"format version {version} is not supported"))
     cases.append(("header_size_17", _put(blob, "<H", HEADER_SIZE_AT, 17), "error", "header size 17"))
