@@ -129,6 +129,9 @@ void TensorRTEngine::release_execution_context() {
   // Work enqueued with this context must finish before its memory goes.
   wait_for_work();
   context_.reset();
+  for (auto& allocator : output_allocators_) {
+    allocator.reset(); // after the context that pointed to it
+  }
   memory_bound_ = false;
   shapes_cached_ = false;
 }

@@ -1,0 +1,50 @@
+"""Outputs whose shape is known only after the run (``torch.nonzero``).
+
+torch gives nonzero's ``[count, rank]`` result column-major strides, and
+ExecuTorch plans it with dim order ``[1, 0]`` while every kernel and engine
+(ExecuTorch's own nonzero kernel, TensorRT's NonZero) writes it row-major.
+Before partitioning, each nonzero result therefore goes through a clone to
+the contiguous dim order, so the tensor that leaves a TensorRT partition (or
+reaches the next operator) is row-major like the bytes in it; a builder takes
+the clone with the nonzero (tests/engine/test_engine_builder.py does).
+"""
+
+from __future__ import annotations
+
+import torch
+from executorch.exir.dialects._ops import ops as exir_ops
+from torch.fx.passes.infra.pass_base import PassResult
+
+_NONZERO = (exir_ops.edge.aten.nonzero.default, torch.ops.aten.nonzero.default)
+
+
+def row_major_nonzero(graph_module: torch.fx.GraphModule) -> PassResult:
+    """Routes every nonzero result through a clone to the contiguous dim order."""
+    graph = graph_module.graph
+    changed = False
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target not in _NONZERO:
+            continue
+        value = node.meta.get("val")
+        if not isinstance(value, torch.Tensor):
+            continue
+        with graph.inserting_after(node):
+            clone = graph.call_function(
+                exir_ops.edge.dim_order_ops._clone_dim_order.default,
+                (node,),
+                {"dim_order": list(range(value.dim()))},
+            )
+        clone.meta = {**node.meta, "val": _contiguous_like(value)}
+        node.replace_all_uses_with(clone, delete_user_cb=lambda user: user is not clone)
+        changed = True
+    if changed:
+        graph_module.recompile()
+    return PassResult(graph_module, changed)
+
+
+def _contiguous_like(value: torch.Tensor) -> torch.Tensor:
+    fake_mode = getattr(value, "fake_mode", None)
+    if fake_mode is None:
+        return value.clone(memory_format=torch.contiguous_format)
+    with fake_mode:
+        return value.clone(memory_format=torch.contiguous_format)
