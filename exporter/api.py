@@ -22,7 +22,7 @@ from torch.export import ExportedProgram
 
 from .builders import EngineBuildError, get_engine_builder
 from .cpu_kernels import missing_kernels, missing_kernels_message, runtime_kernels
-from .data_dependent import row_major_nonzero
+from .data_dependent import RemoveGraphAssertsPass, row_major_nonzero
 from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
 from .files import checked_target, write_all_atomically
@@ -328,7 +328,7 @@ def _lower(
         )
         try:
             edge = to_edge_transform_and_lower(
-                exported, transform_passes=[row_major_nonzero], partitioner=[partitioner]
+                exported, transform_passes=[RemoveGraphAssertsPass(), row_major_nonzero], partitioner=[partitioner]
             )
         except EngineBuildError as err:
             moved.update(_fallback(err, moved, strict))

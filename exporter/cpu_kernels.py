@@ -22,20 +22,6 @@ from executorch.exir.passes import to_out_var_skiplist
 
 from .op_selection import op_label
 
-# Checks torch.export leaves in the graph (e.g. ``u0 <= 32`` on nonzero's
-# data-dependent size) that ExecuTorch's to_executorch removes
-# (exir/passes/remove_graph_asserts_pass.py, RemoveGraphAssertsPass): they
-# never reach the runtime, so they need no kernel.
-_REMOVED_ASSERTS = frozenset(
-    {
-        torch.ops.aten._assert_async.msg,
-        torch.ops.aten._assert_scalar.default,
-        torch.ops.aten.sym_constrain_range_for_size.default,
-        torch.ops.aten.sym_constrain_range.default,
-        torch.ops.aten._assert_tensor_metadata.default,
-    }
-)
-
 
 @dataclass(frozen=True)
 class MissingKernel:
@@ -67,7 +53,7 @@ def out_variant_name(target: object) -> Optional[str]:
 
 def _runs_on_cpu_kernel(node: torch.fx.Node) -> bool:
     target = node.target
-    if node.op != "call_function" or target in to_out_var_skiplist or target in _REMOVED_ASSERTS:
+    if node.op != "call_function" or target in to_out_var_skiplist:
         return False
     # Python arithmetic on sizes becomes ExecuTorch's own prim ops.
     return getattr(target, "__module__", None) not in ("builtins", "_operator")

@@ -7,13 +7,22 @@ Before partitioning, each nonzero result therefore goes through a clone to
 the contiguous dim order, so the tensor that leaves a TensorRT partition (or
 reaches the next operator) is row-major like the bytes in it; a builder takes
 the clone with the nonzero (tests/engine/test_engine_builder.py does).
+
+torch.export also checks the count against its bounds (``u0 <= 32``) with
+runtime asserts on its size. ExecuTorch removes them in to_executorch
+(RemoveGraphAssertsPass); the exporter runs that pass before partitioning
+instead, so the size check is no CPU user of the delegate's output (which
+would add a copy of it to the host) and the delegate enforces the bound.
 """
 
 from __future__ import annotations
 
 import torch
 from executorch.exir.dialects._ops import ops as exir_ops
+from executorch.exir.passes.remove_graph_asserts_pass import RemoveGraphAssertsPass
 from torch.fx.passes.infra.pass_base import PassResult
+
+__all__ = ["RemoveGraphAssertsPass", "row_major_nonzero"]
 
 _NONZERO = (exir_ops.edge.aten.nonzero.default, torch.ops.aten.nonzero.default)
 
