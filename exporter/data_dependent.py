@@ -17,14 +17,17 @@ would add a copy of it to the host) and the delegate enforces the bound.
 
 from __future__ import annotations
 
+from typing import Dict, Iterable
+
 import torch
 from executorch.exir.dialects._ops import ops as exir_ops
 from executorch.exir.passes.remove_graph_asserts_pass import RemoveGraphAssertsPass
 from torch.fx.passes.infra.pass_base import PassResult
 
-__all__ = ["RemoveGraphAssertsPass", "row_major_nonzero"]
+__all__ = ["RemoveGraphAssertsPass", "row_major_nonzero", "with_nonzero_copies"]
 
 _NONZERO = (exir_ops.edge.aten.nonzero.default, torch.ops.aten.nonzero.default)
+_ROW_MAJOR_COPY = exir_ops.edge.dim_order_ops._clone_dim_order.default
 
 
 def row_major_nonzero(graph_module: torch.fx.GraphModule) -> PassResult:
@@ -39,7 +42,7 @@ def row_major_nonzero(graph_module: torch.fx.GraphModule) -> PassResult:
             continue
         with graph.inserting_after(node):
             clone = graph.call_function(
-                exir_ops.edge.dim_order_ops._clone_dim_order.default,
+                _ROW_MAJOR_COPY,
                 (node,),
                 {"dim_order": list(range(value.dim()))},
             )
@@ -57,3 +60,15 @@ def _contiguous_like(value: torch.Tensor) -> torch.Tensor:
         return value.clone(memory_format=torch.contiguous_format)
     with fake_mode:
         return value.clone(memory_format=torch.contiguous_format)
+
+
+def with_nonzero_copies(reasons: Dict[str, str], nodes: Iterable[torch.fx.Node]) -> Dict[str, str]:
+    """``reasons`` (node name -> why a builder refuses it) plus the row-major
+    copy of each refused nonzero: alone in a partition it would take a
+    column-major input (TensorRT-RTX's ONNX parser has no NonZero)."""
+    out = dict(reasons)
+    for node in nodes:
+        source = node.args[0] if node.target == _ROW_MAJOR_COPY and node.args else None
+        if isinstance(source, torch.fx.Node) and source.target in _NONZERO and source.name in reasons:
+            out.setdefault(node.name, f"the row-major copy of {source.name}, which stays on the CPU")
+    return out
