@@ -223,3 +223,17 @@ def test_an_unbounded_data_dependent_size_is_refused_at_export() -> None:
     count = shape_env.create_unbacked_symint()
     with pytest.raises(ValueError, match=r"data-dependent size .* has no upper bound.*torch\._check"):
         _dim_range("delegate output 0 dimension 0", count, {})
+
+
+def test_a_real_tensorrt_builder_takes_nonzero_with_its_row_major_copy_or_neither(tmp_path: Path) -> None:
+    pytest.importorskip("tensorrt_rtx")
+    saved = save(Nonzero(), tmp_path / "rtx.pte", inputs=(with_positives(2),), engine_builder="tensorrt_rtx")
+    on_cpu = {node.op: node.reason for node in saved.summary.cpu_nodes}
+    in_engines = {op for ops in saved.summary.engine_operators for op in ops}
+    nonzero, copy = "aten::nonzero.default", "dim_order_ops::_clone_dim_order.default"
+    # TensorRT-RTX 1.7's ONNX parser has no NonZero (its plugin is missing):
+    # then its copy stays with it, never alone in an engine with a column-major input.
+    assert (nonzero in in_engines and copy in in_engines) or (nonzero in on_cpu and copy in on_cpu), (on_cpu, in_engines)
+    if copy in on_cpu:
+        assert "row-major copy" in on_cpu[copy]
+    assert "aten::relu.default" in in_engines
