@@ -332,8 +332,9 @@ Error check_produced_output(
     const TensorSpec& spec, size_t index, const ProducedOutput& produced, const Shape& bound, uint64_t capacity) {
   if (!produced.reported) {
     return report_error(
-        Error::Internal,
-        "output '%s' (#%zu): the engine did not report the shape it produced for this data-dependent output",
+        Error::InvalidProgram,
+        "output '%s' (#%zu): the engine gave a data-dependent dim (-1) but did not report the shape it produced; "
+        "the engine does not match its blob, re-export the model",
         spec.name.c_str(), index);
   }
   uint64_t elements = 0, bytes = produced.bytes;

@@ -392,7 +392,7 @@ TEST(ExecuteDecisions, ProducedOutputFitsThePlannedBound) {
        "produced a tensor of 4096 bytes"},
       {"within bytes but a dim past the bound", produced(true, true, shape2(16, 3), 16 * 24), Error::OutOfResources,
        "at most [32, 2]"},
-      {"nothing reported", produced(false, false, Shape{}, 0), Error::Internal, "did not report"},
+      {"nothing reported", produced(false, false, Shape{}, 0), Error::InvalidProgram, "did not report"},
       {"bytes but no shape", produced(true, false, Shape{}, 64), Error::Internal, "not its shape"},
       {"another rank", produced(true, true, Shape{}, 8), Error::Internal, "another rank"},
   };
