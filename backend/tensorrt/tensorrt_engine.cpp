@@ -227,6 +227,9 @@ Error TensorRTEngine::infer_output_shapes(
 }
 
 Error TensorRTEngine::use_output_allocator(size_t index, const Shape& dims) {
+  if (index >= output_allocators_.size()) {
+    return report_error(Error::Internal, "internal: output %zu has no allocator slot", index);
+  }
   std::unique_ptr<BoundedOutputAllocator>& allocator = output_allocators_[index];
   if (allocator) {
     allocator->set_dims(dims);

@@ -190,7 +190,8 @@ def _data_dependent_problem(node: torch.fx.Node) -> str:
 
 
 def _is_nonzero(value: object) -> bool:
-    return isinstance(value, torch.fx.Node) and value.op == "call_function" and _op_name(value.target) in _DATA_DEPENDENT
+    is_call = isinstance(value, torch.fx.Node) and value.op == "call_function"
+    return is_call and _op_name(value.target) in _DATA_DEPENDENT
 
 
 def _nonzero_results(module: torch.fx.GraphModule) -> "set[torch.fx.Node]":
@@ -241,11 +242,15 @@ def program_text(request: EngineBuildRequest) -> str:
     for value, spec in zip(results, request.output_specs, strict=True):
         expected = INT64 if value in data_dependent and direct.get(value) == spec.name else FLOAT32
         if spec.dtype != expected:
-            raise NotImplementedError(f"test engine builder: output {spec.name} has dtype code {spec.dtype}, not {expected}")
+            raise NotImplementedError(
+                f"test engine builder: output {spec.name} has dtype code {spec.dtype}, not {expected}"
+            )
     for node in data_dependent:
         carried = node in direct or any(user in direct for user in node.users if user in data_dependent)
         if not carried:
-            raise NotImplementedError(f"test engine builder: nonzero's result ({node.name}) must be an engine output, once")
+            raise NotImplementedError(
+                f"test engine builder: nonzero's result ({node.name}) must be an engine output, once"
+            )
     pending: Dict[torch.fx.Node, Arg] = {}  # nonzero nodes whose copy becomes the output
 
     for node in graph.nodes:
