@@ -66,7 +66,8 @@ function(ettrt_add_delegate_library target adapter_target)
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine_graphs.cpp
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine_lifecycle.cpp
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine_runtime.cpp
-    ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_logger.cpp)
+    ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_logger.cpp
+    ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_output_allocator.cpp)
   # The file name the delegate looks for (kAdapterLibraryName).
   set_target_properties(${adapter_target} PROPERTIES OUTPUT_NAME executorch_tensorrt_adapter)
   target_include_directories(${adapter_target} SYSTEM PRIVATE

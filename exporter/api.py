@@ -22,6 +22,7 @@ from torch.export import ExportedProgram
 
 from .builders import EngineBuildError, get_engine_builder
 from .cpu_kernels import missing_kernels, missing_kernels_message, runtime_kernels
+from .data_dependent import RemoveGraphAssertsPass, row_major_nonzero
 from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
 from .files import checked_target, write_all_atomically
@@ -326,7 +327,9 @@ def _lower(
             moved, keep, plan is not None, {**exported.state_dict, **exported.constants},
         )
         try:
-            edge = to_edge_transform_and_lower(exported, partitioner=[partitioner])
+            edge = to_edge_transform_and_lower(
+                exported, transform_passes=[RemoveGraphAssertsPass(), row_major_nonzero], partitioner=[partitioner]
+            )
         except EngineBuildError as err:
             moved.update(_fallback(err, moved, strict))
             redone += time.perf_counter() - round_started

@@ -23,6 +23,7 @@ from ..blob import Flavour, TensorSpec
 from ..compile_specs import TensorRTCompileSpec
 from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildError, EngineBuildRequest
 from .build_failures import first_failing_prefix, fx_nodes_of, named_onnx_nodes, prefix_model
+from ..data_dependent import with_nonzero_copies
 from .node_support import SupportProbe, unsupported_by_onnx_parser
 from .onnx_export import dynamic_axes, request_onnx
 from .trt_logging import build_progress, format_errors, make_logger
@@ -68,7 +69,7 @@ class TensorRTEngineBuilder:
         trt = self._import()
         self.support_probe = None  # never one of an earlier program
         reasons, self.support_probe = unsupported_by_onnx_parser(trt, make_logger(trt, quiet=True), program, nodes)
-        return reasons
+        return with_nonzero_copies(reasons, nodes)
 
     def forget_support_probe(self) -> None:
         """Releases the support query's ONNX (it holds a copy of the weights)."""

@@ -32,6 +32,7 @@ namespace test_engine {
 namespace {
 
 constexpr uint8_t kFloat32 = 6;
+constexpr uint8_t kInt64 = 4;
 
 std::atomic<int> g_deserialize_count{0};
 std::atomic<int> g_run_count{0};
@@ -58,6 +59,7 @@ std::atomic<int> g_captures{0};
 std::atomic<int> g_replays{0};
 std::atomic<int> g_refuse_capture{0}; // a test makes capture_enqueue refuse
 std::atomic<int> g_order_after_calls{0}; // runs ordered after another engine's work (shared pools)
+std::atomic<int> g_refused_outputs{0}; // runs refused: a data-dependent output did not fit its bound memory
 std::mutex g_pinned_mutex;
 std::map<const char*, size_t> g_pinned; // live "pinned" host blocks and their sizes
 
@@ -154,6 +156,8 @@ struct ProgramText {
   std::vector<Declared> inputs;
   std::vector<Declared> outputs;
   std::vector<Instruction> body;
+  // Outputs assigned by `nonzero`: int64, their dim 0 known only after the run.
+  std::map<std::string, bool> data_dependent;
 };
 
 // "[2,-1,3]" (rank 3; -1 a dynamic dim) or "[]" (rank 0).
@@ -203,7 +207,7 @@ size_t arity(const std::string& op) {
   if (op == "add" || op == "sub" || op == "mul") {
     return 2;
   }
-  if (op == "relu" || op == "neg" || op == "copy") {
+  if (op == "relu" || op == "neg" || op == "copy" || op == "nonzero") {
     return 1;
   }
   return 0;
@@ -303,6 +307,8 @@ Error parse_program(const std::string& text, ProgramText* out) {
       const float value = std::strtof(w[i].c_str(), &end);
       if (end != w[i].c_str() && *end == '\0') {
         operand.constant = value;
+      } else if (out->data_dependent.count(w[i]) != 0) {
+        return bad_program("'" + w[i] + "' is nonzero's int64 result: it can only be an output" + where);
       } else if (defined.count(w[i]) != 0) {
         operand.is_tensor = true;
         operand.name = w[i];
@@ -314,12 +320,22 @@ Error parse_program(const std::string& text, ProgramText* out) {
     if (!ins.args[0].is_tensor && (ins.args.size() < 2 || !ins.args[1].is_tensor)) {
       return bad_program("an op needs at least one tensor argument" + where);
     }
+    if (ins.op == "nonzero") {
+      out->data_dependent[ins.dst] = true;
+    }
     defined[ins.dst] = true;
     out->body.push_back(std::move(ins));
   }
   for (const Declared& output : out->outputs) {
     if (defined.count(output.name) == 0) {
       return bad_program("output '" + output.name + "' is never assigned");
+    }
+  }
+  for (const auto& entry : out->data_dependent) {
+    const bool is_output = std::any_of(
+        out->outputs.begin(), out->outputs.end(), [&](const Declared& o) { return o.name == entry.first; });
+    if (!is_output) {
+      return bad_program("nonzero's result '" + entry.first + "' must be an output");
     }
   }
   if (out->memory.streamable > out->memory.weights) {
@@ -497,7 +513,8 @@ class TestEngine final : public Engine {
     EngineDescription out;
     for (const auto* list : {&program_.inputs, &program_.outputs}) {
       for (const Declared& tensor : *list) {
-        out.tensors.push_back(TensorDescription{tensor.name, list == &program_.inputs, kFloat32, tensor.shape, tensor.profiles});
+        const uint8_t dtype = program_.data_dependent.count(tensor.name) != 0 ? kInt64 : kFloat32;
+        out.tensors.push_back(TensorDescription{tensor.name, list == &program_.inputs, dtype, tensor.shape, tensor.profiles});
         if (!tensor.profiles.empty() && !out.num_profiles.has_value()) {
           out.num_profiles = static_cast<uint32_t>(tensor.profiles.size());
         }
@@ -527,18 +544,19 @@ class TestEngine final : public Engine {
 
  public:
   Error infer_output_shapes(uint32_t /*profile*/, Span<const Shape> input_shapes, Span<Shape> output_shapes) override {
-    std::map<std::string, Shape> shapes;
-    for (size_t i = 0; i < input_names_.size(); ++i) {
-      shapes[input_names_[i]] = input_shapes[i];
-    }
-    for (const Instruction& ins : program_.body) {
-      const Operand& first = ins.args[0].is_tensor ? ins.args[0] : ins.args[1];
-      shapes[ins.dst] = shapes[first.name];
-    }
+    const std::map<std::string, Shape> shapes = shapes_for(input_shapes);
     for (size_t i = 0; i < output_names_.size(); ++i) {
-      output_shapes[i] = shapes[output_names_[i]];
+      output_shapes[i] = shapes.at(output_names_[i]);
+      if (program_.data_dependent.count(output_names_[i]) != 0) {
+        output_shapes[i].dims[0] = kDataDependentDim; // nonzero's count: known after the run
+      }
     }
     return Error::Ok;
+  }
+
+  // What the last run produced for a `nonzero` output (Engine::produced_output).
+  ProducedOutput produced_output(size_t output_index) const override {
+    return output_index < produced_.size() ? produced_[output_index] : ProducedOutput{};
   }
 
   // --- Execute path: the "device" is the simulated device memory of
@@ -646,6 +664,10 @@ class TestEngine final : public Engine {
     if (g_refuse_capture.load() != 0) {
       return report_error(Error::NotSupported, "test engine: capture refused for this test");
     }
+    if (!program_.data_dependent.empty()) {
+      // Like TensorRT: a replay could not report the shapes it produced.
+      return report_error(Error::NotSupported, "test engine: an output has a data-dependent shape (nonzero)");
+    }
     Result<void*> scratch = execution_memory();
     if (!scratch.ok()) {
       return scratch.error();
@@ -707,14 +729,22 @@ class TestEngine final : public Engine {
   Error evaluate(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) {
     ++g_run_count;
     std::map<std::string, std::vector<float>> values;
+    std::vector<Shape> input_shapes;
     for (const DeviceTensor& input : inputs) {
       if (input.spec->dtype != kFloat32) {
         return report_error(Error::NotSupported, "test engine: input '%s' is not float32", input.spec->name.c_str());
       }
       const auto* data = static_cast<const float*>(input.data);
       values[input.spec->name].assign(data, data + input.nbytes / sizeof(float));
+      input_shapes.push_back(input.shape);
     }
+    const std::map<std::string, Shape> shapes = shapes_for({input_shapes.data(), input_shapes.size()});
+    std::map<std::string, std::vector<int64_t>> indices; // nonzero's results
     for (const Instruction& ins : program_.body) {
+      if (ins.op == "nonzero") {
+        indices[ins.dst] = nonzero_indices(values[ins.args[0].name], shapes.at(ins.args[0].name));
+        continue;
+      }
       const std::vector<float>* a = ins.args[0].is_tensor ? &values[ins.args[0].name] : nullptr;
       const std::vector<float>* b =
           ins.args.size() > 1 && ins.args[1].is_tensor ? &values[ins.args[1].name] : nullptr;
@@ -730,7 +760,33 @@ class TestEngine final : public Engine {
       }
       values[ins.dst] = std::move(result);
     }
+    // Like TensorRT with an output allocator that refuses to grow: a
+    // data-dependent output that needs more than its bound memory fails
+    // the run before anything is written, and says what it needed.
+    produced_.assign(outputs.size(), ProducedOutput{});
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      auto found = indices.find(outputs[i].spec->name);
+      if (found == indices.end()) {
+        continue;
+      }
+      ProducedOutput& produced = produced_[i];
+      produced.reported = produced.shape_known = true;
+      produced.shape = shapes.at(found->first);
+      produced.shape.dims[0] = produced.shape.dims[1] == 0 ? 0 : static_cast<int64_t>(found->second.size()) / produced.shape.dims[1];
+      produced.bytes = found->second.size() * sizeof(int64_t);
+      if (produced.bytes > outputs[i].nbytes) {
+        ++g_refused_outputs;
+        return report_error(
+            Error::OutOfResources, "test engine: output '%s' needs %llu bytes, %zu are bound",
+            outputs[i].spec->name.c_str(), static_cast<unsigned long long>(produced.bytes), outputs[i].nbytes);
+      }
+    }
     for (const DeviceTensor& output : outputs) {
+      auto found = indices.find(output.spec->name);
+      if (found != indices.end()) {
+        std::copy(found->second.begin(), found->second.end(), static_cast<int64_t*>(output.data));
+        continue;
+      }
       const std::vector<float>& value = values[output.spec->name];
       if (value.size() * sizeof(float) != output.nbytes) {
         return report_error(Error::Internal, "test engine: output '%s' has %zu values for %zu bytes", output.spec->name.c_str(), value.size(), output.nbytes);
@@ -738,6 +794,52 @@ class TestEngine final : public Engine {
       std::copy(value.begin(), value.end(), static_cast<float*>(output.data));
     }
     return Error::Ok;
+  }
+
+  // The shape of every tensor of the program for these input shapes (DST
+  // takes its first tensor argument's; nonzero's is [count, rank] with the
+  // count of the largest case, every element nonzero).
+  std::map<std::string, Shape> shapes_for(Span<const Shape> input_shapes) const {
+    std::map<std::string, Shape> shapes;
+    for (size_t i = 0; i < input_names_.size() && i < input_shapes.size(); ++i) {
+      shapes[input_names_[i]] = input_shapes[i];
+    }
+    for (const Instruction& ins : program_.body) {
+      const Operand& first = ins.args[0].is_tensor ? ins.args[0] : ins.args[1];
+      const Shape source = shapes[first.name];
+      if (ins.op != "nonzero") {
+        shapes[ins.dst] = source;
+        continue;
+      }
+      uint64_t elements = 0, bytes = 0;
+      checked_shape_bytes(source, kFloat32, &elements, &bytes);
+      Shape indices;
+      indices.rank = 2;
+      indices.dims[0] = static_cast<int64_t>(elements);
+      indices.dims[1] = source.rank;
+      shapes[ins.dst] = indices;
+    }
+    return shapes;
+  }
+
+  // torch.nonzero: the row-major indices of the nonzero elements of a
+  // tensor of `shape`, one row of `shape.rank` int64 per element.
+  static std::vector<int64_t> nonzero_indices(const std::vector<float>& values, const Shape& shape) {
+    std::vector<int64_t> out;
+    for (size_t k = 0; k < values.size(); ++k) {
+      if (values[k] == 0.0f) {
+        continue;
+      }
+      const size_t row = out.size();
+      out.resize(row + shape.rank);
+      size_t rest = k;
+      for (int d = static_cast<int>(shape.rank) - 1; d >= 0; --d) {
+        const size_t extent = static_cast<size_t>(shape.dims[d]);
+        out[row + d] = static_cast<int64_t>(extent == 0 ? 0 : rest % extent);
+        rest = extent == 0 ? 0 : rest / extent;
+      }
+    }
+    return out;
   }
 
   // Counts runs in flight across all engines and on this one (with its
@@ -816,6 +918,7 @@ class TestEngine final : public Engine {
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   DeviceBlock activation_;
+  std::vector<ProducedOutput> produced_; // the last run's, per output (metadata order)
   bool has_context_ = false;
   uint64_t generation_ = 0; // bumped per context, like the adapter's
 };
@@ -919,6 +1022,9 @@ int etrt_test_engine_replays() {
 }
 int etrt_test_engine_order_after_calls() {
   return executorch_tensorrt::test_engine::g_order_after_calls.load();
+}
+int etrt_test_engine_refused_outputs() {
+  return executorch_tensorrt::test_engine::g_refused_outputs.load();
 }
 void etrt_test_engine_refuse_capture(int refuse) {
   executorch_tensorrt::test_engine::g_refuse_capture.store(refuse);

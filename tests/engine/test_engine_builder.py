@@ -20,6 +20,11 @@ from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildReques
 
 HEADER = "etrt-test-engine 1"
 FLOAT32 = 6  # ExecuTorch ScalarType code
+INT64 = 4
+
+# Ops whose result has a data-dependent size (known only after the run):
+# OpOverload.name() -> test-engine op. nonzero's indices are int64.
+_DATA_DEPENDENT = {"aten::nonzero": "nonzero"}
 
 # OpOverload.name() -> test-engine op.
 _BINARY = {
@@ -153,6 +158,10 @@ def _no_broadcast(node: torch.fx.Node, op: str) -> None:
 def node_problem(node: torch.fx.Node, user_inputs: "set[str]") -> str:
     """Why the test engine cannot compute ``node`` ('' when it can)."""
     op = _op_name(node.target)
+    if op in _DATA_DEPENDENT:
+        return _data_dependent_problem(node)
+    if op in _UNARY and _is_nonzero(node.args[0]):
+        return ""  # the row-major clone of nonzero's result (exporter/data_dependent.py): nonzero writes row-major
     if op not in _UNARY and op not in _BINARY:
         return f"the test engine has no {op}"
     values = [node.meta.get("val"), *(a.meta.get("val") for a in node.all_input_nodes if a.op != "get_attr")]
@@ -171,17 +180,36 @@ def node_problem(node: torch.fx.Node, user_inputs: "set[str]") -> str:
     return ""
 
 
+def _data_dependent_problem(node: torch.fx.Node) -> str:
+    # nonzero reads float32 and writes int64 indices, which no other test
+    # engine op takes: its result can only leave the engine as an output.
+    source = node.args[0]
+    if not isinstance(source, torch.fx.Node) or source.meta["val"].dtype != torch.float32:
+        return "the test engine's nonzero reads float32 only"
+    return ""
+
+
+def _is_nonzero(value: object) -> bool:
+    is_call = isinstance(value, torch.fx.Node) and value.op == "call_function"
+    return is_call and _op_name(value.target) in _DATA_DEPENDENT
+
+
+def _nonzero_results(module: torch.fx.GraphModule) -> "set[torch.fx.Node]":
+    """nonzero nodes and copies of them: the nodes that carry its int64 result."""
+    nodes = module.graph.nodes
+    copies = {n for n in nodes if n.op == "call_function" and _op_name(n.target) in _UNARY and _is_nonzero(n.args[0])}
+    return {n for n in nodes if _is_nonzero(n)} | copies
+
+
 def program_text(request: EngineBuildRequest) -> str:
     """The test-engine program computing ``request.module``.
 
     Raises NotImplementedError naming any operator the test engine lacks.
     """
-    for spec in (*request.input_specs, *request.output_specs):
-        if spec.dtype != FLOAT32:
-            raise NotImplementedError(f"test engine builder: tensor {spec.name} is not float32")
     module = _graph_module(request)
     graph = module.graph
     emitter = _Emitter(module)
+    data_dependent = _nonzero_results(module)
 
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(request.input_specs):
@@ -208,6 +236,22 @@ def program_text(request: EngineBuildRequest) -> str:
             direct[value] = spec.name
         else:
             copies.append((spec.name, value))
+    for spec in request.input_specs:
+        if spec.dtype != FLOAT32:
+            raise NotImplementedError(f"test engine builder: tensor {spec.name} is not float32")
+    for value, spec in zip(results, request.output_specs, strict=True):
+        expected = INT64 if value in data_dependent and direct.get(value) == spec.name else FLOAT32
+        if spec.dtype != expected:
+            raise NotImplementedError(
+                f"test engine builder: output {spec.name} has dtype code {spec.dtype}, not {expected}"
+            )
+    for node in data_dependent:
+        carried = node in direct or any(user in direct for user in node.users if user in data_dependent)
+        if not carried:
+            raise NotImplementedError(
+                f"test engine builder: nonzero's result ({node.name}) must be an engine output, once"
+            )
+    pending: Dict[torch.fx.Node, Arg] = {}  # nonzero nodes whose copy becomes the output
 
     for node in graph.nodes:
         if node.op != "call_function":
@@ -216,9 +260,17 @@ def program_text(request: EngineBuildRequest) -> str:
                 continue
             raise NotImplementedError(f"test engine builder: node {node.name} ({node.op}) is not supported")
         op = _op_name(node.target)
-        _check_float32(node, f"{op} ({node.name})")
         dst = direct.get(node) or emitter.temp()
         emitter.names[node] = dst
+        if op in _DATA_DEPENDENT and node not in direct:
+            pending[node] = emitter.arg(node.args[0], op)
+            continue
+        if op in _DATA_DEPENDENT or node.args[0] in pending:
+            # The engine's nonzero writes row-major: a copy of it is the nonzero.
+            source = emitter.arg(node.args[0], op) if op in _DATA_DEPENDENT else pending[node.args[0]]
+            emitter.emit(dst, "nonzero", [source])
+            continue
+        _check_float32(node, f"{op} ({node.name})")
         if op in _UNARY:
             emitter.emit(dst, _UNARY[op], [emitter.arg(node.args[0], op)])
         elif op in _BINARY:
@@ -233,7 +285,7 @@ def program_text(request: EngineBuildRequest) -> str:
                 right = scaled
             emitter.emit(dst, _BINARY[op], [left, right])
         else:
-            supported = ", ".join(sorted({*_BINARY, *_UNARY}))
+            supported = ", ".join(sorted({*_BINARY, *_UNARY, *_DATA_DEPENDENT}))
             raise NotImplementedError(
                 f"test engine builder: operator {op} ({node.name}) is not supported; supported: {supported}"
             )
@@ -287,7 +339,7 @@ def run_program(text: str, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.T
     """Interpret a test-engine program in Python (a reference for the tests).
 
     Mirrors PROGRAM_FORMAT.md: float32 elementwise ops, DST takes the shape of
-    its first tensor argument.
+    its first tensor argument; nonzero gives int64 indices.
     """
     parsed = parse_program(text)
     env: Dict[str, torch.Tensor] = {name: inputs[name].to(torch.float32) for name in parsed["inputs"]}
@@ -309,6 +361,9 @@ def run_program(text: str, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.T
             out = -flat[0]
         elif op == "copy":
             out = flat[0].clone()
+        elif op == "nonzero":
+            env[dst] = torch.nonzero(first)
+            continue
         else:
             raise ValueError(f"unknown op {op!r}")
         env[dst] = torch.as_tensor(out, dtype=torch.float32).reshape(first.shape)

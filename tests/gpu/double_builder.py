@@ -22,6 +22,7 @@ from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildReques
 
 HEADER = "trt-runtime-double-plan 1"
 FLOAT32 = 6  # ExecuTorch ScalarType code
+INT64 = 4
 # The TensorRT API version the double implements (tests/gpu/trt_double/trt_double.cu).
 DOUBLE_TENSORRT_VERSION = "11.1.0"
 
@@ -30,6 +31,7 @@ _BINARY = {"aten::add.Tensor": "add", "aten::sub.Tensor": "sub", "aten::mul.Tens
 _UNARY = {"aten::relu": "relu", "aten::neg": "neg", "aten::clone": "copy", "aten::alias_copy": "copy",
           "aten::detach_copy": "copy", "dim_order_ops::_clone_dim_order": "copy"}
 _LINEAR = {"aten::addmm", "aten::mm", "aten::linear"}
+_NONZERO = "aten::nonzero"  # int64 indices of a data-dependent count (PLAN_FORMAT.md)
 _WEIGHT_ONLY = {"aten::permute_copy", "aten::t_copy", "aten::t", "aten::permute"}
 
 
@@ -79,6 +81,11 @@ class DoubleEngineBuilder:
 def node_problem(node: torch.fx.Node) -> str:
     """Why the double cannot compute ``node`` ('' when it can)."""
     op = _op_name(node.target)
+    if op == _NONZERO or (op in _UNARY and _is_nonzero(node.args[0])):
+        # nonzero of float32, with the row-major copy the exporter adds (exporter/data_dependent.py).
+        source = node.args[0]
+        ok = isinstance(source, torch.fx.Node) and source.meta["val"].dtype in (torch.float32, torch.int64)
+        return "" if ok else "the double's nonzero reads float32 only"
     if op not in _UNARY and op not in _BINARY and op not in _LINEAR and op not in _WEIGHT_ONLY:
         return f"the double has no {op}"
     values = [node.meta.get("val"), *(a.meta.get("val") for a in node.all_input_nodes)]
@@ -92,6 +99,10 @@ def node_problem(node: torch.fx.Node) -> str:
                 if value.numel() != 1 and value.numel() != result.numel():
                     return f"the double cannot broadcast {list(value.shape)} to {list(result.shape)}"
     return ""
+
+
+def _is_nonzero(value: object) -> bool:
+    return isinstance(value, torch.fx.Node) and value.op == "call_function" and _op_name(value.target) == _NONZERO
 
 
 class _Emitter:
@@ -185,8 +196,8 @@ def plan_text(request: EngineBuildRequest, pad_bytes: int = 0, activation_extra:
     the extras); NotImplementedError names what it lacks."""
     streamable = bool(request.compile_spec.enable_weight_streaming)
     for spec in (*request.input_specs, *request.output_specs):
-        if spec.dtype != FLOAT32:
-            raise NotImplementedError(f"double builder: tensor {spec.name} is not float32")
+        if spec.dtype != FLOAT32 and not (spec.dtype == INT64 and spec in request.output_specs):
+            raise NotImplementedError(f"double builder: tensor {spec.name} is not float32 (or nonzero's int64)")
     module = request.module
     if not isinstance(module, torch.fx.GraphModule):
         module = torch.export.export(module, tuple(request.example_inputs), strict=False).module()
@@ -206,6 +217,7 @@ def plan_text(request: EngineBuildRequest, pad_bytes: int = 0, activation_extra:
             direct[value] = spec.name
         else:
             copies.append((spec.name, value))
+    pending: Dict[torch.fx.Node, str] = {}  # nonzero nodes whose row-major copy is the output
     for node in graph.nodes:
         if node.op != "call_function":
             if node.op in ("placeholder", "output", "get_attr") or node.target == "_guards_fn":
@@ -217,7 +229,16 @@ def plan_text(request: EngineBuildRequest, pad_bytes: int = 0, activation_extra:
             continue
         dst = direct.get(node) or emitter.temp()
         emitter.names[node] = dst
-        if op in _LINEAR:
+        if op == _NONZERO:
+            if node not in direct:
+                pending[node] = emitter.arg(node.args[0], op)  # its row-major copy is the output
+            else:
+                emitter.emit(dst, "nonzero", [emitter.arg(node.args[0], op)])
+        elif op in _UNARY and node.args[0] in pending:
+            if node not in direct:
+                raise NotImplementedError("double builder: nonzero's result must be an engine output")
+            emitter.emit(dst, "nonzero", [pending[node.args[0]]])
+        elif op in _LINEAR:
             _emit_linear(emitter, node, dst)
         elif op in _UNARY:
             emitter.emit(dst, _UNARY[op], [emitter.arg(node.args[0], op)])

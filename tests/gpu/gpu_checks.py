@@ -614,6 +614,30 @@ def bad_dtype_shape() -> None:
     close(p.forward(*inputs), expected, "after the refusals")
 
 
+@check("python-data-dependent-nonzero-sized-after-the-run")
+def data_dependent_host() -> None:
+    # The adapter's IOutputAllocator gives the double the planned memory and
+    # reads back the count it notifies; the output is resized to it.
+    p = load(program("nonzero"))
+    for inputs, expected in CASES["nonzero"]["counts"] + CASES["nonzero"]["counts"][::-1]:
+        (indices,) = p.forward(*inputs)
+        assert torch.equal(indices, expected[0]), (indices, expected[0])
+    bounded = load(program("nonzero_bounded"))
+    over = CASES["nonzero_bounded"]["over"]
+    raises(lambda: bounded.forward(*over), r"output 'output_0'", r"at most \[5, 2\]", r"torch\._check")
+    inputs, expected = case("nonzero_bounded")
+    (indices,) = bounded.forward(*inputs)
+    assert torch.equal(indices, expected[0]), "after the refusal"
+
+
+@check("python-data-dependent-nonzero-device-io")
+def data_dependent_device() -> None:
+    p = load(program("nonzero_device"), device="cuda")
+    for inputs, expected in CASES["nonzero"]["counts"]:
+        (indices,) = p.forward(*[t.cuda() for t in inputs])
+        assert indices.is_cuda and torch.equal(indices.cpu(), expected[0]), (indices, expected[0])
+
+
 @check("bad-out-of-device-memory-then-recovers")
 def out_of_memory() -> None:
     inputs, expected = case("mlp_big")
@@ -642,9 +666,9 @@ CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "runner": RUNNER_CHECKS,
     "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
                     shared_engines, shared_programs, execution_contexts, batch_ranges, device_planning, pinned_staging,
-                    graphs_lifecycle],
+                    graphs_lifecycle, data_dependent_host],
     "python_device": [device_io, reuse_outputs, device_io_batches, callers_stream, graphs_device_io,
-                      shared_memory_two_streams],
+                      shared_memory_two_streams, data_dependent_device],
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],
     # Under compute-sanitizer: without filling the GPU (the tools hold device memory of their own).
     "bad_input_sanitized": [bad_device, bad_dtype_shape],

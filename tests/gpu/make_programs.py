@@ -73,6 +73,32 @@ class Scale(torch.nn.Module):
         return tuple(x * 2.0 + 1.0 for x in xs)
 
 
+class Nonzero(torch.nn.Module):
+    """A data-dependent output: the indices of the positive elements."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nonzero(torch.relu(x))
+
+
+NONZERO_BOUND = 5
+
+
+class BoundedNonzero(torch.nn.Module):
+    """Promises torch.export at most NONZERO_BOUND positive elements."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        indices = torch.nonzero(torch.relu(x))
+        torch._check(indices.shape[0] <= NONZERO_BOUND)
+        return indices
+
+
+def with_positives(count: int) -> torch.Tensor:
+    """A [4, 8] input whose first `count` elements (row-major) are positive."""
+    x = -torch.ones(32)
+    x[:count] = torch.arange(1, count + 1, dtype=torch.float32)
+    return x.reshape(4, 8)
+
+
 class _NotAPlan:
     """Claims a version-compatible TensorRT 11.1.0 engine; its bytes are no plan."""
 
@@ -158,6 +184,14 @@ def main(out_dir: str) -> None:
     slow_inputs = [torch.randn(1, IO_FEATURES) for _ in range(2)]
     add("scale_device_slow", Scale(), slow_inputs, engine_builder="trt_double_slow",
         device_planning=DevicePlanning(device_io=True))
+    # Data-dependent output shapes (nonzero through IOutputAllocator).
+    add("nonzero", Nonzero(), (with_positives(3),), engine_builder="trt_double")
+    add("nonzero_device", Nonzero(), (with_positives(3),), engine_builder="trt_double",
+        device_planning=DevicePlanning(device_io=True))
+    add("nonzero_bounded", BoundedNonzero(), (with_positives(3),), engine_builder="trt_double")
+    counts = [(with_positives(n),) for n in (0, 1, 7, 32)]
+    cases["nonzero"]["counts"] = [(list(x), _expected(Nonzero(), x)) for x in counts]
+    cases["nonzero_bounded"]["over"] = [with_positives(NONZERO_BOUND + 3)]
     torch.save(cases, out / "cases.pt")
     print(f"wrote {len(cases)} programs to {out}")
 

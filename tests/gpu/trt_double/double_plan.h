@@ -38,7 +38,7 @@ struct Weight {
   int64_t bytes() const { return rows * cols * 4; }
 };
 
-enum class OpKind { kAdd, kSub, kMul, kRelu, kNeg, kCopy, kLinear };
+enum class OpKind { kAdd, kSub, kMul, kRelu, kNeg, kCopy, kLinear, kNonzero };
 
 struct Arg {
   enum Kind { kTensor, kWeight, kLiteral } kind = kLiteral;
@@ -64,7 +64,12 @@ struct Plan {
   int64_t activation_extra = 0;
   int64_t run_delay_us = 0;
 
+  // Outputs assigned by `nonzero`: int64 [count, rank], count known only
+  // during the run (a data-dependent shape, reported through IOutputAllocator).
+  std::vector<std::string> data_dependent;
+
   const IoTensor* find_io(const std::string& name) const;
+  bool is_data_dependent(const std::string& name) const;
   const Weight* find_weight(const std::string& name) const;
   int input_count() const;
 };

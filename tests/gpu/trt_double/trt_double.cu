@@ -141,6 +141,32 @@ __global__ void linear_kernel(const float* x, const float* w, const float* bias,
   }
 }
 
+// nonzero, in one thread (order matters; the double's tensors are small):
+// the count of nonzero elements of `x` (`n` of them, of `rank` dims).
+__global__ void nonzero_count_kernel(const float* x, int64_t n, long long* count) {
+  long long found = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    found += x[k] != 0.0f ? 1 : 0;
+  }
+  *count = found;
+}
+
+// Their row-major indices, one row of `rank` int64 per nonzero element.
+__global__ void nonzero_write_kernel(const float* x, int64_t n, const int64_t* dims, int rank, int64_t* out) {
+  int64_t row = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    if (x[k] == 0.0f) {
+      continue;
+    }
+    int64_t rest = k;
+    for (int d = rank - 1; d >= 0; --d) {
+      out[row * rank + d] = dims[d] == 0 ? 0 : rest % dims[d];
+      rest = dims[d] == 0 ? 0 : rest / dims[d];
+    }
+    ++row;
+  }
+}
+
 __global__ void stamp_kernel(unsigned long long* slot, unsigned long long value) {
   *slot = value;
 }
@@ -233,8 +259,11 @@ class ContextImpl final : public apiv::VExecutionContext {
   void* getOutputTensorAddress(char const* tensorName) const noexcept override {
     return const_cast<void*>(getTensorAddress(tensorName));
   }
-  bool setOutputAllocator(char const*, IOutputAllocator*) noexcept override { return false; }
-  IOutputAllocator* getOutputAllocator(char const*) noexcept override { return nullptr; }
+  bool setOutputAllocator(char const* tensorName, IOutputAllocator* allocator) noexcept override;
+  IOutputAllocator* getOutputAllocator(char const* tensorName) noexcept override {
+    const auto it = tensorName ? allocators_.find(tensorName) : allocators_.end();
+    return it == allocators_.end() ? nullptr : it->second;
+  }
   int64_t getMaxOutputSize(char const*) const noexcept override { return -1; }
   bool setTemporaryStorageAllocator(IGpuAllocator*) noexcept override { return false; }
   IGpuAllocator* getTemporaryStorageAllocator() const noexcept override { return nullptr; }
@@ -258,6 +287,11 @@ class ContextImpl final : public apiv::VExecutionContext {
 
  private:
   bool input_shapes(std::map<std::string, trt_double::Shape>* out) const;
+  // One nonzero op, as TensorRT runs a data-dependent shape: count on the
+  // GPU, wait for the count on the host, ask the output's IOutputAllocator
+  // for memory (refused: fail, nothing written), write, notify the shape.
+  bool run_nonzero(const Op& op, const float* source, const trt_double::Shape& dims, char* scratch_count,
+                   cudaStream_t stream);
 
   EngineImpl& engine_;
   IExecutionContext* owner_;
@@ -269,6 +303,7 @@ class ContextImpl final : public apiv::VExecutionContext {
   bool owns_memory_ = false;
   std::map<std::string, trt_double::Shape> shapes_;  // inputs set with setInputShape
   std::map<std::string, void*> addresses_;
+  std::map<std::string, IOutputAllocator*> allocators_; // setOutputAllocator, not owned
   const uint64_t id_; // unique per context in the process
   uint64_t runs_ = 0;
 };
@@ -468,11 +503,15 @@ class EngineImpl final : public apiv::VCudaEngine {
           }
         }
       }
+      if (plan_.is_data_dependent(name)) {
+        out.d[0] = -1; // nonzero's count: known only during the run
+      }
     }
     return out;
   }
   DataType getTensorDataType(char const* name) const noexcept override {
-    return DataType::kFLOAT; // the double computes float32 only
+    // float32 everywhere but nonzero's indices
+    return name && plan_.is_data_dependent(name) ? DataType::kINT64 : DataType::kFLOAT;
   }
   TensorLocation getTensorLocation(char const*) const noexcept override { return TensorLocation::kDEVICE; }
   bool isShapeInferenceIO(char const*) const noexcept override { return false; }
@@ -730,7 +769,68 @@ Dims ContextImpl::getTensorShape(char const* name) const noexcept {
     const auto it = shapes_.find(name);
     return it != shapes_.end() ? to_trt(it->second) : engine_.getTensorShape(name);
   }
-  return to_trt(shapes.at(name));
+  Dims64 out = to_trt(shapes.at(name));
+  if (engine_.plan().is_data_dependent(name)) {
+    out.d[0] = -1; // like TensorRT: a data-dependent dim stays -1 with every input shape set
+  }
+  return out;
+}
+
+bool ContextImpl::setOutputAllocator(char const* name, IOutputAllocator* allocator) noexcept {
+  const IoTensor* t = name ? engine_.plan().find_io(name) : nullptr;
+  if (!t || t->is_input) {
+    log_error(engine_.logger(), "setOutputAllocator: '%s' is not an output tensor", name ? name : "(null)");
+    return false;
+  }
+  if (allocator) {
+    allocators_[name] = allocator;
+  } else {
+    allocators_.erase(name);
+  }
+  return true;
+}
+
+bool ContextImpl::run_nonzero(const Op& op, const float* source, const trt_double::Shape& dims, char* scratch_count,
+                              cudaStream_t stream) {
+  ILogger* logger = engine_.logger();
+  const auto allocator = allocators_.find(op.dst);
+  if (allocator == allocators_.end()) {
+    log_error(logger, "enqueueV3: output '%s' has a data-dependent shape and no IOutputAllocator", op.dst.c_str());
+    return false;
+  }
+  const int64_t n = element_count(dims);
+  const int rank = static_cast<int>(dims.size());
+  auto* count = reinterpret_cast<long long*>(scratch_count);
+  auto* device_dims = reinterpret_cast<int64_t*>(scratch_count + 8);
+  if (cudaMemcpyAsync(device_dims, dims.data(), sizeof(int64_t) * dims.size(), cudaMemcpyHostToDevice, stream) !=
+      cudaSuccess) {
+    log_error(logger, "enqueueV3: copying nonzero's dims failed");
+    return false;
+  }
+  nonzero_count_kernel<<<1, 1, 0, stream>>>(source, n, count);
+  long long found = 0;
+  if (cudaMemcpyAsync(&found, count, sizeof(found), cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
+      cudaStreamSynchronize(stream) != cudaSuccess) {
+    log_error(logger, "enqueueV3: reading nonzero's count failed: %s", cudaGetErrorString(cudaGetLastError()));
+    return false;
+  }
+  const int64_t bytes = static_cast<int64_t>(found) * rank * 8;
+  const auto current = addresses_.find(op.dst);
+  void* memory = allocator->second->reallocateOutputAsync(
+      op.dst.c_str(), current == addresses_.end() ? nullptr : current->second, static_cast<uint64_t>(bytes > 0 ? bytes : 1),
+      kAlignment, stream);
+  if (memory == nullptr) {
+    log_error(logger, "enqueueV3: the IOutputAllocator of '%s' gave no memory for %lld bytes", op.dst.c_str(),
+              static_cast<long long>(bytes));
+    return false;
+  }
+  nonzero_write_kernel<<<1, 1, 0, stream>>>(source, n, device_dims, rank, static_cast<int64_t*>(memory));
+  Dims64 shape{};
+  shape.nbDims = 2;
+  shape.d[0] = found;
+  shape.d[1] = rank;
+  allocator->second->notifyShape(op.dst.c_str(), shape);
+  return true;
 }
 
 Dims ContextImpl::getTensorStrides(char const* name) const noexcept {
@@ -781,7 +881,8 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
       return false;
     }
     const auto it = addresses_.find(t.name);
-    if (it == addresses_.end() || it->second == nullptr) {
+    const bool allocated_later = !t.is_input && allocators_.count(t.name) != 0; // by its IOutputAllocator
+    if (!allocated_later && (it == addresses_.end() || it->second == nullptr)) {
       log_error(logger, "enqueueV3: %s '%s' has no address set (call setTensorAddress)", t.is_input ? "input" : "output",
                 t.name.c_str());
       return false;
@@ -825,6 +926,13 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
     return reinterpret_cast<float*>(temp != offsets.end() ? temps + temp->second : static_cast<char*>(addresses_.at(arg.name)));
   };
   for (const Op& op : plan.ops) {
+    if (op.kind == OpKind::kNonzero) {
+      // The stamp's slot holds 8 bytes; the count and dims follow in its 256.
+      if (!run_nonzero(op, address(op.args[0]), shapes.at(op.args[0].name), base + 8, stream)) {
+        return false;
+      }
+      continue;
+    }
     Arg dst;
     dst.kind = Arg::kTensor;
     dst.name = op.dst;
