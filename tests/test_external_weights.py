@@ -33,11 +33,11 @@ from executorch_tensorrt.exporter.builders.tensorrt import _builder_flags, onnx_
 from executorch_tensorrt.exporter.compile_specs import TensorRTCompileSpec
 from executorch_tensorrt.exporter.external_weights import EXTERNAL_TAG, KEY_PREFIX
 from executorch_tensorrt.exporter.inspect import inspect_program
-from executorch_tensorrt.exporter.pte_file import read_pte
 from executorch_tensorrt.runtime import DelegateError, load
 from executorch_tensorrt.runtime import _runtime
 from native_build import TEST_ENGINE_LIBRARY
 from native_fixtures import machine_has_nvidia_gpu
+from ptd_files import delegate_blob, rewrite_ptd, weight_keys
 
 SCALE = torch.arange(6.0).reshape(2, 3) / 4 + 0.5
 SHIFT = -torch.arange(6.0).reshape(2, 3) / 8 - 0.0625
@@ -71,13 +71,6 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _delegate_blob(pte: Path) -> bytes:
-    data = pte.read_bytes()
-    parsed = read_pte(data)
-    (index,) = [i for i, d in enumerate(parsed.plans[0].delegates) if d.id == _native.BACKEND_ID]
-    return bytes(parsed.delegate_payload(data, 0, index))
-
-
 def _eager(scale: torch.Tensor = SCALE, shift: torch.Tensor = SHIFT, x: torch.Tensor = X) -> torch.Tensor:
     return torch.relu(x * scale + shift)
 
@@ -91,7 +84,7 @@ def test_the_pte_holds_no_weight_bytes_and_the_ptd_does(exported: Path) -> None:
         raw = weight.numpy().tobytes()
         assert raw not in pte
         assert raw in ptd
-    entries, sections = blob.decode_delegate(_delegate_blob(exported))
+    entries, sections = blob.decode_delegate(delegate_blob(exported))
     weights = blob.external_weights_of(sections)
     assert [(w.name, w.dtype_name, w.shape, w.nbytes) for w in weights] == [
         ("scale", "float32", (2, 3), 24),
@@ -109,7 +102,7 @@ def test_keys_are_stable_across_exports_and_differ_with_the_weights(
 ) -> None:
     again = tmp_path / "again.pte"
     save(Scaled(), again, (X,), engine_builder="test", external_weights=True)
-    keys = lambda p: [w.key for w in blob.external_weights_of(blob.decode_delegate(_delegate_blob(p))[1])]  # noqa: E731
+    keys = lambda p: [w.key for w in blob.external_weights_of(blob.decode_delegate(delegate_blob(p))[1])]  # noqa: E731
     assert keys(again) == keys(exported)
     other = Scaled()
     with torch.no_grad():
@@ -188,38 +181,9 @@ def test_a_pte_without_its_ptd_is_refused_saying_to_pass_it(test_engine, exporte
 # --- a .ptd that does not match --------------------------------------------------------
 
 
-def _rewritten_ptd(source: Path, target: Path, change: Callable[[str, torch.Tensor], object]) -> Path:
-    """``source`` with each tensor replaced by ``change(key, tensor)``: a tensor,
-    or None to drop the key. Written with ExecuTorch's own .ptd serializer."""
-    from executorch.exir._serialize._cord import Cord
-    from executorch.exir._serialize._named_data_store import NamedDataStore
-    from executorch.exir._serialize.data_serializer import DataPayload
-    from executorch.extension.flat_tensor.serialize.serialize import FlatTensorSerializer
-
-    serializer = FlatTensorSerializer()
-    payload = serializer.deserialize(Cord(source.read_bytes()))
-    store = NamedDataStore()
-    for key, entry in payload.named_data.items():
-        layout = entry.tensor_layout
-        dtype = {6: torch.float32}[int(layout.scalar_type)]
-        tensor = torch.frombuffer(bytearray(bytes(payload.buffers[entry.buffer_index])), dtype=dtype).reshape(layout.sizes)
-        replaced = change(key, tensor.clone())
-        if replaced is not None:
-            store.add_named_data(key, replaced, alignment=entry.alignment)
-    output = store.get_named_data_store_output()
-    written = serializer.serialize(DataPayload(buffers=output.buffers, named_data=output.pte_data))
-    target.write_bytes(bytes(written))
-    return target
-
-
-def _key_of(exported: Path, name: str) -> str:
-    weights = blob.external_weights_of(blob.decode_delegate(_delegate_blob(exported))[1])
-    return next(w.key for w in weights if w.name == name)
-
-
 def test_a_changed_value_in_the_ptd_changes_the_outputs(test_engine, exported: Path, tmp_path: Path) -> None:
-    scale_key = _key_of(exported, "scale")
-    doubled = _rewritten_ptd(
+    scale_key = weight_keys(exported)["scale"]
+    doubled = rewrite_ptd(
         exported.with_suffix(".ptd"), tmp_path / "doubled.ptd", lambda k, t: t * 2 if k == scale_key else t
     )
     program = load(exported, data_path=doubled)
@@ -240,8 +204,8 @@ def test_a_changed_value_in_the_ptd_changes_the_outputs(test_engine, exported: P
 def test_a_mismatched_ptd_is_refused_naming_the_tensor(
     test_engine, exported: Path, tmp_path: Path, change: Callable, match: str
 ) -> None:
-    scale_key = _key_of(exported, "scale")
-    bad = _rewritten_ptd(exported.with_suffix(".ptd"), tmp_path / "bad.ptd", lambda k, t: change(t) if k == scale_key else t)
+    scale_key = weight_keys(exported)["scale"]
+    bad = rewrite_ptd(exported.with_suffix(".ptd"), tmp_path / "bad.ptd", lambda k, t: change(t) if k == scale_key else t)
     for policy in ("eager", "deferred"):  # refused at load under every policy, before anything runs
         with pytest.raises(DelegateError, match=match):
             load(exported, {"init_policy": policy}, data_path=bad)

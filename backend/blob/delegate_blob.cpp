@@ -384,6 +384,14 @@ Error read_sections(ByteReader& reader, std::vector<BlobSection>* sections) {
   return Error::Ok;
 }
 
+Error weights_truncated(const ByteReader& reader, const char* what) {
+  return report_error(
+      Error::InvalidProgram,
+      "malformed delegate blob: the external_weights section is truncated while reading %s at its byte %zu",
+      what,
+      reader.position());
+}
+
 // One entry of the external_weights section: name, key, dtype, rank, dims,
 // nbytes (docs/blob_format.md).
 Error read_external_weight(ByteReader& reader, ExternalWeightSpec* out) {
@@ -397,7 +405,7 @@ Error read_external_weight(ByteReader& reader, ExternalWeightSpec* out) {
   uint8_t rank = 0;
   uint16_t reserved = 0;
   if (!reader.read(&out->dtype) || !reader.read(&rank) || !reader.read(&reserved)) {
-    return truncated(reader, "an external weight");
+    return weights_truncated(reader, "an external weight");
   }
   if (dtype_name(out->dtype) == nullptr || rank > kMaxRank) {
     return report_error(
@@ -413,7 +421,7 @@ Error read_external_weight(ByteReader& reader, ExternalWeightSpec* out) {
   uint64_t elements = 0, bytes = 0;
   const bool countable = checked_shape_bytes(out->shape, out->dtype, &elements, &bytes);
   if (!reader.read(&out->nbytes)) {
-    return truncated(reader, "an external weight's size");
+    return weights_truncated(reader, "an external weight's size");
   }
   for (uint8_t d = 0; d < rank; ++d) {
     if (out->shape.dims[d] < 0) {
@@ -440,7 +448,7 @@ Error read_external_weights(const BlobSection& section, std::vector<ExternalWeig
   ByteReader reader(section.payload, section.size);
   uint32_t count = 0, reserved = 0;
   if (!reader.read(&count) || !reader.read(&reserved)) {
-    return truncated(reader, "the external weight count");
+    return weights_truncated(reader, "the external weight count");
   }
   constexpr uint64_t kMinWeightBytes = 5 + 5 + 4 + 8; // a 1-byte name and key, header, nbytes
   if (count == 0 || count > kMaxExternalWeights || uint64_t{count} * kMinWeightBytes > reader.remaining()) {
