@@ -312,3 +312,36 @@ def test_tensorrt_rtx_on_a_cpu_refuses_external_weights_clearly(tmp_path: Path) 
     with pytest.raises(ValueError, match=r"external_weights=True: tensorrt_rtx .* needs a CUDA GPU .* leave external_weights off"):
         save(model, tmp_path / "m.pte", (torch.randn(2, 64),), engine_builder="tensorrt_rtx", external_weights=True)
     assert not (tmp_path / "m.pte").exists()
+
+
+# --- the command line -------------------------------------------------------------------
+
+
+def test_cli_exports_with_external_weights_and_runs_with_the_ptd_beside(
+    test_engine, tmp_path: Path, capsys, test_engine_builder
+) -> None:
+    from executorch_tensorrt.cli import main
+
+    model = tmp_path / "scaled_model.py"
+    model.write_text(
+        "import torch\n"
+        "class M(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.scale = torch.nn.Parameter(torch.full((2, 3), 3.0))\n"
+        "    def forward(self, x):\n"
+        "        return x * self.scale\n"
+        "model = M()\n"
+        "example_inputs = (torch.ones(2, 3),)\n"
+    )
+    out = tmp_path / "m.pte"
+    assert main(["export", str(model), "-o", str(out), "--engine-builder", "test", "--external-weights"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 external weights (24 bytes) in the .ptd" in printed
+    assert f"wrote {tmp_path / 'm.ptd'}" in printed
+    assert main(["run", str(out)]) == 0  # takes m.ptd beside m.pte
+    assert "3" in capsys.readouterr().out
+    (tmp_path / "m.ptd").rename(tmp_path / "elsewhere.ptd")
+    assert main(["run", str(out)]) == 1
+    assert "loaded without named data" in capsys.readouterr().err
+    assert main(["run", str(out), "--data-path", str(tmp_path / "elsewhere.ptd")]) == 0

@@ -266,6 +266,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise UserError(f"{err} ({args.output} was not written)") from err
     print(saved.summary.format())
     print(f"wrote {saved.path} ({saved.path.stat().st_size:,} bytes)")
+    for data in saved.external_data:  # the .ptd: load it with the program (run --data-path, load(data_path=))
+        print(f"wrote {data} ({data.stat().st_size:,} bytes)")
     return 0
 
 
