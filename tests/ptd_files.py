@@ -5,7 +5,7 @@ ExecuTorch's own .ptd serializer), to make a .ptd that no longer matches."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Union
 
 import torch
 
@@ -29,9 +29,12 @@ def weight_keys(pte: Path) -> Dict[str, str]:
     return {w.name: w.key for w in blob.external_weights_of(blob.decode_delegate(delegate_blob(pte))[1])}
 
 
-def rewrite_ptd(source: Path, target: Path, change: Callable[[str, torch.Tensor], Optional[torch.Tensor]]) -> Path:
-    """``source`` with each tensor replaced by ``change(key, tensor)`` (None
-    drops the key), written to ``target``."""
+def rewrite_ptd(
+    source: Path, target: Path, change: Callable[[str, torch.Tensor], Union[torch.Tensor, bytes, None]]
+) -> Path:
+    """``source`` with each tensor replaced by ``change(key, tensor)``: a
+    tensor, raw bytes (stored without a tensor layout) or None (the key is
+    dropped); written to ``target``."""
     from executorch.exir._serialize._cord import Cord
     from executorch.exir._serialize._named_data_store import NamedDataStore
     from executorch.exir._serialize.data_serializer import DataPayload
@@ -45,8 +48,10 @@ def rewrite_ptd(source: Path, target: Path, change: Callable[[str, torch.Tensor]
         raw = bytearray(bytes(payload.buffers[entry.buffer_index]))
         tensor = torch.frombuffer(raw, dtype=_DTYPES[int(layout.scalar_type)]).reshape(layout.sizes)
         replaced = change(key, tensor.clone())
+        if isinstance(replaced, torch.Tensor):
+            replaced = replaced.contiguous()
         if replaced is not None:
-            store.add_named_data(key, replaced.contiguous(), alignment=entry.alignment)
+            store.add_named_data(key, replaced, alignment=entry.alignment)
     output = store.get_named_data_store_output()
     target.write_bytes(bytes(serializer.serialize(DataPayload(buffers=output.buffers, named_data=output.pte_data))))
     return target

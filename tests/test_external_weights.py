@@ -181,6 +181,29 @@ def test_a_pte_without_its_ptd_is_refused_saying_to_pass_it(test_engine, exporte
 # --- a .ptd that does not match --------------------------------------------------------
 
 
+def test_named_data_without_a_layout_is_refused_before_executorch_reads_it(
+    test_engine, exported: Path, tmp_path: Path
+) -> None:
+    # The schema allows data without a tensor layout, but ExecuTorch 1.5.1's
+    # FlatTensorDataMap::get_tensor_layout dereferences the missing layout (a
+    # crash in the delegate's init()): the loaders check the .ptd first.
+    scale_key = weight_keys(exported)["scale"]
+    raw = rewrite_ptd(
+        exported.with_suffix(".ptd"), tmp_path / "raw.ptd", lambda k, t: t.numpy().tobytes() if k == scale_key else t
+    )
+    with pytest.raises(DelegateError, match=rf'raw\.ptd.*named data "{scale_key}" has no tensor layout'):
+        load(exported, data_path=raw)
+    env = dict(os.environ, LD_PRELOAD=str(TEST_ENGINE_LIBRARY))
+    result = subprocess.run(
+        [str(_native.RUNNER), "--model", str(exported), "--data-path", str(raw)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode != 0 and "has no tensor layout" in result.stderr, result.stderr
+    (tmp_path / "junk.ptd").write_bytes(b"not a named-data file")
+    with pytest.raises(DelegateError, match="not an ExecuTorch named-data file"):
+        load(exported, data_path=tmp_path / "junk.ptd")
+
+
 def test_a_changed_value_in_the_ptd_changes_the_outputs(test_engine, exported: Path, tmp_path: Path) -> None:
     scale_key = weight_keys(exported)["scale"]
     doubled = rewrite_ptd(
@@ -345,3 +368,36 @@ def test_cli_exports_with_external_weights_and_runs_with_the_ptd_beside(
     assert main(["run", str(out)]) == 1
     assert "loaded without named data" in capsys.readouterr().err
     assert main(["run", str(out), "--data-path", str(tmp_path / "elsewhere.ptd")]) == 0
+
+
+def test_damaged_ptd_files_are_refused_or_load_never_crash(exported: Path, tmp_path: Path) -> None:
+    """Every truncation and 400 single-bit flips of the .ptd, loaded in a child
+    process (a crash fails the test): ExecuTorch 1.5.1 reads the .ptd's
+    flatbuffer unverified, so the loaders' check stands between it and them."""
+    script = f"""
+import random, sys, torch
+sys.path[:0] = {[str(Path(__file__).parent), str(Path(__file__).parent / "engine")]!r}
+from native_build import load_test_engine
+load_test_engine()
+from executorch_tensorrt.runtime import DelegateError, load
+source = open({str(exported.with_suffix(".ptd"))!r}, "rb").read()
+cases = [source[:n] for n in range(0, len(source), 5)]
+rng = random.Random(7)
+for _ in range(400):
+    data = bytearray(source)
+    data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    cases.append(bytes(data))
+counts = {{"ok": 0, "refused": 0}}
+for data in cases:
+    open({str(tmp_path / "damaged.ptd")!r}, "wb").write(data)
+    try:
+        load({str(exported)!r}, data_path={str(tmp_path / "damaged.ptd")!r}).forward(torch.ones(2, 3))
+        counts["ok"] += 1
+    except DelegateError:
+        counts["refused"] += 1
+print(counts["ok"], counts["refused"])
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    ok, refused = (int(v) for v in result.stdout.split()[-2:])
+    assert refused > 0 and ok + refused == len(range(0, len(exported.with_suffix(".ptd").read_bytes()), 5)) + 400

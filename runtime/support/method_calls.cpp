@@ -78,6 +78,12 @@ Result<CheckedModule> load_checked_program(
   if (!layout.ok()) {
     return layout.error();
   }
+  if (!data_path.empty()) {
+    const Error err = check_data_file(data_path);
+    if (err != Error::Ok) {
+      return err;
+    }
+  }
   CheckedModule program{
       std::move(*layout),
       data_path.empty() ? std::make_unique<Module>(path, mode) : std::make_unique<Module>(path, data_path, mode)};
