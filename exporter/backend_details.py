@@ -19,6 +19,7 @@ from .builders import BuiltEngine, EngineBuilder, EngineBuildError, EngineBuildR
 from .compile_specs import TensorRTCompileSpec
 from .device_planning import builder_specs
 from .engine_ranges import ProfileGroup, ascending, engine_examples, profile_groups, select_profiles
+from .external_weights import external_weights_section
 from .io_specs import DelegateIO, derive_io, example_inputs
 from .program_policies import partition_position
 
@@ -71,6 +72,7 @@ class ExecutorchTensorRTBackend(BackendDetails):
         start = time.perf_counter()
         entries: List[blob.EngineEntry] = []
         weights: Optional[int] = None
+        external: Tuple[Tuple[str, torch.Tensor], ...] = ()
         onnx_seconds = 0.0
         for index, group in enumerate(groups):
             label = f"{title}, range {index + 1}/{len(groups)}" if len(groups) > 1 else title
@@ -82,13 +84,30 @@ class ExecutorchTensorRTBackend(BackendDetails):
             onnx_seconds += built.onnx_seconds
             # Every engine of the delegate embeds the same weights: one report serves.
             weights = built.weight_bytes if weights is None else weights
+            external = _same_external_weights(external, built.external_weights, index)
         seconds = time.perf_counter() - start
-        data = blob.encode_engines(ascending(entries))
+        sections, named_data, _records = external_weights_section(external)
+        data = blob.encode_engines(ascending(entries), sections)
         info = DelegateBuildInfo(
             name, seconds, constant_bytes(edge_program) if weights is None else weights, onnx_seconds
         )
         _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{len(data):,}", seconds)
-        return PreprocessResult(processed_bytes=data, _delegate_info_meta=info)
+        return PreprocessResult(processed_bytes=data, data_store_output=named_data, _delegate_info_meta=info)
+
+
+def _same_external_weights(
+    before: Tuple[Tuple[str, torch.Tensor], ...], now: Tuple[Tuple[str, torch.Tensor], ...], index: int
+) -> Tuple[Tuple[str, torch.Tensor], ...]:
+    """The delegate's external weights: every engine of it (one per batch
+    range) is refitted from one list, so they must name the same weights."""
+    if index == 0:
+        return tuple(now)
+    if [n for n, _ in before] != [n for n, _ in now]:
+        raise RuntimeError(
+            f"engine {index} of the delegate names other external weights than engine 0 "
+            f"({[n for n, _ in now]} vs {[n for n, _ in before]}); its engines share one list of external weights"
+        )
+    return before
 
 
 def _title(edge_program: ExportedProgram) -> str:

@@ -176,7 +176,11 @@ def test_layout_matches_the_spec() -> None:
     assert data[:end].count(b"input_0") == 1
 
 
-SECTIONS = (blob.BlobSection(blob.SectionKind.STATE, b"state bytes"), blob.BlobSection(blob.SectionKind.EXTERNAL_WEIGHTS, b""))
+WEIGHTS = (blob.ExternalWeight("fc.weight", "etrt/0123/fc.weight", 6, (4, 3)), blob.ExternalWeight("b", "etrt/0123/b", 5, ()))
+SECTIONS = (
+    blob.BlobSection(blob.SectionKind.STATE, b"state bytes"),
+    blob.BlobSection(blob.SectionKind.EXTERNAL_WEIGHTS, blob.encode_external_weights(WEIGHTS)),
+)
 
 
 def test_sections_round_trip_through_both_readers() -> None:

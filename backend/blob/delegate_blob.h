@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <executorch/runtime/core/result.h>
@@ -55,11 +56,26 @@ struct BlobSection {
   size_t size = 0;
 };
 
+// One weight the delegate's engines were built without (section
+// external_weights): the engine's name for it (TensorRT's refit name), the
+// program's named-data key holding it (a .ptd), and what those bytes must be.
+inline constexpr uint32_t kMaxExternalWeights = 1u << 20;
+inline constexpr uint32_t kMaxExternalWeightKeyBytes = 2048;
+struct ExternalWeightSpec {
+  std::string name;
+  std::string key;
+  uint8_t dtype = 0; // ExecuTorch ScalarType code
+  Shape shape;
+  uint64_t nbytes = 0; // elements of `shape` times the dtype's size, < 2^63
+};
+
 // A delegate's engines, in blob order; they share one signature by
 // construction (the blob stores it once). Each section kind at most once.
 struct DelegateBlob {
   std::vector<EngineBlob> engines;
   std::vector<BlobSection> sections;
+  // The external_weights section's entries (empty without one), checked.
+  std::vector<ExternalWeightSpec> external_weights;
 
   // The section of `kind`, or null when the blob has none.
   const BlobSection* section(BlobSectionKind kind) const;

@@ -58,6 +58,18 @@ struct ProducedOutput {
   uint64_t bytes = 0; // bytes the engine needs for what it produced
 };
 
+// One weight of a weight-stripped engine, for refit(): `name` is the
+// engine's name for it (TensorRT's refit name, the ONNX initializer's),
+// `data` host memory of `nbytes` bytes (dtype and shape as the program
+// recorded them), valid until refit() returns.
+struct NamedWeights {
+  std::string name;
+  uint8_t dtype = 0; // ExecuTorch ScalarType code
+  Shape shape;
+  const void* data = nullptr;
+  size_t nbytes = 0;
+};
+
 // Which builder and version an engine or a runtime belongs to.
 struct EngineIdentity {
   Flavour flavour = Flavour::kTensorRT;
@@ -175,8 +187,21 @@ class Engine {
   virtual Result<std::unique_ptr<Engine>> share_engine() {
     return Error::NotSupported;
   }
+  // Gives an engine built without its weights (weight-stripped, refittable)
+  // those weights: called after deserialize(), before any execution
+  // context exists, with the delegate's external weights (every one, each
+  // checked against the program's named data). A weight the engine does not
+  // ask for is ignored (TensorRT keeps weights it folded into the plan); one
+  // it asks for with another dtype or size is refused, and so is an engine
+  // still missing weights afterwards, naming them. Returns when the weights
+  // are in place (the caller frees `weights` next). NotSupported (the
+  // default): this runtime cannot refit.
+  virtual Error refit(Span<const NamedWeights> /*weights*/) {
+    return Error::NotSupported;
+  }
   // The engine as bytes deserialize() accepts, so it can be released from the
-  // device and brought back later (offload) after the blob was freed.
+  // device and brought back later (offload) after the blob was freed. For a
+  // refitted engine, deserializing them may need refit() again.
   virtual Result<std::vector<uint8_t>> serialize() const {
     return Error::NotSupported;
   }

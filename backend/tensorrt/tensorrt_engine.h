@@ -45,6 +45,8 @@ class TensorRTEngine final : public Engine {
   int64_t device_bytes() const override;
   Result<std::vector<uint8_t>> serialize() const override;
   Result<std::unique_ptr<Engine>> share_engine() override;
+  // Weight-stripped engines (tensorrt_refit.cpp).
+  Error refit(Span<const NamedWeights> weights) override;
 
   Result<EngineDescription> describe() const override;
   Error infer_output_shapes(uint32_t profile, Span<const Shape> input_shapes, Span<Shape> output_shapes) override;

@@ -60,6 +60,8 @@ std::atomic<int> g_replays{0};
 std::atomic<int> g_refuse_capture{0}; // a test makes capture_enqueue refuse
 std::atomic<int> g_order_after_calls{0}; // runs ordered after another engine's work (shared pools)
 std::atomic<int> g_refused_outputs{0}; // runs refused: a data-dependent output did not fit its bound memory
+std::atomic<int> g_refits{0}; // successful refit() calls
+std::atomic<int> g_refit_ignored{0}; // weights given to refit() that no program declares
 std::mutex g_pinned_mutex;
 std::map<const char*, size_t> g_pinned; // live "pinned" host blocks and their sizes
 
@@ -150,11 +152,19 @@ struct Declared {
   std::vector<ShapeRange> profiles;
 };
 
+// `weight NAME [SHAPE]`: a float32 tensor the program was built without
+// (weight-stripped); refit() gives its values.
+struct DeclaredWeight {
+  std::string name;
+  Shape shape;
+};
+
 struct ProgramText {
   std::string source;
   MemoryModel memory;
   std::vector<Declared> inputs;
   std::vector<Declared> outputs;
+  std::vector<DeclaredWeight> weights;
   std::vector<Instruction> body;
   // Outputs assigned by `nonzero`: int64, their dim 0 known only after the run.
   std::map<std::string, bool> data_dependent;
@@ -284,6 +294,19 @@ Error parse_program(const std::string& text, ProgramText* out) {
       *field = value;
       continue;
     }
+    if (w[0] == "weight") {
+      DeclaredWeight weight{w.size() == 3 ? w[1] : "", Shape{}};
+      bool fixed = w.size() == 3 && parse_shape(w[2], &weight.shape) && defined.count(w[1]) == 0;
+      for (size_t d = 0; fixed && d < weight.shape.rank; ++d) {
+        fixed = weight.shape.dims[d] >= 0;
+      }
+      if (!fixed) {
+        return bad_program("'weight' takes a new name and a static shape, e.g. 'weight w [2,3]'" + where);
+      }
+      defined[weight.name] = true;
+      out->weights.push_back(weight);
+      continue;
+    }
     if (w[0] == "input" || w[0] == "output" || w[0] == "profile") {
       if (!parse_declaration(w, out)) {
         return bad_program("cannot parse declaration '" + line + "'" + where);
@@ -379,7 +402,18 @@ struct EngineCore {
   bool rendezvous_reached = false;
   std::condition_variable rendezvous;
   int runs_in_flight = 0;
+  // The declared weights' values (refit); a program with weights runs only
+  // once every one is here.
+  std::map<std::string, std::vector<float>> weight_values;
 };
+
+int64_t elements_of(const Shape& shape) {
+  int64_t count = 1;
+  for (uint8_t d = 0; d < shape.rank; ++d) {
+    count *= shape.dims[d];
+  }
+  return count;
+}
 
 class TestEngine final : public Engine {
  public:
@@ -504,6 +538,50 @@ class TestEngine final : public Engine {
 
   Result<std::vector<uint8_t>> serialize() const override {
     return std::vector<uint8_t>(program_.source.begin(), program_.source.end());
+  }
+
+  // Like TensorRT's IRefitter on a weight-stripped engine: weights the
+  // program does not declare are ignored, a declared one must come as
+  // float32 of its shape, and every declared one must be given.
+  Error refit(Span<const NamedWeights> weights) override {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    if (core_->contexts > 0) {
+      return report_error(Error::InvalidState, "test engine: refit while %d execution context(s) exist", core_->contexts);
+    }
+    std::map<std::string, std::vector<float>> values;
+    for (const NamedWeights& given : weights) {
+      const DeclaredWeight* declared = find_weight(given.name);
+      if (declared == nullptr) {
+        ++g_refit_ignored;
+        continue;
+      }
+      const int64_t count = elements_of(declared->shape);
+      if (given.dtype != kFloat32 || given.shape.to_string() != declared->shape.to_string() ||
+          given.nbytes != static_cast<size_t>(count) * sizeof(float) || given.data == nullptr) {
+        return report_error(
+            Error::InvalidArgument,
+            "test engine: weight '%s' is float32 %s in the engine, refit gave dtype %u %s (%zu bytes)",
+            given.name.c_str(),
+            declared->shape.to_string().c_str(),
+            given.dtype,
+            given.shape.to_string().c_str(),
+            given.nbytes);
+      }
+      const auto* data = static_cast<const float*>(given.data);
+      values[given.name].assign(data, data + count);
+    }
+    std::string missing;
+    for (const DeclaredWeight& declared : program_.weights) {
+      if (values.count(declared.name) == 0) {
+        missing += (missing.empty() ? "" : ", ") + declared.name;
+      }
+    }
+    if (!missing.empty()) {
+      return report_error(Error::InvalidArgument, "test engine: refit left weights missing: %s", missing.c_str());
+    }
+    core_->weight_values = std::move(values);
+    ++g_refits;
+    return Error::Ok;
   }
 
   // The program's own declarations: every tensor float32 (all it computes),
@@ -730,6 +808,16 @@ class TestEngine final : public Engine {
     ++g_run_count;
     std::map<std::string, std::vector<float>> values;
     std::vector<Shape> input_shapes;
+    {
+      std::lock_guard<std::mutex> lock(core_->mutex);
+      if (core_->weight_values.size() != program_.weights.size()) {
+        return report_error(
+            Error::InvalidState,
+            "test engine: the engine was built without its %zu weights and was not refitted",
+            program_.weights.size());
+      }
+      values = core_->weight_values;
+    }
     for (const DeviceTensor& input : inputs) {
       if (input.spec->dtype != kFloat32) {
         return report_error(Error::NotSupported, "test engine: input '%s' is not float32", input.spec->name.c_str());
@@ -803,6 +891,9 @@ class TestEngine final : public Engine {
     std::map<std::string, Shape> shapes;
     for (size_t i = 0; i < input_names_.size() && i < input_shapes.size(); ++i) {
       shapes[input_names_[i]] = input_shapes[i];
+    }
+    for (const DeclaredWeight& weight : program_.weights) {
+      shapes[weight.name] = weight.shape;
     }
     for (const Instruction& ins : program_.body) {
       const Operand& first = ins.args[0].is_tensor ? ins.args[0] : ins.args[1];
@@ -906,6 +997,15 @@ class TestEngine final : public Engine {
     uint64_t found = 0;
     std::memcpy(&found, scratch, sizeof(found));
     return found == id_;
+  }
+
+  const DeclaredWeight* find_weight(const std::string& name) const {
+    for (const DeclaredWeight& weight : program_.weights) {
+      if (weight.name == name) {
+        return &weight;
+      }
+    }
+    return nullptr;
   }
 
   const std::shared_ptr<EngineCore> core_;
@@ -1019,6 +1119,12 @@ int etrt_test_engine_captures() {
 }
 int etrt_test_engine_replays() {
   return executorch_tensorrt::test_engine::g_replays.load();
+}
+int etrt_test_engine_refits() {
+  return executorch_tensorrt::test_engine::g_refits.load();
+}
+int etrt_test_engine_refit_ignored() {
+  return executorch_tensorrt::test_engine::g_refit_ignored.load();
 }
 int etrt_test_engine_order_after_calls() {
   return executorch_tensorrt::test_engine::g_order_after_calls.load();

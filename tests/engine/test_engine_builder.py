@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from executorch_tensorrt.exporter.blob import Flavour, TensorSpec
@@ -61,17 +61,20 @@ class TestEngineBuilder:
         """``{node name: reason}`` for what the test engine cannot compute, so
         the partitioner leaves those nodes on the CPU."""
         user_inputs = set(program.graph_signature.user_inputs)  # type: ignore[attr-defined]
+        external = bool(getattr(spec, "external_weights", False))
         reasons = {}
         for node in nodes:
-            problem = node_problem(node, user_inputs)
+            problem = node_problem(node, user_inputs, external)
             if problem:
                 reasons[node.name] = problem
         return reasons
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
-        program = program_text(request)
+        weights: Dict[str, torch.Tensor] = {}
+        program = program_text(request, weights)
         return BuiltEngine(
-            engine=program.encode("utf-8"), flavour=Flavour.TEST, builder_version=self.version, version_compatible=False
+            engine=program.encode("utf-8"), flavour=Flavour.TEST, builder_version=self.version, version_compatible=False,
+            external_weights=tuple(weights.items()),
         )
 
 
@@ -95,8 +98,11 @@ def _literal(value: float) -> str:
 
 
 class _Emitter:
-    def __init__(self, module: torch.fx.GraphModule) -> None:
+    def __init__(self, module: torch.fx.GraphModule, weights: Optional[Dict[str, torch.Tensor]] = None) -> None:
         self.module = module
+        # With external weights, the tensors ops use by name (`weight` lines,
+        # refitted at load); None: only scalar constants, as literals.
+        self.weights = weights
         self.names: Dict[torch.fx.Node, str] = {}
         self.lines: List[str] = []
         self._temps = 0
@@ -118,11 +124,16 @@ class _Emitter:
             raise NotImplementedError(f"test engine builder: {op} has argument {value!r}, not a tensor or a number")
         return float(value)
 
-    def _constant(self, node: torch.fx.Node, op: str) -> float:
+    def _constant(self, node: torch.fx.Node, op: str) -> Arg:
         # Scalars of the model (x * 2.0) arrive as lifted 0-d tensor constants.
         owner: object = self.module
         for part in str(node.target).split("."):
             owner = getattr(owner, part)
+        if isinstance(owner, torch.Tensor) and owner.numel() != 1 and self.weights is not None:
+            if owner.dtype != torch.float32:
+                raise NotImplementedError(f"test engine builder: weight {node.target} is {owner.dtype}, not float32")
+            self.weights[str(node.target)] = owner.detach().contiguous()
+            return str(node.target)
         if not isinstance(owner, torch.Tensor) or owner.numel() != 1:
             raise NotImplementedError(
                 f"test engine builder: {op} uses the constant {node.target} of shape "
@@ -145,18 +156,27 @@ def _check_float32(node: torch.fx.Node, what: str) -> None:
         )
 
 
-def _no_broadcast(node: torch.fx.Node, op: str) -> None:
+def _no_broadcast(node: torch.fx.Node, op: str, module: torch.fx.GraphModule) -> None:
     # The test engine has no broadcasting: tensor operands must match the result.
     result = node.meta.get("val")
     for arg in node.args[:2]:
-        if isinstance(arg, torch.fx.Node) and arg.op != "get_attr" and isinstance(result, torch.Tensor):
+        if not isinstance(arg, torch.fx.Node) or not isinstance(result, torch.Tensor):
+            continue
+        if arg.op == "get_attr":  # a weight (scalars become literals)
+            value: object = module
+            for part in str(arg.target).split("."):
+                value = getattr(value, part)
+            if isinstance(value, torch.Tensor) and value.numel() != 1 and value.shape != result.shape:
+                raise NotImplementedError(f"test engine builder: {op} broadcasts weight {list(value.shape)}")
+        else:
             shape = arg.meta["val"].shape
             if shape != result.shape:
                 raise NotImplementedError(f"test engine builder: {op} broadcasts {list(shape)} to {list(result.shape)}")
 
 
-def node_problem(node: torch.fx.Node, user_inputs: "set[str]") -> str:
-    """Why the test engine cannot compute ``node`` ('' when it can)."""
+def node_problem(node: torch.fx.Node, user_inputs: "set[str]", external_weights: bool = False) -> str:
+    """Why the test engine cannot compute ``node`` ('' when it can). Weight
+    tensors it takes only when they are kept outside the engine (refitted)."""
     op = _op_name(node.target)
     if op in _DATA_DEPENDENT:
         return _data_dependent_problem(node)
@@ -173,8 +193,11 @@ def node_problem(node: torch.fx.Node, user_inputs: "set[str]") -> str:
             continue
         shape = arg.meta["val"].shape
         if arg.op == "placeholder" and arg.name not in user_inputs:  # a lifted weight or constant
-            if arg.meta["val"].numel() != 1:
+            numel = arg.meta["val"].numel()
+            if numel != 1 and not external_weights:
                 return "the test engine takes no weight tensors (only scalar constants)"
+            if numel != 1 and isinstance(result, torch.Tensor) and shape != result.shape:
+                return f"the test engine cannot broadcast weight {list(shape)} to {list(result.shape)}"
         elif isinstance(result, torch.Tensor) and shape != result.shape:
             return f"the test engine cannot broadcast {list(shape)} to {list(result.shape)}"
     return ""
@@ -201,14 +224,18 @@ def _nonzero_results(module: torch.fx.GraphModule) -> "set[torch.fx.Node]":
     return {n for n in nodes if _is_nonzero(n)} | copies
 
 
-def program_text(request: EngineBuildRequest) -> str:
-    """The test-engine program computing ``request.module``.
+def program_text(request: EngineBuildRequest, weights: Optional[Dict[str, torch.Tensor]] = None) -> str:
+    """The test-engine program computing ``request.module``. With
+    ``compile_spec.external_weights`` it is weight-stripped: weight tensors are
+    declared (`weight` lines) and collected into ``weights`` by name.
 
     Raises NotImplementedError naming any operator the test engine lacks.
     """
+    if weights is None:
+        weights = {}
     module = _graph_module(request)
     graph = module.graph
-    emitter = _Emitter(module)
+    emitter = _Emitter(module, weights if getattr(request.compile_spec, "external_weights", False) else None)
     data_dependent = _nonzero_results(module)
 
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
@@ -274,7 +301,7 @@ def program_text(request: EngineBuildRequest) -> str:
         if op in _UNARY:
             emitter.emit(dst, _UNARY[op], [emitter.arg(node.args[0], op)])
         elif op in _BINARY:
-            _no_broadcast(node, op)
+            _no_broadcast(node, op, module)
             left, right = (emitter.arg(a, op) for a in node.args[:2])
             alpha = node.kwargs.get("alpha", node.args[2] if len(node.args) > 2 else 1)
             if alpha != 1:
@@ -304,6 +331,7 @@ def program_text(request: EngineBuildRequest) -> str:
         for spec in request.input_specs
         for r in spec.ranges
     ]
+    lines += [f"weight {name} {_shape(tensor.shape)}" for name, tensor in weights.items()]
     lines += emitter.lines
     return "\n".join(lines) + "\n"
 
@@ -323,11 +351,13 @@ def parse_program(text: str) -> Dict[str, List[str]]:
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     if not lines or lines[0] != HEADER:
         raise ValueError("not a test-engine program")
-    result: Dict[str, List[str]] = {"inputs": [], "outputs": [], "ops": []}
+    result: Dict[str, List[str]] = {"inputs": [], "outputs": [], "weights": [], "ops": []}
     for line in lines[1:]:
         kind, _, rest = line.partition(" ")
         if kind == "input":
             result["inputs"].append(rest.split()[0])
+        elif kind == "weight":
+            result["weights"].append(rest.split()[0])
         elif kind == "output":
             result["outputs"].append(rest.split()[0])
         elif kind != "profile":
@@ -339,10 +369,11 @@ def run_program(text: str, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.T
     """Interpret a test-engine program in Python (a reference for the tests).
 
     Mirrors PROGRAM_FORMAT.md: float32 elementwise ops, DST takes the shape of
-    its first tensor argument; nonzero gives int64 indices.
+    its first tensor argument; nonzero gives int64 indices. ``inputs`` also holds the program's weights.
     """
     parsed = parse_program(text)
-    env: Dict[str, torch.Tensor] = {name: inputs[name].to(torch.float32) for name in parsed["inputs"]}
+    names = parsed["inputs"] + parsed["weights"]
+    env: Dict[str, torch.Tensor] = {name: inputs[name].to(torch.float32) for name in names}
     for line in parsed["ops"]:
         dst, _, expr = line.partition(" = ")
         op, *raw = expr.split()

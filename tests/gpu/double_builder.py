@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from executorch_tensorrt.exporter.blob import Flavour
@@ -69,12 +69,15 @@ class DoubleEngineBuilder:
         return {n.name: why for n in nodes if (why := node_problem(n))}
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
-        self.plans.append(plan_text(request, self.pad_bytes, self.activation_extra, self.run_delay_us).encode("utf-8"))
+        stripped: Dict[str, torch.Tensor] = {}
+        text = plan_text(request, self.pad_bytes, self.activation_extra, self.run_delay_us, stripped)
+        self.plans.append(text.encode("utf-8"))
         return BuiltEngine(
             engine=self.plans[-1],
             flavour=Flavour.TENSORRT,
             builder_version=DOUBLE_TENSORRT_VERSION,
             version_compatible=True,
+            external_weights=tuple(stripped.items()),
         )
 
 
@@ -106,9 +109,14 @@ def _is_nonzero(value: object) -> bool:
 
 
 class _Emitter:
-    def __init__(self, module: torch.fx.GraphModule, streamable: bool) -> None:
+    def __init__(
+        self, module: torch.fx.GraphModule, streamable: bool, stripped: Optional[Dict[str, torch.Tensor]] = None
+    ) -> None:
         self.module = module
         self.streamable = streamable
+        # With external weights: the weights the plan is built without (`values
+        # stripped`), by name, for the delegate to refit; None: values inline.
+        self.stripped = stripped
         self.names: Dict[torch.fx.Node, str] = {}
         self.weights: Dict[torch.fx.Node, torch.Tensor] = {}  # folded constant tensors
         self.lines: List[str] = []
@@ -136,9 +144,13 @@ class _Emitter:
         if matrix.dim() == 1:
             matrix = matrix.reshape(1, -1)
         name = f"w{len(self.weight_lines) // 2}"
-        kind = "streamable" if self.streamable and may_stream else "resident"
+        kind = "streamable" if self.streamable and may_stream and self.stripped is None else "resident"
         self.weight_lines.append(f"weight {name} {kind} {matrix.shape[0]} {matrix.shape[1]}")
-        self.weight_lines.append("values " + " ".join(_literal(v) for v in matrix.reshape(-1).tolist()))
+        if self.stripped is not None:
+            self.stripped[name] = matrix.contiguous()
+            self.weight_lines.append("values stripped")
+        else:
+            self.weight_lines.append("values " + " ".join(_literal(v) for v in matrix.reshape(-1).tolist()))
         return name
 
     def arg(self, value: object, op: str) -> str:
@@ -191,9 +203,17 @@ def _emit_linear(emitter: _Emitter, node: torch.fx.Node, dst: str) -> None:
     emitter.emit(dst, "linear", args)
 
 
-def plan_text(request: EngineBuildRequest, pad_bytes: int = 0, activation_extra: int = 0, run_delay_us: int = 0) -> str:
+def plan_text(
+    request: EngineBuildRequest,
+    pad_bytes: int = 0,
+    activation_extra: int = 0,
+    run_delay_us: int = 0,
+    stripped: Optional[Dict[str, torch.Tensor]] = None,
+) -> str:
     """The double plan computing ``request.module`` (see DoubleEngineBuilder for
-    the extras); NotImplementedError names what it lacks."""
+    the extras); NotImplementedError names what it lacks. With the compile
+    spec's ``external_weights`` the plan is weight-stripped and its weights go
+    to ``stripped``."""
     streamable = bool(request.compile_spec.enable_weight_streaming)
     for spec in (*request.input_specs, *request.output_specs):
         if spec.dtype != FLOAT32 and not (spec.dtype == INT64 and spec in request.output_specs):
@@ -201,7 +221,8 @@ def plan_text(request: EngineBuildRequest, pad_bytes: int = 0, activation_extra:
     module = request.module
     if not isinstance(module, torch.fx.GraphModule):
         module = torch.export.export(module, tuple(request.example_inputs), strict=False).module()
-    emitter = _Emitter(module, streamable)
+    external = bool(getattr(request.compile_spec, "external_weights", False))
+    emitter = _Emitter(module, streamable, (stripped if stripped is not None else {}) if external else None)
     graph = module.graph
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(request.input_specs):

@@ -49,6 +49,7 @@ class Double:
         self.lib = ctypes.CDLL(str(DOUBLE))
         self.lib.trt_double_memory_overlaps.restype = ctypes.c_int64
         self.lib.trt_double_identity.restype = ctypes.c_char_p
+        self.lib.trt_double_refits.restype = ctypes.c_int64
 
     def counters(self) -> Counters:
         out = Counters()
@@ -154,9 +155,11 @@ def contract_checks() -> None:
 
 # ----------------------------------------------------------------- C++ Module (the runner)
 
-def run_runner(name: str, inputs: Sequence[torch.Tensor], *options: str) -> subprocess.CompletedProcess:
+def run_runner(
+    name: str, inputs: Sequence[torch.Tensor], *options: str, data_path: str = ""
+) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as tmp:
-        args = [str(RUNNER), "--model", program(name), "--verbose"]
+        args = [str(RUNNER), "--model", program(name), "--verbose"] + (["--data-path", data_path] if data_path else [])
         for i, t in enumerate(inputs):
             path = Path(tmp) / f"in{i}.bin"
             path.write_bytes(t.contiguous().numpy().tobytes())
@@ -661,12 +664,42 @@ def out_of_memory() -> None:
     close(p.forward(*inputs), expected, "after memory came back")
 
 
+# ----------------------------------------------------------------- external weights (refit)
+
+def ptd(name: str) -> str:
+    return str(PROGRAMS / f"{name}.ptd")
+
+
+@check("external-weights-refit-through-the-adapter")
+def external_weights() -> None:
+    """A weight-stripped plan, its weights in the .ptd: the adapter's IRefitter
+    (createInferRefitter, setNamedWeights, refitCudaEngine) uploads them; the
+    double refuses to run the plan unrefitted."""
+    inputs, expected = case("ext_mlp")
+    refits = DOUBLE_LIB.lib.trt_double_refits()
+    p = load(program("ext_mlp"), data_path=ptd("ext_mlp"))
+    close(p.forward(*inputs), expected, "refitted from the .ptd")
+    (state,) = p.delegate_states
+    assert (state["refitted_weights"], state["refitted_weight_bytes"]) == (2, (16 * 8 + 8) * 4), state
+    p.offload()
+    close(p.forward(*inputs), expected, "after offload (refitted again)")
+    assert DOUBLE_LIB.lib.trt_double_refits() == refits + 2
+    scaled = load(program("ext_mlp"), data_path=ptd("ext_mlp_scaled"))
+    close(scaled.forward(*inputs), CASES["ext_mlp"]["scaled"], "a .ptd with w0 doubled")
+    raises(lambda: load(program("ext_mlp"), data_path=ptd("ext_mlp_shape")), r'"w0".*float32 \[8, 16\].*float32 \[16, 8\]')
+    raises(lambda: load(program("ext_mlp")), r'"w0".*loaded without named data')
+    result = run_runner("ext_mlp", inputs, data_path=ptd("ext_mlp"))
+    sanitizer_clean(result)
+    assert result.returncode == 0, f"rc={result.returncode}: {result.stderr[-1500:]}"
+    close(runner_outputs(result.stdout), expected, "runner --data-path")
+
+
 CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "double": [double_loaded, contract_checks],
     "runner": RUNNER_CHECKS,
     "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
                     shared_engines, shared_programs, execution_contexts, batch_ranges, device_planning, pinned_staging,
-                    graphs_lifecycle, data_dependent_host],
+                    graphs_lifecycle, data_dependent_host, external_weights],
     "python_device": [device_io, reuse_outputs, device_io_batches, callers_stream, graphs_device_io,
                       shared_memory_two_streams, data_dependent_device],
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],

@@ -17,6 +17,9 @@ from executorch.exir import to_edge_transform_and_lower
 
 from double_builder import DoubleEngineBuilder
 from two_engines import TwoEnginePartitioner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the .ptd helpers
+from ptd_files import rewrite_ptd, weight_keys  # noqa: E402
 from executorch_tensorrt.exporter import BuiltEngine, TensorRTCompileSpec, register_engine_builder, save
 from executorch_tensorrt.exporter.blob import Flavour
 from executorch_tensorrt.exporter.device_planning import DevicePlanning
@@ -115,6 +118,20 @@ def _expected(model: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> List[to
     return [t.clone() for t in (out if isinstance(out, (tuple, list)) else (out,))]
 
 
+def _external_weights(out: Path, cases: Dict[str, Dict[str, object]], mlp: torch.nn.Module, x, y) -> None:  # type: ignore[no-untyped-def]
+    """ext_mlp.pte with its weights in ext_mlp.ptd (a weight-stripped plan the
+    adapter refits), and two .ptd that differ: w0 (fc's weight, [16, 8] in the
+    plan) doubled, and w0 reshaped to [8, 16]."""
+    save(mlp, out / "ext_mlp.pte", inputs=(x, y), engine_builder="trt_double", external_weights=True)
+    key = weight_keys(out / "ext_mlp.pte")["w0"]
+    rewrite_ptd(out / "ext_mlp.ptd", out / "ext_mlp_scaled.ptd", lambda k, t: t * 2 if k == key else t)
+    rewrite_ptd(out / "ext_mlp.ptd", out / "ext_mlp_shape.ptd", lambda k, t: t.reshape(8, 16) if k == key else t)
+    scaled = Mlp()
+    with torch.no_grad():
+        scaled.fc.weight.mul_(2.0)
+    cases["ext_mlp"] = {"inputs": [x, y], "expected": _expected(mlp, (x, y)), "scaled": _expected(scaled, (x, y))}
+
+
 def main(out_dir: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -192,6 +209,7 @@ def main(out_dir: str) -> None:
     counts = [(with_positives(n),) for n in (0, 1, 7, 32)]
     cases["nonzero"]["counts"] = [(list(x), _expected(Nonzero(), x)) for x in counts]
     cases["nonzero_bounded"]["over"] = [with_positives(NONZERO_BOUND + 3)]
+    _external_weights(out, cases, mlp, x, y)
     torch.save(cases, out / "cases.pt")
     print(f"wrote {len(cases)} programs to {out}")
 

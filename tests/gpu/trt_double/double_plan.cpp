@@ -212,6 +212,12 @@ bool parse_plan(const std::string& text, Plan* plan, std::string* error) {
         return fail("bad weight '" + w[1] + "'");
       }
       plan->weights.push_back(weight);
+    } else if (kind == "values" && w.size() == 2 && w[1] == "stripped" && !plan->weights.empty() &&
+               plan->weights.back().values.empty() && !plan->weights.back().streamable) {
+      // A weight-stripped plan's weight: the engine holds zeros until refitted.
+      Weight& weight = plan->weights.back();
+      weight.stripped = true;
+      weight.values.assign(static_cast<size_t>(weight.rows * weight.cols), 0.0f);
     } else if (kind == "values" && !plan->weights.empty() && plan->weights.back().values.empty()) {
       Weight& weight = plan->weights.back();
       if (static_cast<int64_t>(w.size()) - 1 != weight.rows * weight.cols) {

@@ -34,6 +34,7 @@ struct Weight {
   bool streamable = false;
   int64_t rows = 0, cols = 0;
   std::vector<float> values;
+  bool stripped = false;        // `values stripped`: zeros until refitted (IRefitter)
   int64_t offset = 0;           // in its area (resident or streamable), aligned
   int64_t bytes() const { return rows * cols * 4; }
 };

@@ -41,6 +41,7 @@ std::atomic<uint64_t> g_context_ids{1};
 // Enqueues in flight on the host now and the most at once on one engine
 // (contexts of one engine called from several threads).
 std::atomic<int64_t> g_max_enqueues_on_one_engine{0};
+std::atomic<int64_t> g_refits{0};  // refitCudaEngine calls that succeeded
 
 __device__ unsigned long long g_overlaps;
 
@@ -457,7 +458,45 @@ class EngineImpl final : public apiv::VCudaEngine {
     }
     return context.release();
   }
-  bool isRefittable() const noexcept override { return false; }
+  bool isRefittable() const noexcept override { return stripped_weights() > 0 || refitted_; }
+
+  // -- refit (RefitterImpl): weight-stripped plans
+  size_t stripped_weights() const {
+    size_t count = 0;
+    for (const Weight& w : plan_.weights) {
+      count += w.stripped && !refitted_ ? 1 : 0;
+    }
+    return count;
+  }
+  bool weight_refitted(const Weight& w) const { return !w.stripped || refitted_; }
+  // Uploads `values` (host memory, count floats each) over the weights named;
+  // every stripped weight must be among them unless refitted before.
+  bool refit(const std::map<std::string, Weights>& values) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Weight& w : plan_.weights) {
+      auto given = values.find(w.name);
+      if (given == values.end()) {
+        if (!weight_refitted(w)) {
+          log_error(logger_, "refitCudaEngine: weight '%s' is missing", w.name.c_str());
+          return false;
+        }
+        continue;
+      }
+      if (w.streamable) {
+        log_error(logger_, "refitCudaEngine: the double refits resident weights only ('%s' streams)", w.name.c_str());
+        return false;
+      }
+      if (cudaMemcpy(static_cast<char*>(resident_) + w.offset, given->second.values, w.bytes(), cudaMemcpyHostToDevice) !=
+          cudaSuccess) {
+        cudaGetLastError();
+        log_error(logger_, "refitCudaEngine: uploading weight '%s' failed", w.name.c_str());
+        return false;
+      }
+    }
+    refitted_ = true;
+    ++g_refits;
+    return true;
+  }
   char const* getName() const noexcept override { return "trt-runtime-double-engine"; }
   int32_t getNbOptimizationProfiles() const noexcept override { return plan_.profiles; }
   EngineCapability getEngineCapability() const noexcept override { return EngineCapability::kSTANDARD; }
@@ -642,6 +681,7 @@ class EngineImpl final : public apiv::VCudaEngine {
   void* host_streamable_ = nullptr;    // pinned copy of all streamable weights
   int64_t budget_ = 0;
   std::atomic<int> contexts_{0};
+  bool refitted_ = false;  // every stripped weight was uploaded by a refit
   std::atomic<int64_t> enqueues_in_flight_{0};
   std::mutex mutex_;
   mutable std::map<std::string, trt_double::Shape> max_shapes_;
@@ -651,6 +691,7 @@ class CudaEngine final : public ICudaEngine {
  public:
   explicit CudaEngine(ILogger* logger) : impl_(this, logger) { mImpl = &impl_; }
   bool init(const void* blob, std::size_t size) { return impl_.init(blob, size); }
+  EngineImpl& impl() { return impl_; }
 
  private:
   EngineImpl impl_;
@@ -874,6 +915,11 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
     log_error(logger, "enqueueV3: current device %d is not the engine's device %d", device, engine_.device());
     return false;
   }
+  if (engine_.stripped_weights() > 0) {
+    log_error(logger, "enqueueV3: the engine is weight-stripped and was not refitted (%zu weights missing)",
+              engine_.stripped_weights());
+    return false;
+  }
   std::map<std::string, trt_double::Shape> inputs, shapes;
   for (const IoTensor& t : plan.io) {
     if (t.is_input && !shapes_.count(t.name)) {
@@ -960,6 +1006,98 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
   return true;
 }
 
+// ---------------------------------------------------------------- refitter
+
+// TensorRT's IRefitter by weight name (the ONNX parser's names), for the
+// double's weight-stripped plans. setNamedWeights keeps the caller's pointer,
+// as TensorRT does: the values are read by refitCudaEngine.
+class RefitterImpl final : public apiv::VRefitter {
+ public:
+  RefitterImpl(IRefitter* owner, EngineImpl& engine, ILogger* logger) : owner_(owner), engine_(engine), logger_(logger) {}
+  IRefitter* getPImpl() noexcept override { return owner_; }
+  bool setWeights(char const*, WeightsRole, const Weights) noexcept override {
+    log_error(logger_, "setWeights (by layer and role) is not provided by the double; use setNamedWeights");
+    return false;
+  }
+  bool refitCudaEngine() noexcept override { return engine_.refit(given_); }
+  int32_t getMissing(int32_t, char const**, WeightsRole*) noexcept override { return 0; }
+  int32_t getAll(int32_t, char const**, WeightsRole*) noexcept override { return 0; }
+  void setErrorRecorder(IErrorRecorder*) noexcept override {}
+  IErrorRecorder* getErrorRecorder() const noexcept override { return nullptr; }
+  bool setNamedWeights(char const* name, Weights weights) noexcept override {
+    const Weight* w = name ? engine_.plan().find_weight(name) : nullptr;
+    if (!w) {
+      log_error(logger_, "setNamedWeights: the engine has no weight '%s'", name ? name : "(null)");
+      return false;
+    }
+    if (weights.type != DataType::kFLOAT || weights.count != w->rows * w->cols || !weights.values) {
+      log_error(logger_, "setNamedWeights: weight '%s' takes %lld kFLOAT values, got %lld of type %d", name,
+                static_cast<long long>(w->rows * w->cols), static_cast<long long>(weights.count),
+                static_cast<int>(weights.type));
+      return false;
+    }
+    given_[name] = weights;
+    return true;
+  }
+  int32_t getMissingWeights(int32_t size, char const** names) noexcept override {
+    return list(size, names, [this](const Weight& w) { return !engine_.weight_refitted(w) && !given_.count(w.name); });
+  }
+  int32_t getAllWeights(int32_t size, char const** names) noexcept override {
+    return list(size, names, [](const Weight&) { return true; });
+  }
+  ILogger* getLogger() const noexcept override { return logger_; }
+  bool setMaxThreads(int32_t) noexcept override { return true; }
+  int32_t getMaxThreads() const noexcept override { return 1; }
+  bool setNamedWeightsWithLocation(char const* name, Weights weights, TensorLocation location) noexcept override {
+    if (location != TensorLocation::kHOST) {
+      log_error(logger_, "setNamedWeightsWithLocation: the double takes host weights only");
+      return false;
+    }
+    return setNamedWeights(name, weights);
+  }
+  Weights getNamedWeights(char const* name) const noexcept override {
+    auto it = name ? given_.find(name) : given_.end();
+    return it != given_.end() ? it->second : Weights{DataType::kFLOAT, nullptr, 0};
+  }
+  TensorLocation getWeightsLocation(char const*) const noexcept override { return TensorLocation::kHOST; }
+  bool unsetNamedWeights(char const* name) noexcept override { return name && given_.erase(name) > 0; }
+  void setWeightsValidation(bool) noexcept override {}
+  bool getWeightsValidation() const noexcept override { return true; }
+  bool refitCudaEngineAsync(cudaStream_t) noexcept override { return refitCudaEngine(); }
+  Weights getWeightsPrototype(char const* name) const noexcept override {
+    const Weight* w = name ? engine_.plan().find_weight(name) : nullptr;
+    return Weights{DataType::kFLOAT, nullptr, w ? w->rows * w->cols : -1};
+  }
+
+ private:
+  template <typename Keep>
+  int32_t list(int32_t size, char const** names, Keep keep) const {
+    int32_t count = 0;
+    for (const Weight& w : engine_.plan().weights) {
+      if (keep(w)) {
+        if (names && count < size) {
+          names[count] = w.name.c_str();
+        }
+        ++count;
+      }
+    }
+    return count;
+  }
+
+  IRefitter* owner_;
+  EngineImpl& engine_;
+  ILogger* logger_;
+  std::map<std::string, Weights> given_;
+};
+
+class Refitter final : public IRefitter {
+ public:
+  Refitter(EngineImpl& engine, ILogger* logger) : impl_(this, engine, logger) { mImpl = &impl_; }
+
+ private:
+  RefitterImpl impl_;
+};
+
 // ---------------------------------------------------------------- runtime
 
 class RuntimeImpl final : public apiv::VRuntime {
@@ -1033,6 +1171,24 @@ TRT_DOUBLE_EXPORT void* createInferRuntime_INTERNAL(void* logger, int32_t versio
   }
   return static_cast<nvinfer1::IRuntime*>(new (std::nothrow) trt_double::Runtime(log));
 }
+
+// The engine is one the double's runtime deserialized (a CudaEngine); the
+// adapter never passes another.
+TRT_DOUBLE_EXPORT void* createInferRefitter_INTERNAL(void* engine, void* logger, int32_t version) noexcept {
+  auto* log = static_cast<nvinfer1::ILogger*>(logger);
+  if (version / 10000 != trt_double::kMajor || engine == nullptr) {
+    trt_double::log_error(log, "createInferRefitter: headers of TensorRT version %d or no engine", version);
+    return nullptr;
+  }
+  auto& cuda_engine = *static_cast<trt_double::CudaEngine*>(static_cast<nvinfer1::ICudaEngine*>(engine));
+  if (!cuda_engine.impl().isRefittable()) {
+    trt_double::log_error(log, "createInferRefitter: the engine was not built refittable");
+    return nullptr;
+  }
+  return static_cast<nvinfer1::IRefitter*>(new (std::nothrow) trt_double::Refitter(cuda_engine.impl(), log));
+}
+
+TRT_DOUBLE_EXPORT int64_t trt_double_refits() { return trt_double::g_refits.load(); }
 
 TRT_DOUBLE_EXPORT int32_t getInferLibMajorVersion() noexcept { return trt_double::kMajor; }
 TRT_DOUBLE_EXPORT int32_t getInferLibMinorVersion() noexcept { return trt_double::kMinor; }
