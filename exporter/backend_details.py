@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple, final
 import torch
 from executorch.exir.backend.backend_details import BackendDetails, PreprocessResult
 from executorch.exir.backend.compile_spec_schema import CompileSpec
+from executorch.exir._serialize._named_data_store import NamedDataStore, NamedDataStoreOutput
 from torch.export import ExportedProgram
 
 from . import blob
@@ -83,12 +84,24 @@ class ExecutorchTensorRTBackend(BackendDetails):
             # Every engine of the delegate embeds the same weights: one report serves.
             weights = built.weight_bytes if weights is None else weights
         seconds = time.perf_counter() - start
-        data = blob.encode_engines(ascending(entries))
+        ordered = ascending(entries)
+        data = blob.encode_engines(ordered, named_engines=spec.named_engines)
         info = DelegateBuildInfo(
             name, seconds, constant_bytes(edge_program) if weights is None else weights, onnx_seconds
         )
-        _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{len(data):,}", seconds)
-        return PreprocessResult(processed_bytes=data, _delegate_info_meta=info)
+        total = sum(len(e.blob.engine) for e in ordered) if spec.named_engines else len(data)
+        _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{total:,}", seconds)
+        store = _named_engines(ordered) if spec.named_engines else None
+        return PreprocessResult(processed_bytes=data, data_store_output=store, _delegate_info_meta=info)
+
+
+def _named_engines(entries: List[blob.EngineEntry]) -> NamedDataStoreOutput:
+    """The engines as the program's named data, keyed by their SHA-256: ExecuTorch
+    stores each distinct key once, however many delegates (of any method) hold it."""
+    store = NamedDataStore()
+    for entry in entries:
+        store.add_named_data(blob.named_engine_key(entry.blob.engine), entry.blob.engine, blob.ENGINE_ALIGNMENT)
+    return store.get_named_data_store_output()
 
 
 def _title(edge_program: ExportedProgram) -> str:
