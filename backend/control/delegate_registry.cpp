@@ -84,6 +84,7 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
     report.last_init_ms = std::max(report.last_init_ms, status.last_init_ms);
     report.initializations += status.initializations;
     report.contexts_created += status.contexts;
+    report.engines_shared += status.shared ? 1 : 0;
     EngineReport engine;
     engine.state = engine_state_name(status.state);
     engine.device_bytes = status.device_bytes;

@@ -59,6 +59,7 @@ struct DelegateReport {
   uint32_t contexts_in_use = 0; // calls running when the report began
   uint32_t contexts_in_use_peak = 0; // the most at once since load
   uint32_t contexts_created = 0; // execution contexts that exist, over engines and lanes
+  uint32_t engines_shared = 0; // engines running on another delegate's deserialized engine
   std::vector<ExecutionMemoryPoolReport> lane_pools; // each lane's shared pool (empty under private)
 
   // False before a deferred engine resolved its budget, and for engines

@@ -156,6 +156,7 @@ py::list program_delegate_reports(int64_t tag) {
     entry[kOptionContextsInUse] = report.contexts_in_use;
     entry[kOptionContextsInUsePeak] = report.contexts_in_use_peak;
     entry[kOptionContextsCreated] = report.contexts_created;
+    entry[kOptionEnginesShared] = report.engines_shared;
     py::list lane_pools;
     for (const ExecutionMemoryPoolReport& pool : report.lane_pools) {
       lane_pools.append(pool_dict(pool));
