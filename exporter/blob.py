@@ -469,8 +469,8 @@ def _read_engine(
         raise BlobFormatError(f"{where} offset {offset} is not {ENGINE_ALIGNMENT}-byte aligned")
     if size == 0:
         raise BlobFormatError(f"{where} is empty")
-    if size >= 2**63:
-        raise BlobFormatError(f"{where} size {size} is 2^63 bytes or more")
+    if offset == 0 and size >= 2**63:
+        raise BlobFormatError(f"{where} in named data has size {size}, 2^63 bytes or more")
     # Offset 0 (inside the header, never an inline engine's): the bytes are in named data.
     if offset != 0 and offset + size > len(data):
         raise BlobFormatError(f"{where} [{offset}, +{size}) outside the {len(data)}-byte blob")
