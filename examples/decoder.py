@@ -73,7 +73,8 @@ class Decoder(nn.Module):
 config = DecoderConfig()
 torch.manual_seed(0)  # same weights on every export
 model = Decoder(config)
-sequence = torch.export.Dim("sequence", min=1, max=config.max_length)
+# (max_length - 1: torch.export guards the slices of the max_length tables at their full length.)
+sequence = torch.export.Dim("sequence", min=1, max=config.max_length - 1)
 dynamic_shapes = ({1: sequence},)
 # One example per method (torch.export specializes sizes 0 and 1, so the
 # decode example has 2 tokens; the engine serves 1..max_length).
