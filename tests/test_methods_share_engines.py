@@ -193,3 +193,27 @@ def ctypes_int64():
     import ctypes
 
     return ctypes.c_int64
+
+
+def test_the_example_decoder_builds_its_engine_once_with_tensorrt_rtx(examples_dir: Path, tmp_path: Path) -> None:
+    """examples/decoder.py through the real TensorRT-RTX builder (on the CPU):
+    prefill and decode ask for the same engine, which is built once and named
+    by both delegates."""
+    pytest.importorskip("tensorrt_rtx")
+    import runpy
+
+    from executorch_tensorrt.exporter import get_engine_builder
+
+    example = runpy.run_path(str(examples_dir / "decoder.py"))
+    builder = get_engine_builder("tensorrt_rtx")
+    reused = builder.reused_builds
+    saved = executorch_tensorrt.save(
+        example["model"], tmp_path / "decoder.pte", methods=example["methods"],
+        dynamic_shapes=example["dynamic_shapes"], engine_builder="tensorrt_rtx",
+    )
+    assert builder.reused_builds - reused == 1
+    assert len(saved.summary.engines) == 2
+    report = inspect_program(saved.path)
+    keys = [e.named_key for d in report.tensorrt_delegates for e in d.engines]
+    assert len(keys) == 2 and len(set(keys)) == 1 and keys[0]
+    assert len(_pte(saved.path).named_data.buffers) == 1
