@@ -37,6 +37,8 @@ function(ettrt_add_delegate_library target adapter_target)
     ${ETTRT_BACKEND_DIR}/engines/engine_runtime_registry.cpp
     ${ETTRT_BACKEND_DIR}/engines/engine_set.cpp
     ${ETTRT_BACKEND_DIR}/engines/external_weights.cpp
+    ${ETTRT_BACKEND_DIR}/engines/named_data.cpp
+    ${ETTRT_BACKEND_DIR}/engines/shared_engines.cpp
     ${ETTRT_BACKEND_DIR}/execute/caller_stream.cpp
     ${ETTRT_BACKEND_DIR}/execute/cuda_graph_cache.cpp
     ${ETTRT_BACKEND_DIR}/engines/loaded_delegate.cpp

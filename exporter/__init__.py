@@ -13,6 +13,7 @@ from typing import Any
 # public name -> the submodule defining it
 _WHERE = {
     "ExportedTensorRTProgram": "api",
+    "Method": "methods",
     "SavedProgram": "api",
     "export": "api",
     "save": "api",

@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import torch
 from executorch.exir import (
@@ -20,7 +20,7 @@ from executorch.exir import (
 )
 from torch.export import ExportedProgram
 
-from ..option_table import KEY_EXTERNAL_WEIGHTS
+from ..option_table import KEY_EXTERNAL_WEIGHTS, KEY_NAMED_ENGINES
 from .builders import EngineBuildError, get_engine_builder
 from .cpu_kernels import missing_kernels, missing_kernels_message, runtime_kernels
 from .data_dependent import RemoveGraphAssertsPass, row_major_nonzero
@@ -28,7 +28,8 @@ from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
 from .files import checked_target, write_all_atomically
 from .export_options import ExportOptions, convert_precision, parse_options, profiles_from_dims, resolve_profiles
-from .partitioner import TensorRTPartitioner, source_line
+from .methods import DEFAULT_METHOD, Method, check_methods, shared_profiles
+from .partitioner import PartitionReport, TensorRTPartitioner, source_line
 from .summary import ExportSummary, PhaseSeconds
 from .validate import Tolerance, ValidationError, check_partitions, check_program_file, eager_outputs
 from .validate import resolve_tolerance
@@ -58,10 +59,10 @@ def _check_inputs(inputs: object) -> tuple:
 
 
 def _to_exported_program(
-    model: object, inputs: Optional[Sequence[torch.Tensor]], options: ExportOptions
+    model: object, inputs: Optional[Sequence[torch.Tensor]], options: ExportOptions, dynamic_shapes: Any = None
 ) -> ExportedProgram:
     if isinstance(model, ExportedProgram):
-        if inputs is not None or options.dynamic_shapes is not None:
+        if inputs is not None or dynamic_shapes is not None:
             raise ValueError(
                 "inputs and dynamic_shapes are only used to export an nn.Module; an ExportedProgram already "
                 "fixes them, so leave them out"
@@ -80,10 +81,32 @@ def _to_exported_program(
     modes = {m: m.training for m in module.modules()}
     module.eval()
     try:
-        return torch.export.export(module, args, dynamic_shapes=options.dynamic_shapes, strict=False)
+        return torch.export.export(module, args, dynamic_shapes=dynamic_shapes, strict=False)
     finally:
         for m, training in modes.items():
             m.training = training
+
+
+def _to_exported_programs(
+    model: object,
+    inputs: Optional[Sequence[torch.Tensor]],
+    methods: Optional[Mapping[str, Union[Sequence[torch.Tensor], Method]]],
+    options: ExportOptions,
+) -> Dict[str, ExportedProgram]:
+    """``{method name: ExportedProgram}``: ``forward`` alone, or one per entry of ``methods``."""
+    if methods is None:
+        return {DEFAULT_METHOD: _to_exported_program(model, inputs, options, options.dynamic_shapes)}
+    if inputs is not None:
+        raise TypeError("give inputs= (one method, forward) or methods= (several), not both")
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(
+            f"methods= exports an nn.Module's forward once per method; got {type(model).__name__} "
+            "(lower several ExportedPrograms with ExecuTorch's to_edge_transform_and_lower directly)"
+        )
+    return {
+        name: _to_exported_program(model, method.inputs, options, method.dynamic_shapes)
+        for name, method in check_methods(methods, options.dynamic_shapes).items()
+    }
 
 
 # How many times a failed TensorRT build may move operators to the CPU and rebuild.
@@ -122,6 +145,7 @@ def export(
     model_or_exported_program: ModelLike,
     inputs: Optional[Sequence[torch.Tensor]] = None,
     *,
+    methods: Optional[Mapping[str, Union[Sequence[torch.Tensor], Method]]] = None,
     device_planning: Union[bool, DevicePlanning] = False,
     strict: bool = False,
     validate: Union[bool, Tolerance] = False,
@@ -135,6 +159,11 @@ def export(
             ``torch.export.export(..., strict=False)`` in eval mode) or an
             ``ExportedProgram``.
         inputs: example tensors for ``forward``; required for an ``nn.Module``.
+        methods: instead of ``inputs``, several methods of one program:
+            ``{name: example inputs or Method(inputs, dynamic_shapes)}``, each
+            the model's ``forward`` exported on its inputs; engines go to the
+            program's named data, identical ones stored, built and loaded
+            once (``exporter/methods.py``).
         **options: ``TensorRTCompileSpec`` fields and the export options
             ``dynamic_shapes``, ``torch_executed_ops``, ``min_block_size``,
             ``optimization_profiles``, ``weight_streaming_budget_total``
@@ -158,9 +187,9 @@ def export(
     """
     _check_bool("strict", strict)
     plan = resolve_device_planning(device_planning)
-    parsed = parse_options(options, "export")
-    checks = _checks(validate, keep_onnx, parsed)
-    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, checks)
+    parsed = _with_methods(parse_options(options, "export"), methods, options)
+    checks = _checks(validate, keep_onnx, parsed, methods)
+    manager, summary = _export(model_or_exported_program, inputs, methods, parsed, plan, strict, checks)
     return ExportedTensorRTProgram(manager, summary)
 
 
@@ -171,6 +200,7 @@ def save(
     output_format: str = "executorch",
     external_weights: bool = False,
     *,
+    methods: Optional[Mapping[str, Union[Sequence[torch.Tensor], Method]]] = None,
     device_planning: Union[bool, DevicePlanning] = False,
     strict: bool = False,
     validate: Union[bool, Tolerance] = False,
@@ -185,6 +215,7 @@ def save(
     and writes their weights, with the constants left on the CPU, to
     ``<path stem>.ptd`` beside it (ExecuTorch's external data file); the
     delegate refits the engines from it at load.
+    ``methods`` writes a program of several methods (``export``'s).
     ``validate`` and ``keep_onnx`` are ``export``'s (a failed validation
     writes nothing); ``verbose=True`` prints the summary as the command line does.
     Returns a ``SavedProgram``: a path-like with ``.path`` and ``.summary``.
@@ -195,12 +226,12 @@ def save(
     _check_bool("strict", strict)
     _check_bool("verbose", verbose)
     # Everything cheap is checked before the (slow) export starts.
-    parsed = parse_options(options, "save")
+    parsed = _with_methods(parse_options(options, "save"), methods, options)
     parsed = dataclasses.replace(parsed, spec=parsed.spec.replace(external_weights=external_weights))
     plan = resolve_device_planning(device_planning)
-    checks = _checks(validate, keep_onnx, parsed)
+    checks = _checks(validate, keep_onnx, parsed, methods)
     target = checked_target(path)
-    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, checks)
+    manager, summary = _export(model_or_exported_program, inputs, methods, parsed, plan, strict, checks)
     started = time.perf_counter()
     files = {target: manager.buffer}
     if external_weights:
@@ -230,9 +261,24 @@ class _Checks:
         return self.tolerance is not None or self.keep_onnx is not None
 
 
+def _with_methods(options: ExportOptions, methods: object, given: Mapping[str, Any]) -> ExportOptions:
+    """A multi-method export keeps its engines in named data unless told otherwise."""
+    if methods is None or KEY_NAMED_ENGINES in given:
+        return options
+    return dataclasses.replace(options, spec=options.spec.replace(named_engines=True))
+
+
 def _checks(
-    validate: Union[bool, Tolerance], keep_onnx: Optional[Union[str, os.PathLike]], options: ExportOptions
+    validate: Union[bool, Tolerance],
+    keep_onnx: Optional[Union[str, os.PathLike]],
+    options: ExportOptions,
+    methods: object = None,
 ) -> _Checks:
+    if methods is not None and (validate is not False or keep_onnx is not None):
+        raise ValueError(
+            "validate and keep_onnx check one method (forward); with methods= export each method on its own "
+            "to check it, or leave them out"
+        )
     directory = None
     if keep_onnx is not None:
         if not isinstance(keep_onnx, (str, os.PathLike)):
@@ -246,24 +292,22 @@ def _checks(
 def _export(
     model: object,
     inputs: Optional[Sequence[torch.Tensor]],
+    methods: Optional[Mapping[str, Union[Sequence[torch.Tensor], Method]]],
     options: ExportOptions,
     plan: Optional[DevicePlanning],
     strict: bool,
     checks: _Checks,
 ) -> Tuple[ExecutorchProgramManager, ExportSummary]:
     started = time.perf_counter()
-    exported = _to_exported_program(model, inputs, options)
+    programs = _to_exported_programs(model, inputs, methods, options)
     exported_at = time.perf_counter()
     # The reference comes from the program as torch.export traced it, before lowering.
-    example = eager_outputs(exported) if checks.wanted else None
+    example = eager_outputs(programs[DEFAULT_METHOD]) if checks.wanted else None
     lowering_at = time.perf_counter()
-    if options.optimization_profiles:
-        profiles = resolve_profiles(options.optimization_profiles, exported)
-    else:
-        profiles = profiles_from_dims(options.dynamic_shapes, exported)
-    spec = options.spec.replace(optimization_profiles=profiles)
+    specs = _method_specs(programs, methods, options)
+    spec = next(iter(specs.values()))
     try:
-        edge, partitioner, redone = _lower(exported, options, spec, plan, strict)
+        edge, report, redone = _lower(programs, options, specs, plan, strict)
         records = [build_record(d) for d in tensorrt_delegates(edge)]
         lowered_at = time.perf_counter()
         # (validate and keep_onnx take each partition's ONNX from the support query's, as the builds did)
@@ -277,15 +321,45 @@ def _export(
         validation = check_program_file(validation, manager.buffer, example)
     validating = (lowering_at - exported_at) + (emit_at - lowered_at) + (time.perf_counter() - emitted_at)
     validating = validating if checks.wanted else 0.0
-    phases = _phases(records, partitioner.report.seconds, redone, exported_at - started, lowered_at - lowering_at)
+    phases = _phases(records, report.seconds, redone, exported_at - started, lowered_at - lowering_at)
     phases = dataclasses.replace(phases, emit=emitted_at - emit_at, validation=validating)
     if validation is not None:
         validation = dataclasses.replace(validation, seconds=validating)
-    summary = ExportSummary.of(records, partitioner.report, phases, validation)
+    summary = ExportSummary.of(records, report, phases, validation)
     _LOG.info("export summary: %s", summary.format())
     if validation is not None and not validation.passed:
         raise ValidationError(validation)
     return manager, summary
+
+
+def _method_specs(
+    programs: Mapping[str, ExportedProgram], methods: object, options: ExportOptions
+) -> Dict[str, Any]:
+    """Each method's compile spec: its optimization profiles (the user's, by
+    Dim name, or one from the Dims' bounds; across methods a Dim's ``opt`` is
+    the first method's, so the same partition in two methods asks for the
+    same engine)."""
+    profiles = {}
+    for name, exported in programs.items():
+        if options.optimization_profiles:
+            profiles[name] = resolve_profiles(options.optimization_profiles, exported)
+        else:
+            shapes = options.dynamic_shapes if methods is None else check_methods(methods, options.dynamic_shapes)[name].dynamic_shapes
+            profiles[name] = profiles_from_dims(shapes, exported)
+    if len(programs) > 1:
+        profiles = shared_profiles(profiles, programs)
+    return {name: options.spec.replace(optimization_profiles=p) for name, p in profiles.items()}
+
+
+def _merged(reports: Sequence[PartitionReport]) -> PartitionReport:
+    """The methods' partition reports as one (methods in program order)."""
+    merged = PartitionReport()
+    for report in reports:
+        merged.engines += report.engines
+        merged.cpu_nodes += report.cpu_nodes
+        merged.fallbacks += report.fallbacks
+        merged.seconds += report.seconds
+    return merged
 
 
 def _phases(
@@ -305,12 +379,12 @@ def _phases(
 
 
 def _lower(
-    exported: ExportedProgram,
+    programs: Mapping[str, ExportedProgram],
     options: ExportOptions,
-    spec: Any,
+    specs: Mapping[str, Any],
     plan: Optional[DevicePlanning],
     strict: bool,
-) -> Tuple[EdgeProgramManager, TensorRTPartitioner, float]:
+) -> Tuple[EdgeProgramManager, PartitionReport, float]:
     """Partition, build and lower; then make sure the CPU side can run.
     Also returns the seconds of the rounds that had to be redone.
 
@@ -325,19 +399,26 @@ def _lower(
     redone = 0.0
     for _ in range(MAX_BUILD_FALLBACKS + 1):
         round_started = time.perf_counter()
-        partitioner = TensorRTPartitioner(
-            spec, options.torch_executed_ops, options.min_block_size, options.weight_streaming_budget_total,
-            moved, keep, plan is not None, {**exported.state_dict, **exported.constants},
-        )
+        partitioners = {
+            name: TensorRTPartitioner(
+                specs[name], options.torch_executed_ops, options.min_block_size,
+                options.weight_streaming_budget_total, moved, keep, plan is not None,
+                {**exported.state_dict, **exported.constants},
+            )
+            for name, exported in programs.items()
+        }
         try:
             edge = to_edge_transform_and_lower(
-                exported, transform_passes=[RemoveGraphAssertsPass(), row_major_nonzero], partitioner=[partitioner]
+                dict(programs),
+                transform_passes=[RemoveGraphAssertsPass(), row_major_nonzero],
+                partitioner={name: [p] for name, p in partitioners.items()},
             )
         except EngineBuildError as err:
             moved.update(_fallback(err, moved, strict))
             redone += time.perf_counter() - round_started
             continue
-        cpu_nodes = {n.name: n for n in partitioner.report.cpu_nodes}
+        report = _merged([p.report for p in partitioners.values()])
+        cpu_nodes = {n.name: n for n in report.cpu_nodes}
         graphs = [edge.exported_program(m).graph for m in edge.methods]
         sources = {name: node.source for name, node in cpu_nodes.items()}
         missing = missing_kernels(graphs, runtime_kernels(), sources)
@@ -348,7 +429,7 @@ def _lower(
             continue
         if missing:
             raise ValueError(missing_kernels_message(missing, {k: n.reason for k, n in cpu_nodes.items()}))
-        return edge, partitioner, redone
+        return edge, report, redone
     raise RuntimeError(
         f"TensorRT still refused the program after moving {len(moved)} operator(s) to the CPU in "
         f"{MAX_BUILD_FALLBACKS} rounds ({', '.join(sorted(moved))}); keep more on the CPU with torch_executed_ops"

@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple, final
 import torch
 from executorch.exir.backend.backend_details import BackendDetails, PreprocessResult
 from executorch.exir.backend.compile_spec_schema import CompileSpec
+from executorch.exir._serialize._named_data_store import NamedDataStore
 from torch.export import ExportedProgram
 
 from . import blob
@@ -86,12 +87,23 @@ class ExecutorchTensorRTBackend(BackendDetails):
             weights = built.weight_bytes if weights is None else weights
             external = _same_external_weights(external, built.external_weights, index)
         seconds = time.perf_counter() - start
-        sections, named_data, _records = external_weights_section(external)
-        data = blob.encode_engines(ascending(entries), sections)
+        ordered = ascending(entries)
+        # One store for the delegate's named data: its external weights (to the
+        # .ptd) and, with named_engines, its engines (in the .pte).
+        store = NamedDataStore()
+        sections, _records = external_weights_section(external, store)
+        data = blob.encode_engines(ordered, sections, named_engines=spec.named_engines)
+        if spec.named_engines:
+            for entry in ordered:
+                # Keyed by their SHA-256: ExecuTorch stores each distinct key
+                # once, however many delegates (of any method) hold it.
+                store.add_named_data(blob.named_engine_key(entry.blob.engine), entry.blob.engine, blob.ENGINE_ALIGNMENT)
         info = DelegateBuildInfo(
             name, seconds, constant_bytes(edge_program) if weights is None else weights, onnx_seconds
         )
-        _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{len(data):,}", seconds)
+        total = sum(len(e.blob.engine) for e in ordered) if spec.named_engines else len(data)
+        _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{total:,}", seconds)
+        named_data = store.get_named_data_store_output() if (external or spec.named_engines) else None
         return PreprocessResult(processed_bytes=data, data_store_output=named_data, _delegate_info_meta=info)
 
 

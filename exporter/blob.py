@@ -12,7 +12,9 @@ are the one-engine case.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import hashlib
 import struct
 from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
@@ -42,6 +44,10 @@ MAX_ENGINES = 16
 MAX_SECTIONS = 16
 MAX_EXTERNAL_WEIGHTS = 1 << 20
 MAX_KEY_BYTES = 2048
+MAX_NAMED_KEY_BYTES = 256
+# Named-data keys of engines kept in the program's named data: the SHA-256 of
+# the bytes, so identical engines of several delegates are stored once.
+NAMED_ENGINE_KEY_PREFIX = "etrt.engine."
 UNKNOWN_EXECUTION_MEMORY = -1
 UNKNOWN_WEIGHT_BYTES = -1
 # Every tensor's largest shape must hold fewer bytes than this (both readers
@@ -174,6 +180,27 @@ class EngineEntry:
     blob: DelegateBlob
     execution_memory_bytes: int = UNKNOWN_EXECUTION_MEMORY
     weight_bytes: int = UNKNOWN_WEIGHT_BYTES
+    # Read back from a blob whose engines live in named data (``named_engines``
+    # section): the key and the size; ``blob.engine`` is then empty.
+    named_key: str = ""
+    named_size: int = 0
+
+    @property
+    def engine_bytes(self) -> int:
+        """The engine's size, wherever its bytes are."""
+        return self.named_size if self.named_key else len(self.blob.engine)
+
+
+def engine_digest(engine: bytes) -> int:
+    """The engine's identity recorded in its table entry: the first 8 bytes of
+    its SHA-256, little-endian (never 0, which means "not recorded"); the
+    delegate keys sharing on it without reading the engine."""
+    return int.from_bytes(hashlib.sha256(engine).digest()[:8], "little") or 1
+
+
+def named_engine_key(engine: bytes) -> str:
+    """The named-data key of an engine kept in the program's named data."""
+    return NAMED_ENGINE_KEY_PREFIX + hashlib.sha256(engine).hexdigest()
 
 
 class BlobFormatError(ValueError):
@@ -391,8 +418,20 @@ def external_weights_of(sections: Sequence[BlobSection]) -> Tuple[ExternalWeight
     return ()
 
 
-def encode_engines(entries: Sequence[EngineEntry], sections: Sequence[BlobSection] = ()) -> bytes:
-    """Serialize a delegate of one or more engines and its sections."""
+def _named_engines_section(keys: Sequence[str]) -> BlobSection:
+    parts = [struct.pack("<I", len(keys))]
+    for key in keys:
+        parts.append(_encode_str(key, MAX_NAMED_KEY_BYTES, "named engine key"))
+    return BlobSection(SectionKind.NAMED_ENGINES, b"".join(parts))
+
+
+def encode_engines(
+    entries: Sequence[EngineEntry], sections: Sequence[BlobSection] = (), named_engines: bool = False
+) -> bytes:
+    """Serialize a delegate of one or more engines and its sections. With
+    ``named_engines`` the engine bytes stay out of the blob: a ``named_engines``
+    section names each engine's key in the program's named data
+    (``named_engine_key``), where the caller stores them."""
     entries = list(entries)
     if not 1 <= len(entries) <= MAX_ENGINES:
         raise ValueError(f"a delegate holds 1..{MAX_ENGINES} engines, got {len(entries)}")
@@ -408,11 +447,13 @@ def encode_engines(entries: Sequence[EngineEntry], sections: Sequence[BlobSectio
         raise ValueError(f"the engines of one delegate must agree on all but their shape ranges: {problem}")
     signature = _encode_signature(entries[0].blob.metadata)
     ranges = [_encode_ranges(i, e.blob.metadata) for i, e in enumerate(entries)]
+    if named_engines:
+        sections = [*sections, _named_engines_section([named_engine_key(e.blob.engine) for e in entries])]
     section_bytes = _encode_sections(sections)
     metadata_size = len(signature) + 8 + sum(_ENGINE_ENTRY.size + len(r) for r in ranges) + len(section_bytes)
     offsets, offset = [], _align(HEADER_SIZE + metadata_size)
     for entry in entries:
-        offsets.append(offset)
+        offsets.append(0 if named_engines else offset)
         offset = _align(offset + len(entry.blob.engine))
     # Pieces joined once: the engines (the bulk) are copied into the result only,
     # with no growing buffer nor final copy beside them.
@@ -422,12 +463,14 @@ def encode_engines(entries: Sequence[EngineEntry], sections: Sequence[BlobSectio
         meta = entry.blob.metadata
         parts.append(
             _ENGINE_ENTRY.pack(
-                start, len(entry.blob.engine), entry.execution_memory_bytes, entry.weight_bytes, 0,
-                meta.num_profiles, 0,
+                start, len(entry.blob.engine), entry.execution_memory_bytes, entry.weight_bytes,
+                engine_digest(entry.blob.engine), meta.num_profiles, 0,
             )
         )
         parts.append(engine_ranges)
     parts.append(section_bytes)
+    if named_engines:
+        return b"".join(parts)
     size = sum(len(p) for p in parts)
     for entry, start in zip(entries, offsets, strict=True):
         parts += [b"\x00" * (start - size), entry.blob.engine]
@@ -532,12 +575,15 @@ def _read_engine(
     reader: _Reader, index: int, data: bytes, identity: dict, tensors: List[Tuple[str, int, int]], num_inputs: int
 ) -> Tuple[EngineEntry, Tuple[int, int]]:
     where = f"engine {index}"
-    offset, size, need, weights, _reserved, num_profiles, _pad = reader.take(_ENGINE_ENTRY.format)
+    offset, size, need, weights, _digest, num_profiles, _pad = reader.take(_ENGINE_ENTRY.format)
     if offset % ENGINE_ALIGNMENT:
         raise BlobFormatError(f"{where} offset {offset} is not {ENGINE_ALIGNMENT}-byte aligned")
     if size == 0:
         raise BlobFormatError(f"{where} is empty")
-    if offset + size > len(data):
+    if offset == 0 and size >= 2**63:
+        raise BlobFormatError(f"{where} in named data has size {size}, 2^63 bytes or more")
+    # Offset 0 (inside the header, never an inline engine's): the bytes are in named data.
+    if offset != 0 and offset + size > len(data):
         raise BlobFormatError(f"{where} [{offset}, +{size}) outside the {len(data)}-byte blob")
     for what, value in ((KEY_EXECUTION_MEMORY_BYTES, need), ("weight_bytes", weights)):
         if value < -1:
@@ -560,11 +606,38 @@ def _read_engine(
     meta = EngineMetadata(
         inputs=tuple(specs[:num_inputs]), outputs=tuple(specs[num_inputs:]), num_profiles=num_profiles, **identity
     )
+    if offset == 0:
+        return EngineEntry(DelegateBlob(meta, b""), need, weights, named_size=size), (0, 0)
     # A memoryview (inspect maps the file) stays a view: an engine of several
     # GiB is measured, never copied.
     engine = data[offset : offset + size] if isinstance(data, memoryview) else bytes(data[offset : offset + size])
     entry = EngineEntry(DelegateBlob(meta, engine), need, weights)
     return entry, (offset, offset + size)
+
+
+def _named_engine_keys(section: BlobSection, num_engines: int) -> List[str]:
+    """The ``named_engines`` payload: u32 count (= num_engines), then one str key per engine."""
+    reader = _Reader(section.payload)
+    (count,) = reader.take("<I")
+    if count != num_engines:
+        raise BlobFormatError(f"named_engines section names {count} engines; the delegate has {num_engines}")
+    keys = [reader.text(MAX_NAMED_KEY_BYTES, "named engine key") for _ in range(count)]
+    reader.done()
+    return keys
+
+
+def _with_named_engines(entries: List[EngineEntry], sections: Tuple[BlobSection, ...]) -> List[EngineEntry]:
+    """Entries whose bytes are in named data get their keys; every entry or none is named."""
+    section = next((s for s in sections if s.kind == SectionKind.NAMED_ENGINES), None)
+    inline = [i for i, e in enumerate(entries) if e.named_size == 0]
+    if section is None:
+        if len(inline) != len(entries):
+            raise BlobFormatError("an engine at offset 0 (in named data) needs a named_engines section")
+        return entries
+    if inline:
+        raise BlobFormatError(f"with a named_engines section every engine is in named data (offset 0); engine {inline[0]} is not")
+    keys = _named_engine_keys(section, len(entries))
+    return [dataclasses.replace(e, named_key=k) for e, k in zip(entries, keys, strict=True)]
 
 
 def _read_sections(reader: _Reader) -> Tuple[BlobSection, ...]:
@@ -605,6 +678,9 @@ def decode_delegate(data: bytes) -> Tuple[List[EngineEntry], Tuple[BlobSection, 
     spans: List[Tuple[int, int]] = []
     for index in range(num_engines):
         entry, (start, end) = _read_engine(reader, index, data, identity, tensors, num_inputs)
+        if entry.named_size:
+            entries.append(entry)
+            continue
         if start < metadata_end:
             raise BlobFormatError(f"engine {index} offset {start} lies inside the header or metadata (ends at {metadata_end})")
         for other, (other_start, other_end) in enumerate(spans):
@@ -615,7 +691,7 @@ def decode_delegate(data: bytes) -> Tuple[List[EngineEntry], Tuple[BlobSection, 
     sections = _read_sections(reader)
     reader.done()
     external_weights_of(sections)  # a section's payload is checked as the C++ reader checks it
-    return entries, sections
+    return _with_named_engines(entries, sections), sections
 
 
 def decode(data: bytes) -> DelegateBlob:

@@ -82,7 +82,7 @@ def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
             "(lower models with save()/export() only)"
         )
     engines = tuple(
-        RangeEngineRecord(ranges_text(e.blob.metadata.inputs), len(e.blob.engine), e.execution_memory_bytes)
+        RangeEngineRecord(ranges_text(e.blob.metadata.inputs), e.engine_bytes, e.execution_memory_bytes)
         for e in entries
     )
     return EngineBuildRecord(

@@ -22,7 +22,7 @@ import hashlib
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from executorch.exir._serialize._named_data_store import NamedDataStore, NamedDataStoreOutput
+from executorch.exir._serialize._named_data_store import NamedDataStore
 
 from ..dtypes import SCALAR_TYPES
 from . import blob
@@ -61,14 +61,14 @@ def _record(name: str, key: str, tensor: torch.Tensor) -> blob.ExternalWeight:
 
 
 def external_weights_section(
-    weights: Weights,
-) -> Tuple[List[blob.BlobSection], Optional[NamedDataStoreOutput], Tuple[blob.ExternalWeight, ...]]:
-    """The blob section listing ``weights``, the named data holding them (for
-    ``PreprocessResult.data_store_output``) and the records; nothing for none."""
+    weights: Weights, store: NamedDataStore
+) -> Tuple[List[blob.BlobSection], Tuple[blob.ExternalWeight, ...]]:
+    """The blob section listing ``weights`` and the records; the weights are
+    added to ``store`` (the delegate's named data, with the .ptd's tag);
+    nothing for none."""
     if not weights:
-        return [], None, ()
+        return [], ()
     prefix = f"{KEY_PREFIX}/{weights_digest(weights)}"
-    store = NamedDataStore()
     records = []
     for name, tensor in weights:
         record = _record(name, f"{prefix}/{name}", tensor)
@@ -78,4 +78,4 @@ def external_weights_section(
         records.append(record)
     payload = blob.encode_external_weights(records)
     section = blob.BlobSection(blob.SectionKind.EXTERNAL_WEIGHTS, payload)
-    return [section], store.get_named_data_store_output(), tuple(records)
+    return [section], tuple(records)

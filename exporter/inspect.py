@@ -49,6 +49,8 @@ class EngineReport:
     # The engine's execution-context memory need as the builder measured it;
     # -1: known only at load.
     execution_memory_bytes: int = blob.UNKNOWN_EXECUTION_MEMORY
+    # Where the bytes are when the program's named data holds them (named_engines), else "".
+    named_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def _tensor_report(spec: blob.TensorSpec) -> TensorReport:
 def _engine_report(entry: blob.EngineEntry) -> EngineReport:
     meta = entry.blob.metadata
     return EngineReport(
-        engine_bytes=len(entry.blob.engine),
+        engine_bytes=entry.engine_bytes,
         flavour=meta.flavour.label,
         builder_version=meta.builder_version,
         version_compatible=meta.version_compatible,
@@ -122,6 +124,7 @@ def _engine_report(entry: blob.EngineEntry) -> EngineReport:
         inputs=[_tensor_report(s) for s in meta.inputs],
         outputs=[_tensor_report(s) for s in meta.outputs],
         execution_memory_bytes=entry.execution_memory_bytes,
+        named_key=entry.named_key,
     )
 
 
@@ -327,8 +330,9 @@ def _engine_lines(d: DelegateReport) -> List[str]:
         )
     for index, engine in enumerate(d.engines):
         ranges = ", ".join(f"{t.name} {' | '.join(t.shapes)}" for t in engine.inputs) or "no inputs"
+        where = f" (named data {engine.named_key})" if engine.named_key else ""
         lines.append(
-            f"        engine {index}: {engine.engine_bytes:,} bytes, execution memory "
+            f"        engine {index}: {engine.engine_bytes:,} bytes{where}, execution memory "
             f"{need_text(engine.execution_memory_bytes, engine.flavour)}; {ranges}"
         )
     return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mmap
 import random
+import hashlib
 import struct
 from dataclasses import dataclass
 from typing import List, Tuple
@@ -168,10 +169,11 @@ def test_layout_matches_the_spec() -> None:
     assert struct.unpack_from("<II", data, layout.num_engines_at) == (3, 0)
     end = HEADER_SIZE + metadata_size
     for entry, at in zip(THREE, layout.entry_at, strict=True):
-        offset, size, need, weights, reserved, profiles, pad = struct.unpack_from("<QQqqQII", data, at)
+        offset, size, need, weights, digest, profiles, pad = struct.unpack_from("<QQqqQII", data, at)
         assert offset % ENGINE_ALIGNMENT == 0 and offset >= end
         assert data[offset : offset + size] == entry.blob.engine
-        assert (need, weights, reserved, profiles, pad) == (entry.execution_memory_bytes, entry.weight_bytes, 0, 1, 0)
+        assert (need, weights, profiles, pad) == (entry.execution_memory_bytes, entry.weight_bytes, 1, 0)
+        assert digest == int.from_bytes(hashlib.sha256(entry.blob.engine).digest()[:8], "little")
     # The signature is stored once: each name appears once in the metadata.
     assert data[:end].count(b"input_0") == 1
 
@@ -283,7 +285,8 @@ MALFORMED = [
     ("num_engines_0", _poke(_MANY, "<I", _LM.num_engines_at, 0), "num_engines 0 outside 1..16", "0 engines, expected 1..16"),
     ("num_engines_17", _poke(_MANY, "<I", _LM.num_engines_at, 17), "num_engines 17", "17 engines"),
     ("misaligned", _entry(1, "<Q", 0, struct.unpack_from("<Q", _MANY, _LM.entry_at[1])[0] + 8), "not 64-byte aligned", "not 64-byte aligned"),
-    ("offset_in_header", _entry(0, "<Q", 0, 0), "inside the header or metadata", "lies outside"),
+    # Offset 0 means "in named data", refused without a named_engines section.
+    ("offset_in_header", _entry(0, "<Q", 0, 0), "needs a named_engines section", "no named_engines section"),
     ("offset_in_metadata", _entry(0, "<Q", 0, 64), "inside the header or metadata", "lies outside"),
     ("offset_2^64-64", _entry(0, "<Q", 0, 2**64 - 64), "outside the", "lies outside"),
     ("size_0", _entry(0, "<Q", 8, 0), "engine 0 is empty", "lies outside"),
@@ -463,3 +466,13 @@ def test_engines_past_2_and_4_gib_keep_their_full_size(engine_size: int) -> None
     assert isinstance(entry.blob.engine, memoryview) and entry.blob.engine.obj is mapped
     with pytest.raises(BlobFormatError, match=rf"\[{offset}, \+{engine_size}\) outside the {offset + engine_size - 1}-byte blob"):
         blob.decode_engines(view[:-1])
+
+
+def test_named_engines_leave_the_bytes_out_and_name_each_key() -> None:
+    data = blob.encode_engines(THREE, named_engines=True)
+    assert all(entry.blob.engine not in data for entry in THREE)
+    entries, sections = blob.decode_delegate(data)
+    assert [s.kind for s in sections] == [blob.SectionKind.NAMED_ENGINES]
+    assert [e.named_key for e in entries] == [blob.named_engine_key(t.blob.engine) for t in THREE]
+    assert [e.engine_bytes for e in entries] == [len(t.blob.engine) for t in THREE]
+

@@ -1,5 +1,6 @@
 #include "blob/delegate_blob.h"
 #include "common/printable_text.h"
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <unordered_set>
@@ -236,12 +237,22 @@ Error read_engine(
     const uint8_t* bytes,
     size_t size,
     EngineBlob* out) {
-  uint64_t offset = 0, length = 0, reserved = 0;
+  uint64_t offset = 0, length = 0;
   uint32_t num_profiles = 0, pad = 0;
   if (!reader.read(&offset) || !reader.read(&length) || !reader.read(&out->execution_memory_hint) ||
-      !reader.read(&out->weight_bytes) || !reader.read(&reserved) || !reader.read(&num_profiles) ||
+      !reader.read(&out->weight_bytes) || !reader.read(&out->digest) || !reader.read(&num_profiles) ||
       !reader.read(&pad)) {
     return truncated(reader, "engine table");
+  }
+  // Offset 0 (inside the header, never an inline engine's): the bytes are in
+  // the program's named data, `length` of them (the named_engines section names them).
+  const bool named = offset == 0;
+  if (named && (length == 0 || length >= (uint64_t{1} << 63) || length > SIZE_MAX)) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: engine %u in named data has size %llu; expected 1..2^63-1",
+        index,
+        static_cast<unsigned long long>(length));
   }
   if (offset % kBlobAlignment != 0) {
     return report_error(
@@ -252,7 +263,7 @@ Error read_engine(
         static_cast<unsigned long long>(kBlobAlignment));
   }
   // [offset, offset + length) after the metadata and inside the blob, computed without overflow.
-  if (offset < metadata_end || offset > size || length > size - offset || length == 0) {
+  if (!named && (offset < metadata_end || offset > size || length > size - offset || length == 0)) {
     return report_error(
         Error::InvalidProgram,
         "malformed delegate blob: engine %u at offset %llu, %llu bytes, lies outside the %zu-byte blob "
@@ -295,7 +306,7 @@ Error read_engine(
       }
     }
   }
-  out->engine = bytes + offset;
+  out->engine = named ? nullptr : bytes + offset;
   return Error::Ok;
 }
 
@@ -483,6 +494,58 @@ Error read_external_weights(const BlobSection& section, std::vector<ExternalWeig
   return Error::Ok;
 }
 
+// The named_engines payload: u32 count (= the engines), then one str key per
+// engine in table order. Every engine is in named data (offset 0) or none.
+Error read_named_engines(const DelegateBlob& blob, std::vector<EngineBlob>* engines) {
+  size_t named = 0;
+  for (const EngineBlob& engine : *engines) {
+    named += engine.engine == nullptr ? 1 : 0;
+  }
+  const BlobSection* section = blob.section(BlobSectionKind::kNamedEngines);
+  if (section == nullptr) {
+    if (named != 0) {
+      return report_error(
+          Error::InvalidProgram,
+          "malformed delegate blob: %zu engine(s) at offset 0 (in named data) but no named_engines section",
+          named);
+    }
+    return Error::Ok;
+  }
+  if (named != engines->size()) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: with a named_engines section every engine is in named data (offset 0); %zu of %zu "
+        "are in the blob",
+        engines->size() - named,
+        engines->size());
+  }
+  ByteReader reader(section->payload, section->size);
+  uint32_t count = 0;
+  if (!reader.read(&count)) {
+    return report_error(Error::InvalidProgram, "malformed delegate blob: the named_engines section is truncated");
+  }
+  if (count != engines->size()) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: the named_engines section names %u engine(s); the delegate has %zu",
+        count,
+        engines->size());
+  }
+  for (EngineBlob& engine : *engines) {
+    Error err = read_string(reader, kMaxNamedEngineKeyBytes, "named engine key", &engine.named_key);
+    if (err != Error::Ok) {
+      return err;
+    }
+  }
+  if (reader.remaining() != 0) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: %zu trailing bytes in the named_engines section",
+        reader.remaining());
+  }
+  return Error::Ok;
+}
+
 } // namespace
 
 const BlobSection* DelegateBlob::section(BlobSectionKind kind) const {
@@ -526,9 +589,9 @@ Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
     if ((err = read_engine(reader, e, signature, ranks, metadata_end, bytes, size, &engine)) != Error::Ok) {
       return err;
     }
-    for (uint32_t other = 0; other < e; ++other) {
+    for (uint32_t other = 0; other < e && engine.engine != nullptr; ++other) {
       const EngineBlob& before = blob.engines[other];
-      if (engine.engine < before.engine + before.engine_size && before.engine < engine.engine + engine.engine_size) {
+      if (before.engine != nullptr && engine.engine < before.engine + before.engine_size && before.engine < engine.engine + engine.engine_size) {
         return report_error(Error::InvalidProgram, "malformed delegate blob: engines %u and %u overlap", other, e);
       }
     }
@@ -545,6 +608,10 @@ Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
       return err;
     }
   }
+  if ((err = read_named_engines(blob, &blob.engines)) != Error::Ok) {
+    return err;
+  }
+  blob.metadata_end = static_cast<size_t>(metadata_end);
   return blob;
 }
 

@@ -27,9 +27,13 @@ inline constexpr char kBlobMagic[4] = {'E', 'T', 'R', 'T'};
 // Engine bytes start on this boundary so they can be handed out zero-copy.
 inline constexpr uint64_t kBlobAlignment = 64;
 
+inline constexpr uint32_t kMaxNamedEngineKeyBytes = 256;
+
 // One engine: its metadata (the shared signature with this engine's ranges,
 // copied out) and its bytes, which point into the parsed buffer and must not
-// outlive it.
+// outlive it; or, for an engine kept in the program's named data
+// (`named_engines` section), its key there (`engine` is null and
+// `engine_size` the size the named data must have).
 struct EngineBlob {
   EngineMetadata metadata;
   const uint8_t* engine = nullptr;
@@ -38,6 +42,10 @@ struct EngineBlob {
   // weight bytes; -1 when not known at export.
   int64_t execution_memory_hint = -1;
   int64_t weight_bytes = -1;
+  std::string named_key; // empty: the bytes are in the blob
+  // The first 8 bytes of the engine's SHA-256 as the exporter recorded them;
+  // 0: not recorded. Identifies the engine without reading it (sharing).
+  uint64_t digest = 0;
 };
 
 // What a section holds (docs/blob_format.md, "Sections"); the same codes as
@@ -76,6 +84,7 @@ struct DelegateBlob {
   std::vector<BlobSection> sections;
   // The external_weights section's entries (empty without one), checked.
   std::vector<ExternalWeightSpec> external_weights;
+  size_t metadata_end = 0; // header + metadata bytes: everything but inline engine bytes
 
   // The section of `kind`, or null when the blob has none.
   const BlobSection* section(BlobSectionKind kind) const;

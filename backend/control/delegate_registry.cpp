@@ -86,6 +86,7 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
     report.contexts_created += status.contexts;
     report.refitted_weights = std::max(report.refitted_weights, status.refitted_weights);
     report.refitted_weight_bytes = std::max(report.refitted_weight_bytes, status.refitted_weight_bytes);
+    report.engines_shared += status.shared ? 1 : 0;
     EngineReport engine;
     engine.state = engine_state_name(status.state);
     engine.device_bytes = status.device_bytes;

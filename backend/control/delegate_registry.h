@@ -63,6 +63,7 @@ struct DelegateReport {
   // delegate takes the same list; the most any engine took).
   uint32_t refitted_weights = 0;
   uint64_t refitted_weight_bytes = 0;
+  uint32_t engines_shared = 0; // engines running on another delegate's deserialized engine
   std::vector<ExecutionMemoryPoolReport> lane_pools; // each lane's shared pool (empty under private)
 
   // False before a deferred engine resolved its budget, and for engines

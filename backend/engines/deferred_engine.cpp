@@ -5,6 +5,7 @@
 
 #include <executorch/runtime/platform/log.h>
 
+#include "engines/engine_compatibility.h"
 #include "engines/engine_loader.h"
 #include "common/error_report.h"
 
@@ -24,8 +25,12 @@ const char* engine_state_name(EngineState state) {
   return "unknown";
 }
 
-HostEngineBytes::HostEngineBytes(std::shared_ptr<FreeableBuffer> blob, const uint8_t* engine, size_t size)
-    : blob_(std::move(blob)), engine_(engine), engine_size_(size) {}
+HostEngineBytes::HostEngineBytes(
+    std::shared_ptr<FreeableBuffer> blob,
+    const uint8_t* engine,
+    size_t size,
+    uint64_t digest)
+    : blob_(std::move(blob)), engine_(engine), engine_size_(size), digest_(digest), original_size_(size) {}
 
 void HostEngineBytes::replace(std::vector<uint8_t> serialized) {
   release();
@@ -56,12 +61,24 @@ DeferredEngine::DeferredEngine(
     HostEngineBytes bytes,
     const BudgetRequest& budget,
     uint32_t lanes,
-    std::shared_ptr<const ExternalWeights> weights)
+    std::shared_ptr<const ExternalWeights> weights,
+    uint64_t program)
     : metadata_(metadata),
       host_bytes_(std::move(bytes)),
       weights_(std::move(weights)),
       lanes_(lanes < 1 ? 1 : lanes),
-      requested_budget_(budget) {}
+      requested_budget_(budget) {
+  // Engines refitted from external weights are not shared: two delegates with
+  // the same stripped engine may be given different weights.
+  if (program != 0 && host_bytes_.digest() != 0 && !weights_) {
+    share_key_ = EngineShareKey{
+        program,
+        static_cast<uint8_t>(metadata_.flavour),
+        metadata_.device_index,
+        host_bytes_.digest(),
+        host_bytes_.original_size()};
+  }
+}
 
 DeferredEngine::~DeferredEngine() {
   release_contexts();
@@ -108,15 +125,24 @@ Error DeferredEngine::deserialize_locked() {
   if (host_bytes_.empty()) {
     return report_error(Error::InvalidState, "internal: no engine bytes left to deserialize");
   }
-  Result<std::unique_ptr<Engine>> engine = load_engine(metadata_, host_bytes_.data(), host_bytes_.size());
-  if (!engine.ok()) {
-    return engine.error();
+  Result<bool> joined = join_shared_engine();
+  if (!joined.ok()) {
+    return joined.error();
   }
-  Error err = refit(**engine);
-  if (err != Error::Ok) {
-    return err; // the engine goes; the next call tries again
+  if (!*joined) {
+    Result<std::unique_ptr<Engine>> engine = load_engine(metadata_, host_bytes_.data(), host_bytes_.size());
+    if (!engine.ok()) {
+      return engine.error();
+    }
+    Error err = refit(**engine);
+    if (err != Error::Ok) {
+      return err; // the engine goes; the next call tries again
+    }
+    lanes_[0].engine = std::move(*engine);
+    if (share_key_.has_value()) {
+      offer_engine(*share_key_, lanes_[0].engine);
+    }
   }
-  lanes_[0].engine = std::move(*engine);
   applied_budget_.reset();
   // The engine lives in its own memory now; the host copy (or the pages of
   // the memory-mapped file) can go.
@@ -150,6 +176,29 @@ Error DeferredEngine::refit(Engine& engine) {
       weights_->count(),
       static_cast<unsigned long long>(weights_->bytes()));
   return Error::Ok;
+}
+
+Result<bool> DeferredEngine::join_shared_engine() {
+  if (!share_key_.has_value()) {
+    return false;
+  }
+  std::unique_ptr<Engine> sharer = share_offered_engine(*share_key_);
+  if (!sharer) {
+    return false;
+  }
+  // The same bytes, so the same engine; checked against this delegate's blob
+  // all the same, as a deserialized one is.
+  Result<EngineDescription> described = sharer->describe();
+  if (!described.ok()) {
+    return report_error(described.error(), "cannot describe the shared engine to check it against the delegate blob");
+  }
+  Error err = check_engine_matches_blob(*described, metadata_);
+  if (err != Error::Ok) {
+    return err;
+  }
+  lanes_[0].engine = std::move(sharer);
+  shared_ = true;
+  return true;
 }
 
 Error DeferredEngine::apply_budget_and_create_context(uint32_t lane) {
@@ -250,6 +299,7 @@ Error DeferredEngine::offload() {
   for (Lane& lane : lanes_) {
     lane.engine.reset();
   }
+  shared_ = false;
   applied_budget_.reset();
   host_bytes_.replace(std::move(*bytes));
   return Error::Ok;
@@ -307,6 +357,7 @@ EngineStatus DeferredEngine::status() const {
     }
   }
   status.pooled = lanes_[0].pool != nullptr;
+  status.shared = shared_;
   status.host_bytes = static_cast<int64_t>(host_bytes_.size());
   status.budget = budget_;
   status.budget_resolved = budget_resolved_;

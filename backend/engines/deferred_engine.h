@@ -17,6 +17,7 @@
 #include "options/delegate_options.h"
 #include "engines/engine_runtime.h"
 #include "engines/external_weights.h"
+#include "engines/shared_engines.h"
 #include "memory/execution_memory_pool.h"
 #include "options/weight_streaming_budget.h"
 
@@ -37,10 +38,12 @@ const char* engine_state_name(EngineState state);
 class HostEngineBytes {
  public:
   HostEngineBytes() = default;
+  // `digest`: the engine's identity as its blob records it (EngineBlob::digest; 0: none).
   HostEngineBytes(
       std::shared_ptr<executorch::runtime::FreeableBuffer> blob,
       const uint8_t* engine,
-      size_t size);
+      size_t size,
+      uint64_t digest = 0);
   HostEngineBytes(HostEngineBytes&&) = default;
 
   // Drops what is held and keeps `serialized` instead (after an offload).
@@ -50,12 +53,21 @@ class HostEngineBytes {
   size_t size() const;
   bool empty() const;
   void release();
+  // Kept through release() and replace(): the same engine.
+  uint64_t digest() const {
+    return digest_;
+  }
+  size_t original_size() const {
+    return original_size_;
+  }
 
  private:
   std::shared_ptr<executorch::runtime::FreeableBuffer> blob_;
   const uint8_t* engine_ = nullptr; // inside *blob_
   size_t engine_size_ = 0;
   std::vector<uint8_t> serialized_;
+  uint64_t digest_ = 0;
+  size_t original_size_ = 0;
 };
 
 struct EngineStatus {
@@ -75,6 +87,9 @@ struct EngineStatus {
   // deserialization (0 until then, and for engines that keep theirs).
   uint32_t refitted_weights = 0;
   uint64_t refitted_weight_bytes = 0;
+  // The engine runs on another delegate's deserialized engine (identical
+  // bytes in the same program): its weights are that one's.
+  bool shared = false;
 };
 
 // The engine's state is shared by its lanes (option `execution_contexts`):
@@ -88,12 +103,17 @@ class DeferredEngine final {
   // `budget` is the one in force at init (PoliciesInForce::budget); `lanes`
   // >= 1. `weights`: the external weights every deserialization refits the
   // engine with (null: the engine holds its own).
+  // `program` (nonzero) identifies the program: an engine whose bytes
+  // record a digest runs on another delegate's deserialized engine of the
+  // same program and digest when one exists (Engine::share_engine: one set
+  // of weights, its own contexts), else offers its own to later ones.
   DeferredEngine(
       const EngineMetadata& metadata,
       HostEngineBytes bytes,
       const BudgetRequest& budget,
       uint32_t lanes = 1,
-      std::shared_ptr<const ExternalWeights> weights = nullptr);
+      std::shared_ptr<const ExternalWeights> weights = nullptr,
+      uint64_t program = 0);
   // Leaves the execution memory pools before the engine goes.
   ~DeferredEngine();
   DeferredEngine(const DeferredEngine&) = delete;
@@ -129,13 +149,16 @@ class DeferredEngine final {
 
  private:
   struct Lane {
-    std::unique_ptr<Engine> engine; // lane 0: the deserialized engine; others: its sharers
+    // lane 0: the deserialized engine (or a sharer of another delegate's); others: its sharers
+    std::shared_ptr<Engine> engine;
     ExecutionMemoryPool* pool = nullptr; // kept alive by the owning EngineSet
   };
 
   Error deserialize_locked();
   // Refits a just-deserialized engine from weights_ (a no-op without them).
   Error refit(Engine& engine);
+  // Lane 0 over another delegate's engine with the same key; false when none.
+  Result<bool> join_shared_engine();
   // Resolves and applies the budget (only while no lane has a context: it is
   // the engine's), then creates `lane`'s context.
   Error apply_budget_and_create_context(uint32_t lane);
@@ -151,6 +174,8 @@ class DeferredEngine final {
   const std::shared_ptr<const ExternalWeights> weights_;
   uint32_t refitted_weights_ = 0;
   uint64_t refitted_weight_bytes_ = 0;
+  std::optional<EngineShareKey> share_key_; // set when the engine may share
+  bool shared_ = false; // lane 0 is a sharer of another delegate's engine
   std::vector<Lane> lanes_;
   BudgetRequest requested_budget_;
   BudgetDecision budget_;

@@ -9,6 +9,7 @@
 #include "control/delegate_registry.h"
 #include "engines/delegate_sharing.h"
 #include "engines/external_weights.h"
+#include "engines/named_data.h"
 #include "common/error_report.h"
 #include "control/program_tag.h"
 
@@ -51,16 +52,20 @@ Error initialize_now(LoadedDelegate& delegate) {
 }
 
 // Which program the delegate belongs to, for the `program` scope of shared
-// execution memory: the program tag where the host set one (Python loader,
-// runner), else the method's runtime allocator (ExecuTorch gives init() no
-// program identity; delegates of one method share its allocator), marked
-// with the top bit so it cannot equal a tag.
+// execution memory and for engines shared across its methods: the program
+// tag where the host set one (Python loader, runner), else the program's
+// named data map (ExecuTorch gives init() no program identity; every method
+// of a program without external data sees the program's one map), else the
+// method's runtime allocator (delegates of one method share it); the last
+// two marked with the top bit so they cannot equal a tag.
 uint64_t pool_owner(BackendInitContext& context) {
   const int64_t tag = current_program_tag();
   if (tag != 0) {
     return static_cast<uint64_t>(tag);
   }
-  return reinterpret_cast<uintptr_t>(context.get_runtime_allocator()) | (uint64_t{1} << 63);
+  const void* map = context.get_named_data_map();
+  const void* owner = map != nullptr ? map : static_cast<const void*>(context.get_runtime_allocator());
+  return reinterpret_cast<uintptr_t>(owner) | (uint64_t{1} << 63);
 }
 
 } // namespace
@@ -89,7 +94,7 @@ Result<LoadedDelegate*> create_delegate(
   std::optional<DelegateShareKey> share_key;
   if (resolve_policies(*load, *baked).execution_contexts > 1) {
     share_key = DelegateShareKey{
-        current_program_tag(), blob_fingerprint(processed->data(), processed->size()), processed->size(),
+        current_program_tag(), delegate_fingerprint(*blob, processed->data(), processed->size()), processed->size(),
         options_identity(*load)};
     if (LoadedDelegate* shared = join_shared_delegate(*share_key)) {
       processed->Free();
@@ -110,16 +115,16 @@ Result<LoadedDelegate*> create_delegate(
   // The engine bytes stay in ExecuTorch's buffer (moved, not copied) until
   // the last engine in it is deserialized.
   auto buffer = std::make_shared<FreeableBuffer>(std::move(*processed));
-  std::vector<HostEngineBytes> bytes;
-  for (const EngineBlob& engine : blob->engines) {
-    bytes.emplace_back(buffer, engine.engine, engine.engine_size);
+  Result<std::vector<HostEngineBytes>> bytes = engine_bytes_of(*blob, buffer, context.get_named_data_map());
+  if (!bytes.ok()) {
+    return bytes.error();
   }
   buffer.reset();
   std::unique_ptr<LoadedDelegate> delegate(new (std::nothrow) LoadedDelegate(
       combine_engines(*blob),
       *baked,
       *load,
-      std::move(bytes),
+      std::move(*bytes),
       current_program_tag(),
       pool_owner(context),
       std::move(weights)));

@@ -40,6 +40,15 @@ uint64_t blob_fingerprint(const void* data, size_t size) {
   return hash;
 }
 
+uint64_t delegate_fingerprint(const DelegateBlob& blob, const void* data, size_t size) {
+  for (const EngineBlob& engine : blob.engines) {
+    if (engine.digest == 0 && engine.named_key.empty()) {
+      return blob_fingerprint(data, size);
+    }
+  }
+  return blob_fingerprint(data, blob.metadata_end <= size ? blob.metadata_end : size);
+}
+
 std::string options_identity(const DelegateOptions& options) {
   return field(options.weight_streaming_budget) + "/" + field(options.init_policy) + "/" +
       field(options.output_buffers) + "/" + field(options.execution_memory) + "/" + field(options.execution_contexts);

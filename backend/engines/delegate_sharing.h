@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string>
 
+#include "blob/delegate_blob.h"
 #include "engines/loaded_delegate.h"
 #include "options/delegate_options.h"
 
@@ -30,8 +31,13 @@ struct DelegateShareKey {
   bool operator<(const DelegateShareKey& other) const;
 };
 
-// FNV-1a over the bytes: the blob's identity (engine bytes and metadata).
+// FNV-1a over the bytes.
 uint64_t blob_fingerprint(const void* data, size_t size);
+// The parsed blob's identity without reading its engine bytes where it can:
+// when every engine records its digest (or lives in named data, by key) the
+// header and metadata (which hold them) identify the delegate; else, for
+// blobs without digests, every byte.
+uint64_t delegate_fingerprint(const DelegateBlob& blob, const void* data, size_t size);
 
 // The load-time options as text: instances given different options do not
 // share. Pure.

@@ -19,7 +19,8 @@ EngineSet::EngineSet(
   engines_.reserve(bytes.size());
   for (size_t e = 0; e < bytes.size(); ++e) {
     engines_.push_back(
-        std::make_unique<DeferredEngine>(metadata_.engines[e], std::move(bytes[e]), policies.budget, lanes, weights));
+        std::make_unique<DeferredEngine>(
+            metadata_.engines[e], std::move(bytes[e]), policies.budget, lanes, weights, program_));
     // No context exists yet, so this only records where they will draw from.
     (void)engines_.back()->use_execution_memory(pool_pointers());
   }

@@ -7,6 +7,7 @@ differs in the module it imports and the flavour it records in the blob.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import os
 import re
@@ -49,6 +50,10 @@ class TensorRTEngineBuilder:
         # The last support query's ONNX of the whole graph: builds cut their
         # partition's ONNX out of it (the export releases it when done).
         self.support_probe: Optional[SupportProbe] = None
+        # Engines built during the export, by build request (identical requests
+        # share one build; the export forgets them with the support probe).
+        self._built: Dict[str, BuiltEngine] = {}
+        self.reused_builds = 0  # builds answered from _built since the builder was made
 
     def __repr__(self) -> str:
         return f"TensorRTEngineBuilder({self.name!r})"
@@ -72,8 +77,10 @@ class TensorRTEngineBuilder:
         return with_nonzero_copies(reasons, nodes)
 
     def forget_support_probe(self) -> None:
-        """Releases the support query's ONNX (it holds a copy of the weights)."""
+        """Releases the support query's ONNX (it holds a copy of the weights)
+        and the engines built for this export."""
         self.support_probe = None
+        self._built = {}
 
     def onnx_of(self, request: EngineBuildRequest) -> Any:
         """The request's ONNX as the build parses it (``validate`` checks the
@@ -93,7 +100,16 @@ class TensorRTEngineBuilder:
         onnx_program = self.onnx_of(request)
         onnx_seconds = time.perf_counter() - started
         what = "the ONNX export of the delegated graph"
-        parse = lambda parser: _parse(parser, onnx_program)  # noqa: E731
+        proto = onnx_program.model_proto
+        data = proto.SerializeToString() if proto.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES else None
+        del proto
+        key = _request_key(data, spec, flags, capabilities, request) if data is not None else None
+        if key is not None and key in self._built:
+            # The same ONNX with the same build settings (e.g. one partition
+            # in two methods): the same engine, built once.
+            self.reused_builds += 1
+            return dataclasses.replace(self._built[key], onnx_seconds=onnx_seconds)
+        parse = lambda parser: bool(parser.parse(data)) if data is not None else _parse(parser, onnx_program)  # noqa: E731
         traced = getattr(getattr(onnx_program, "exported_program", None), "graph", None)
 
         def blame(messages: Sequence[str], build: bool) -> Tuple[str, ...]:
@@ -109,7 +125,10 @@ class TensorRTEngineBuilder:
             request.progress_label, blame,
         )
         weights = onnx_weights(onnx_program.model_proto) if spec.external_weights else ()
-        return dataclasses.replace(built, onnx_seconds=onnx_seconds, external_weights=weights)
+        built = dataclasses.replace(built, external_weights=weights)
+        if key is not None:
+            self._built[key] = built
+        return dataclasses.replace(built, onnx_seconds=onnx_seconds)
 
     def build_onnx_file(
         self, path: str, spec: TensorRTCompileSpec, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
@@ -219,6 +238,14 @@ class TensorRTEngineBuilder:
 
 # "In processCheck at /_src/optimizer/...cpp:1066": where in TensorRT's own sources, nothing for a user.
 _SOURCE_LOCATION_RE = re.compile(r"\s*In \w+ at /\S+:\d+")
+
+
+def _request_key(
+    onnx_bytes: bytes, spec: TensorRTCompileSpec, flags: List[Any], capabilities: List[Any], request: EngineBuildRequest
+) -> str:
+    """What decides the engine: the ONNX the parser gets and every build setting."""
+    settings = repr((spec, [str(f) for f in flags], [str(c) for c in capabilities], request.input_specs, request.output_specs))
+    return hashlib.sha256(onnx_bytes + b"\0" + settings.encode("utf-8")).hexdigest()
 
 
 def _without_source_locations(errors: Sequence[str]) -> List[str]:

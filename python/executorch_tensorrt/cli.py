@@ -192,15 +192,21 @@ def _model_and_inputs(path: Path) -> tuple:
         model = _call(model, "model", path)
         if not isinstance(model, torch.nn.Module):
             raise UserError(f"`model()` in {path} returned a {type(model).__name__}, not an nn.Module")
-    inputs = _resolve(namespace, "example_inputs", path, "a tuple of tensors or a zero-argument callable returning one")
+    from_file = (table.KEY_DYNAMIC_SHAPES, table.KEY_OPTIMIZATION_PROFILES)
+    extras = {k: namespace[k] for k in from_file if namespace.get(k) is not None}
+    if namespace.get("methods") is not None and "example_inputs" not in namespace:
+        # Several methods of one program: {name: example inputs}, as save(methods=...) takes.
+        return model, None, {**extras, "methods": namespace["methods"]}
+    inputs = _resolve(
+        namespace, "example_inputs", path,
+        "a tuple of tensors or a zero-argument callable returning one (or `methods`: {name: example inputs})",
+    )
     if callable(inputs) and not isinstance(inputs, torch.Tensor):
         inputs = _call(inputs, "example_inputs", path)
     if isinstance(inputs, torch.Tensor):
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors; write `(x,)` for a single input")
     if not isinstance(inputs, (tuple, list)) or not all(isinstance(t, torch.Tensor) for t in inputs):
         raise UserError(f"`example_inputs` in {path} must be a tuple of tensors, got {type(inputs).__name__}")
-    from_file = (table.KEY_DYNAMIC_SHAPES, table.KEY_OPTIMIZATION_PROFILES)
-    extras = {k: namespace[k] for k in from_file if namespace.get(k) is not None}
     return model, tuple(inputs), extras
 
 

@@ -116,6 +116,8 @@ KEY_CONTEXTS_CREATED = "contexts_created"
 KEY_EXTERNAL_WEIGHTS = "external_weights"
 KEY_REFITTED_WEIGHTS = "refitted_weights"
 KEY_REFITTED_WEIGHT_BYTES = "refitted_weight_bytes"
+KEY_NAMED_ENGINES = "named_engines"
+KEY_ENGINES_SHARED = "engines_shared"
 
 
 _BUILD = (EXPORT, RECORD, ONNX_BUILD)
@@ -158,6 +160,8 @@ OPTIONS: Tuple[Option, ...] = (
            "pinned", ("pinned", "pageable"), cpp_enum="HostStaging"),
     Option(KEY_CUDA_GRAPHS, _POLICY, FLAG, "replay each engine's enqueue as a CUDA graph, captured at the second call "
            "with the same engine, profile, shapes and addresses (at most 8 graphs per engine and context)", False),
+    Option(KEY_NAMED_ENGINES, (EXPORT, RECORD), FLAG, "keep engine bytes in the program's named data, each distinct "
+           "engine stored once however many delegates hold it (default on for save(methods=...))", False),
     Option(KEY_EXECUTION_CONTEXTS, (EXPORT, COMPILE_SPEC, ENGINE_POLICY, LOAD, QUERY), INT,
            "execution contexts per engine: up to this many calls on one program run at once, each on its own "
            "context and stream (weights shared); fixed at load", 1, minimum=1, maximum=16, metavar="N"),
@@ -197,6 +201,8 @@ OPTIONS: Tuple[Option, ...] = (
     Option(KEY_REFITTED_WEIGHTS, (QUERY,), REPORT, "weights its engines were refitted with from the program's named "
            "data (.ptd) at their last deserialization; 0: none kept outside the engines"),
     Option(KEY_REFITTED_WEIGHT_BYTES, (QUERY,), REPORT, "bytes of those weights"),
+    Option(KEY_ENGINES_SHARED, (QUERY,), REPORT, "of its engines, how many run on another delegate's deserialized "
+           "engine of the same program (identical engine bytes: one set of device weights, a context each)"),
 )
 BY_KEY: Dict[str, Option] = {option.key: option for option in OPTIONS}
 

@@ -158,6 +158,7 @@ py::list program_delegate_reports(int64_t tag) {
     entry[kOptionContextsCreated] = report.contexts_created;
     entry[kOptionRefittedWeights] = report.refitted_weights;
     entry[kOptionRefittedWeightBytes] = report.refitted_weight_bytes;
+    entry[kOptionEnginesShared] = report.engines_shared;
     py::list lane_pools;
     for (const ExecutionMemoryPoolReport& pool : report.lane_pools) {
       lane_pools.append(pool_dict(pool));

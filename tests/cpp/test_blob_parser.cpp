@@ -288,11 +288,16 @@ TEST(BlobParser, RejectsMalformedEngineTables) {
   poke_u64(bytes, entry_field(layout, 0, 3), static_cast<uint64_t>(int64_t{-5}));
   expect_rejected(bytes, "weight_bytes -5");
 
-  for (uint64_t inside : {uint64_t{0}, uint64_t{64}}) { // the header and the metadata
-    bytes = good;
-    poke_u64(bytes, entry_field(layout, 0, 0), inside);
-    expect_rejected(bytes, "lies outside");
-  }
+  bytes = good; // the metadata
+  poke_u64(bytes, entry_field(layout, 0, 0), 64);
+  expect_rejected(bytes, "lies outside");
+  // Offset 0 says "in named data": refused without a named_engines section,
+  // and so is a named engine of size 2^63 or more.
+  bytes = good;
+  poke_u64(bytes, entry_field(layout, 0, 0), 0);
+  expect_rejected(bytes, "no named_engines section");
+  poke_u64(bytes, entry_field(layout, 0, 1), uint64_t{1} << 63);
+  expect_rejected(bytes, "in named data has size");
 }
 
 TEST(BlobParser, RejectsBadMetadata) {

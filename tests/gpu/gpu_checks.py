@@ -408,6 +408,27 @@ def execution_contexts() -> None:
         gc.collect()
 
 
+@check("two-methods-share-one-engines-weights")
+def two_methods() -> None:
+    """The same partition in two methods: one deserialized engine of the
+    double, its weights on the GPU once, a context per method's delegate,
+    both methods right, one execution-memory pool for the program."""
+    cases = CASES["two_methods"]
+    p = load(program("two_methods"))
+    for method in ("prefill", "decode"):
+        close(p.run(method, cases["inputs"][method]), cases["expected"][method], method)
+    states = p.delegate_states
+    assert sorted(s["engines_shared"] for s in states) == [0, 1], states
+    owner = next(s for s in states if s["engines_shared"] == 0)
+    sharer = next(s for s in states if s["engines_shared"] == 1)
+    # The sharer holds only its context; the weights are the owner's.
+    assert sharer["device_bytes"] < owner["device_bytes"], (owner, sharer)
+    pools = {s["pool"]["id"] for s in states if s["pool"]}
+    assert len(pools) == 1, states
+    del p
+    gc.collect()
+
+
 @check("batch-range-engines")
 def batch_ranges() -> None:
     p = load(program("ranges"))

@@ -173,6 +173,13 @@ def main(out_dir: str) -> None:
         cases[name]["runner"] = (list(batches[-1]), _expected(mlp, batches[-1]))
     chain_max = (torch.randn(32, 16),)
     cases["chain"]["runner"] = (list(chain_max), _expected(Chain(), chain_max))
+    # Two methods whose partitions are the same graph: one engine in named
+    # data, deserialized once at load (the second method's delegate shares it).
+    x2, y2 = torch.randn(2, 16), torch.randn(2, 16)
+    save(mlp, out / "two_methods.pte", methods={"prefill": (x, y), "decode": (x2, y2)}, dynamic_shapes=dyn,
+         engine_builder="trt_double", init_policy="eager")
+    cases["two_methods"] = {"inputs": {"prefill": [x, y], "decode": [x2, y2]},
+                            "expected": {"prefill": _expected(mlp, (x, y)), "decode": _expected(mlp, (x2, y2))}}
     add("device7", mlp, (x, y), engine_builder="trt_double", device_index=7)
     add("not_a_plan", mlp, (x, y), engine_builder="not_a_plan")
     try:

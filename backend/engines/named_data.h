@@ -1,0 +1,39 @@
+#pragma once
+
+// The program's named data (ExecuTorch's NamedDataMap, which init() gets
+// from BackendInitContext::get_named_data_map()), as the delegate reads it:
+// the one place that touches the map, so every reader (engine bytes kept in
+// named data, and anything else a blob section keeps there) refuses a
+// missing or mis-sized entry the same way, naming the key.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <executorch/runtime/core/freeable_buffer.h>
+#include <executorch/runtime/core/named_data_map.h>
+#include <executorch/runtime/core/result.h>
+
+#include "blob/delegate_blob.h"
+#include "engines/deferred_engine.h"
+
+namespace executorch_tensorrt {
+
+// The bytes stored under `key` (`what` names them in messages), exactly
+// `expected_size` of them; zero-copy where the program's data loader allows
+// (mmap). A null map, a missing key or another size is refused naming it.
+Result<executorch::runtime::FreeableBuffer> read_named_data(
+    const executorch::runtime::NamedDataMap* map,
+    const std::string& key,
+    const char* what,
+    uint64_t expected_size);
+
+// Each engine's bytes: inside `blob_buffer` (the blob ExecuTorch handed
+// init()) or, for engines kept in named data, that data (each its own
+// buffer). Each carries the engine's digest (EngineBlob::digest).
+Result<std::vector<HostEngineBytes>> engine_bytes_of(
+    const DelegateBlob& blob,
+    const std::shared_ptr<executorch::runtime::FreeableBuffer>& blob_buffer,
+    const executorch::runtime::NamedDataMap* map);
+
+} // namespace executorch_tensorrt
