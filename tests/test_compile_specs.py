@@ -80,6 +80,8 @@ def test_every_field_round_trips_in_key_order() -> None:
         host_staging="pageable",
         cuda_graphs=True,
         execution_contexts=4,
+        external_weights=True,
+        named_engines=True,
     )
     encoded = spec.to_compile_specs()
     assert [s.key for s in encoded] == list(KNOWN_KEYS)

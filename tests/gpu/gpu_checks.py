@@ -720,7 +720,7 @@ CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "runner": RUNNER_CHECKS,
     "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
                     shared_engines, shared_programs, execution_contexts, batch_ranges, device_planning, pinned_staging,
-                    graphs_lifecycle, data_dependent_host, external_weights],
+                    graphs_lifecycle, data_dependent_host, external_weights, two_methods],
     "python_device": [device_io, reuse_outputs, device_io_batches, callers_stream, graphs_device_io,
                       shared_memory_two_streams, data_dependent_device],
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],
