@@ -19,7 +19,9 @@ from .builders import BuiltEngine, EngineBuilder, EngineBuildError, EngineBuildR
 from .compile_specs import TensorRTCompileSpec
 from .device_planning import builder_specs
 from .engine_ranges import ProfileGroup, ascending, engine_examples, profile_groups, select_profiles
-from .io_specs import DelegateIO, derive_io, example_inputs
+from .io_specs import DelegateIO, derive_io, example_inputs, with_state_io
+from .state import OwnedState, builder_module, owned_states, state_input_name, state_output_name, state_specs
+from .state_section import encode_state_section
 from .program_policies import partition_position
 
 _LOG = logging.getLogger("executorch_tensorrt.exporter")
@@ -53,14 +55,17 @@ class ExecutorchTensorRTBackend(BackendDetails):
     @staticmethod
     def preprocess(edge_program: ExportedProgram, compile_specs: List[CompileSpec]) -> PreprocessResult:
         spec = TensorRTCompileSpec.from_compile_specs(builder_specs(compile_specs))
-        io = derive_io(edge_program, spec.optimization_profiles)
+        states = owned_states(edge_program)
+        user_io = derive_io(edge_program, spec.optimization_profiles, [s.fqn for s in states])
         builder = get_engine_builder(spec.engine_builder)
         name = getattr(builder, "name", type(builder).__name__)
+        num_profiles = len(user_io.inputs[0].ranges) if user_io.inputs else 1
         # Edge ops are callable and dispatch to aten, so the unlifted module
-        # (weights as attributes, user inputs as arguments) runs as aten.
-        module = edge_program.module()
+        # (weights as attributes, user inputs as arguments) runs as aten. With
+        # owned state the engine also reads each buffer and returns its new value.
+        io = _state_io(user_io, states, num_profiles)
+        module = builder_module(edge_program, states) if states else edge_program.module()
         examples = example_inputs(io)
-        num_profiles = len(io.inputs[0].ranges) if io.inputs else 1
         groups = profile_groups(num_profiles, spec.batch_engines)
         operators = [n.name for n in edge_program.graph.nodes if n.op == "call_function"]
         _LOG.info(
@@ -83,12 +88,40 @@ class ExecutorchTensorRTBackend(BackendDetails):
             # Every engine of the delegate embeds the same weights: one report serves.
             weights = built.weight_bytes if weights is None else weights
         seconds = time.perf_counter() - start
-        data = blob.encode_engines(ascending(entries))
+        entries, state_names = _split_state(entries, len(user_io.inputs), len(user_io.outputs))
+        records, store = state_specs(states, [t.dtype for t in io.inputs[len(user_io.inputs):]], state_names)
+        sections = [encode_state_section(records)] if records else []
+        data = blob.encode_engines(ascending(entries), sections)
         info = DelegateBuildInfo(
             name, seconds, constant_bytes(edge_program) if weights is None else weights, onnx_seconds
         )
         _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{len(data):,}", seconds)
-        return PreprocessResult(processed_bytes=data, _delegate_info_meta=info)
+        return PreprocessResult(
+            processed_bytes=data,
+            _delegate_info_meta=info,
+            data_store_output=store.get_named_data_store_output() if records else None,
+        )
+
+
+def _state_io(io: DelegateIO, states: Tuple[OwnedState, ...], num_profiles: int) -> DelegateIO:
+    named = [(state_input_name(k), state_output_name(k), s.value) for k, s in enumerate(states)]
+    return with_state_io(io, named, num_profiles) if states else io
+
+
+def _split_state(
+    entries: List[blob.EngineEntry], num_inputs: int, num_outputs: int
+) -> Tuple[List[blob.EngineEntry], List[Tuple[str, str]]]:
+    """The engines with only the delegate's arguments in their signature, and
+    the engine's (input, output) tensor names of each state after them (as
+    the builder named them): ExecuTorch never passes the state."""
+    meta = entries[0].blob.metadata
+    names = [(i.name, o.name) for i, o in zip(meta.inputs[num_inputs:], meta.outputs[num_outputs:], strict=True)]
+    split = []
+    for entry in entries:
+        m = entry.blob.metadata
+        trimmed = dataclasses.replace(m, inputs=m.inputs[:num_inputs], outputs=m.outputs[:num_outputs])
+        split.append(dataclasses.replace(entry, blob=blob.DelegateBlob(trimmed, entry.blob.engine)))
+    return split, names
 
 
 def _title(edge_program: ExportedProgram) -> str:

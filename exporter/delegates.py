@@ -19,6 +19,7 @@ from executorch.exir.lowered_backend_module import LoweredBackendModule
 from . import blob
 from .backend_details import DelegateBuildInfo, ExecutorchTensorRTBackend
 from .engine_ranges import ranges_text
+from .state_section import StateSpec, delegate_states
 
 BACKEND_ID = ExecutorchTensorRTBackend.__name__
 # Where ExecuTorch keeps PreprocessResult._delegate_info_meta on the lowered module.
@@ -65,12 +66,13 @@ class EngineBuildRecord:
     seconds: float
     engines: Tuple[RangeEngineRecord, ...] = ()  # in blob order; engine_bytes is their sum
     onnx_seconds: float = 0.0  # of ``seconds``: the builder's conversion to ONNX
+    states: Tuple[StateSpec, ...] = ()  # the mutable buffers the delegate owns (blob section ``state``)
 
 
 def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
     """The delegate's record: sizes and needs from its blob, builder and time
     from what ``preprocess`` returned beside it."""
-    entries = blob.decode_engines(bytes(lowered.processed_bytes))
+    entries, sections = blob.decode_delegate(bytes(lowered.processed_bytes))
     info = (lowered.meta or {}).get(_BUILD_INFO_KEY)
     if not isinstance(info, DelegateBuildInfo):
         raise RuntimeError(
@@ -90,4 +92,5 @@ def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
         seconds=info.seconds,
         engines=engines,
         onnx_seconds=info.onnx_seconds,
+        states=delegate_states(sections),
     )

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from .._native import BACKEND_ID
 from ..option_table import COMPILE_SPEC, KEY_DIM_NAMES, KEY_INPUT_NAMES, KEY_OPTIMIZATION_PROFILES, keys
 from . import blob
+from .state_section import delegate_states
 from .compile_specs import KEY_BATCH_ENGINES, KEY_EXECUTION_MEMORY, decode_compile_specs
 from .pte_file import DELEGATE_CALL, PteFile, PtePlan, read_pte
 
@@ -65,6 +66,9 @@ class DelegateReport:
     # Per optimization profile: {dimension: [min, opt, max]}, keyed by the
     # torch.export.Dim names given at export where recorded.
     profiles: List[Dict[str, List[int]]] = field(default_factory=list)
+    # The mutable buffers the delegate owns (blob section ``state``), e.g.
+    # "cache float32 [2, 3] (in state_in_0, out state_out_0)".
+    states: List[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,7 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
     payload = pte.delegate_payload(data, plan_index, delegate_index)
     specs: Dict[str, str] = {}
     engines: List[EngineReport] = []
+    states: List[str] = []
     errors: List[str] = []
     # A bad blob or bad specs is reported, not raised: inspect is for
     # looking at programs that may well be broken.
@@ -160,7 +165,9 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
     except (TypeError, ValueError) as err:
         errors.append(f"compile specs: {err}")
     try:
-        engines = [_engine_report(entry) for entry in blob.decode_engines(payload)]
+        entries, sections = blob.decode_delegate(payload)
+        engines = [_engine_report(entry) for entry in entries]
+        states = [state.describe() for state in delegate_states(sections)]
     except blob.BlobFormatError as err:
         errors.append(f"delegate blob: {err}")
     profiles: List[Dict[str, List[int]]] = []
@@ -171,7 +178,7 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
         errors.append(f"recorded names: {err}")
     first = engines[0] if engines else None
     error = "; ".join(errors) or None
-    return DelegateReport(delegate_index, delegate.id, len(payload), specs, first, error, engines, profiles)
+    return DelegateReport(delegate_index, delegate.id, len(payload), specs, first, error, engines, profiles, states)
 
 
 def _named_inputs(engine: EngineReport, specs: Mapping[str, str]) -> EngineReport:
@@ -316,4 +323,5 @@ def _engine_lines(d: DelegateReport) -> List[str]:
             f"        engine {index}: {engine.engine_bytes:,} bytes, execution memory "
             f"{need_text(engine.execution_memory_bytes, engine.flavour)}; {ranges}"
         )
+    lines += [f"      owns state: {state}" for state in d.states]
     return lines

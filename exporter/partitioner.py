@@ -38,6 +38,7 @@ from .export_options import dim_names
 from .io_specs import delegate_profiles
 from .op_selection import OpLike, is_selected, normalize_ops, op_label
 from .program_policies import delegate_overrides, partition_tag, with_overrides
+from .state import tag_owned_state
 
 REASON_USER = "kept on the CPU by torch_executed_ops"
 
@@ -73,6 +74,7 @@ class PartitionReport:
     # The nodes a failed TensorRT build moved to the CPU (also in cpu_nodes).
     fallbacks: List[CpuNode] = field(default_factory=list)
     seconds: float = 0.0  # spent deciding (the export summary's partitioning phase)
+    owned_state: List[str] = field(default_factory=list)  # FQNs of the mutated buffers delegates own
 
 
 class _Supported(OperatorSupportBase):
@@ -231,6 +233,10 @@ class TensorRTPartitioner(Partitioner):
         # Weights used only inside a partition move into it, so TensorRT
         # embeds them in the engine instead of the .pte keeping a copy.
         tag_constant_data(exported_program)
+        # Mutated buffers read and written only inside one partition go into
+        # it, where the builder can build engines that update them (state.py).
+        if getattr(get_engine_builder(self.compile_spec.engine_builder), "builds_state", False):
+            self.report.owned_state = tag_owned_state(exported_program)
         tags = self._specs(exported_program, partitions)
         self.report.seconds = time.perf_counter() - started
         return PartitionResult(tagged_exported_program=exported_program, partition_tags=tags)

@@ -51,11 +51,25 @@ class TestEngineBuilder:
 
     name = "test"
     version = "1.0.0"
+    # Engines may read and write the mutable buffers a delegate owns (the
+    # partitioner then puts them inside; exporter/state.py).
+    builds_state = True
+
+    def __init__(self, alias_state: bool = False) -> None:
+        """``alias_state``: each state output is declared aliased to its input
+        (``alias`` lines), as TensorRT's getAliasedInputTensor reports; else
+        the delegate updates the state with a device-to-device copy."""
+        self.alias_state = alias_state
 
     def unsupported_nodes(self, program: object, nodes: Sequence[torch.fx.Node], spec: object) -> Dict[str, str]:
         """``{node name: reason}`` for what the test engine cannot compute, so
         the partitioner leaves those nodes on the CPU."""
-        user_inputs = set(program.graph_signature.user_inputs)  # type: ignore[attr-defined]
+        signature = program.graph_signature  # type: ignore[attr-defined]
+        mutated = set(signature.buffers_to_mutate.values())
+        # A mutated buffer is an engine input like a user input (the delegate may own it).
+        user_inputs = set(signature.user_inputs) | {
+            name for name, fqn in signature.inputs_to_buffers.items() if fqn in mutated
+        }
         reasons = {}
         for node in nodes:
             problem = node_problem(node, user_inputs)
@@ -64,7 +78,7 @@ class TestEngineBuilder:
         return reasons
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
-        program = program_text(request)
+        program = program_text(request, self.alias_state)
         return BuiltEngine(
             engine=program.encode("utf-8"), flavour=Flavour.TEST, builder_version=self.version, version_compatible=False
         )
@@ -171,8 +185,10 @@ def node_problem(node: torch.fx.Node, user_inputs: "set[str]") -> str:
     return ""
 
 
-def program_text(request: EngineBuildRequest) -> str:
-    """The test-engine program computing ``request.module``.
+def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
+    """The test-engine program computing ``request.module``; with
+    ``alias_state`` each state output (``state_out_<k>``) is declared aliased
+    to its input (``state_in_<k>``).
 
     Raises NotImplementedError naming any operator the test engine lacks.
     """
@@ -252,6 +268,12 @@ def program_text(request: EngineBuildRequest) -> str:
         for spec in request.input_specs
         for r in spec.ranges
     ]
+    if alias_state:
+        lines += [
+            f"alias {spec.name} {spec.name.replace('state_out_', 'state_in_', 1)}"
+            for spec in request.output_specs
+            if spec.name.startswith("state_out_")
+        ]
     lines += emitter.lines
     return "\n".join(lines) + "\n"
 
@@ -278,7 +300,7 @@ def parse_program(text: str) -> Dict[str, List[str]]:
             result["inputs"].append(rest.split()[0])
         elif kind == "output":
             result["outputs"].append(rest.split()[0])
-        elif kind != "profile":
+        elif kind not in ("profile", "alias"):
             result["ops"].append(line)
     return result
 
