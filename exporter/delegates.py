@@ -92,5 +92,5 @@ def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
         seconds=info.seconds,
         engines=engines,
         onnx_seconds=info.onnx_seconds,
-        states=delegate_states(sections),
+        states=delegate_states(sections, entries[0].blob.metadata),
     )

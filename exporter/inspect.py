@@ -167,7 +167,7 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
     try:
         entries, sections = blob.decode_delegate(payload)
         engines = [_engine_report(entry) for entry in entries]
-        states = [state.describe() for state in delegate_states(sections)]
+        states = [state.describe() for state in delegate_states(sections, entries[0].blob.metadata)]
     except blob.BlobFormatError as err:
         errors.append(f"delegate blob: {err}")
     profiles: List[Dict[str, List[int]]] = []

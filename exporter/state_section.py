@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from ..dtypes import ITEMSIZES, SCALAR_TYPE_NAMES
 from .blob import (
@@ -17,6 +17,7 @@ from .blob import (
     MAX_TENSOR_BYTES,
     BlobFormatError,
     BlobSection,
+    EngineMetadata,
     SectionKind,
     _encode_str,
     _Reader,
@@ -94,7 +95,9 @@ def encode_state_section(states: Sequence[StateSpec]) -> BlobSection:
     return BlobSection(SectionKind.STATE, bytes(out))
 
 
-def decode_state_section(payload: bytes) -> Tuple[StateSpec, ...]:
+def decode_state_section(payload: bytes, taken: Sequence[str] = ()) -> Tuple[StateSpec, ...]:
+    """The section's buffers; ``taken``: the delegate's own tensor names,
+    which no state tensor may reuse."""
     reader = _Reader(payload)
     count, _reserved = reader.take("<II")
     if not 1 <= count <= MAX_STATES:
@@ -120,14 +123,19 @@ def decode_state_section(payload: bytes) -> Tuple[StateSpec, ...]:
             raise BlobFormatError(str(err)) from None
         if any(s.name == name for s in states):
             raise BlobFormatError(f"state {name!r} appears twice")
+        used = {t for s in states for t in (s.input, s.output)} | set(taken)
+        if input_name in used or output_name in used:
+            raise BlobFormatError(f"state {name!r}: an engine tensor name is used twice (by another state or an argument)")
         states.append(spec)
     reader.done()
     return tuple(states)
 
 
-def delegate_states(sections: Sequence[BlobSection]) -> Tuple[StateSpec, ...]:
-    """The states a delegate's sections declare (none without a state section)."""
+def delegate_states(sections: Sequence[BlobSection], signature: Optional[EngineMetadata] = None) -> Tuple[StateSpec, ...]:
+    """The states a delegate's sections declare (none without a state
+    section), checked against the delegate's ``signature`` when given."""
+    taken = [t.name for t in (*signature.inputs, *signature.outputs)] if signature is not None else []
     for section in sections:
         if section.kind == SectionKind.STATE:
-            return decode_state_section(section.payload)
+            return decode_state_section(section.payload, taken)
     return ()

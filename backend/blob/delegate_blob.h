@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <executorch/runtime/core/result.h>
@@ -55,11 +56,30 @@ struct BlobSection {
   size_t size = 0;
 };
 
+// Where a state buffer's initial value is (docs/blob_format.md, "state").
+enum class StateInitialValue : uint8_t {
+  kZeros = 0, // every byte 0
+  kNamedData = 1, // the bytes under `initial_key` in the program's named data
+};
+
+// One mutable buffer the delegate owns (section `state`): `name` is the
+// buffer's fully qualified name in the model; every engine reads it as
+// EngineMetadata::state_inputs[k] and writes it as state_outputs[k].
+struct StateSpec {
+  std::string name;
+  uint8_t dtype = 0;
+  Shape shape;
+  uint64_t nbytes = 0; // counted without overflow (< 2^63)
+  StateInitialValue initial = StateInitialValue::kZeros;
+  std::string initial_key;
+};
+
 // A delegate's engines, in blob order; they share one signature by
 // construction (the blob stores it once). Each section kind at most once.
 struct DelegateBlob {
   std::vector<EngineBlob> engines;
   std::vector<BlobSection> sections;
+  std::vector<StateSpec> states; // from section `state` (blob/state_section.h), in its order
 
   // The section of `kind`, or null when the blob has none.
   const BlobSection* section(BlobSectionKind kind) const;

@@ -154,6 +154,7 @@ struct ProgramText {
   std::vector<Declared> inputs;
   std::vector<Declared> outputs;
   std::vector<Instruction> body;
+  std::map<std::string, std::string> aliases; // `alias OUT IN`: output -> the input it updates in place
 };
 
 // "[2,-1,3]" (rank 3; -1 a dynamic dim) or "[]" (rank 0).
@@ -280,6 +281,13 @@ Error parse_program(const std::string& text, ProgramText* out) {
       *field = value;
       continue;
     }
+    if (w[0] == "alias") {
+      if (w.size() != 3) {
+        return bad_program("'alias' takes an output and an input" + where);
+      }
+      out->aliases[w[1]] = w[2];
+      continue;
+    }
     if (w[0] == "input" || w[0] == "output" || w[0] == "profile") {
       if (!parse_declaration(w, out)) {
         return bad_program("cannot parse declaration '" + line + "'" + where);
@@ -320,6 +328,14 @@ Error parse_program(const std::string& text, ProgramText* out) {
   for (const Declared& output : out->outputs) {
     if (defined.count(output.name) == 0) {
       return bad_program("output '" + output.name + "' is never assigned");
+    }
+  }
+  for (const auto& [output, input] : out->aliases) {
+    auto declared = [](const std::vector<Declared>& list, const std::string& name) {
+      return std::any_of(list.begin(), list.end(), [&](const Declared& d) { return d.name == name; });
+    };
+    if (!declared(out->outputs, output) || !declared(out->inputs, input)) {
+      return bad_program("'alias " + output + " " + input + "' needs a declared output and input");
     }
   }
   if (out->memory.streamable > out->memory.weights) {
@@ -383,7 +399,7 @@ class TestEngine final : public Engine {
 
   Result<std::unique_ptr<Engine>> share_engine() override {
     ++g_shares;
-    return std::unique_ptr<Engine>(new TestEngine(core_, input_names_, output_names_));
+    return std::unique_ptr<Engine>(new TestEngine(core_, input_names_, output_names_, state_shapes_));
   }
 
   int64_t streamable_weights_bytes() const override {
@@ -515,19 +531,27 @@ class TestEngine final : public Engine {
     for (const TensorSpec& spec : metadata.outputs) {
       output_names_.push_back(spec.name);
     }
+    for (const TensorSpec& spec : metadata.state_inputs) {
+      state_shapes_.emplace_back(spec.name, spec.ranges.empty() ? Shape{} : spec.ranges[0].min);
+    }
   }
   // A sharer (share_engine): same core, its own id, context and memory.
-  TestEngine(std::shared_ptr<EngineCore> core, std::vector<std::string> inputs, std::vector<std::string> outputs)
+  TestEngine(
+      std::shared_ptr<EngineCore> core,
+      std::vector<std::string> inputs,
+      std::vector<std::string> outputs,
+      std::vector<std::pair<std::string, Shape>> states)
       : core_(std::move(core)),
         program_(core_->program),
         id_(g_next_engine_id.fetch_add(1)),
         shares_(true),
         input_names_(std::move(inputs)),
-        output_names_(std::move(outputs)) {}
+        output_names_(std::move(outputs)),
+        state_shapes_(std::move(states)) {}
 
  public:
   Error infer_output_shapes(uint32_t /*profile*/, Span<const Shape> input_shapes, Span<Shape> output_shapes) override {
-    std::map<std::string, Shape> shapes;
+    std::map<std::string, Shape> shapes(state_shapes_.begin(), state_shapes_.end());
     for (size_t i = 0; i < input_names_.size(); ++i) {
       shapes[input_names_[i]] = input_shapes[i];
     }
@@ -676,6 +700,17 @@ class TestEngine final : public Engine {
         return report_error(Error::Internal, "test engine: output '%s' is not in device memory", t.spec->name.c_str());
       }
     }
+    // Like TensorRT, an aliased output must be bound to its input's memory.
+    for (const DeviceTensor& out : outputs) {
+      auto alias = program_.aliases.find(out.spec->name);
+      for (const DeviceTensor& in : inputs) {
+        if (alias != program_.aliases.end() && alias->second == in.spec->name && in.data != out.data) {
+          return report_error(
+              Error::InvalidArgument, "test engine: output '%s' aliases input '%s' but is bound to other memory",
+              out.spec->name.c_str(), in.spec->name.c_str());
+        }
+      }
+    }
     Result<void*> scratch = execution_memory();
     if (!scratch.ok()) {
       return scratch.error();
@@ -701,6 +736,17 @@ class TestEngine final : public Engine {
 
   Error synchronize() override {
     return Error::Ok;
+  }
+
+  bool output_aliases_input(const std::string& output, const std::string& input) const override {
+    auto it = program_.aliases.find(output);
+    return it != program_.aliases.end() && it->second == input;
+  }
+
+  Error copy_device_to_device(void* destination, const void* source, size_t nbytes) override {
+    return device_copy_on_device(destination, source, nbytes)
+        ? Error::Ok
+        : report_error(Error::Internal, "test engine: a device-to-device copy outside simulated device memory");
   }
 
  private:
@@ -815,6 +861,7 @@ class TestEngine final : public Engine {
   int64_t bound_bytes_ = -1; // -1: nothing bound since the context was created
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
+  std::vector<std::pair<std::string, Shape>> state_shapes_; // the state inputs' static shapes
   DeviceBlock activation_;
   bool has_context_ = false;
   uint64_t generation_ = 0; // bumped per context, like the adapter's
@@ -840,6 +887,24 @@ class TestEngineRuntime final : public EngineRuntime {
           count);
     }
     return Error::Ok;
+  }
+
+  Result<void*> allocate_persistent(int32_t /*device_index*/, size_t nbytes) override {
+    void* pointer = device_allocate(nbytes);
+    if (pointer == nullptr) {
+      return report_error(Error::MemoryAllocationFailed, "test engine: out of simulated device memory (%zu bytes asked)", nbytes);
+    }
+    return pointer;
+  }
+
+  void free_persistent(int32_t /*device_index*/, void* pointer) override {
+    device_free(pointer);
+  }
+
+  Error read_persistent(int32_t /*device_index*/, void* host, const void* device, size_t nbytes) override {
+    return device_copy_to_host(host, device, nbytes)
+        ? Error::Ok
+        : report_error(Error::Internal, "test engine: read_persistent source is not simulated device memory");
   }
 
   Result<std::unique_ptr<Engine>> deserialize(
