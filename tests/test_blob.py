@@ -26,6 +26,7 @@ from executorch_tensorrt.exporter.blob import (
     ShapeRange,
     TensorSpec,
 )
+from executorch_tensorrt.exporter.state_section import StateSpec, encode_state_section
 from executorch_tensorrt.runtime import _runtime
 
 
@@ -176,7 +177,11 @@ def test_layout_matches_the_spec() -> None:
     assert data[:end].count(b"input_0") == 1
 
 
-SECTIONS = (blob.BlobSection(blob.SectionKind.STATE, b"state bytes"), blob.BlobSection(blob.SectionKind.EXTERNAL_WEIGHTS, b""))
+# A state payload both readers parse (exporter/state_section.py; tests/test_delegate_state.py covers it).
+SECTIONS = (
+    encode_state_section([StateSpec("cache", "state_in_0", "state_out_0", 6, (2, 3))]),
+    blob.BlobSection(blob.SectionKind.EXTERNAL_WEIGHTS, b""),
+)
 
 
 def test_sections_round_trip_through_both_readers() -> None:

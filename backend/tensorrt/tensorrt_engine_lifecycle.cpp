@@ -178,7 +178,8 @@ TensorRTEngine::TensorRTEngine(const TensorRTEngine& original)
       device_index_(original.device_index_),
       shares_weights_(true),
       input_names_(original.input_names_),
-      output_names_(original.output_names_) {}
+      output_names_(original.output_names_),
+      state_input_shapes_(original.state_input_shapes_) {}
 
 Result<std::unique_ptr<Engine>> TensorRTEngine::share_engine() {
   // TensorRT lets several execution contexts of one ICudaEngine run at once

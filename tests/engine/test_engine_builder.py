@@ -54,6 +54,7 @@ class TestEngineBuilder:
     # Engines may read and write the mutable buffers a delegate owns (the
     # partitioner then puts them inside; exporter/state.py).
     builds_state = True
+    alias_state = False
 
     def __init__(self, alias_state: bool = False) -> None:
         """``alias_state``: each state output is declared aliased to its input

@@ -60,6 +60,10 @@ class DoubleEngineBuilder:
     pad_bytes: int = 0
     activation_extra: int = 0
     run_delay_us: int = 0
+    # Owned state (exporter/state.py): engines read and write the buffers a
+    # delegate owns; with alias_state each state output aliases its input.
+    builds_state = True
+    alias_state: bool = False
     plans: List[bytes] = field(default_factory=list, repr=False)  # every plan built, in order
 
     def unsupported_nodes(self, program: object, nodes: Sequence[torch.fx.Node], spec: object) -> Dict[str, str]:
@@ -67,7 +71,8 @@ class DoubleEngineBuilder:
         return {n.name: why for n in nodes if (why := node_problem(n))}
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
-        self.plans.append(plan_text(request, self.pad_bytes, self.activation_extra, self.run_delay_us).encode("utf-8"))
+        text = plan_text(request, self.pad_bytes, self.activation_extra, self.run_delay_us, self.alias_state)
+        self.plans.append(text.encode("utf-8"))
         return BuiltEngine(
             engine=self.plans[-1],
             flavour=Flavour.TENSORRT,
@@ -180,7 +185,13 @@ def _emit_linear(emitter: _Emitter, node: torch.fx.Node, dst: str) -> None:
     emitter.emit(dst, "linear", args)
 
 
-def plan_text(request: EngineBuildRequest, pad_bytes: int = 0, activation_extra: int = 0, run_delay_us: int = 0) -> str:
+def plan_text(
+    request: EngineBuildRequest,
+    pad_bytes: int = 0,
+    activation_extra: int = 0,
+    run_delay_us: int = 0,
+    alias_state: bool = False,
+) -> str:
     """The double plan computing ``request.module`` (see DoubleEngineBuilder for
     the extras); NotImplementedError names what it lacks."""
     streamable = bool(request.compile_spec.enable_weight_streaming)
@@ -247,5 +258,11 @@ def plan_text(request: EngineBuildRequest, pad_bytes: int = 0, activation_extra:
         lines.append(f"pad {'streamable' if streamable else 'resident'} {pad_bytes}")
     lines.append(f"activation_extra {activation_extra}")
     lines.append(f"run_delay_us {run_delay_us}")
+    if alias_state:
+        lines += [
+            f"alias {s.name} {s.name.replace('state_out_', 'state_in_', 1)}"
+            for s in request.output_specs
+            if s.name.startswith("state_out_")
+        ]
     lines += emitter.lines
     return "\n".join(lines) + "\n"
