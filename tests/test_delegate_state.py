@@ -273,3 +273,69 @@ def test_decode_state_section_refuses_a_repeated_buffer() -> None:
     twice = struct.pack("<II", 2, 0) + payload[8:] + payload[8:]
     with pytest.raises(BlobFormatError, match="appears twice"):
         decode_state_section(twice)
+
+
+# --- A decoder from a config, prefill and decode methods --------------------
+
+def _decoder_program(tmp_path: Path, alias: bool):  # type: ignore[no-untyped-def]
+    from executorch.exir import to_edge_transform_and_lower
+
+    from executorch_tensorrt.exporter import TensorRTCompileSpec, TensorRTPartitioner
+    from tiny_decoder import DecoderConfig, TinyDecoder, step_inputs
+
+    config = DecoderConfig()
+    torch.manual_seed(0)
+    model = TinyDecoder(config).eval()
+    prompt = torch.tensor([3, 1, 4, 1])
+    examples = {"prefill": step_inputs(config, prompt, 0), "decode": step_inputs(config, prompt[:1], len(prompt))}
+    exported = {name: torch.export.export(model, args) for name, args in examples.items()}
+    register_engine_builder("test", TestEngineBuilder(alias_state=alias))
+    try:
+        partitioner = TensorRTPartitioner(TensorRTCompileSpec(engine_builder="test"))
+        lowered = to_edge_transform_and_lower(exported, partitioner=[partitioner]).to_executorch()
+    finally:
+        unregister_engine_builder("test")
+    path = tmp_path / "decoder.pte"
+    path.write_bytes(lowered.buffer)
+    return config, model, prompt, path
+
+
+@pytest.mark.parametrize("alias", [True, False], ids=["aliased", "device_copy"])
+def test_a_decoder_with_its_kv_cache_inside_the_delegate_matches_eager(
+    alias: bool, test_engine: ctypes.CDLL, tmp_path: Path
+) -> None:
+    from tiny_decoder import step_inputs
+
+    config, model, prompt, path = _decoder_program(tmp_path, alias)
+    (prefill, decode) = [d for d in executorch_tensorrt.exporter.inspect_program(path).tensorrt_delegates]
+    caches = [f"layers.{i}.{kind}_cache" for i in range(config.layers) for kind in ("k", "v")]
+    assert sorted(s.split()[0] for s in prefill.states) == sorted(caches) == sorted(s.split()[0] for s in decode.states)
+    program = load(path)
+    assert program.state_buffers == sorted(caches)
+    with torch.no_grad():
+        expected = model(*step_inputs(config, prompt, 0))
+        (logits,) = program.run("prefill", list(step_inputs(config, prompt, 0)))
+        torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+        token = int(expected[-1].argmax())
+        copies = _int64(test_engine, "etrt_test_device_h2d_copies")
+        per_step = []
+        for step in range(3):
+            args = step_inputs(config, torch.tensor([token]), len(prompt) + step)
+            expected = model(*args)
+            (logits,) = program.run("decode", list(args))
+            torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)
+            token = int(expected[-1].argmax())
+            per_step.append(_int64(test_engine, "etrt_test_device_h2d_copies") - copies - sum(per_step))
+    # Per decode step the inputs' one staged copy (the delegate's first call
+    # also zeroes its new staging buffer): the caches never cross.
+    assert per_step[1:] == [1, 1], per_step
+    reports = {r["counters"]["executes"]: r for r in program.delegate_states}
+    prefill_report, decode_report = reports[1], reports[3]
+    assert prefill_report["counters"]["state_host_copies"] == 4  # each cache filled once, at the first call
+    assert decode_report["counters"]["state_host_copies"] == 0
+    assert decode_report["counters"]["state_device_updates"] == 3 * len(caches)
+    for name in caches:
+        layer, kind = name.split(".")[1], name.split(".")[2]
+        torch.testing.assert_close(program.read_state(name), getattr(model.layers[int(layer)], kind), rtol=1e-5, atol=1e-5)
+    program.reset_state()
+    torch.testing.assert_close(program.read_state(caches[0]), torch.zeros(config.max_seq, config.dim))

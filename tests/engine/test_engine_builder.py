@@ -41,6 +41,16 @@ _UNARY = {
     "dim_order_ops::_clone_dim_order": "copy",
 }
 
+# Ops that see their operands' shapes (PROGRAM_FORMAT.md), what a small
+# decoder's attention needs: matmul, transpose, softmax, a cache write.
+_SHAPED = {
+    "aten::mm": "mm",
+    "aten::permute_copy": "transpose",
+    "aten::_softmax": "softmax",
+    "aten::index_put": "index_put",
+}
+INT64 = 4  # ExecuTorch ScalarType code
+
 Arg = Union[str, float]  # a tensor name in the program, or a float literal
 
 
@@ -109,6 +119,7 @@ class _Emitter:
         self.module = module
         self.names: Dict[torch.fx.Node, str] = {}
         self.lines: List[str] = []
+        self.constants: List[str] = []  # `const` lines of the weights used
         self._temps = 0
 
     def temp(self) -> str:
@@ -128,17 +139,22 @@ class _Emitter:
             raise NotImplementedError(f"test engine builder: {op} has argument {value!r}, not a tensor or a number")
         return float(value)
 
-    def _constant(self, node: torch.fx.Node, op: str) -> float:
-        # Scalars of the model (x * 2.0) arrive as lifted 0-d tensor constants.
+    def _constant(self, node: torch.fx.Node, op: str) -> Arg:
+        # Scalars of the model (x * 2.0) arrive as lifted 0-d tensor
+        # constants and become literals; weights become `const` lines.
         owner: object = self.module
         for part in str(node.target).split("."):
             owner = getattr(owner, part)
-        if not isinstance(owner, torch.Tensor) or owner.numel() != 1:
-            raise NotImplementedError(
-                f"test engine builder: {op} uses the constant {node.target} of shape "
-                f"{list(getattr(owner, 'shape', []))}; only scalar constants can be literals"
-            )
-        return float(owner.reshape(()).item())
+        if not isinstance(owner, torch.Tensor) or owner.dtype != torch.float32:
+            raise NotImplementedError(f"test engine builder: {op} uses the constant {node.target}, not a float32 tensor")
+        if owner.numel() == 1 and op not in _SHAPED:
+            return float(owner.reshape(()).item())
+        if node not in self.names:
+            name = f"w{len(self.constants)}"
+            values = " ".join(_literal(v) for v in owner.detach().reshape(-1).tolist())
+            self.constants.append(f"const {name} {_shape(list(owner.shape))} {values}")
+            self.names[node] = name
+        return self.names[node]
 
     def emit(self, dst: str, op: str, args: Sequence[Arg]) -> None:
         if not any(isinstance(a, str) for a in args):
@@ -165,23 +181,44 @@ def _no_broadcast(node: torch.fx.Node, op: str) -> None:
                 raise NotImplementedError(f"test engine builder: {op} broadcasts {list(shape)} to {list(result.shape)}")
 
 
+def _shaped_problem(node: torch.fx.Node, op: str) -> str:
+    """Why a shaped op (``_SHAPED``) is outside what the test engine takes."""
+    args = node.args
+    if op == "aten::permute_copy" and list(args[1]) != [1, 0]:
+        return "the test engine transposes 2-d tensors only"
+    if op == "aten::_softmax" and args[1] not in (-1, len(node.meta["val"].shape) - 1):
+        return "the test engine's softmax runs over the last dim only"
+    if op == "aten::index_put":
+        indices = args[1]
+        if len(indices) != 1 or not isinstance(indices[0], torch.fx.Node) or (len(args) > 3 and args[3]):
+            return "the test engine writes whole rows of dim 0 (index_put with one index tensor, no accumulate)"
+    if op == "aten::mm" and any(len(a.meta["val"].shape) != 2 for a in node.all_input_nodes):
+        return "the test engine multiplies 2-d matrices only"
+    return ""
+
+
+def _float32_values(node: torch.fx.Node) -> List[object]:
+    """The values that must be float32: all but index_put's positions (int64 is fine there)."""
+    skip = set(node.args[1]) if _op_name(node.target) == "aten::index_put" else set()
+    return [node.meta.get("val"), *(a.meta.get("val") for a in node.all_input_nodes if a.op != "get_attr" and a not in skip)]
+
+
 def node_problem(node: torch.fx.Node, user_inputs: "set[str]") -> str:
     """Why the test engine cannot compute ``node`` ('' when it can)."""
     op = _op_name(node.target)
-    if op not in _UNARY and op not in _BINARY:
+    if op not in _UNARY and op not in _BINARY and op not in _SHAPED:
         return f"the test engine has no {op}"
-    values = [node.meta.get("val"), *(a.meta.get("val") for a in node.all_input_nodes if a.op != "get_attr")]
-    if any(isinstance(v, torch.Tensor) and v.dtype != torch.float32 for v in values):
+    if any(isinstance(v, torch.Tensor) and v.dtype != torch.float32 for v in _float32_values(node)):
         return "the test engine computes float32 only"
+    if op in _SHAPED:
+        return _shaped_problem(node, op)
     result = node.meta.get("val")
     for arg in node.args[:2]:
         if not isinstance(arg, torch.fx.Node):
             continue
         shape = arg.meta["val"].shape
-        if arg.op == "placeholder" and arg.name not in user_inputs:  # a lifted weight or constant
-            if arg.meta["val"].numel() != 1:
-                return "the test engine takes no weight tensors (only scalar constants)"
-        elif isinstance(result, torch.Tensor) and shape != result.shape:
+        scalar = arg.op == "placeholder" and arg.name not in user_inputs and arg.meta["val"].numel() == 1
+        if not scalar and isinstance(result, torch.Tensor) and shape != result.shape:
             return f"the test engine cannot broadcast {list(shape)} to {list(result.shape)}"
     return ""
 
@@ -194,8 +231,8 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
     Raises NotImplementedError naming any operator the test engine lacks.
     """
     for spec in (*request.input_specs, *request.output_specs):
-        if spec.dtype != FLOAT32:
-            raise NotImplementedError(f"test engine builder: tensor {spec.name} is not float32")
+        if spec.dtype != FLOAT32 and not (spec.dtype == INT64 and spec in request.input_specs):
+            raise NotImplementedError(f"test engine builder: tensor {spec.name} is not float32 (or an int64 input)")
     module = _graph_module(request)
     graph = module.graph
     emitter = _Emitter(module)
@@ -236,7 +273,15 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
         _check_float32(node, f"{op} ({node.name})")
         dst = direct.get(node) or emitter.temp()
         emitter.names[node] = dst
-        if op in _UNARY:
+        if op in _SHAPED:
+            problem = _shaped_problem(node, op)
+            if problem:
+                raise NotImplementedError(f"test engine builder: {op} ({node.name}): {problem}")
+            operands = [node.args[0], node.args[1][0], node.args[2]] if op == "aten::index_put" else node.args[:2]
+            if op in ("aten::permute_copy", "aten::_softmax"):
+                operands = node.args[:1]
+            emitter.emit(dst, _SHAPED[op], [emitter.arg(a, _SHAPED[op]) for a in operands])
+        elif op in _UNARY:
             emitter.emit(dst, _UNARY[op], [emitter.arg(node.args[0], op)])
         elif op in _BINARY:
             _no_broadcast(node, op)
@@ -261,7 +306,7 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
     # Like a TensorRT engine, the program records the shapes it was built for
     # (the delegate checks them against the blob at load).
     lines = [HEADER]
-    lines += [f"input {spec.name} {_engine_shape(spec)}" for spec in request.input_specs]
+    lines += [f"input {spec.name} {_engine_shape(spec)}{' int64' if spec.dtype == INT64 else ''}" for spec in request.input_specs]
     # Reversed on purpose: the delegate must bind engine tensors by name, not position.
     lines += [f"output {spec.name} {_engine_shape(spec)}" for spec in reversed(request.output_specs)]
     lines += [
@@ -275,6 +320,7 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
             for spec in request.output_specs
             if spec.name.startswith("state_out_")
         ]
+    lines += emitter.constants
     lines += emitter.lines
     return "\n".join(lines) + "\n"
 
