@@ -246,13 +246,17 @@ class TensorRTPartitioner(Partitioner):
         spec = self.compile_spec
         symbols = {s: name for name, found in dim_names(program).items() for s in found if s != name}
         partition_of = {n: index for index, nodes in enumerate(partitions) for n in nodes}
+        owned = set(self.report.owned_state)
+        state = {name for name, fqn in program.graph_signature.inputs_to_buffers.items() if fqn in owned}
         weights, engines, recorded = [], [], []
         for index, nodes in enumerate(partitions):
             inside = set(nodes)
             outside = {a for n in nodes for a in n.all_input_nodes if a not in inside}
             tag = partition_tag(index, len(partitions))
-            # Constants tagged into the partition are what its engine embeds.
-            weights.append(sum(_bytes(a) for a in outside if a.meta.get("delegation_tag") == tag))
+            # Constants tagged into the partition are what its engine embeds
+            # (owned state is the delegate's device buffer, not weights).
+            embedded = [a for a in outside if a.meta.get("delegation_tag") == tag and a.name not in state]
+            weights.append(sum(_bytes(a) for a in embedded))
             values = [a.meta.get("val") for a in outside if a.meta.get("delegation_tag") != tag]
             profiles = delegate_profiles(values, spec.optimization_profiles)
             engines.append(len(profile_groups(len(profiles), spec.batch_engines)))

@@ -7,6 +7,7 @@ real runtime with the test engine; host copies counted by its simulated device."
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import struct
 from pathlib import Path
 from typing import Dict, Iterator
@@ -339,3 +340,24 @@ def test_a_decoder_with_its_kv_cache_inside_the_delegate_matches_eager(
         torch.testing.assert_close(program.read_state(name), getattr(model.layers[int(layer)], kind), rtol=1e-5, atol=1e-5)
     program.reset_state()
     torch.testing.assert_close(program.read_state(caches[0]), torch.zeros(config.max_seq, config.dim))
+
+
+class _WrongStateShape(TestEngineBuilder):
+    """Declares the state input one row short, as an engine built for another buffer would."""
+
+    def build(self, request):  # type: ignore[no-untyped-def]
+        built = super().build(request)
+        text = built.engine.decode().replace("input state_in_0 [4,8]", "input state_in_0 [3,8]")
+        return dataclasses.replace(built, engine=text.encode())
+
+
+def test_an_engine_whose_state_tensor_disagrees_with_the_buffer_is_refused(
+    test_engine: ctypes.CDLL, tmp_path: Path
+) -> None:
+    register_engine_builder("test", _WrongStateShape())
+    try:
+        path = _export(tmp_path / "m.pte", Accumulator())
+    finally:
+        unregister_engine_builder("test")
+    with pytest.raises(DelegateError, match=r'tensor "state_in_0" dim 0 is 3 in the engine'):
+        load(path).forward(torch.ones(SHAPE))

@@ -2,7 +2,8 @@
 
 It lets the whole export -> .pte -> delegate path run on machines without a
 GPU: instead of a TensorRT plan, the "engine" is a small text program of
-float32 elementwise ops that the test engine interprets.
+float32 elementwise ops, weights and the 2-d ops a small decoder's attention
+needs (mm, transpose, softmax, index_put) that the test engine interprets.
 
 Register it with ``register_engine_builder("test", TestEngineBuilder())`` (the
 ``test_engine_builder`` fixture in ``tests/conftest.py`` does).
@@ -355,8 +356,9 @@ def parse_program(text: str) -> Dict[str, List[str]]:
 def run_program(text: str, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Interpret a test-engine program in Python (a reference for the tests).
 
-    Mirrors PROGRAM_FORMAT.md: float32 elementwise ops, DST takes the shape of
-    its first tensor argument.
+    Mirrors PROGRAM_FORMAT.md's elementwise ops (DST takes the shape of its
+    first tensor argument); programs with shaped ops or constants are the
+    engine's alone.
     """
     parsed = parse_program(text)
     env: Dict[str, torch.Tensor] = {name: inputs[name].to(torch.float32) for name in parsed["inputs"]}
