@@ -34,6 +34,14 @@ def state_output_name(index: int) -> str:
     return f"state_out_{index}"
 
 
+def state_aliases(output_names: Sequence[str]) -> List[Tuple[str, str]]:
+    """(output, input) for each engine output that writes a state's new value
+    (``state_out_<k>``, read as ``state_in_<k>``): what a builder declares
+    aliased when its engines update state in place."""
+    prefix = state_output_name(0)[:-1]
+    return [(n, state_input_name(int(n[len(prefix):]))) for n in output_names if n.startswith(prefix)]
+
+
 def _mutations(program: ExportedProgram) -> Dict[str, torch.fx.Node]:
     """{buffer FQN: the node whose value the program writes back into it}."""
     output = next(n for n in program.graph.nodes if n.op == "output")

@@ -18,6 +18,7 @@ from typing import Dict, List, Sequence, Union
 import torch
 from executorch_tensorrt.exporter.blob import Flavour, TensorSpec
 from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildRequest
+from executorch_tensorrt.exporter.state import state_aliases
 
 HEADER = "etrt-test-engine 1"
 FLOAT32 = 6  # ExecuTorch ScalarType code
@@ -316,11 +317,7 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
         for r in spec.ranges
     ]
     if alias_state:
-        lines += [
-            f"alias {spec.name} {spec.name.replace('state_out_', 'state_in_', 1)}"
-            for spec in request.output_specs
-            if spec.name.startswith("state_out_")
-        ]
+        lines += [f"alias {out} {inp}" for out, inp in state_aliases([s.name for s in request.output_specs])]
     lines += emitter.constants
     lines += emitter.lines
     return "\n".join(lines) + "\n"

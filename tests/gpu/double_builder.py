@@ -19,6 +19,7 @@ from typing import Dict, List, Sequence
 import torch
 from executorch_tensorrt.exporter.blob import Flavour
 from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildRequest
+from executorch_tensorrt.exporter.state import state_aliases
 
 HEADER = "trt-runtime-double-plan 1"
 FLOAT32 = 6  # ExecuTorch ScalarType code
@@ -259,10 +260,6 @@ def plan_text(
     lines.append(f"activation_extra {activation_extra}")
     lines.append(f"run_delay_us {run_delay_us}")
     if alias_state:
-        lines += [
-            f"alias {s.name} {s.name.replace('state_out_', 'state_in_', 1)}"
-            for s in request.output_specs
-            if s.name.startswith("state_out_")
-        ]
+        lines += [f"alias {out} {inp}" for out, inp in state_aliases([s.name for s in request.output_specs])]
     lines += emitter.lines
     return "\n".join(lines) + "\n"
