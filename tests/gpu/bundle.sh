@@ -59,7 +59,7 @@ g++ -std=c++17 -O2 \
   -I"$repo/backend" -I"$repo/runtime" -I"$generated" -I"$et/include" -I"$et/include/executorch/runtime/core/portable_type/c10" \
   -isystem "$trt_include" -I"$cuda/include" \
   "$here/execute_bench.cpp" "$repo/runtime/support/backend_option_list.cpp" -o "$out/double/execute_bench" \
-  -L"$site/executorch_tensorrt/lib" -L"$et/lib" -L"$out/double" -L"$cuda/lib64" -Wl,--no-as-needed \
+  -L"$out/site/executorch_tensorrt/lib" -L"$et/lib" -L"$out/double" -L"$cuda/lib64" -Wl,--no-as-needed \
   -lexecutorch_tensorrt_delegate -lexecutorch_kernels_optimized -lexecutorch_threadpool -lexecutorch \
   -l:libnvinfer_lean.so.11 -lcudart -lpthread \
   -Wl,-rpath,'$ORIGIN:$ORIGIN/../site/executorch_tensorrt/lib:$ORIGIN/../site/executorch/lib:$ORIGIN/../site/nvidia/cu13/lib'
