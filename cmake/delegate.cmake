@@ -38,6 +38,7 @@ function(ettrt_add_delegate_library target adapter_target)
     ${ETTRT_BACKEND_DIR}/engines/engine_loader.cpp
     ${ETTRT_BACKEND_DIR}/engines/engine_runtime_registry.cpp
     ${ETTRT_BACKEND_DIR}/engines/engine_set.cpp
+    ${ETTRT_BACKEND_DIR}/engines/external_weights.cpp
     ${ETTRT_BACKEND_DIR}/execute/caller_stream.cpp
     ${ETTRT_BACKEND_DIR}/execute/cuda_graph_cache.cpp
     ${ETTRT_BACKEND_DIR}/engines/loaded_delegate.cpp
@@ -68,7 +69,9 @@ function(ettrt_add_delegate_library target adapter_target)
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine_graphs.cpp
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine_lifecycle.cpp
     ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_engine_runtime.cpp
-    ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_logger.cpp)
+    ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_refit.cpp
+    ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_logger.cpp
+    ${ETTRT_BACKEND_DIR}/tensorrt/tensorrt_output_allocator.cpp)
   # The file name the delegate looks for (kAdapterLibraryName).
   set_target_properties(${adapter_target} PROPERTIES OUTPUT_NAME executorch_tensorrt_adapter)
   target_include_directories(${adapter_target} SYSTEM PRIVATE

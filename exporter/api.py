@@ -20,8 +20,10 @@ from executorch.exir import (
 )
 from torch.export import ExportedProgram
 
+from ..option_table import KEY_EXTERNAL_WEIGHTS
 from .builders import EngineBuildError, get_engine_builder
 from .cpu_kernels import missing_kernels, missing_kernels_message, runtime_kernels
+from .data_dependent import RemoveGraphAssertsPass, row_major_nonzero
 from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
 from .files import checked_target, write_all_atomically
@@ -158,7 +160,7 @@ def export(
     plan = resolve_device_planning(device_planning)
     parsed = parse_options(options, "export")
     checks = _checks(validate, keep_onnx, parsed)
-    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, False, checks)
+    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, checks)
     return ExportedTensorRTProgram(manager, summary)
 
 
@@ -179,23 +181,26 @@ def save(
     """``export`` and write the ``.pte`` to ``path`` atomically.
 
     Either the complete file appears at ``path`` or (on any failure) nothing
-    there changes. ``external_weights=True`` writes the constants left on the
-    CPU to ``<path stem>.ptd`` beside it (ExecuTorch's external data file).
+    there changes. ``external_weights=True`` builds weight-stripped engines
+    and writes their weights, with the constants left on the CPU, to
+    ``<path stem>.ptd`` beside it (ExecuTorch's external data file); the
+    delegate refits the engines from it at load.
     ``validate`` and ``keep_onnx`` are ``export``'s (a failed validation
     writes nothing); ``verbose=True`` prints the summary as the command line does.
     Returns a ``SavedProgram``: a path-like with ``.path`` and ``.summary``.
     """
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"output_format {output_format!r} is not supported; supported: {', '.join(OUTPUT_FORMATS)}")
-    _check_bool("external_weights", external_weights)
+    _check_bool(KEY_EXTERNAL_WEIGHTS, external_weights)
     _check_bool("strict", strict)
     _check_bool("verbose", verbose)
     # Everything cheap is checked before the (slow) export starts.
     parsed = parse_options(options, "save")
+    parsed = dataclasses.replace(parsed, spec=parsed.spec.replace(external_weights=external_weights))
     plan = resolve_device_planning(device_planning)
     checks = _checks(validate, keep_onnx, parsed)
     target = checked_target(path)
-    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, external_weights, checks)
+    manager, summary = _export(model_or_exported_program, inputs, parsed, plan, strict, checks)
     started = time.perf_counter()
     files = {target: manager.buffer}
     if external_weights:
@@ -244,7 +249,6 @@ def _export(
     options: ExportOptions,
     plan: Optional[DevicePlanning],
     strict: bool,
-    external_weights: bool,
     checks: _Checks,
 ) -> Tuple[ExecutorchProgramManager, ExportSummary]:
     started = time.perf_counter()
@@ -267,7 +271,7 @@ def _export(
     finally:
         _forget_support_probe(spec.engine_builder)
     emit_at = time.perf_counter()
-    manager = edge.to_executorch(_backend_config(plan, external_weights))
+    manager = edge.to_executorch(_backend_config(plan, bool(spec.external_weights)))
     emitted_at = time.perf_counter()
     if validation is not None and example is not None:
         validation = check_program_file(validation, manager.buffer, example)
@@ -326,7 +330,9 @@ def _lower(
             moved, keep, plan is not None, {**exported.state_dict, **exported.constants},
         )
         try:
-            edge = to_edge_transform_and_lower(exported, partitioner=[partitioner])
+            edge = to_edge_transform_and_lower(
+                exported, transform_passes=[RemoveGraphAssertsPass(), row_major_nonzero], partitioner=[partitioner]
+            )
         except EngineBuildError as err:
             moved.update(_fallback(err, moved, strict))
             redone += time.perf_counter() - round_started
@@ -388,7 +394,8 @@ def _backend_config(plan: Optional[DevicePlanning], external_weights: bool) -> O
 
 
 def _external_data(manager: ExecutorchProgramManager, target: Path) -> dict:
-    """``{path: bytes}`` of the ``.ptd`` files ExecuTorch made for the external constants."""
+    """``{path: bytes}`` of the ``.ptd`` files ExecuTorch made for the external
+    constants and the engines' weights (one file: both use one external tag)."""
     with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_ptd_") as tmp:
         manager.write_tensor_data_to_file(tmp)
         produced = sorted(Path(tmp).glob("*.ptd"))

@@ -19,6 +19,7 @@ from .builders import BuiltEngine, EngineBuilder, EngineBuildError, EngineBuildR
 from .compile_specs import TensorRTCompileSpec
 from .device_planning import builder_specs
 from .engine_ranges import ProfileGroup, ascending, engine_examples, profile_groups, select_profiles
+from .external_weights import external_weights_section
 from .io_specs import DelegateIO, derive_io, example_inputs, with_state_io
 from .state import OwnedState, builder_module, owned_states, state_input_name, state_output_name, state_specs
 from .state_section import encode_state_section
@@ -76,6 +77,7 @@ class ExecutorchTensorRTBackend(BackendDetails):
         start = time.perf_counter()
         entries: List[blob.EngineEntry] = []
         weights: Optional[int] = None
+        external: Tuple[Tuple[str, torch.Tensor], ...] = ()
         onnx_seconds = 0.0
         for index, group in enumerate(groups):
             label = f"{title}, range {index + 1}/{len(groups)}" if len(groups) > 1 else title
@@ -87,10 +89,19 @@ class ExecutorchTensorRTBackend(BackendDetails):
             onnx_seconds += built.onnx_seconds
             # Every engine of the delegate embeds the same weights: one report serves.
             weights = built.weight_bytes if weights is None else weights
+            external = _same_external_weights(external, built.external_weights, index)
         seconds = time.perf_counter() - start
         entries, state_names = _split_state(entries, len(user_io.inputs), len(user_io.outputs))
         records, store = state_specs(states, [t.dtype for t in io.inputs[len(user_io.inputs):]], state_names)
-        sections = [encode_state_section(records)] if records else []
+        weight_sections, named_data, _records = external_weights_section(external)
+        if records and weight_sections:
+            raise RuntimeError(
+                "a delegate owning state with external weights is not supported yet: "
+                "export with external_weights=False or without mutable buffers"
+            )
+        sections = [encode_state_section(records)] if records else list(weight_sections)
+        if records:
+            named_data = store.get_named_data_store_output()
         data = blob.encode_engines(ascending(entries), sections)
         info = DelegateBuildInfo(
             name, seconds, constant_bytes(edge_program) if weights is None else weights, onnx_seconds
@@ -99,7 +110,7 @@ class ExecutorchTensorRTBackend(BackendDetails):
         return PreprocessResult(
             processed_bytes=data,
             _delegate_info_meta=info,
-            data_store_output=store.get_named_data_store_output() if records else None,
+            data_store_output=named_data,
         )
 
 
@@ -122,6 +133,21 @@ def _split_state(
         trimmed = dataclasses.replace(m, inputs=m.inputs[:num_inputs], outputs=m.outputs[:num_outputs])
         split.append(dataclasses.replace(entry, blob=blob.DelegateBlob(trimmed, entry.blob.engine)))
     return split, names
+
+
+def _same_external_weights(
+    before: Tuple[Tuple[str, torch.Tensor], ...], now: Tuple[Tuple[str, torch.Tensor], ...], index: int
+) -> Tuple[Tuple[str, torch.Tensor], ...]:
+    """The delegate's external weights: every engine of it (one per batch
+    range) is refitted from one list, so they must name the same weights."""
+    if index == 0:
+        return tuple(now)
+    if [n for n, _ in before] != [n for n, _ in now]:
+        raise RuntimeError(
+            f"engine {index} of the delegate names other external weights than engine 0 "
+            f"({[n for n, _ in now]} vs {[n for n, _ in before]}); its engines share one list of external weights"
+        )
+    return before
 
 
 def _title(edge_program: ExportedProgram) -> str:

@@ -40,6 +40,8 @@ MAX_TENSORS = 1024
 MAX_RANK = 16
 MAX_ENGINES = 16
 MAX_SECTIONS = 16
+MAX_EXTERNAL_WEIGHTS = 1 << 20
+MAX_KEY_BYTES = 2048
 UNKNOWN_EXECUTION_MEMORY = -1
 UNKNOWN_WEIGHT_BYTES = -1
 # Every tensor's largest shape must hold fewer bytes than this (both readers
@@ -82,6 +84,30 @@ class SectionKind(enum.IntEnum):
 class BlobSection:
     kind: SectionKind
     payload: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ExternalWeight:
+    """One weight an engine was built without (section ``external_weights``):
+    the engine's name for it (TensorRT's refit name: the ONNX initializer),
+    the program's named-data key it is stored under (in the ``.ptd``), and
+    what the delegate checks the stored bytes against."""
+
+    name: str
+    key: str
+    dtype: int  # ExecuTorch ScalarType code
+    shape: Tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        total = ITEMSIZES[self.dtype]
+        for dim in self.shape:
+            total *= dim
+        return total
+
+    @property
+    def dtype_name(self) -> str:
+        return SCALAR_TYPE_NAMES.get(self.dtype, f"scalar_type_{self.dtype}")
 
 
 @dataclass(frozen=True)
@@ -284,6 +310,87 @@ def _encode_sections(sections: Sequence[BlobSection]) -> bytes:
     return b"".join(parts)
 
 
+# dtype, rank, reserved
+_WEIGHT_HEADER = struct.Struct("<BBH")
+
+
+def _weight_problem(weight: ExternalWeight) -> str:
+    """'' when ``weight`` can be recorded; else what is wrong with it."""
+    if weight.dtype not in ITEMSIZES:
+        return f"external weight {weight.name!r} has unknown dtype code {weight.dtype}"
+    if len(weight.shape) > MAX_RANK:
+        return f"external weight {weight.name!r} has rank {len(weight.shape)}; at most {MAX_RANK}"
+    if any(not 0 <= d < 2**63 for d in weight.shape):
+        return f"external weight {weight.name!r} has a dim outside 0..2**63-1: {list(weight.shape)}"
+    if weight.nbytes >= MAX_TENSOR_BYTES:
+        return f"external weight {weight.name!r} {list(weight.shape)} holds 2**63 bytes or more"
+    return ""
+
+
+def encode_external_weights(weights: Sequence[ExternalWeight]) -> bytes:
+    """The payload of an ``external_weights`` section (docs/blob_format.md)."""
+    if not 1 <= len(weights) <= MAX_EXTERNAL_WEIGHTS:
+        raise ValueError(f"an external_weights section holds 1..{MAX_EXTERNAL_WEIGHTS} weights, got {len(weights)}")
+    for what, values in (("names", [w.name for w in weights]), ("keys", [w.key for w in weights])):
+        if len(set(values)) != len(values):
+            raise ValueError(f"external weight {what} must be unique; repeated: {sorted({v for v in values if values.count(v) > 1})}")
+    parts = [struct.pack("<II", len(weights), 0)]
+    for weight in weights:
+        problem = _weight_problem(weight)
+        if problem:
+            raise ValueError(problem)
+        parts.append(_encode_str(weight.name, MAX_NAME_BYTES, "external weight name"))
+        parts.append(_encode_str(weight.key, MAX_KEY_BYTES, "external weight key"))
+        parts.append(_WEIGHT_HEADER.pack(weight.dtype, len(weight.shape), 0))
+        parts.append(struct.pack(f"<{len(weight.shape)}qQ", *weight.shape, weight.nbytes))
+    return b"".join(parts)
+
+
+def decode_external_weights(payload: bytes) -> Tuple[ExternalWeight, ...]:
+    """An ``external_weights`` section's weights, every field checked."""
+    reader = _Reader(payload, "external_weights section")
+    count, _reserved = reader.take("<II")
+    # Each weight takes at least 22 bytes: refusing impossible counts first
+    # keeps a tiny payload from claiming a million entries.
+    if not 1 <= count <= MAX_EXTERNAL_WEIGHTS or count * 22 > len(payload) - 8:
+        raise BlobFormatError(
+            f"external_weights section: {count} weights in {len(payload)} bytes (1..{MAX_EXTERNAL_WEIGHTS})"
+        )
+    weights: List[ExternalWeight] = []
+    names, keys = set(), set()
+    for _ in range(count):
+        name = reader.text(MAX_NAME_BYTES, "external weight name")
+        key = reader.text(MAX_KEY_BYTES, "external weight key")
+        dtype, rank, _pad = reader.take(_WEIGHT_HEADER.format)
+        if rank > MAX_RANK:
+            raise BlobFormatError(f"external weight {name!r} rank {rank} > {MAX_RANK}")
+        dims = reader.take(f"<{rank}q")
+        (nbytes,) = reader.take("<Q")
+        weight = ExternalWeight(name, key, dtype, tuple(dims))
+        problem = _weight_problem(weight)
+        if problem:
+            raise BlobFormatError(problem)
+        if nbytes != weight.nbytes:
+            raise BlobFormatError(
+                f"external weight {name!r} records {nbytes} bytes; {weight.dtype_name} {list(dims)} holds {weight.nbytes}"
+            )
+        if name in names or key in keys:
+            raise BlobFormatError(f"external weight {name!r} (key {key!r}) appears twice")
+        names.add(name)
+        keys.add(key)
+        weights.append(weight)
+    reader.done()
+    return tuple(weights)
+
+
+def external_weights_of(sections: Sequence[BlobSection]) -> Tuple[ExternalWeight, ...]:
+    """The weights a delegate keeps in the program's named data (none without the section)."""
+    for section in sections:
+        if section.kind == SectionKind.EXTERNAL_WEIGHTS:
+            return decode_external_weights(section.payload)
+    return ()
+
+
 def encode_engines(entries: Sequence[EngineEntry], sections: Sequence[BlobSection] = ()) -> bytes:
     """Serialize a delegate of one or more engines and its sections."""
     entries = list(entries)
@@ -334,14 +441,18 @@ def encode(blob: DelegateBlob) -> bytes:
 
 
 class _Reader:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, what: str = "") -> None:
         self._data = data
         self._pos = 0
+        self._what = what  # '' for the metadata, whose offsets count from the blob's start
 
     def take(self, fmt: str) -> tuple:
         size = struct.calcsize(fmt)
         if self._pos + size > len(self._data):
-            raise BlobFormatError(f"metadata truncated at byte {HEADER_SIZE + self._pos}: needed {size} more bytes")
+            where = f"{self._what} truncated at byte {self._pos}" if self._what else (
+                f"metadata truncated at byte {HEADER_SIZE + self._pos}"
+            )
+            raise BlobFormatError(f"{where}: needed {size} more bytes")
         values = struct.unpack_from(fmt, self._data, self._pos)
         self._pos += size
         return values
@@ -358,7 +469,7 @@ class _Reader:
 
     def done(self) -> None:
         if self._pos != len(self._data):
-            raise BlobFormatError(f"{len(self._data) - self._pos} trailing bytes after metadata")
+            raise BlobFormatError(f"{len(self._data) - self._pos} trailing bytes after {self._what or 'metadata'}")
 
 
 def _read_header(data: bytes) -> int:
@@ -503,6 +614,7 @@ def decode_delegate(data: bytes) -> Tuple[List[EngineEntry], Tuple[BlobSection, 
         entries.append(entry)
     sections = _read_sections(reader)
     reader.done()
+    external_weights_of(sections)  # a section's payload is checked as the C++ reader checks it
     return entries, sections
 
 

@@ -67,12 +67,16 @@ class EngineBuildRecord:
     engines: Tuple[RangeEngineRecord, ...] = ()  # in blob order; engine_bytes is their sum
     onnx_seconds: float = 0.0  # of ``seconds``: the builder's conversion to ONNX
     states: Tuple[StateSpec, ...] = ()  # the mutable buffers the delegate owns (blob section ``state``)
+    # Weights kept outside the engines, in the .ptd (external_weights=True).
+    external_weights: int = 0
+    external_weight_bytes: int = 0
 
 
 def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
     """The delegate's record: sizes and needs from its blob, builder and time
     from what ``preprocess`` returned beside it."""
     entries, sections = blob.decode_delegate(bytes(lowered.processed_bytes))
+    weights = blob.external_weights_of(sections)
     info = (lowered.meta or {}).get(_BUILD_INFO_KEY)
     if not isinstance(info, DelegateBuildInfo):
         raise RuntimeError(
@@ -93,4 +97,6 @@ def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
         engines=engines,
         onnx_seconds=info.onnx_seconds,
         states=delegate_states(sections, entries[0].blob.metadata),
+        external_weights=len(weights),
+        external_weight_bytes=sum(w.nbytes for w in weights),
     )

@@ -49,7 +49,7 @@ def parse_options(kwargs: Dict[str, Any], function: str) -> ExportOptions:
         raise TypeError(
             f"{function}() got unexpected keyword argument(s): {', '.join(unknown)}; "
             f"accepted: inputs, {', '.join([*accepted, *EXPORT_KEYWORDS])}"
-            + (", output_format, external_weights" if function == "save" else "")
+            + (", output_format" if function == "save" else "")
         )
     extra = {k: v for k, v in kwargs.items() if k in EXPORT_KEYWORDS}
     spec_kwargs = {k: v for k, v in kwargs.items() if k not in EXPORT_KEYWORDS}

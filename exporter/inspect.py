@@ -7,7 +7,7 @@ import json
 import mmap
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .._native import BACKEND_ID
 from ..option_table import COMPILE_SPEC, KEY_DIM_NAMES, KEY_INPUT_NAMES, KEY_OPTIMIZATION_PROFILES, keys
@@ -69,6 +69,10 @@ class DelegateReport:
     # The mutable buffers the delegate owns (blob section ``state``), e.g.
     # "cache float32 [2, 3] (in state_in_0, out state_out_0)".
     states: List[str] = field(default_factory=list)
+    # Weights the engines were built without, kept in the program's named
+    # data (.ptd) and refitted at load (section external_weights).
+    external_weights: int = 0
+    external_weight_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,10 +168,12 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
         specs = decode_compile_specs(delegate.compile_specs)
     except (TypeError, ValueError) as err:
         errors.append(f"compile specs: {err}")
+    weights: Tuple[blob.ExternalWeight, ...] = ()
     try:
         entries, sections = blob.decode_delegate(payload)
         engines = [_engine_report(entry) for entry in entries]
         states = [state.describe() for state in delegate_states(sections, entries[0].blob.metadata)]
+        weights = blob.external_weights_of(sections)
     except blob.BlobFormatError as err:
         errors.append(f"delegate blob: {err}")
     profiles: List[Dict[str, List[int]]] = []
@@ -178,7 +184,10 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
         errors.append(f"recorded names: {err}")
     first = engines[0] if engines else None
     error = "; ".join(errors) or None
-    return DelegateReport(delegate_index, delegate.id, len(payload), specs, first, error, engines, profiles, states)
+    return DelegateReport(
+        delegate_index, delegate.id, len(payload), specs, first, error, engines, profiles, states,
+        len(weights), sum(w.nbytes for w in weights),
+    )
 
 
 def _named_inputs(engine: EngineReport, specs: Mapping[str, str]) -> EngineReport:
@@ -317,6 +326,11 @@ def _engine_lines(d: DelegateReport) -> List[str]:
     lines += _tensor_lines("outputs", e.outputs)
     baked = [f"{k}={d.compile_specs[k]}" for k in (KEY_BATCH_ENGINES, KEY_EXECUTION_MEMORY) if k in d.compile_specs]
     lines.append(f"      engines: {len(d.engines)}" + (f" ({', '.join(baked)})" if baked else ""))
+    if d.external_weights:
+        lines.append(
+            f"      external weights: {d.external_weights} ({d.external_weight_bytes:,} bytes) in the program's "
+            ".ptd, refitted at load"
+        )
     for index, engine in enumerate(d.engines):
         ranges = ", ".join(f"{t.name} {' | '.join(t.shapes)}" for t in engine.inputs) or "no inputs"
         lines.append(

@@ -12,6 +12,8 @@ from typing import Any, List, Sequence, Tuple
 
 import sympy
 import torch
+from torch._prims_common import is_contiguous_or_false
+from torch.fx.experimental.symbolic_shapes import free_unbacked_symbols
 from torch.utils._sympy.numbers import int_oo
 from torch.export import ExportedProgram
 from torch.export.graph_signature import OutputKind
@@ -59,6 +61,8 @@ def _symbol_range(what: str, symbol: sympy.Symbol, shape_env: Any, profile: Prof
     if str(symbol) in profile:
         return profile[str(symbol)]
     bounds = shape_env.var_to_range[symbol]
+    if free_unbacked_symbols(symbol):
+        return _data_dependent_range(what, symbol, bounds)
     hint = int(shape_env.var_to_val[symbol])
     # torch.export's "no max" is int_oo, which sympy calls finite and integer.
     if bounds.upper in (int_oo, sympy.oo) or not bounds.upper.is_number:
@@ -68,6 +72,20 @@ def _symbol_range(what: str, symbol: sympy.Symbol, shape_env: Any, profile: Prof
         )
     low, high = int(bounds.lower), int(bounds.upper)
     return max(low, 1), min(max(hint, low), high), high
+
+
+def _data_dependent_range(what: str, symbol: sympy.Symbol, bounds: Any) -> DimRange:
+    """(min, max, max) of a size known only after the run (nonzero's u0): the
+    delegate binds memory for the upper bound and sizes the output after the
+    run (backend/execute/README.md, data-dependent output shapes)."""
+    if bounds.upper in (int_oo, sympy.oo) or not bounds.upper.is_number:
+        raise ValueError(
+            f"{what}: the data-dependent size {symbol} (e.g. the count of torch.nonzero) has no upper bound; "
+            f"the delegate plans memory for its largest value: bound it in the model, e.g. "
+            f"torch._check(n <= N) on the size, or give the inputs it depends on a torch.export.Dim max"
+        )
+    low, high = max(int(bounds.lower), 0), int(bounds.upper)
+    return low, high, high
 
 
 def _dim_range(what: str, dim: Any, profile: Profile) -> DimRange:
@@ -91,6 +109,14 @@ def _dim_ranges(what: str, dims: Sequence[Any], profiles: Sequence[Profile]) -> 
     return tuple(ranges)
 
 
+def _contiguous(value: torch.Tensor) -> bool:
+    # A data-dependent size (nonzero's u0) cannot be guarded on: ask without
+    # guarding, False when it cannot be told.
+    if any(isinstance(d, torch.SymInt) and free_unbacked_symbols(d.node.expr) for d in value.shape):
+        return is_contiguous_or_false(value)
+    return value.is_contiguous()
+
+
 def _tensor_spec(name: str, what: str, value: object, profiles: Sequence[Profile] = ({},)) -> TensorSpec:
     if not isinstance(value, torch.Tensor):
         raise ValueError(
@@ -99,7 +125,7 @@ def _tensor_spec(name: str, what: str, value: object, profiles: Sequence[Profile
     dtype = _dtype_code(what, value)
     # The delegate hands ExecuTorch's buffers to TensorRT as they are, and
     # TensorRT expects the contiguous (row-major) layout.
-    if not value.is_contiguous():
+    if not _contiguous(value):
         raise ValueError(
             f"{what} is not contiguous (e.g. channels_last); TensorRT I/O must be contiguous: "
             "call `.contiguous()` on example inputs and results"

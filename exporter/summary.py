@@ -65,8 +65,13 @@ class ExportSummary:
         lines = [f"{len(self.engines)} TensorRT engine(s), {len(self.cpu_nodes)} operator(s) on the CPU"]
         for index, record in enumerate(self.engines):
             ops = self.engine_operators[index] if index < len(self.engine_operators) else []
+            external = (
+                f", {record.external_weights} external weights ({record.external_weight_bytes:,} bytes) in the .ptd"
+                if record.external_weights
+                else ""
+            )
             lines.append(
-                f"  engine {index}: {record.engine_bytes:,} bytes ({record.weight_bytes:,} of weights), "
+                f"  engine {index}: {record.engine_bytes:,} bytes ({record.weight_bytes:,} of weights{external}), "
                 f"{record.flavour} via {record.builder}, {record.num_profiles} profile(s), "
                 f"{len(ops)} operator(s), built in {record.seconds:.2f} s"
             )

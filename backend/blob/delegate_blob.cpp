@@ -317,6 +317,105 @@ Error read_sections(ByteReader& reader, std::vector<BlobSection>* sections) {
   return Error::Ok;
 }
 
+Error weights_truncated(const ByteReader& reader, const char* what) {
+  return report_error(
+      Error::InvalidProgram,
+      "malformed delegate blob: the external_weights section is truncated while reading %s at its byte %zu",
+      what,
+      reader.position());
+}
+
+// One entry of the external_weights section: name, key, dtype, rank, dims,
+// nbytes (docs/blob_format.md).
+Error read_external_weight(ByteReader& reader, ExternalWeightSpec* out) {
+  Error err = read_string(reader, kMaxNameBytes, "external weight name", &out->name);
+  if (err == Error::Ok) {
+    err = read_string(reader, kMaxExternalWeightKeyBytes, "external weight key", &out->key);
+  }
+  if (err != Error::Ok) {
+    return err;
+  }
+  uint8_t rank = 0;
+  uint16_t reserved = 0;
+  if (!reader.read(&out->dtype) || !reader.read(&rank) || !reader.read(&reserved)) {
+    return weights_truncated(reader, "an external weight");
+  }
+  if (dtype_name(out->dtype) == nullptr || rank > kMaxRank) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: external weight %s has dtype code %u and rank %u",
+        quoted(out->name).c_str(),
+        out->dtype,
+        rank);
+  }
+  if ((err = read_shape(reader, rank, &out->shape)) != Error::Ok) {
+    return err;
+  }
+  uint64_t elements = 0, bytes = 0;
+  const bool countable = checked_shape_bytes(out->shape, out->dtype, &elements, &bytes);
+  if (!reader.read(&out->nbytes)) {
+    return weights_truncated(reader, "an external weight's size");
+  }
+  for (uint8_t d = 0; d < rank; ++d) {
+    if (out->shape.dims[d] < 0) {
+      return report_error(
+          Error::InvalidProgram, "malformed delegate blob: external weight %s has a negative dim", quoted(out->name).c_str());
+    }
+  }
+  if (!countable || bytes != out->nbytes) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: external weight %s records %llu bytes, but %s %s holds %s",
+        quoted(out->name).c_str(),
+        static_cast<unsigned long long>(out->nbytes),
+        dtype_name(out->dtype),
+        out->shape.to_string().c_str(),
+        countable ? std::to_string(bytes).c_str() : "2^63 bytes or more");
+  }
+  return Error::Ok;
+}
+
+// The external_weights section's payload: a count (bounded by what the
+// payload can hold), then unique names and keys.
+Error read_external_weights(const BlobSection& section, std::vector<ExternalWeightSpec>* out) {
+  ByteReader reader(section.payload, section.size);
+  uint32_t count = 0, reserved = 0;
+  if (!reader.read(&count) || !reader.read(&reserved)) {
+    return weights_truncated(reader, "the external weight count");
+  }
+  constexpr uint64_t kMinWeightBytes = 5 + 5 + 4 + 8; // a 1-byte name and key, header, nbytes
+  if (count == 0 || count > kMaxExternalWeights || uint64_t{count} * kMinWeightBytes > reader.remaining()) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: %u external weights in a %zu-byte section (expected 1..%u)",
+        count,
+        section.size,
+        kMaxExternalWeights);
+  }
+  std::unordered_set<std::string> names, keys;
+  out->resize(count);
+  for (ExternalWeightSpec& weight : *out) {
+    Error err = read_external_weight(reader, &weight);
+    if (err != Error::Ok) {
+      return err;
+    }
+    if (!names.insert(weight.name).second || !keys.insert(weight.key).second) {
+      return report_error(
+          Error::InvalidProgram,
+          "malformed delegate blob: external weight %s (key %s) appears twice",
+          quoted(weight.name).c_str(),
+          quoted(weight.key).c_str());
+    }
+  }
+  if (reader.remaining() != 0) {
+    return report_error(
+        Error::InvalidProgram,
+        "malformed delegate blob: %zu trailing bytes after the external weights",
+        reader.remaining());
+  }
+  return Error::Ok;
+}
+
 } // namespace
 
 const BlobSection* DelegateBlob::section(BlobSectionKind kind) const {
@@ -376,6 +475,11 @@ Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
   if (reader.remaining() != 0) {
     return report_error(
         Error::InvalidProgram, "malformed delegate blob: %zu trailing bytes after the metadata", reader.remaining());
+  }
+  if (const BlobSection* weights = blob.section(BlobSectionKind::kExternalWeights)) {
+    if ((err = read_external_weights(*weights, &blob.external_weights)) != Error::Ok) {
+      return err;
+    }
   }
   return blob;
 }

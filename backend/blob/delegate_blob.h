@@ -74,12 +74,27 @@ struct StateSpec {
   std::string initial_key;
 };
 
+// One weight the delegate's engines were built without (section
+// external_weights): the engine's name for it (TensorRT's refit name), the
+// program's named-data key holding it (a .ptd), and what those bytes must be.
+inline constexpr uint32_t kMaxExternalWeights = 1u << 20;
+inline constexpr uint32_t kMaxExternalWeightKeyBytes = 2048;
+struct ExternalWeightSpec {
+  std::string name;
+  std::string key;
+  uint8_t dtype = 0; // ExecuTorch ScalarType code
+  Shape shape;
+  uint64_t nbytes = 0; // elements of `shape` times the dtype's size, < 2^63
+};
+
 // A delegate's engines, in blob order; they share one signature by
 // construction (the blob stores it once). Each section kind at most once.
 struct DelegateBlob {
   std::vector<EngineBlob> engines;
   std::vector<BlobSection> sections;
   std::vector<StateSpec> states; // from section `state` (blob/state_section.h), in its order
+  // The external_weights section's entries (empty without one), checked.
+  std::vector<ExternalWeightSpec> external_weights;
 
   // The section of `kind`, or null when the blob has none.
   const BlobSection* section(BlobSectionKind kind) const;

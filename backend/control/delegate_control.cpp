@@ -185,6 +185,12 @@ std::optional<std::string> query_value(const char* key, const DelegateReport& re
   if (std::strcmp(key, kOptionStateBytes) == 0) {
     return std::to_string(report.state_bytes);
   }
+  if (std::strcmp(key, kOptionRefittedWeights) == 0) {
+    return std::to_string(report.refitted_weights);
+  }
+  if (std::strcmp(key, kOptionRefittedWeightBytes) == 0) {
+    return std::to_string(report.refitted_weight_bytes);
+  }
   if (std::strcmp(key, kOptionInitMs) == 0) {
     char buffer[32];
     std::snprintf(buffer, sizeof(buffer), "%.3f", report.last_init_ms);

@@ -84,6 +84,8 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
     report.last_init_ms = std::max(report.last_init_ms, status.last_init_ms);
     report.initializations += status.initializations;
     report.contexts_created += status.contexts;
+    report.refitted_weights = std::max(report.refitted_weights, status.refitted_weights);
+    report.refitted_weight_bytes = std::max(report.refitted_weight_bytes, status.refitted_weight_bytes);
     EngineReport engine;
     engine.state = engine_state_name(status.state);
     engine.device_bytes = status.device_bytes;

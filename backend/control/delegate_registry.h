@@ -60,6 +60,10 @@ struct DelegateReport {
   uint32_t contexts_in_use = 0; // calls running when the report began
   uint32_t contexts_in_use_peak = 0; // the most at once since load
   uint32_t contexts_created = 0; // execution contexts that exist, over engines and lanes
+  // External weights its engines were refitted with (every engine of the
+  // delegate takes the same list; the most any engine took).
+  uint32_t refitted_weights = 0;
+  uint64_t refitted_weight_bytes = 0;
   std::vector<ExecutionMemoryPoolReport> lane_pools; // each lane's shared pool (empty under private)
 
   // False before a deferred engine resolved its budget, and for engines

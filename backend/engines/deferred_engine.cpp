@@ -55,8 +55,13 @@ DeferredEngine::DeferredEngine(
     const EngineMetadata& metadata,
     HostEngineBytes bytes,
     const BudgetRequest& budget,
-    uint32_t lanes)
-    : metadata_(metadata), host_bytes_(std::move(bytes)), lanes_(lanes < 1 ? 1 : lanes), requested_budget_(budget) {}
+    uint32_t lanes,
+    std::shared_ptr<const ExternalWeights> weights)
+    : metadata_(metadata),
+      host_bytes_(std::move(bytes)),
+      weights_(std::move(weights)),
+      lanes_(lanes < 1 ? 1 : lanes),
+      requested_budget_(budget) {}
 
 DeferredEngine::~DeferredEngine() {
   release_contexts();
@@ -107,11 +112,43 @@ Error DeferredEngine::deserialize_locked() {
   if (!engine.ok()) {
     return engine.error();
   }
+  Error err = refit(**engine);
+  if (err != Error::Ok) {
+    return err; // the engine goes; the next call tries again
+  }
   lanes_[0].engine = std::move(*engine);
   applied_budget_.reset();
   // The engine lives in its own memory now; the host copy (or the pages of
   // the memory-mapped file) can go.
   host_bytes_.release();
+  return Error::Ok;
+}
+
+Error DeferredEngine::refit(Engine& engine) {
+  if (!weights_) {
+    return Error::Ok;
+  }
+  clear_last_error();
+  const std::vector<NamedWeights> views = weights_->views();
+  const Error err = engine.refit({views.data(), views.size()});
+  if (err != Error::Ok) {
+    if (last_error_message()[0] != '\0') {
+      return err;
+    }
+    return report_error(
+        err == Error::NotSupported ? Error::DelegateInvalidCompatibility : err,
+        "the engine was built without its weights (%zu external weights), and this engine runtime cannot refit "
+        "engines (error %u); re-export the model without external_weights",
+        weights_->count(),
+        static_cast<unsigned>(err));
+  }
+  refitted_weights_ = static_cast<uint32_t>(weights_->count());
+  refitted_weight_bytes_ = weights_->bytes();
+  ET_LOG(
+      Info,
+      "ExecutorchTensorRTBackend: engine refitted with %zu external weights (%llu bytes)",
+      weights_->count(),
+      static_cast<unsigned long long>(weights_->bytes()));
   return Error::Ok;
 }
 
@@ -275,6 +312,8 @@ EngineStatus DeferredEngine::status() const {
   status.budget_resolved = budget_resolved_;
   status.last_init_ms = last_init_ms_;
   status.initializations = initializations_;
+  status.refitted_weights = refitted_weights_;
+  status.refitted_weight_bytes = refitted_weight_bytes_;
   return status;
 }
 

@@ -16,6 +16,7 @@
 
 #include "options/delegate_options.h"
 #include "engines/engine_runtime.h"
+#include "engines/external_weights.h"
 #include "memory/execution_memory_pool.h"
 #include "options/weight_streaming_budget.h"
 
@@ -70,6 +71,10 @@ struct EngineStatus {
   int64_t execution_memory_bytes = -1;
   bool pooled = false; // the context draws on a shared pool
   uint32_t contexts = 0; // execution contexts that exist now, over the lanes
+  // External weights the engine was refitted with at its last
+  // deserialization (0 until then, and for engines that keep theirs).
+  uint32_t refitted_weights = 0;
+  uint64_t refitted_weight_bytes = 0;
 };
 
 // The engine's state is shared by its lanes (option `execution_contexts`):
@@ -81,8 +86,14 @@ struct EngineStatus {
 class DeferredEngine final {
  public:
   // `budget` is the one in force at init (PoliciesInForce::budget); `lanes`
-  // >= 1.
-  DeferredEngine(const EngineMetadata& metadata, HostEngineBytes bytes, const BudgetRequest& budget, uint32_t lanes = 1);
+  // >= 1. `weights`: the external weights every deserialization refits the
+  // engine with (null: the engine holds its own).
+  DeferredEngine(
+      const EngineMetadata& metadata,
+      HostEngineBytes bytes,
+      const BudgetRequest& budget,
+      uint32_t lanes = 1,
+      std::shared_ptr<const ExternalWeights> weights = nullptr);
   // Leaves the execution memory pools before the engine goes.
   ~DeferredEngine();
   DeferredEngine(const DeferredEngine&) = delete;
@@ -123,6 +134,8 @@ class DeferredEngine final {
   };
 
   Error deserialize_locked();
+  // Refits a just-deserialized engine from weights_ (a no-op without them).
+  Error refit(Engine& engine);
   // Resolves and applies the budget (only while no lane has a context: it is
   // the engine's), then creates `lane`'s context.
   Error apply_budget_and_create_context(uint32_t lane);
@@ -135,6 +148,9 @@ class DeferredEngine final {
 
   const EngineMetadata& metadata_;
   HostEngineBytes host_bytes_;
+  const std::shared_ptr<const ExternalWeights> weights_;
+  uint32_t refitted_weights_ = 0;
+  uint64_t refitted_weight_bytes_ = 0;
   std::vector<Lane> lanes_;
   BudgetRequest requested_budget_;
   BudgetDecision budget_;

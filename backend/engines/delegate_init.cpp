@@ -8,6 +8,7 @@
 #include "blob/delegate_blob.h"
 #include "control/delegate_registry.h"
 #include "engines/delegate_sharing.h"
+#include "engines/external_weights.h"
 #include "common/error_report.h"
 #include "control/program_tag.h"
 #include "state/delegate_state.h"
@@ -124,6 +125,17 @@ Result<LoadedDelegate*> create_delegate(
       return shared;
     }
   }
+  // The weights of weight-stripped engines, from the program's named data
+  // (the .ptd): refused now, at load, when missing or mismatched.
+  std::shared_ptr<const ExternalWeights> weights;
+  if (!blob->external_weights.empty()) {
+    Result<std::shared_ptr<const ExternalWeights>> loaded =
+        ExternalWeights::load(context.get_named_data_map(), blob->external_weights);
+    if (!loaded.ok()) {
+      return loaded.error();
+    }
+    weights = std::move(*loaded);
+  }
   // The engine bytes stay in ExecuTorch's buffer (moved, not copied) until
   // the last engine in it is deserialized.
   auto buffer = std::make_shared<FreeableBuffer>(std::move(*processed));
@@ -138,7 +150,8 @@ Result<LoadedDelegate*> create_delegate(
       *load,
       std::move(bytes),
       current_program_tag(),
-      pool_owner(context)));
+      pool_owner(context),
+      std::move(weights)));
   if (!delegate) {
     return report_error(Error::MemoryAllocationFailed, "out of host memory creating the delegate");
   }

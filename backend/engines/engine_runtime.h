@@ -41,6 +41,35 @@ struct DeviceTensor {
   Shape shape;
 };
 
+// A dim that infer_output_shapes() reports for an output whose size is
+// known only after the run: a data-dependent shape (nonzero's count;
+// TensorRT's -1 that no optimization profile bounds).
+inline constexpr int64_t kDataDependentDim = -1;
+
+// What the last enqueue() produced for an output of data-dependent shape,
+// known once enqueue() has returned (TensorRT reports it during enqueueV3,
+// through IOutputAllocator's reallocateOutputAsync and notifyShape).
+struct ProducedOutput {
+  bool reported = false; // false: the engine said nothing for this output
+  // false: only `bytes` is known (the engine asked for more memory than was
+  // bound, was refused, and did not say the shape).
+  bool shape_known = false;
+  Shape shape;
+  uint64_t bytes = 0; // bytes the engine needs for what it produced
+};
+
+// One weight of a weight-stripped engine, for refit(): `name` is the
+// engine's name for it (TensorRT's refit name, the ONNX initializer's),
+// `data` host memory of `nbytes` bytes (dtype and shape as the program
+// recorded them), valid until refit() returns.
+struct NamedWeights {
+  std::string name;
+  uint8_t dtype = 0; // ExecuTorch ScalarType code
+  Shape shape;
+  const void* data = nullptr;
+  size_t nbytes = 0;
+};
+
 // Which builder and version an engine or a runtime belongs to.
 struct EngineIdentity {
   Flavour flavour = Flavour::kTensorRT;
@@ -158,8 +187,21 @@ class Engine {
   virtual Result<std::unique_ptr<Engine>> share_engine() {
     return Error::NotSupported;
   }
+  // Gives an engine built without its weights (weight-stripped, refittable)
+  // those weights: called after deserialize(), before any execution
+  // context exists, with the delegate's external weights (every one, each
+  // checked against the program's named data). A weight the engine does not
+  // ask for is ignored (TensorRT keeps weights it folded into the plan); one
+  // it asks for with another dtype or size is refused, and so is an engine
+  // still missing weights afterwards, naming them. Returns when the weights
+  // are in place (the caller frees `weights` next). NotSupported (the
+  // default): this runtime cannot refit.
+  virtual Error refit(Span<const NamedWeights> /*weights*/) {
+    return Error::NotSupported;
+  }
   // The engine as bytes deserialize() accepts, so it can be released from the
-  // device and brought back later (offload) after the blob was freed.
+  // device and brought back later (offload) after the blob was freed. For a
+  // refitted engine, deserializing them may need refit() again.
   virtual Result<std::vector<uint8_t>> serialize() const {
     return Error::NotSupported;
   }
@@ -181,10 +223,22 @@ class Engine {
   // ranges, checked by the caller) and returns the shapes of the outputs
   // (metadata order) for the given input shapes (metadata order). The caller
   // refuses shapes outside the blob's output ranges for that profile.
+  // A dim known only after the run is kDataDependentDim: the caller then
+  // binds that output with the bytes of the blob's upper bound for it (its
+  // planned capacity), and after enqueue() reads produced_output().
   virtual Error infer_output_shapes(
       uint32_t profile,
       Span<const Shape> input_shapes,
       Span<Shape> output_shapes) = 0;
+
+  // For an output infer_output_shapes() gave a kDataDependentDim: what the
+  // last enqueue() produced. The engine never writes more than the bound
+  // DeviceTensor's nbytes: when it needs more, it writes nothing there,
+  // fails enqueue() and reports the bytes it needed (and the shape, when it
+  // knows it), so the caller can say what the program must plan for.
+  virtual ProducedOutput produced_output(size_t /*output_index*/) const {
+    return ProducedOutput{};
+  }
 
   // --- Execution (the execute path; backend/execute/delegate_executor.cpp) ---
   //
@@ -226,7 +280,8 @@ class Engine {
   // launch(). Call only after an enqueue with the same bindings ran (the
   // first run after a shape change may set up state capture cannot hold).
   // NotSupported (with a reported reason) where the engine cannot be
-  // captured, e.g. while its weights stream.
+  // captured, e.g. while its weights stream or when an output has a
+  // data-dependent shape (a replay could not report it).
   virtual Result<std::unique_ptr<CapturedEnqueue>> capture_enqueue(
       Span<const DeviceTensor> /*inputs*/,
       Span<const DeviceTensor> /*outputs*/) {
@@ -252,7 +307,8 @@ class Engine {
 
   // Enqueues one inference on the stream in use with the profile and input
   // shapes last given to infer_output_shapes(). Every tensor is device
-  // memory; outputs are sized to infer_output_shapes(). Fails clearly when
+  // memory; outputs are sized to infer_output_shapes() (a data-dependent
+  // one to its upper bound, see produced_output()). Fails clearly when
   // the engine has no execution context.
   virtual Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) = 0;
 

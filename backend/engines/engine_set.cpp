@@ -8,7 +8,8 @@ EngineSet::EngineSet(
     const DelegateMetadata& metadata,
     std::vector<HostEngineBytes> bytes,
     const PoliciesInForce& policies,
-    uint64_t program)
+    uint64_t program,
+    std::shared_ptr<const ExternalWeights> weights)
     : metadata_(metadata), program_(program) {
   const uint32_t lanes = policies.execution_contexts < 1 ? 1 : policies.execution_contexts;
   for (uint32_t lane = 0; lane < lanes; ++lane) {
@@ -18,7 +19,7 @@ EngineSet::EngineSet(
   engines_.reserve(bytes.size());
   for (size_t e = 0; e < bytes.size(); ++e) {
     engines_.push_back(
-        std::make_unique<DeferredEngine>(metadata_.engines[e], std::move(bytes[e]), policies.budget, lanes));
+        std::make_unique<DeferredEngine>(metadata_.engines[e], std::move(bytes[e]), policies.budget, lanes, weights));
     // No context exists yet, so this only records where they will draw from.
     (void)engines_.back()->use_execution_memory(pool_pointers());
   }

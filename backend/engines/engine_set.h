@@ -25,12 +25,14 @@ class EngineSet final : public EngineSource {
   // `bytes` holds one entry per engine of `metadata`. `program` identifies
   // the program for the `program` scope. `metadata` belongs to the owning
   // delegate and must outlive this set; `policies` are those in force at init
-  // (their `execution_contexts` is the number of lanes).
+  // (their `execution_contexts` is the number of lanes). `weights`: the
+  // external weights every engine is refitted with (null: none).
   EngineSet(
       const DelegateMetadata& metadata,
       std::vector<HostEngineBytes> bytes,
       const PoliciesInForce& policies,
-      uint64_t program);
+      uint64_t program,
+      std::shared_ptr<const ExternalWeights> weights = nullptr);
 
   // Engine `index` ready to run on lane 0; with a pool, its memory is bound
   // and the pool held until the lease is destroyed.

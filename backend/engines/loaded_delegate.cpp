@@ -12,12 +12,13 @@ LoadedDelegate::LoadedDelegate(
     DelegateOptions load,
     std::vector<HostEngineBytes> bytes,
     int64_t tag,
-    uint64_t pool_owner)
+    uint64_t pool_owner,
+    std::shared_ptr<const ExternalWeights> weights)
     : metadata(std::move(meta)),
       baked_options(baked),
       option_overrides(load),
       policies(resolve_policies(option_overrides, baked_options)),
-      engines(metadata, std::move(bytes), policies, pool_owner),
+      engines(metadata, std::move(bytes), policies, pool_owner, std::move(weights)),
       program_tag(tag) {
   for (uint32_t lane = 0; lane < engines.lanes(); ++lane) {
     lanes.push_back(std::make_unique<ExecutionLane>(metadata));

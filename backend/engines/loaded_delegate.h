@@ -44,14 +44,16 @@ class AllLanesLock {
 // (perhaps not created yet; several when they cover different batch ranges),
 // the metadata they were exported with, its policies and its lanes.
 struct LoadedDelegate {
-  // `pool_owner` identifies the program for shared execution memory.
+  // `pool_owner` identifies the program for shared execution memory;
+  // `weights` are the engines' external weights (null: none).
   LoadedDelegate(
       DelegateMetadata meta,
       DelegateOptions baked,
       DelegateOptions load,
       std::vector<HostEngineBytes> bytes,
       int64_t tag,
-      uint64_t pool_owner);
+      uint64_t pool_owner,
+      std::shared_ptr<const ExternalWeights> weights = nullptr);
 
   // The executors' staging buffers came from the engines: free them first.
   ~LoadedDelegate();

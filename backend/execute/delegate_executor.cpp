@@ -308,6 +308,115 @@ Error DelegateExecutor::check_output_shapes(uint32_t slot) const {
   return Error::Ok;
 }
 
+// Outputs whose shape the engine knows only after the run take the blob's
+// upper bound for the slot in those dims: they are bound (and their
+// ExecuTorch tensors sized) at the most the program planned for them.
+void DelegateExecutor::bound_data_dependent_outputs(uint32_t slot) {
+  has_data_dependent_outputs_ = false;
+  for (size_t i = 0; i < metadata_.outputs.size(); ++i) {
+    const TensorSpec& spec = metadata_.outputs[i];
+    Shape& shape = output_shapes_[i];
+    bool data_dependent = false;
+    for (uint8_t d = 0; d < shape.rank && slot < spec.ranges.size() && shape.rank == spec.ranges[slot].max.rank; ++d) {
+      if (shape.dims[d] == kDataDependentDim) {
+        shape.dims[d] = spec.ranges[slot].max.dims[d];
+        data_dependent = true;
+      }
+    }
+    output_bindings_[i].data_dependent = data_dependent;
+    has_data_dependent_outputs_ = has_data_dependent_outputs_ || data_dependent;
+  }
+}
+
+Error check_produced_output(
+    const TensorSpec& spec, size_t index, const ProducedOutput& produced, const Shape& bound, uint64_t capacity) {
+  if (!produced.reported) {
+    return report_error(
+        Error::InvalidProgram,
+        "output '%s' (#%zu): the engine gave a data-dependent dim (-1) but did not report the shape it produced; "
+        "the engine does not match its blob, re-export the model",
+        spec.name.c_str(), index);
+  }
+  uint64_t elements = 0, bytes = produced.bytes;
+  bool within = produced.bytes <= capacity;
+  if (produced.shape_known) {
+    if (produced.shape.rank != bound.rank) {
+      return report_error(
+          Error::Internal,
+          "output '%s' (#%zu): the engine produced %s, of another rank than the planned %s",
+          spec.name.c_str(), index, produced.shape.to_string().c_str(), bound.to_string().c_str());
+    }
+    within = checked_shape_bytes(produced.shape, spec.dtype, &elements, &bytes) && bytes <= capacity;
+    for (uint8_t d = 0; d < bound.rank; ++d) {
+      within = within && produced.shape.dims[d] <= bound.dims[d];
+    }
+  }
+  if (within && produced.shape_known) {
+    return Error::Ok;
+  }
+  const std::string what = produced.shape_known
+      ? produced.shape.to_string() + " (" + std::to_string(bytes) + " bytes)"
+      : "a tensor of " + std::to_string(produced.bytes) + " bytes";
+  if (!within) {
+    return report_error(
+        Error::OutOfResources,
+        "output '%s' (#%zu): the engine produced %s, more than the program planned for this data-dependent "
+        "output: at most %s (%llu bytes); nothing was written. Export with a larger upper bound for its size "
+        "(torch._check(n <= N) on it in the model, or a larger torch.export Dim max for the inputs it depends on)",
+        spec.name.c_str(), index, what.c_str(), bound.to_string().c_str(), static_cast<unsigned long long>(capacity));
+  }
+  return report_error(
+      Error::Internal,
+      "output '%s' (#%zu): the engine reported %s but not its shape",
+      spec.name.c_str(), index, what.c_str());
+}
+
+namespace {
+
+// Gives `tensor` the shape an engine produced (dims checked against the
+// bound, which fits ExecuTorch's sizes: bind_output resized to it).
+Error resize_to(Tensor& tensor, const Shape& shape) {
+  SizesType sizes[kMaxRank];
+  for (uint8_t d = 0; d < shape.rank; ++d) {
+    sizes[d] = static_cast<SizesType>(shape.dims[d]);
+  }
+  return executorch::runtime::resize_tensor(tensor, {sizes, static_cast<size_t>(shape.rank)});
+}
+
+} // namespace
+
+// After the enqueue: each output of data-dependent shape takes the shape
+// the engine produced, within its planned capacity (the bytes bound), or the
+// call fails naming it, also when the engine refused the run because the
+// output did not fit. Host outputs are then copied back at that size.
+Error DelegateExecutor::size_data_dependent_outputs(const Engine& engine, Error enqueued) {
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    if (!output_bindings_[i].data_dependent) {
+      continue;
+    }
+    const ProducedOutput produced = engine.produced_output(i);
+    const uint64_t capacity = outputs_[i].nbytes;
+    if (enqueued != Error::Ok && !(produced.reported && produced.bytes > capacity)) {
+      continue; // the run failed for another reason: that error is the one to report
+    }
+    const TensorSpec& spec = metadata_.outputs[i];
+    Error err = check_produced_output(spec, i, produced, outputs_[i].shape, capacity);
+    if (err != Error::Ok) {
+      return err;
+    }
+    if ((err = resize_to(*output_bindings_[i].tensor, produced.shape)) != Error::Ok) {
+      return report_error(
+          err, "output '%s' (#%zu): cannot resize the program's tensor to %s, what the engine produced",
+          spec.name.c_str(), i, produced.shape.to_string().c_str());
+    }
+    uint64_t elements = 0, bytes = 0;
+    checked_shape_bytes(produced.shape, spec.dtype, &elements, &bytes); // checked above
+    outputs_[i].shape = produced.shape;
+    outputs_[i].nbytes = static_cast<size_t>(bytes);
+  }
+  return enqueued;
+}
+
 // The slot (engine and profile) for this call's input shapes. Each input
 // already fits some slot; together they must fit the same one.
 Result<uint32_t> DelegateExecutor::select_slot() const {
@@ -599,6 +708,9 @@ Error DelegateExecutor::run(Engine& engine, uint32_t profile, const ExecutionMem
     const std::vector<DeviceTensor>& in = states_ != nullptr ? all_inputs_ : inputs_;
     const std::vector<DeviceTensor>& out = states_ != nullptr ? all_outputs_ : outputs_;
     err = graphs_.run(engine, profile, execution_memory, {in.data(), in.size()}, {out.data(), out.size()}, counters_);
+    if (has_data_dependent_outputs_) {
+      err = size_data_dependent_outputs(engine, err);
+    }
   }
   if (err == Error::Ok && states_ != nullptr) {
     err = update_states(engine);
@@ -647,6 +759,9 @@ Error DelegateExecutor::execute(EngineSource& source, Span<EValue*> args, EventT
       slot.profile,
       {input_shapes_.data(), input_shapes_.size()},
       {output_shapes_.data(), output_shapes_.size()});
+  if (err == Error::Ok) {
+    bound_data_dependent_outputs(*slot_index);
+  }
   if (err != Error::Ok || (err = check_output_shapes(*slot_index)) != Error::Ok) {
     return err;
   }

@@ -46,6 +46,15 @@ namespace executorch_tensorrt {
 // nothing in flight.
 bool call_waits_on_host(bool caller_stream_given, bool stages_host_tensors, bool failed);
 
+// Whether an output of data-dependent shape, as the engine produced it,
+// fits what the program planned for it: Ok when the engine reported a shape
+// of the bound's rank, each dim within `bound` (the blob's upper bound for
+// the call's profile), needing at most `capacity` bytes (the output
+// tensor's planned memory). Otherwise an error naming the output, what the
+// engine produced, the bound and what to do. Pure, for tables of cases.
+Error check_produced_output(
+    const TensorSpec& spec, size_t index, const ProducedOutput& produced, const Shape& bound, uint64_t capacity);
+
 class DelegateExecutor {
  public:
   // `metadata` is the delegate's combined signature (DelegateMetadata::io);
@@ -122,12 +131,17 @@ class DelegateExecutor {
     executorch::aten::Tensor* tensor = nullptr;
     bool on_device = false;
     size_t staging_offset = 0; // when staged
+    // Outputs: the shape is known only after the run; bound at its planned
+    // capacity (bytes of the blob's upper bound) and resized after it.
+    bool data_dependent = false;
   };
 
   Error check_argument_count(size_t count) const;
   Error bind_input(size_t index, executorch::runtime::EValue* arg);
   Result<uint32_t> select_slot() const;
   Error check_output_shapes(uint32_t slot) const;
+  void bound_data_dependent_outputs(uint32_t slot);
+  Error size_data_dependent_outputs(const Engine& engine, Error enqueued);
   void record_batch(const ProfileSlot& slot);
   Error bind_output(size_t index, executorch::runtime::EValue* arg);
   Error check_device(const char* role, const TensorSpec& spec, size_t index, const executorch::aten::Tensor& tensor) const;
@@ -151,6 +165,7 @@ class DelegateExecutor {
   std::vector<DeviceTensor> outputs_;
   StagingBuffers staging_;
   size_t staged_inputs_end_ = 0; // staging bytes of this call's host inputs (they come first)
+  bool has_data_dependent_outputs_ = false; // this call's (bound_data_dependent_outputs)
   CudaGraphCache graphs_;
   OutputBufferPolicy requested_policy_ = OutputBufferPolicy::kReuse;
   ExecuteCounters counters_;

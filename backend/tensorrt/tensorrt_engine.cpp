@@ -67,10 +67,12 @@ TensorRTEngine::TensorRTEngine(
   }
   for (const TensorSpec& spec : metadata.outputs) {
     output_names_.push_back(spec.name);
+    output_dtypes_.push_back(spec.dtype);
   }
   for (const TensorSpec& spec : metadata.state_inputs) {
     state_input_shapes_.emplace_back(spec.name, spec.ranges.empty() ? Shape{} : spec.ranges[0].min);
   }
+  output_allocators_.resize(output_names_.size());
 }
 
 Result<std::unique_ptr<TensorRTEngine>> TensorRTEngine::create(
@@ -220,14 +222,17 @@ Error TensorRTEngine::infer_output_shapes(
     }
     Shape& shape = output_shapes[i];
     shape.rank = static_cast<uint8_t>(dims.nbDims);
+    bool data_dependent = false;
     for (int32_t d = 0; d < dims.nbDims; ++d) {
-      if (dims.d[d] < 0) {
-        return report_error(
-            Error::NotSupported,
-            "output '%s' has a data-dependent shape, which this delegate does not support",
-            output_names_[i].c_str());
+      // With every input shape set, -1 is a size known only during the run.
+      data_dependent = data_dependent || dims.d[d] < 0;
+      shape.dims[d] = dims.d[d] < 0 ? kDataDependentDim : dims.d[d];
+    }
+    if (data_dependent) {
+      Error err = use_output_allocator(i, shape);
+      if (err != Error::Ok) {
+        return err;
       }
-      shape.dims[d] = dims.d[d];
     }
   }
   cached_profile_ = profile;
@@ -235,6 +240,32 @@ Error TensorRTEngine::infer_output_shapes(
   cached_output_shapes_.assign(output_shapes.begin(), output_shapes.end());
   shapes_cached_ = true;
   return Error::Ok;
+}
+
+Error TensorRTEngine::use_output_allocator(size_t index, const Shape& dims) {
+  if (index >= output_allocators_.size()) {
+    return report_error(Error::Internal, "internal: output %zu has no allocator slot", index);
+  }
+  std::unique_ptr<BoundedOutputAllocator>& allocator = output_allocators_[index];
+  if (allocator) {
+    allocator->set_dims(dims);
+    return Error::Ok;
+  }
+  allocator = std::make_unique<BoundedOutputAllocator>(dims, output_dtypes_[index]);
+  if (!context_->setOutputAllocator(output_names_[index].c_str(), allocator.get())) {
+    allocator.reset();
+    return report_error(
+        Error::Internal,
+        "TensorRT refused an output allocator for output '%s' (a data-dependent shape): %s",
+        output_names_[index].c_str(),
+        logger_.take_last_error().c_str());
+  }
+  return Error::Ok;
+}
+
+ProducedOutput TensorRTEngine::produced_output(size_t output_index) const {
+  const bool has = output_index < output_allocators_.size() && output_allocators_[output_index];
+  return has ? output_allocators_[output_index]->produced() : ProducedOutput{};
 }
 
 Result<void*> device_allocate(int32_t device_index, size_t nbytes, const char* what) {
@@ -357,6 +388,11 @@ Error TensorRTEngine::bind_call(Span<const DeviceTensor> inputs, Span<const Devi
     Error err = bind_address(outputs[i], "output", inputs.size() + i);
     if (err != Error::Ok) {
       return err;
+    }
+    // A data-dependent output gets the same memory, and no more, when
+    // TensorRT asks for it during the run.
+    if (i < output_allocators_.size() && output_allocators_[i]) {
+      output_allocators_[i]->bind(outputs[i].data, outputs[i].nbytes);
     }
   }
   return Error::Ok;

@@ -9,6 +9,7 @@
 #include "engines/engine_runtime.h"
 #include "tensorrt/cuda_resources.h"
 #include "tensorrt/tensorrt_logger.h"
+#include "tensorrt/tensorrt_output_allocator.h"
 
 namespace executorch_tensorrt {
 namespace tensorrt_adapter {
@@ -44,9 +45,12 @@ class TensorRTEngine final : public Engine {
   int64_t device_bytes() const override;
   Result<std::vector<uint8_t>> serialize() const override;
   Result<std::unique_ptr<Engine>> share_engine() override;
+  // Weight-stripped engines (tensorrt_refit.cpp).
+  Error refit(Span<const NamedWeights> weights) override;
 
   Result<EngineDescription> describe() const override;
   Error infer_output_shapes(uint32_t profile, Span<const Shape> input_shapes, Span<Shape> output_shapes) override;
+  ProducedOutput produced_output(size_t output_index) const override;
   Result<void*> allocate_device(size_t nbytes) override;
   void free_device(void* pointer) override;
   Error copy_to_device(void* device, const void* host, size_t nbytes) override;
@@ -86,6 +90,9 @@ class TensorRTEngine final : public Engine {
   Error bind_address(const DeviceTensor& tensor, const char* role, size_t slot);
   // Refuses an address that is not memory of the engine's device.
   Error check_device_address(const DeviceTensor& tensor, const char* role, size_t slot);
+  // Gives output `index` (a data-dependent shape, `dims` with -1) its
+  // BoundedOutputAllocator on this context, once per context.
+  Error use_output_allocator(size_t index, const Shape& dims);
   // Binds every I/O address of a call (enqueue and capture).
   Error bind_call(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs);
   // Marks the end of the work enqueued so far on the stream in use.
@@ -94,9 +101,11 @@ class TensorRTEngine final : public Engine {
   // the caller's stream may be gone, its last work event is not).
   void wait_for_work();
 
-  // Declared in this order so the context is destroyed before the engine
-  // (which goes with its last sharer).
+  // Declared in this order so the context is destroyed before the output
+  // allocators it points to and the engine (which goes with its last sharer).
   std::shared_ptr<nvinfer1::ICudaEngine> engine_;
+  // Per output; null unless its shape is data-dependent (for this context).
+  std::vector<std::unique_ptr<BoundedOutputAllocator>> output_allocators_;
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
   TensorRTLogger& logger_;
   int32_t device_index_;
@@ -107,6 +116,7 @@ class TensorRTEngine final : public Engine {
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
   std::vector<std::pair<std::string, Shape>> state_input_shapes_; // the owned state's engine inputs
+  std::vector<uint8_t> output_dtypes_; // ExecuTorch ScalarType codes, from the blob
   std::vector<const void*> checked_addresses_; // per binding, the last address found on the device
   CudaStream stream_;
   // The stream for this call: stream_ or the caller's (valid only during

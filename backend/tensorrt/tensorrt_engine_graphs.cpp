@@ -89,6 +89,12 @@ void TensorRTEngine::free_host(void* pointer) {
 
 Result<std::unique_ptr<CapturedEnqueue>> TensorRTEngine::capture_enqueue(
     Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) {
+  for (const auto& allocator : output_allocators_) {
+    if (allocator) {
+      // enqueueV3 waits on the host for the size, and a replay would not report it.
+      return report_error(Error::NotSupported, "an output has a data-dependent shape, which is not captured");
+    }
+  }
   const int64_t streamable = streamable_weights_bytes();
   if (streamable > 0 && engine_->getWeightStreamingBudgetV2() < streamable) {
     return report_error(

@@ -129,6 +129,9 @@ void TensorRTEngine::release_execution_context() {
   // Work enqueued with this context must finish before its memory goes.
   wait_for_work();
   context_.reset();
+  for (auto& allocator : output_allocators_) {
+    allocator.reset(); // after the context that pointed to it
+  }
   memory_bound_ = false;
   shapes_cached_ = false;
 }
@@ -179,7 +182,10 @@ TensorRTEngine::TensorRTEngine(const TensorRTEngine& original)
       shares_weights_(true),
       input_names_(original.input_names_),
       output_names_(original.output_names_),
-      state_input_shapes_(original.state_input_shapes_) {}
+      output_dtypes_(original.output_dtypes_),
+      state_input_shapes_(original.state_input_shapes_) {
+  output_allocators_.resize(output_names_.size()); // its own, per context
+}
 
 Result<std::unique_ptr<Engine>> TensorRTEngine::share_engine() {
   // TensorRT lets several execution contexts of one ICudaEngine run at once

@@ -55,6 +55,10 @@ class BuiltEngine:
     # Seconds of the build spent converting the graph to ONNX (the export
     # summary shows them apart from TensorRT's own build); 0: none.
     onnx_seconds: float = 0.0
+    # With ``compile_spec.external_weights``: the weights the engine was built
+    # without, as (the engine's name for it, its value), in the order the
+    # engine lists them; the delegate refits the engine with them at load.
+    external_weights: Tuple[Tuple[str, torch.Tensor], ...] = field(default=(), repr=False)
 
 
 @runtime_checkable

@@ -23,6 +23,7 @@ from ..blob import Flavour, TensorSpec
 from ..compile_specs import TensorRTCompileSpec
 from .base import BuiltEngine, EngineBuilderUnavailableError, EngineBuildError, EngineBuildRequest
 from .build_failures import first_failing_prefix, fx_nodes_of, named_onnx_nodes, prefix_model
+from ..data_dependent import with_nonzero_copies
 from .node_support import SupportProbe, unsupported_by_onnx_parser
 from .onnx_export import dynamic_axes, request_onnx
 from .trt_logging import build_progress, format_errors, make_logger
@@ -68,7 +69,7 @@ class TensorRTEngineBuilder:
         trt = self._import()
         self.support_probe = None  # never one of an earlier program
         reasons, self.support_probe = unsupported_by_onnx_parser(trt, make_logger(trt, quiet=True), program, nodes)
-        return reasons
+        return with_nonzero_copies(reasons, nodes)
 
     def forget_support_probe(self) -> None:
         """Releases the support query's ONNX (it holds a copy of the weights)."""
@@ -107,7 +108,8 @@ class TensorRTEngineBuilder:
             trt, spec, flags, capabilities, parse, what, request.input_specs, request.output_specs,
             request.progress_label, blame,
         )
-        return dataclasses.replace(built, onnx_seconds=onnx_seconds)
+        weights = onnx_weights(onnx_program.model_proto) if spec.external_weights else ()
+        return dataclasses.replace(built, onnx_seconds=onnx_seconds, external_weights=weights)
 
     def build_onnx_file(
         self, path: str, spec: TensorRTCompileSpec, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
@@ -152,6 +154,13 @@ class TensorRTEngineBuilder:
             serialized = builder.build_serialized_network(network, config)
         if serialized is None:
             errors = list(logger.errors)
+            if spec.external_weights and any("CUDA" in e for e in errors):
+                raise ValueError(
+                    f"external_weights=True: {self.name} {trt.__version__} could not build a weight-stripped, "
+                    "refittable engine (BuilderFlag STRIP_PLAN + REFIT_IDENTICAL) here: its builder needs a CUDA GPU "
+                    "for refittable engines. Export on a machine with an NVIDIA GPU, or leave external_weights off "
+                    "(the weights then stay inside the engines). TensorRT said:\n" + format_errors(errors)
+                )
             raise EngineBuildError(
                 f"{self.name} {trt.__version__} failed to build the engine; last TensorRT errors:\n"
                 + format_errors(errors),
@@ -243,6 +252,11 @@ def _configure(
 def _builder_flags(name: str, trt: ModuleType, spec: TensorRTCompileSpec) -> List[Any]:
     wanted = [("VERSION_COMPATIBLE", spec.version_compatible, "version_compatible=True")]
     wanted.append(("WEIGHT_STREAMING", spec.enable_weight_streaming, "enable_weight_streaming=True"))
+    # External weights: the plan without its refittable weights, refitted at
+    # load with the very weights it was built with (so TensorRT optimizes as
+    # for a plain engine; kREFIT_IDENTICAL), both builders' flags.
+    wanted.append(("STRIP_PLAN", spec.external_weights, "external_weights=True"))
+    wanted.append(("REFIT_IDENTICAL", spec.external_weights, "external_weights=True"))
     flags = []
     for flag_name, asked, option in wanted:
         if not asked:
@@ -398,6 +412,36 @@ def _check_network_io(
             f"the {builder_name} network does not match the delegate's signature:\n"
             + "\n".join(f"  {p}" for p in problems)
         )
+
+
+# ONNX TensorProto element types of the weights a stripped plan leaves out
+# (floating and int8 weights; integer initializers are shape data TensorRT
+# keeps in the plan) -> torch dtype.
+_ONNX_WEIGHT_DTYPES = {1: torch.float32, 10: torch.float16, 16: torch.bfloat16, 3: torch.int8}
+
+
+def onnx_weights(model: Any) -> Tuple[Tuple[str, torch.Tensor], ...]:
+    """The weights TensorRT's refitter asks a stripped engine of ``model`` for,
+    by the names it uses: the ONNX parser names each weight after its
+    initializer (what TensorRT's OnnxParserRefitter sets). Ones the engine
+    folded in are ignored by the delegate's refit."""
+    from onnx import numpy_helper
+
+    weights = []
+    for initializer in model.graph.initializer:
+        dtype = _ONNX_WEIGHT_DTYPES.get(initializer.data_type)
+        if dtype is None:
+            continue
+        shape = tuple(int(d) for d in initializer.dims)
+        if initializer.raw_data:
+            raw = torch.frombuffer(bytearray(initializer.raw_data), dtype=torch.uint8)
+            tensor = raw.view(dtype).reshape(shape)
+        elif dtype == torch.bfloat16:  # stored as uint16 bit patterns in int32_data
+            tensor = torch.tensor(list(initializer.int32_data), dtype=torch.int32).to(torch.int16).view(dtype).reshape(shape)
+        else:
+            tensor = torch.from_numpy(numpy_helper.to_array(initializer).copy()).to(dtype).reshape(shape)
+        weights.append((initializer.name, tensor.contiguous()))
+    return tuple(weights)
 
 
 def _network_tensors(count: int, get: Any) -> Dict[str, tuple]:

@@ -100,9 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="OUT.pte", help="where to write the program")
     _add_option_flags(export)
     export.add_argument(
-        "--external-weights", action="store_true", help="write CPU-side constants to OUT.ptd beside the .pte"
-    )
-    export.add_argument(
         "--strict",
         action="store_true",
         help="fail when TensorRT refuses to build an operator instead of moving it to the CPU",
@@ -130,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--method", default="forward", help="method to run (default: forward)")
     _repeatable(run, "--input", "FILE.npy", "one per method input, in order (default: tensors of ones)")
     _repeatable(run, "--backend-option", "KEY=VALUE", "load-time option for the TensorRT delegate (repeatable)")
+    run.add_argument(
+        "--data-path", metavar="PTD", help="the program's .ptd (default: PTE's name with .ptd, when that file exists)"
+    )
     run.add_argument("--verbose", action="store_true", help="print the program's description and full outputs")
     return parser
 
@@ -258,7 +258,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             options.setdefault(key, value)  # command-line profiles win over the file's
         try:
             saved = save(
-                model, args.output, inputs=inputs, external_weights=args.external_weights, strict=args.strict,
+                model, args.output, inputs=inputs, strict=args.strict,
                 **checks, **options,
             )
         except ValidationError as err:
@@ -266,6 +266,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise UserError(f"{err} ({args.output} was not written)") from err
     print(saved.summary.format())
     print(f"wrote {saved.path} ({saved.path.stat().st_size:,} bytes)")
+    for data in saved.external_data:  # the .ptd: load it with the program (run --data-path, load(data_path=))
+        print(f"wrote {data} ({data.stat().st_size:,} bytes)")
     return 0
 
 
@@ -281,8 +283,8 @@ def _export_onnx(model_file: Path, args: argparse.Namespace, options: Dict[str, 
 
     given = [table.BY_KEY[k].cli_flag for k in _TORCH_ONLY_OPTIONS if k in options]
     given += ["--strict"] if args.strict else []
-    if given or args.external_weights:
-        flags = ", ".join([*given, *(["--external-weights"] if args.external_weights else [])])
+    if given:
+        flags = ", ".join(given)
         raise UserError(f"{flags} apply to torch models, not to an ONNX file (which becomes one engine)")
     kept = {k: v for k, v in options.items() if k not in _TORCH_ONLY_OPTIONS}
     out = save_onnx(model_file, args.output, **kept)

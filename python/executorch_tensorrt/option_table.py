@@ -114,6 +114,9 @@ KEY_CONTEXTS_IN_USE = "contexts_in_use"
 KEY_CONTEXTS_IN_USE_PEAK = "contexts_in_use_peak"
 KEY_CONTEXTS_CREATED = "contexts_created"
 KEY_RESET_STATE = "reset_state"
+KEY_EXTERNAL_WEIGHTS = "external_weights"
+KEY_REFITTED_WEIGHTS = "refitted_weights"
+KEY_REFITTED_WEIGHT_BYTES = "refitted_weight_bytes"
 
 
 _BUILD = (EXPORT, RECORD, ONNX_BUILD)
@@ -131,6 +134,9 @@ OPTIONS: Tuple[Option, ...] = (
     Option("timing_cache", _BUILD, PATH, "timing-cache file, read if present and written back", metavar="FILE"),
     Option(KEY_ENABLE_WEIGHT_STREAMING, (EXPORT, RECORD, ENGINE_POLICY), FLAG,
            "build weight-streaming engines (BuilderFlag.WEIGHT_STREAMING)", False),
+    Option(KEY_EXTERNAL_WEIGHTS, (EXPORT, RECORD), FLAG, "keep the engines' weights and the constants left on the "
+           "CPU in a .ptd beside the .pte (ExecuTorch's named data): engines are built weight-stripped and refitted "
+           "from the .ptd when they load", False),
     Option(KEY_COMPUTE_CAPABILITIES, _BUILD, TARGETS, "TensorRT-RTX targets, e.g. sm89 (repeatable flag)", (),
            flag="--compute-capability", metavar="SMxx"),
     Option(KEY_OPTIMIZATION_PROFILES, _BUILD, PROFILES, "optimization profiles; on the CLI one --profile each, "
@@ -196,6 +202,9 @@ OPTIONS: Tuple[Option, ...] = (
     Option("state_device_updates", (QUERY,), REPORT, "owned-state updates made on the device (in place or a "
            "device-to-device copy)"),
     Option("state_bytes", (QUERY,), REPORT, "device bytes of the state buffers it owns"),
+    Option(KEY_REFITTED_WEIGHTS, (QUERY,), REPORT, "weights its engines were refitted with from the program's named "
+           "data (.ptd) at their last deserialization; 0: none kept outside the engines"),
+    Option(KEY_REFITTED_WEIGHT_BYTES, (QUERY,), REPORT, "bytes of those weights"),
 )
 BY_KEY: Dict[str, Option] = {option.key: option for option in OPTIONS}
 

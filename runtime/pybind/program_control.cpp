@@ -160,6 +160,8 @@ py::list program_delegate_reports(int64_t tag) {
     entry[kOptionContextsInUse] = report.contexts_in_use;
     entry[kOptionContextsInUsePeak] = report.contexts_in_use_peak;
     entry[kOptionContextsCreated] = report.contexts_created;
+    entry[kOptionRefittedWeights] = report.refitted_weights;
+    entry[kOptionRefittedWeightBytes] = report.refitted_weight_bytes;
     py::list lane_pools;
     for (const ExecutionMemoryPoolReport& pool : report.lane_pools) {
       lane_pools.append(pool_dict(pool));

@@ -108,7 +108,12 @@ class LoadedProgram {
  public:
   // `backend_options`: {backend_id: {key: value}}; `load_mode`: see
   // parse_load_mode().
-  LoadedProgram(const std::string& path, const py::dict& backend_options, const std::string& load_mode)
+  // `data_path`: the program's .ptd, or "" for none.
+  LoadedProgram(
+      const std::string& path,
+      const py::dict& backend_options,
+      const std::string& load_mode,
+      const std::string& data_path)
       : tag_(new_program_tag()) {
     Module::LoadMode mode;
     if (!parse_load_mode(load_mode, &mode)) {
@@ -144,7 +149,7 @@ class LoadedProgram {
       Result<CheckedModule> loaded = [&] {
         py::gil_scoped_release no_gil;
         ProgramTagScope tag_scope(tag_);
-        return load_checked_program(path, mode, map);
+        return load_checked_program(path, mode, map, data_path);
       }();
       if (!loaded.ok()) {
         raise_error("loading " + path + " as an ExecuTorch program", loaded.error());
@@ -489,6 +494,21 @@ py::dict parse_blob(const py::bytes& data) {
         py::bytes(reinterpret_cast<const char*>(section.payload), section.size);
   }
   out["sections"] = sections;
+  py::list weights; // the external_weights section, as the delegate reads it
+  for (const ExternalWeightSpec& weight : blob->external_weights) {
+    py::dict entry;
+    entry["name"] = py::bytes(weight.name);
+    entry["key"] = py::bytes(weight.key);
+    entry["dtype"] = weight.dtype;
+    py::list dims;
+    for (uint8_t d = 0; d < weight.shape.rank; ++d) {
+      dims.append(weight.shape.dims[d]);
+    }
+    entry["shape"] = dims;
+    entry["nbytes"] = weight.nbytes;
+    weights.append(entry);
+  }
+  out["external_weights"] = weights;
   return out;
 }
 
@@ -537,8 +557,8 @@ PYBIND11_MODULE(_runtime, m) {
   m.def("prepare_device_memory", &prepare_device_memory,
         "Loads the TensorRT adapter; True when ExecuTorch has a CUDA DeviceAllocator");
   py::class_<LoadedProgram>(m, "LoadedProgram")
-      .def(py::init<const std::string&, const py::dict&, const std::string&>(), py::arg("path"),
-           py::arg("backend_options"), py::arg("load_mode") = "mmap")
+      .def(py::init<const std::string&, const py::dict&, const std::string&, const std::string&>(), py::arg("path"),
+           py::arg("backend_options"), py::arg("load_mode") = "mmap", py::arg("data_path") = "")
       .def("method_names", &LoadedProgram::method_names)
       .def("load_method", &LoadedProgram::load_method, py::arg("method"))
       .def("input_specs", &LoadedProgram::input_specs, py::arg("method"))

@@ -229,7 +229,11 @@ int run(const RunnerOptions& options) {
   if (!S_ISREG(info.st_mode)) {
     return usage_error("cannot read program file " + program_name + ": it is not a regular file");
   }
-  auto program = load_checked_program(options.model_path, mode, map);
+  if (!options.data_path.empty() &&
+      (stat(options.data_path.c_str(), &info) != 0 || !S_ISREG(info.st_mode))) {
+    return usage_error("cannot read named-data file '" + options.data_path + "' (--data-path): not a regular file");
+  }
+  auto program = load_checked_program(options.model_path, mode, map, options.data_path);
   if (!program.ok()) {
     return fail("loading " + program_name + " as an ExecuTorch program", program.error());
   }

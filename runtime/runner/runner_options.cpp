@@ -4,7 +4,8 @@ namespace executorch_tensorrt {
 
 const char* runner_usage() {
   return "usage: executorch-tensorrt-runner --model PROGRAM.pte [--method NAME]\n"
-         "         [--backend-option KEY=VALUE]... [--input FILE]... [--load-mode mmap|read] [--verbose]\n"
+         "         [--backend-option KEY=VALUE]... [--input FILE]... [--load-mode mmap|read]\n"
+         "         [--data-path PROGRAM.ptd] [--verbose]\n"
          "       executorch-tensorrt-runner --list-backends\n"
          "\n"
          "  --model PATH            the .pte program to load\n"
@@ -14,6 +15,7 @@ const char* runner_usage() {
          "                          without --input every input is filled with ones\n"
          "  --load-mode MODE        mmap (default): map the file, so it must not change while the\n"
          "                          runner uses it (replace it by renaming); read: read it into memory\n"
+         "  --data-path PATH        the program's .ptd (named data: external constants, engine weights)\n"
          "  --list-backends         print the backends registered with ExecuTorch and exit\n"
          "  --verbose               print every output value\n";
 }
@@ -36,7 +38,7 @@ bool parse_runner_options(int argc, const char* const* argv, RunnerOptions* out,
     } else if (arg == "--verbose") {
       out->verbose = true;
     } else if (arg == "--model" || arg == "--method" || arg == "--backend-option" || arg == "--input" ||
-               arg == "--load-mode") {
+               arg == "--load-mode" || arg == "--data-path") {
       if ((v = value(arg.c_str())) == nullptr) {
         return false;
       }
@@ -46,6 +48,8 @@ bool parse_runner_options(int argc, const char* const* argv, RunnerOptions* out,
         out->method = v;
       } else if (arg == "--load-mode") {
         out->load_mode = v;
+      } else if (arg == "--data-path") {
+        out->data_path = v;
       } else if (arg == "--backend-option") {
         out->backend_options.emplace_back(v);
       } else {

@@ -12,6 +12,7 @@ struct RunnerOptions {
   std::vector<std::string> backend_options; // "key=value", for our backend
   std::vector<std::string> input_files; // raw bytes, one per input, in order
   std::string load_mode = "mmap"; // parse_load_mode() (runtime/support/method_calls.h)
+  std::string data_path; // the program's .ptd (named data); empty: none
   bool list_backends = false;
   bool verbose = false;
   bool help = false;

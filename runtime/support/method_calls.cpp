@@ -72,12 +72,21 @@ bool parse_load_mode(const std::string& name, Module::LoadMode* mode) {
 Result<CheckedModule> load_checked_program(
     const std::string& path,
     Module::LoadMode mode,
-    const executorch::runtime::LoadBackendOptionsMap& options) {
+    const executorch::runtime::LoadBackendOptionsMap& options,
+    const std::string& data_path) {
   auto layout = check_program_file(path);
   if (!layout.ok()) {
     return layout.error();
   }
-  CheckedModule program{std::move(*layout), std::make_unique<Module>(path, mode)};
+  if (!data_path.empty()) {
+    const Error err = check_data_file(data_path);
+    if (err != Error::Ok) {
+      return err;
+    }
+  }
+  CheckedModule program{
+      std::move(*layout),
+      data_path.empty() ? std::make_unique<Module>(path, mode) : std::make_unique<Module>(path, data_path, mode)};
   // Full flatbuffer verification as well: ExecuTorch's default (Minimal)
   // trusts the tables this check does not read.
   const Error err = program.module->load(options, executorch::runtime::Program::Verification::InternalConsistency);

@@ -34,12 +34,15 @@ struct CheckedModule {
 };
 
 // Checks the file (program_check.h), then creates the Module and loads the
-// program with full flatbuffer verification and `options`. A refusal is
+// program with full flatbuffer verification and `options`. `data_path`
+// (empty: none) is the program's .ptd (ExecuTorch's named data: external
+// constants and, with external weights, the engines' weights). A refusal is
 // reported (error_report.h) and returned.
 Result<CheckedModule> load_checked_program(
     const std::string& path,
     Module::LoadMode mode,
-    const executorch::runtime::LoadBackendOptionsMap& options);
+    const executorch::runtime::LoadBackendOptionsMap& options,
+    const std::string& data_path = "");
 
 // Checks what `method` needs (backends, kernels), then loads it; an
 // allocation failure of its planned memory becomes an error, not an abort.

@@ -1030,6 +1030,121 @@ const MethodRequirements* ProgramLayout::method(const std::string& name) const {
   return nullptr;
 }
 
+namespace {
+
+// flat_tensor.fbs: FlatTensor (version, segments, named_data), NamedData
+// (key, segment_index, tensor_layout).
+enum FlatTensorField { kFlatTensorSegments = 1, kFlatTensorNamedData = 2 };
+enum NamedDataField { kNamedDataKey = 0, kNamedDataSegmentIndex = 1, kNamedDataTensorLayout = 2 };
+// TensorLayout (scalar_type, sizes, dim_order); DataSegment (offset, size).
+enum TensorLayoutField { kLayoutSizes = 1, kLayoutDimOrder = 2 };
+
+// The element count of the vector `field` of `table` (elements of
+// `element_size` bytes, all inside the buffer); nullopt when it leaves it.
+std::optional<uint32_t> vector_count(const FlatReader& reader, const Table& table, int field, uint64_t element_size) {
+  const auto at = table.reference(field);
+  if (!at) {
+    return std::nullopt;
+  }
+  if (*at == 0) {
+    return 0u;
+  }
+  const auto count = reader.scalar<uint32_t>(*at);
+  if (!count || !reader.fits(*at + 4, uint64_t{*count} * element_size)) {
+    return std::nullopt;
+  }
+  return count;
+}
+
+// A tensor layout ExecuTorch can read: its table, sizes and dim order inside
+// the buffer, one dim-order entry per size, each naming a dim, sizes >= 0.
+bool readable_layout(const FlatReader& reader, uint64_t position) {
+  const auto layout = Table::at(reader, position);
+  const auto type = layout ? layout->scalar<int8_t>(0) : std::nullopt;
+  // ExecuTorch aborts the process sizing a layout of an unknown scalar type.
+  if (!type || !executorch::runtime::isValid(static_cast<executorch::aten::ScalarType>(*type))) {
+    return false;
+  }
+  const auto sizes = vector_count(reader, *layout, kLayoutSizes, 4);
+  const auto order = vector_count(reader, *layout, kLayoutDimOrder, 1);
+  if (!sizes || !order || *sizes != *order || *sizes > 16) {
+    return false;
+  }
+  const uint64_t sizes_at = *layout->reference(kLayoutSizes) + 4, order_at = *layout->reference(kLayoutDimOrder) + 4;
+  for (uint32_t d = 0; d < *sizes; ++d) {
+    if (*reader.scalar<int32_t>(sizes_at + 4 * d) < 0 || *reader.scalar<uint8_t>(order_at + d) >= *sizes) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Error refuse_data(const std::string& path, const std::string& why) {
+  return report_error(Error::InvalidProgram, "named-data file %s: %s; pass the .ptd the program was exported with",
+                      printable_quoted(path).c_str(), why.c_str());
+}
+
+// The key of a NamedData table (printable), or "" when it has none.
+std::string named_data_key(const FlatReader& reader, const Table& entry) {
+  const auto at = entry.reference(kNamedDataKey);
+  const auto length = at && *at != 0 ? reader.scalar<uint32_t>(*at) : std::nullopt;
+  if (!length || !reader.fits(*at + 4, *length)) {
+    return "";
+  }
+  return printable_quoted(reinterpret_cast<const char*>(reader.bytes(*at + 4)), *length);
+}
+
+} // namespace
+
+Error check_data_file(const std::string& path) {
+  MappedFile file;
+  Error err = file.open(path);
+  if (err != Error::Ok) {
+    return err;
+  }
+  const FlatReader reader(file.data(), file.size());
+  if (file.size() < 8 || std::memcmp(file.data() + 4, "FT01", 4) != 0) {
+    return refuse_data(path, "not an ExecuTorch named-data file (no FT01 flatbuffer)");
+  }
+  const auto root_at = reader.follow(0);
+  const auto root = root_at ? Table::at(reader, *root_at) : std::nullopt;
+  const auto list = root ? root->reference(kFlatTensorNamedData) : std::nullopt;
+  const auto count = list && *list != 0 ? reader.scalar<uint32_t>(*list) : std::optional<uint32_t>(0);
+  const auto segments = root ? vector_count(reader, *root, kFlatTensorSegments, 4) : std::nullopt;
+  if (!root || !list || !count || !reader.fits(*list + 4, uint64_t{*count} * 4) || !segments) {
+    return refuse_data(path, "its named-data or segment table lies outside the file");
+  }
+  const uint64_t segments_at = *root->reference(kFlatTensorSegments) + 4;
+  for (uint32_t i = 0; i < *segments; ++i) {
+    const auto segment_at = reader.follow(segments_at + uint64_t{i} * 4);
+    if (!segment_at || !Table::at(reader, *segment_at) || !Table::at(reader, *segment_at)->scalar<uint64_t>(0) ||
+        !Table::at(reader, *segment_at)->scalar<uint64_t>(1)) {
+      return refuse_data(path, "data segment " + std::to_string(i) + " lies outside the file");
+    }
+  }
+  for (uint32_t i = 0; i < *count; ++i) {
+    const auto entry_at = reader.follow(*list + 4 + uint64_t{i} * 4);
+    const auto entry = entry_at ? Table::at(reader, *entry_at) : std::nullopt;
+    const auto layout = entry ? entry->reference(kNamedDataTensorLayout) : std::nullopt;
+    if (!entry || !layout) {
+      return refuse_data(path, "named-data entry " + std::to_string(i) + " lies outside the file");
+    }
+    const std::string key = named_data_key(reader, *entry);
+    if (key.empty()) {
+      return refuse_data(path, "named-data entry " + std::to_string(i) + " has no key");
+    }
+    if (*layout == 0) {
+      return refuse_data(path, "named data " + key + " has no tensor layout (ExecuTorch cannot describe it to a "
+                         "delegate); write each tensor with its layout (NamedDataStore.add_named_data(key, tensor))");
+    }
+    const auto segment = entry->scalar<uint32_t>(kNamedDataSegmentIndex);
+    if (!segment || *segment >= *segments || !readable_layout(reader, *layout)) {
+      return refuse_data(path, "named data " + key + " has a damaged tensor layout or segment index");
+    }
+  }
+  return Error::Ok;
+}
+
 Result<ProgramLayout> check_program_bytes(const uint8_t* data, size_t size) {
   static const uint8_t kEmpty = 0;
   return ProgramCheck(data == nullptr ? &kEmpty : data, data == nullptr ? 0 : size).run();

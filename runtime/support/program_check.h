@@ -52,6 +52,15 @@ Result<ProgramLayout> check_program_file(const std::string& path);
 // The same check on bytes in memory.
 Result<ProgramLayout> check_program_bytes(const uint8_t* data, size_t size);
 
+// Checks the named-data file (.ptd, ExecuTorch's FlatTensor) at `path`
+// before ExecuTorch reads it: its named-data table lies inside the file, and
+// every entry has a key and a tensor layout (ExecuTorch 1.5.1's
+// FlatTensorDataMap::get_tensor_layout dereferences a missing layout, which
+// its schema allows, and a delegate asking for it would crash the process).
+// A refusal is reported and returns Error::InvalidProgram (AccessFailed when
+// the file cannot be read).
+Error check_data_file(const std::string& path);
+
 // Before ExecuTorch loads `method`: every backend id it delegates to is
 // registered in this process and every operator it calls has a kernel of
 // that name; a refusal names the missing ones (ExecuTorch only logs them)

@@ -154,7 +154,7 @@ static std::string state_payload(const std::string& input) {
 
 TEST(BlobParser, ReadsSectionsAndRefusesUnknownRepeatedOrTruncatedOnes) {
   const std::string payload = state_payload("state_in_0");
-  const auto bytes = encode_engines({BlobParts{}}, nullptr, {{1, payload}, {3, ""}});
+  const auto bytes = encode_engines({BlobParts{}}, nullptr, {{1, payload}, {2, ""}});
   auto parsed = parse_delegate_blob(bytes.data(), bytes.size());
   ASSERT_TRUE(parsed.ok());
   ASSERT_EQ(parsed->sections.size(), 2u);
@@ -167,8 +167,9 @@ TEST(BlobParser, ReadsSectionsAndRefusesUnknownRepeatedOrTruncatedOnes) {
   ASSERT_EQ(parsed->engines[0].metadata.state_inputs.size(), 1u);
   EXPECT_EQ(parsed->engines[0].metadata.state_outputs[0].name, "state_out_0");
   expect_rejected(encode_engines({BlobParts{}}, nullptr, {{1, payload.substr(0, payload.size() - 1)}}), "truncated shape");
-  EXPECT_EQ(parsed->section(BlobSectionKind::kExternalWeights)->size, 0u);
-  EXPECT_EQ(parsed->section(BlobSectionKind::kNamedEngines), nullptr);
+  EXPECT_EQ(parsed->section(BlobSectionKind::kNamedEngines)->size, 0u);
+  EXPECT_EQ(parsed->section(BlobSectionKind::kExternalWeights), nullptr);
+  EXPECT_TRUE(parsed->external_weights.empty());
   expect_rejected(
       encode_engines({BlobParts{}}, nullptr, {{99, "x"}}), "section kind 99 is unknown",
       Error::DelegateInvalidCompatibility);
@@ -176,6 +177,53 @@ TEST(BlobParser, ReadsSectionsAndRefusesUnknownRepeatedOrTruncatedOnes) {
       Error::DelegateInvalidCompatibility);
   expect_rejected(encode_engines({BlobParts{}}, nullptr, {{2, "a"}, {2, "b"}}), "section kind 2 appears twice");
   expect_rejected(encode_engines({BlobParts{}}, nullptr, std::vector<SectionEntry>(17)), "17 sections");
+}
+
+// One external_weights entry: name, key, dtype, rank, dims, nbytes.
+static std::string weight_entry(const std::string& name, uint8_t dtype, std::vector<int64_t> dims, uint64_t nbytes) {
+  std::string out;
+  auto put = [&out](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+  const uint32_t name_size = static_cast<uint32_t>(name.size()), key_size = static_cast<uint32_t>(name.size() + 2);
+  const std::string key = "k/" + name;
+  put(&name_size, 4);
+  out += name;
+  put(&key_size, 4);
+  out += key;
+  const uint8_t rank = static_cast<uint8_t>(dims.size());
+  const uint16_t reserved = 0;
+  put(&dtype, 1);
+  put(&rank, 1);
+  put(&reserved, 2);
+  put(dims.data(), dims.size() * 8);
+  put(&nbytes, 8);
+  return out;
+}
+
+static std::string weights_payload(uint32_t count, const std::string& entries) {
+  std::string out(8, '\0');
+  std::memcpy(&out[0], &count, 4);
+  return out + entries;
+}
+
+TEST(BlobParser, ReadsAndChecksTheExternalWeightsSection) {
+  const std::string two = weight_entry("w", 6, {2, 3}, 24) + weight_entry("b", 15, {3}, 6);
+  const auto bytes = encode_engines({BlobParts{}}, nullptr, {{3, weights_payload(2, two)}});
+  auto parsed = parse_delegate_blob(bytes.data(), bytes.size());
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_EQ(parsed->external_weights.size(), 2u);
+  EXPECT_EQ(parsed->external_weights[0].name, "w");
+  EXPECT_EQ(parsed->external_weights[0].key, "k/w");
+  EXPECT_EQ(parsed->external_weights[0].shape.to_string(), "[2, 3]");
+  EXPECT_EQ(parsed->external_weights[1].nbytes, 6u);
+  const std::string w = weight_entry("w", 6, {2, 3}, 24);
+  expect_rejected(encode_engines({BlobParts{}}, nullptr, {{3, weights_payload(1, weight_entry("w", 6, {2, 3}, 20))}}),
+      "records 20 bytes");
+  expect_rejected(encode_engines({BlobParts{}}, nullptr, {{3, weights_payload(2, w + w)}}), "appears twice");
+  expect_rejected(encode_engines({BlobParts{}}, nullptr, {{3, weights_payload(1u << 31, w)}}), "2147483648 external weights");
+  expect_rejected(encode_engines({BlobParts{}}, nullptr, {{3, weights_payload(1, w.substr(0, w.size() - 1))}}), "truncated");
+  expect_rejected(
+      encode_engines({BlobParts{}}, nullptr, {{3, weights_payload(1, weight_entry("w", 6, {int64_t{1} << 62, 4}, 0))}}),
+      "2^63 bytes or more");
 }
 
 TEST(BlobParser, RejectsBadHeaderFields) {

@@ -215,7 +215,9 @@ TEST(OutputShapes, AnEngineProducingOtherShapesThanTheBlobPromisesIsRefused) {
   const std::pair<Shape, const char*> cases[] = {
       {shape({9, 3}), "the engine produces [9, 3] for engine 0 profile 0, the blob promises [1, 1]..[8, 3]"},
       {shape({2, 3, 1}), "the engine produces [2, 3, 1]"},
-      {shape({2, -1}), "the engine produces [2, -1]"},
+      // -1 is a data-dependent dim (kDataDependentDim): an engine that then
+      // does not report what it produced is refused.
+      {shape({2, -1}), "gave a data-dependent dim (-1) but did not report the shape it produced"},
       {shape({huge, huge}), "re-export the model"},
   };
   for (const auto& [reported, fragment] : cases) {

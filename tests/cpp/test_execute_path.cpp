@@ -359,3 +359,51 @@ TEST(ExecuteDecisions, ChooseGraphStep) {
     EXPECT_EQ(choose_graph_step(c.cached, c.warm, c.refused), c.step) << c.cached << c.warm << c.refused;
   }
 }
+
+// Data-dependent outputs: what the engine produced against what the program
+// planned (check_produced_output), as a table of cases.
+TEST(ExecuteDecisions, ProducedOutputFitsThePlannedBound) {
+  TensorSpec spec;
+  spec.name = "indices";
+  spec.dtype = static_cast<uint8_t>(ScalarType::Long);
+  const Shape bound = shape2(32, 2);
+  const uint64_t capacity = 32 * 2 * 8;
+  auto produced = [](bool reported, bool shape_known, Shape shape, uint64_t bytes) {
+    ProducedOutput out;
+    out.reported = reported;
+    out.shape_known = shape_known;
+    out.shape = shape;
+    out.bytes = bytes;
+    return out;
+  };
+  struct Case {
+    const char* what;
+    ProducedOutput produced;
+    Error expected;
+    const char* message_has; // "" for Ok
+  };
+  const Case cases[] = {
+      {"none found", produced(true, true, shape2(0, 2), 0), Error::Ok, ""},
+      {"some", produced(true, true, shape2(7, 2), 7 * 16), Error::Ok, ""},
+      {"exactly the bound", produced(true, true, shape2(32, 2), capacity), Error::Ok, ""},
+      {"one row past the bound", produced(true, true, shape2(33, 2), 33 * 16), Error::OutOfResources,
+       "produced [33, 2] (528 bytes), more than the program planned for this data-dependent output: at most [32, 2] (512 bytes)"},
+      {"refused, only bytes known", produced(true, false, Shape{}, 4096), Error::OutOfResources,
+       "produced a tensor of 4096 bytes"},
+      {"within bytes but a dim past the bound", produced(true, true, shape2(16, 3), 16 * 24), Error::OutOfResources,
+       "at most [32, 2]"},
+      {"nothing reported", produced(false, false, Shape{}, 0), Error::InvalidProgram, "did not report"},
+      {"bytes but no shape", produced(true, false, Shape{}, 64), Error::Internal, "not its shape"},
+      {"another rank", produced(true, true, Shape{}, 8), Error::Internal, "another rank"},
+  };
+  for (const Case& c : cases) {
+    clear_last_error();
+    EXPECT_EQ(check_produced_output(spec, 0, c.produced, bound, capacity), c.expected) << c.what;
+    const std::string message = last_error_message();
+    EXPECT_NE(message.find(c.message_has), std::string::npos) << c.what << ": " << message;
+    if (c.expected == Error::OutOfResources) {
+      EXPECT_NE(message.find("torch._check"), std::string::npos) << c.what << ": " << message;
+      EXPECT_NE(message.find("'indices'"), std::string::npos) << c.what << ": " << message;
+    }
+  }
+}

@@ -60,6 +60,9 @@ std::atomic<int> g_captures{0};
 std::atomic<int> g_replays{0};
 std::atomic<int> g_refuse_capture{0}; // a test makes capture_enqueue refuse
 std::atomic<int> g_order_after_calls{0}; // runs ordered after another engine's work (shared pools)
+std::atomic<int> g_refused_outputs{0}; // runs refused: a data-dependent output did not fit its bound memory
+std::atomic<int> g_refits{0}; // successful refit() calls
+std::atomic<int> g_refit_ignored{0}; // weights given to refit() that no program declares
 std::mutex g_pinned_mutex;
 std::map<const char*, size_t> g_pinned; // live "pinned" host blocks and their sizes
 
@@ -151,15 +154,25 @@ struct Declared {
   uint8_t dtype = kFloat32; // an input may be int64 (read as floats: positions)
 };
 
+// `weight NAME [SHAPE]`: a float32 tensor the program was built without
+// (weight-stripped); refit() gives its values.
+struct DeclaredWeight {
+  std::string name;
+  Shape shape;
+};
+
 struct ProgramText {
   std::string source;
   MemoryModel memory;
   std::vector<Declared> inputs;
   std::vector<Declared> outputs;
+  std::vector<DeclaredWeight> weights;
   std::vector<Instruction> body;
   std::map<std::string, std::string> aliases; // `alias OUT IN`: output -> the input it updates in place
   // `const NAME [SHAPE] v0 v1 ...`: weights the program embeds.
   std::map<std::string, std::pair<Shape, std::vector<float>>> constants;
+  // Outputs assigned by `nonzero`: int64, their dim 0 known only after the run.
+  std::map<std::string, bool> data_dependent;
 };
 
 
@@ -240,7 +253,7 @@ size_t arity(const std::string& op) {
   if (op == "add" || op == "sub" || op == "mul" || op == "mm") {
     return 2;
   }
-  if (op == "relu" || op == "neg" || op == "copy" || op == "transpose" || op == "softmax") {
+  if (op == "relu" || op == "neg" || op == "copy" || op == "transpose" || op == "softmax" || op == "nonzero") {
     return 1;
   }
   return op == "index_put" ? 3 : 0;
@@ -336,6 +349,19 @@ Error parse_program(const std::string& text, ProgramText* out) {
       out->aliases[w[1]] = w[2];
       continue;
     }
+    if (w[0] == "weight") {
+      DeclaredWeight weight{w.size() == 3 ? w[1] : "", Shape{}};
+      bool fixed = w.size() == 3 && parse_shape(w[2], &weight.shape) && defined.count(w[1]) == 0;
+      for (size_t d = 0; fixed && d < weight.shape.rank; ++d) {
+        fixed = weight.shape.dims[d] >= 0;
+      }
+      if (!fixed) {
+        return bad_program("'weight' takes a new name and a static shape, e.g. 'weight w [2,3]'" + where);
+      }
+      defined[weight.name] = true;
+      out->weights.push_back(weight);
+      continue;
+    }
     if (w[0] == "input" || w[0] == "output" || w[0] == "profile") {
       if (!parse_declaration(w, out)) {
         return bad_program("cannot parse declaration '" + line + "'" + where);
@@ -359,6 +385,8 @@ Error parse_program(const std::string& text, ProgramText* out) {
       const float value = std::strtof(w[i].c_str(), &end);
       if (end != w[i].c_str() && *end == '\0') {
         operand.constant = value;
+      } else if (out->data_dependent.count(w[i]) != 0) {
+        return bad_program("'" + w[i] + "' is nonzero's int64 result: it can only be an output" + where);
       } else if (defined.count(w[i]) != 0) {
         operand.is_tensor = true;
         operand.name = w[i];
@@ -372,6 +400,9 @@ Error parse_program(const std::string& text, ProgramText* out) {
     }
     if (is_shaped(ins.op) && !std::all_of(ins.args.begin(), ins.args.end(), [](const Operand& a) { return a.is_tensor; })) {
       return bad_program("'" + ins.op + "' takes tensor arguments only" + where);
+    }
+    if (ins.op == "nonzero") {
+      out->data_dependent[ins.dst] = true;
     }
     defined[ins.dst] = true;
     out->body.push_back(std::move(ins));
@@ -387,6 +418,13 @@ Error parse_program(const std::string& text, ProgramText* out) {
     };
     if (!declared(out->outputs, output) || !declared(out->inputs, input)) {
       return bad_program("'alias " + output + " " + input + "' needs a declared output and input");
+    }
+  }
+  for (const auto& entry : out->data_dependent) {
+    const bool is_output = std::any_of(
+        out->outputs.begin(), out->outputs.end(), [&](const Declared& o) { return o.name == entry.first; });
+    if (!is_output) {
+      return bad_program("nonzero's result '" + entry.first + "' must be an output");
     }
   }
   if (out->memory.streamable > out->memory.weights) {
@@ -542,7 +580,18 @@ struct EngineCore {
   bool rendezvous_reached = false;
   std::condition_variable rendezvous;
   int runs_in_flight = 0;
+  // The declared weights' values (refit); a program with weights runs only
+  // once every one is here.
+  std::map<std::string, std::vector<float>> weight_values;
 };
+
+int64_t elements_of(const Shape& shape) {
+  int64_t count = 1;
+  for (uint8_t d = 0; d < shape.rank; ++d) {
+    count *= shape.dims[d];
+  }
+  return count;
+}
 
 class TestEngine final : public Engine {
  public:
@@ -669,6 +718,50 @@ class TestEngine final : public Engine {
     return std::vector<uint8_t>(program_.source.begin(), program_.source.end());
   }
 
+  // Like TensorRT's IRefitter on a weight-stripped engine: weights the
+  // program does not declare are ignored, a declared one must come as
+  // float32 of its shape, and every declared one must be given.
+  Error refit(Span<const NamedWeights> weights) override {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    if (core_->contexts > 0) {
+      return report_error(Error::InvalidState, "test engine: refit while %d execution context(s) exist", core_->contexts);
+    }
+    std::map<std::string, std::vector<float>> values;
+    for (const NamedWeights& given : weights) {
+      const DeclaredWeight* declared = find_weight(given.name);
+      if (declared == nullptr) {
+        ++g_refit_ignored;
+        continue;
+      }
+      const int64_t count = elements_of(declared->shape);
+      if (given.dtype != kFloat32 || given.shape.to_string() != declared->shape.to_string() ||
+          given.nbytes != static_cast<size_t>(count) * sizeof(float) || given.data == nullptr) {
+        return report_error(
+            Error::InvalidArgument,
+            "test engine: weight '%s' is float32 %s in the engine, refit gave dtype %u %s (%zu bytes)",
+            given.name.c_str(),
+            declared->shape.to_string().c_str(),
+            given.dtype,
+            given.shape.to_string().c_str(),
+            given.nbytes);
+      }
+      const auto* data = static_cast<const float*>(given.data);
+      values[given.name].assign(data, data + count);
+    }
+    std::string missing;
+    for (const DeclaredWeight& declared : program_.weights) {
+      if (values.count(declared.name) == 0) {
+        missing += (missing.empty() ? "" : ", ") + declared.name;
+      }
+    }
+    if (!missing.empty()) {
+      return report_error(Error::InvalidArgument, "test engine: refit left weights missing: %s", missing.c_str());
+    }
+    core_->weight_values = std::move(values);
+    ++g_refits;
+    return Error::Ok;
+  }
+
   // The program's own declarations: every tensor float32 (all it computes),
   // the shapes and profiles it declares, no profile count unless some input
   // declares its ranges.
@@ -676,7 +769,8 @@ class TestEngine final : public Engine {
     EngineDescription out;
     for (const auto* list : {&program_.inputs, &program_.outputs}) {
       for (const Declared& tensor : *list) {
-        out.tensors.push_back(TensorDescription{tensor.name, list == &program_.inputs, tensor.dtype, tensor.shape, tensor.profiles});
+        const uint8_t dtype = program_.data_dependent.count(tensor.name) != 0 ? kInt64 : tensor.dtype;
+        out.tensors.push_back(TensorDescription{tensor.name, list == &program_.inputs, dtype, tensor.shape, tensor.profiles});
         if (!tensor.profiles.empty() && !out.num_profiles.has_value()) {
           out.num_profiles = static_cast<uint32_t>(tensor.profiles.size());
         }
@@ -721,16 +815,31 @@ class TestEngine final : public Engine {
     for (const auto& [name, constant] : program_.constants) {
       shapes[name] = constant.first;
     }
+    for (const DeclaredWeight& weight : program_.weights) {
+      shapes[weight.name] = weight.shape;
+    }
     for (const Instruction& ins : program_.body) {
       std::string why;
+      if (ins.op == "nonzero") {
+        shapes[ins.dst] = nonzero_shape(shapes[ins.args[0].name]);
+        continue;
+      }
       if (!result_shape(ins, shapes, &shapes[ins.dst], &why)) {
         return report_error(Error::InvalidArgument, "test engine: '%s': %s", ins.dst.c_str(), why.c_str());
       }
     }
     for (size_t i = 0; i < output_names_.size(); ++i) {
-      output_shapes[i] = shapes[output_names_[i]];
+      output_shapes[i] = shapes.at(output_names_[i]);
+      if (program_.data_dependent.count(output_names_[i]) != 0) {
+        output_shapes[i].dims[0] = kDataDependentDim; // nonzero's count: known after the run
+      }
     }
     return Error::Ok;
+  }
+
+  // What the last run produced for a `nonzero` output (Engine::produced_output).
+  ProducedOutput produced_output(size_t output_index) const override {
+    return output_index < produced_.size() ? produced_[output_index] : ProducedOutput{};
   }
 
   // --- Execute path: the "device" is the simulated device memory of
@@ -838,6 +947,10 @@ class TestEngine final : public Engine {
     if (g_refuse_capture.load() != 0) {
       return report_error(Error::NotSupported, "test engine: capture refused for this test");
     }
+    if (!program_.data_dependent.empty()) {
+      // Like TensorRT: a replay could not report the shapes it produced.
+      return report_error(Error::NotSupported, "test engine: an output has a data-dependent shape (nonzero)");
+    }
     Result<void*> scratch = execution_memory();
     if (!scratch.ok()) {
       return scratch.error();
@@ -922,6 +1035,19 @@ class TestEngine final : public Engine {
     ++g_run_count;
     std::map<std::string, std::vector<float>> values;
     std::map<std::string, Shape> shapes;
+    {
+      std::lock_guard<std::mutex> lock(core_->mutex);
+      if (core_->weight_values.size() != program_.weights.size()) {
+        return report_error(
+            Error::InvalidState,
+            "test engine: the engine was built without its %zu weights and was not refitted",
+            program_.weights.size());
+      }
+      values = core_->weight_values;
+    }
+    for (const DeclaredWeight& weight : program_.weights) {
+      shapes[weight.name] = weight.shape;
+    }
     for (const DeviceTensor& input : inputs) {
       if (input.spec->dtype == kInt64) {
         const auto* data = static_cast<const int64_t*>(input.data);
@@ -938,13 +1064,45 @@ class TestEngine final : public Engine {
       values[name] = constant.second;
       shapes[name] = constant.first;
     }
+    std::map<std::string, std::vector<int64_t>> indices; // nonzero's results
     for (const Instruction& ins : program_.body) {
+      if (ins.op == "nonzero") {
+        shapes[ins.dst] = nonzero_shape(shapes[ins.args[0].name]);
+        indices[ins.dst] = nonzero_indices(values[ins.args[0].name], shapes.at(ins.args[0].name));
+        continue;
+      }
       Error err = is_shaped(ins.op) ? compute_shaped(ins, values, shapes) : compute_elementwise(ins, values, shapes);
       if (err != Error::Ok) {
         return err;
       }
     }
+    // Like TensorRT with an output allocator that refuses to grow: a
+    // data-dependent output that needs more than its bound memory fails
+    // the run before anything is written, and says what it needed.
+    produced_.assign(outputs.size(), ProducedOutput{});
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      auto found = indices.find(outputs[i].spec->name);
+      if (found == indices.end()) {
+        continue;
+      }
+      ProducedOutput& produced = produced_[i];
+      produced.reported = produced.shape_known = true;
+      produced.shape = shapes.at(found->first);
+      produced.shape.dims[0] = produced.shape.dims[1] == 0 ? 0 : static_cast<int64_t>(found->second.size()) / produced.shape.dims[1];
+      produced.bytes = found->second.size() * sizeof(int64_t);
+      if (produced.bytes > outputs[i].nbytes) {
+        ++g_refused_outputs;
+        return report_error(
+            Error::OutOfResources, "test engine: output '%s' needs %llu bytes, %zu are bound",
+            outputs[i].spec->name.c_str(), static_cast<unsigned long long>(produced.bytes), outputs[i].nbytes);
+      }
+    }
     for (const DeviceTensor& output : outputs) {
+      auto found = indices.find(output.spec->name);
+      if (found != indices.end()) {
+        std::copy(found->second.begin(), found->second.end(), static_cast<int64_t*>(output.data));
+        continue;
+      }
       const std::vector<float>& value = values[output.spec->name];
       if (value.size() * sizeof(float) != output.nbytes) {
         return report_error(Error::Internal, "test engine: output '%s' has %zu values for %zu bytes", output.spec->name.c_str(), value.size(), output.nbytes);
@@ -994,6 +1152,38 @@ class TestEngine final : public Engine {
     shapes[ins.dst] = shape;
     values[ins.dst] = std::move(result);
     return Error::Ok;
+  }
+
+  // nonzero's result shape: [count, rank] with the count of the largest
+  // case (every element nonzero); the run reports the real count.
+  static Shape nonzero_shape(const Shape& source) {
+    uint64_t elements = 0, bytes = 0;
+    checked_shape_bytes(source, kFloat32, &elements, &bytes);
+    Shape indices;
+    indices.rank = 2;
+    indices.dims[0] = static_cast<int64_t>(elements);
+    indices.dims[1] = source.rank;
+    return indices;
+  }
+
+  // torch.nonzero: the row-major indices of the nonzero elements of a
+  // tensor of `shape`, one row of `shape.rank` int64 per element.
+  static std::vector<int64_t> nonzero_indices(const std::vector<float>& values, const Shape& shape) {
+    std::vector<int64_t> out;
+    for (size_t k = 0; k < values.size(); ++k) {
+      if (values[k] == 0.0f) {
+        continue;
+      }
+      const size_t row = out.size();
+      out.resize(row + shape.rank);
+      size_t rest = k;
+      for (int d = static_cast<int>(shape.rank) - 1; d >= 0; --d) {
+        const size_t extent = static_cast<size_t>(shape.dims[d]);
+        out[row + d] = static_cast<int64_t>(extent == 0 ? 0 : rest % extent);
+        rest = extent == 0 ? 0 : rest / extent;
+      }
+    }
+    return out;
   }
 
   // Counts runs in flight across all engines and on this one (with its
@@ -1062,6 +1252,15 @@ class TestEngine final : public Engine {
     return found == id_;
   }
 
+  const DeclaredWeight* find_weight(const std::string& name) const {
+    for (const DeclaredWeight& weight : program_.weights) {
+      if (weight.name == name) {
+        return &weight;
+      }
+    }
+    return nullptr;
+  }
+
   const std::shared_ptr<EngineCore> core_;
   const ProgramText& program_; // core_->program
   const uint64_t id_; // unique per engine (and sharer) in the process: its stamp
@@ -1073,6 +1272,7 @@ class TestEngine final : public Engine {
   std::vector<std::string> output_names_;
   std::vector<std::pair<std::string, Shape>> state_shapes_; // the state inputs' static shapes
   DeviceBlock activation_;
+  std::vector<ProducedOutput> produced_; // the last run's, per output (metadata order)
   bool has_context_ = false;
   uint64_t generation_ = 0; // bumped per context, like the adapter's
 };
@@ -1192,8 +1392,17 @@ int etrt_test_engine_captures() {
 int etrt_test_engine_replays() {
   return executorch_tensorrt::test_engine::g_replays.load();
 }
+int etrt_test_engine_refits() {
+  return executorch_tensorrt::test_engine::g_refits.load();
+}
+int etrt_test_engine_refit_ignored() {
+  return executorch_tensorrt::test_engine::g_refit_ignored.load();
+}
 int etrt_test_engine_order_after_calls() {
   return executorch_tensorrt::test_engine::g_order_after_calls.load();
+}
+int etrt_test_engine_refused_outputs() {
+  return executorch_tensorrt::test_engine::g_refused_outputs.load();
 }
 void etrt_test_engine_refuse_capture(int refuse) {
   executorch_tensorrt::test_engine::g_refuse_capture.store(refuse);

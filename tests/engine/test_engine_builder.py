@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from executorch_tensorrt.exporter.blob import Flavour, TensorSpec
@@ -22,6 +22,11 @@ from executorch_tensorrt.exporter.state import state_aliases
 
 HEADER = "etrt-test-engine 1"
 FLOAT32 = 6  # ExecuTorch ScalarType code
+INT64 = 4
+
+# Ops whose result has a data-dependent size (known only after the run):
+# OpOverload.name() -> test-engine op. nonzero's indices are int64.
+_DATA_DEPENDENT = {"aten::nonzero": "nonzero"}
 
 # OpOverload.name() -> test-engine op.
 _BINARY = {
@@ -51,7 +56,6 @@ _SHAPED = {
     "aten::_softmax": "softmax",
     "aten::index_put": "index_put",
 }
-INT64 = 4  # ExecuTorch ScalarType code
 
 Arg = Union[str, float]  # a tensor name in the program, or a float literal
 
@@ -83,17 +87,20 @@ class TestEngineBuilder:
         user_inputs = set(signature.user_inputs) | {
             name for name, fqn in signature.inputs_to_buffers.items() if fqn in mutated
         }
+        external = bool(getattr(spec, "external_weights", False))
         reasons = {}
         for node in nodes:
-            problem = node_problem(node, user_inputs)
+            problem = node_problem(node, user_inputs, external)
             if problem:
                 reasons[node.name] = problem
         return reasons
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
-        program = program_text(request, self.alias_state)
+        weights: Dict[str, torch.Tensor] = {}
+        program = program_text(request, self.alias_state, weights)
         return BuiltEngine(
-            engine=program.encode("utf-8"), flavour=Flavour.TEST, builder_version=self.version, version_compatible=False
+            engine=program.encode("utf-8"), flavour=Flavour.TEST, builder_version=self.version, version_compatible=False,
+            external_weights=tuple(weights.items()),
         )
 
 
@@ -117,8 +124,11 @@ def _literal(value: float) -> str:
 
 
 class _Emitter:
-    def __init__(self, module: torch.fx.GraphModule) -> None:
+    def __init__(self, module: torch.fx.GraphModule, weights: Optional[Dict[str, torch.Tensor]] = None) -> None:
         self.module = module
+        # With external weights, the tensors ops use by name (`weight` lines,
+        # refitted at load); None: only scalar constants, as literals.
+        self.weights = weights
         self.names: Dict[torch.fx.Node, str] = {}
         self.lines: List[str] = []
         self.constants: List[str] = []  # `const` lines of the weights used
@@ -143,7 +153,8 @@ class _Emitter:
 
     def _constant(self, node: torch.fx.Node, op: str) -> Arg:
         # Scalars of the model (x * 2.0) arrive as lifted 0-d tensor
-        # constants and become literals; weights become `const` lines.
+        # constants and become literals; weights become `const` lines, or
+        # `weight` lines (refitted at load) with external weights.
         owner: object = self.module
         for part in str(node.target).split("."):
             owner = getattr(owner, part)
@@ -151,6 +162,9 @@ class _Emitter:
             raise NotImplementedError(f"test engine builder: {op} uses the constant {node.target}, not a float32 tensor")
         if owner.numel() == 1 and op not in _SHAPED:
             return float(owner.reshape(()).item())
+        if self.weights is not None:
+            self.weights[str(node.target)] = owner.detach().contiguous()
+            return str(node.target)
         if node not in self.names:
             name = f"w{len(self.constants)}"
             values = " ".join(_literal(v) for v in owner.detach().reshape(-1).tolist())
@@ -173,11 +187,19 @@ def _check_float32(node: torch.fx.Node, what: str) -> None:
         )
 
 
-def _no_broadcast(node: torch.fx.Node, op: str) -> None:
+def _no_broadcast(node: torch.fx.Node, op: str, module: torch.fx.GraphModule) -> None:
     # The test engine has no broadcasting: tensor operands must match the result.
     result = node.meta.get("val")
     for arg in node.args[:2]:
-        if isinstance(arg, torch.fx.Node) and arg.op != "get_attr" and isinstance(result, torch.Tensor):
+        if not isinstance(arg, torch.fx.Node) or not isinstance(result, torch.Tensor):
+            continue
+        if arg.op == "get_attr":  # a weight (scalars become literals)
+            value: object = module
+            for part in str(arg.target).split("."):
+                value = getattr(value, part)
+            if isinstance(value, torch.Tensor) and value.numel() != 1 and value.shape != result.shape:
+                raise NotImplementedError(f"test engine builder: {op} broadcasts weight {list(value.shape)}")
+        else:
             shape = arg.meta["val"].shape
             if shape != result.shape:
                 raise NotImplementedError(f"test engine builder: {op} broadcasts {list(shape)} to {list(result.shape)}")
@@ -205,9 +227,14 @@ def _float32_values(node: torch.fx.Node) -> List[object]:
     return [node.meta.get("val"), *(a.meta.get("val") for a in node.all_input_nodes if a.op != "get_attr" and a not in skip)]
 
 
-def node_problem(node: torch.fx.Node, user_inputs: "set[str]") -> str:
-    """Why the test engine cannot compute ``node`` ('' when it can)."""
+def node_problem(node: torch.fx.Node, user_inputs: "set[str]", external_weights: bool = False) -> str:
+    """Why the test engine cannot compute ``node`` ('' when it can). Weight
+    tensors it takes only when they are kept outside the engine (refitted)."""
     op = _op_name(node.target)
+    if op in _DATA_DEPENDENT:
+        return _data_dependent_problem(node)
+    if op in _UNARY and _is_nonzero(node.args[0]):
+        return ""  # the row-major clone of nonzero's result (exporter/data_dependent.py): nonzero writes row-major
     if op not in _UNARY and op not in _BINARY and op not in _SHAPED:
         return f"the test engine has no {op}"
     if any(isinstance(v, torch.Tensor) and v.dtype != torch.float32 for v in _float32_values(node)):
@@ -225,19 +252,44 @@ def node_problem(node: torch.fx.Node, user_inputs: "set[str]") -> str:
     return ""
 
 
-def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
-    """The test-engine program computing ``request.module``; with
+def _data_dependent_problem(node: torch.fx.Node) -> str:
+    # nonzero reads float32 and writes int64 indices, which no other test
+    # engine op takes: its result can only leave the engine as an output.
+    source = node.args[0]
+    if not isinstance(source, torch.fx.Node) or source.meta["val"].dtype != torch.float32:
+        return "the test engine's nonzero reads float32 only"
+    return ""
+
+
+def _is_nonzero(value: object) -> bool:
+    is_call = isinstance(value, torch.fx.Node) and value.op == "call_function"
+    return is_call and _op_name(value.target) in _DATA_DEPENDENT
+
+
+def _nonzero_results(module: torch.fx.GraphModule) -> "set[torch.fx.Node]":
+    """nonzero nodes and copies of them: the nodes that carry its int64 result."""
+    nodes = module.graph.nodes
+    copies = {n for n in nodes if n.op == "call_function" and _op_name(n.target) in _UNARY and _is_nonzero(n.args[0])}
+    return {n for n in nodes if _is_nonzero(n)} | copies
+
+
+def program_text(
+    request: EngineBuildRequest, alias_state: bool = False, weights: Optional[Dict[str, torch.Tensor]] = None
+) -> str:
+    """The test-engine program computing ``request.module``. With
+    ``compile_spec.external_weights`` it is weight-stripped: weight tensors are
+    declared (`weight` lines) and collected into ``weights`` by name. With
     ``alias_state`` each state output (``state_out_<k>``) is declared aliased
     to its input (``state_in_<k>``).
 
     Raises NotImplementedError naming any operator the test engine lacks.
     """
-    for spec in (*request.input_specs, *request.output_specs):
-        if spec.dtype != FLOAT32 and not (spec.dtype == INT64 and spec in request.input_specs):
-            raise NotImplementedError(f"test engine builder: tensor {spec.name} is not float32 (or an int64 input)")
+    if weights is None:
+        weights = {}
     module = _graph_module(request)
     graph = module.graph
-    emitter = _Emitter(module)
+    emitter = _Emitter(module, weights if getattr(request.compile_spec, "external_weights", False) else None)
+    data_dependent = _nonzero_results(module)
 
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(request.input_specs):
@@ -264,6 +316,22 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
             direct[value] = spec.name
         else:
             copies.append((spec.name, value))
+    for spec in request.input_specs:
+        if spec.dtype not in (FLOAT32, INT64):
+            raise NotImplementedError(f"test engine builder: tensor {spec.name} is not float32 (or an int64 input)")
+    for value, spec in zip(results, request.output_specs, strict=True):
+        expected = INT64 if value in data_dependent and direct.get(value) == spec.name else FLOAT32
+        if spec.dtype != expected:
+            raise NotImplementedError(
+                f"test engine builder: output {spec.name} has dtype code {spec.dtype}, not {expected}"
+            )
+    for node in data_dependent:
+        carried = node in direct or any(user in direct for user in node.users if user in data_dependent)
+        if not carried:
+            raise NotImplementedError(
+                f"test engine builder: nonzero's result ({node.name}) must be an engine output, once"
+            )
+    pending: Dict[torch.fx.Node, Arg] = {}  # nonzero nodes whose copy becomes the output
 
     for node in graph.nodes:
         if node.op != "call_function":
@@ -272,9 +340,18 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
                 continue
             raise NotImplementedError(f"test engine builder: node {node.name} ({node.op}) is not supported")
         op = _op_name(node.target)
-        _check_float32(node, f"{op} ({node.name})")
         dst = direct.get(node) or emitter.temp()
         emitter.names[node] = dst
+        if op in _DATA_DEPENDENT and node not in direct:
+            pending[node] = emitter.arg(node.args[0], op)
+            continue
+        if op in _DATA_DEPENDENT or node.args[0] in pending:
+            # The engine's nonzero writes row-major: a copy of it is the nonzero.
+            source = emitter.arg(node.args[0], op) if op in _DATA_DEPENDENT else pending[node.args[0]]
+            emitter.emit(dst, "nonzero", [source])
+            continue
+        if op not in _SHAPED:
+            _check_float32(node, f"{op} ({node.name})")
         if op in _SHAPED:
             problem = _shaped_problem(node, op)
             if problem:
@@ -286,7 +363,7 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
         elif op in _UNARY:
             emitter.emit(dst, _UNARY[op], [emitter.arg(node.args[0], op)])
         elif op in _BINARY:
-            _no_broadcast(node, op)
+            _no_broadcast(node, op, module)
             left, right = (emitter.arg(a, op) for a in node.args[:2])
             alpha = node.kwargs.get("alpha", node.args[2] if len(node.args) > 2 else 1)
             if alpha != 1:
@@ -297,7 +374,7 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
                 right = scaled
             emitter.emit(dst, _BINARY[op], [left, right])
         else:
-            supported = ", ".join(sorted({*_BINARY, *_UNARY}))
+            supported = ", ".join(sorted({*_BINARY, *_UNARY, *_SHAPED, *_DATA_DEPENDENT}))
             raise NotImplementedError(
                 f"test engine builder: operator {op} ({node.name}) is not supported; supported: {supported}"
             )
@@ -319,6 +396,7 @@ def program_text(request: EngineBuildRequest, alias_state: bool = False) -> str:
     if alias_state:
         lines += [f"alias {out} {inp}" for out, inp in state_aliases([s.name for s in request.output_specs])]
     lines += emitter.constants
+    lines += [f"weight {name} {_shape(tensor.shape)}" for name, tensor in weights.items()]
     lines += emitter.lines
     return "\n".join(lines) + "\n"
 
@@ -338,11 +416,13 @@ def parse_program(text: str) -> Dict[str, List[str]]:
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     if not lines or lines[0] != HEADER:
         raise ValueError("not a test-engine program")
-    result: Dict[str, List[str]] = {"inputs": [], "outputs": [], "ops": []}
+    result: Dict[str, List[str]] = {"inputs": [], "outputs": [], "weights": [], "ops": []}
     for line in lines[1:]:
         kind, _, rest = line.partition(" ")
         if kind == "input":
             result["inputs"].append(rest.split()[0])
+        elif kind == "weight":
+            result["weights"].append(rest.split()[0])
         elif kind == "output":
             result["outputs"].append(rest.split()[0])
         elif kind not in ("profile", "alias"):
@@ -354,11 +434,12 @@ def run_program(text: str, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.T
     """Interpret a test-engine program in Python (a reference for the tests).
 
     Mirrors PROGRAM_FORMAT.md's elementwise ops (DST takes the shape of its
-    first tensor argument); programs with shaped ops or constants are the
-    engine's alone.
+    first tensor argument); nonzero gives int64 indices; programs with shaped
+    ops or constants are the engine's alone. ``inputs`` also holds the program's weights.
     """
     parsed = parse_program(text)
-    env: Dict[str, torch.Tensor] = {name: inputs[name].to(torch.float32) for name in parsed["inputs"]}
+    names = parsed["inputs"] + parsed["weights"]
+    env: Dict[str, torch.Tensor] = {name: inputs[name].to(torch.float32) for name in names}
     for line in parsed["ops"]:
         dst, _, expr = line.partition(" = ")
         op, *raw = expr.split()
@@ -377,6 +458,9 @@ def run_program(text: str, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.T
             out = -flat[0]
         elif op == "copy":
             out = flat[0].clone()
+        elif op == "nonzero":
+            env[dst] = torch.nonzero(first)
+            continue
         else:
             raise ValueError(f"unknown op {op!r}")
         env[dst] = torch.as_tensor(out, dtype=torch.float32).reshape(first.shape)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from executorch_tensorrt.exporter.blob import Flavour
@@ -23,6 +23,7 @@ from executorch_tensorrt.exporter.state import state_aliases
 
 HEADER = "trt-runtime-double-plan 1"
 FLOAT32 = 6  # ExecuTorch ScalarType code
+INT64 = 4
 # The TensorRT API version the double implements (tests/gpu/trt_double/trt_double.cu).
 DOUBLE_TENSORRT_VERSION = "11.1.0"
 
@@ -31,6 +32,7 @@ _BINARY = {"aten::add.Tensor": "add", "aten::sub.Tensor": "sub", "aten::mul.Tens
 _UNARY = {"aten::relu": "relu", "aten::neg": "neg", "aten::clone": "copy", "aten::alias_copy": "copy",
           "aten::detach_copy": "copy", "dim_order_ops::_clone_dim_order": "copy"}
 _LINEAR = {"aten::addmm", "aten::mm", "aten::linear"}
+_NONZERO = "aten::nonzero"  # int64 indices of a data-dependent count (PLAN_FORMAT.md)
 _WEIGHT_ONLY = {"aten::permute_copy", "aten::t_copy", "aten::t", "aten::permute"}
 
 
@@ -72,19 +74,28 @@ class DoubleEngineBuilder:
         return {n.name: why for n in nodes if (why := node_problem(n))}
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
-        text = plan_text(request, self.pad_bytes, self.activation_extra, self.run_delay_us, self.alias_state)
+        stripped: Dict[str, torch.Tensor] = {}
+        text = plan_text(
+            request, self.pad_bytes, self.activation_extra, self.run_delay_us, self.alias_state, stripped
+        )
         self.plans.append(text.encode("utf-8"))
         return BuiltEngine(
             engine=self.plans[-1],
             flavour=Flavour.TENSORRT,
             builder_version=DOUBLE_TENSORRT_VERSION,
             version_compatible=True,
+            external_weights=tuple(stripped.items()),
         )
 
 
 def node_problem(node: torch.fx.Node) -> str:
     """Why the double cannot compute ``node`` ('' when it can)."""
     op = _op_name(node.target)
+    if op == _NONZERO or (op in _UNARY and _is_nonzero(node.args[0])):
+        # nonzero of float32, with the row-major copy the exporter adds (exporter/data_dependent.py).
+        source = node.args[0]
+        ok = isinstance(source, torch.fx.Node) and source.meta["val"].dtype in (torch.float32, torch.int64)
+        return "" if ok else "the double's nonzero reads float32 only"
     if op not in _UNARY and op not in _BINARY and op not in _LINEAR and op not in _WEIGHT_ONLY:
         return f"the double has no {op}"
     values = [node.meta.get("val"), *(a.meta.get("val") for a in node.all_input_nodes)]
@@ -100,10 +111,19 @@ def node_problem(node: torch.fx.Node) -> str:
     return ""
 
 
+def _is_nonzero(value: object) -> bool:
+    return isinstance(value, torch.fx.Node) and value.op == "call_function" and _op_name(value.target) == _NONZERO
+
+
 class _Emitter:
-    def __init__(self, module: torch.fx.GraphModule, streamable: bool) -> None:
+    def __init__(
+        self, module: torch.fx.GraphModule, streamable: bool, stripped: Optional[Dict[str, torch.Tensor]] = None
+    ) -> None:
         self.module = module
         self.streamable = streamable
+        # With external weights: the weights the plan is built without (`values
+        # stripped`), by name, for the delegate to refit; None: values inline.
+        self.stripped = stripped
         self.names: Dict[torch.fx.Node, str] = {}
         self.weights: Dict[torch.fx.Node, torch.Tensor] = {}  # folded constant tensors
         self.lines: List[str] = []
@@ -131,9 +151,13 @@ class _Emitter:
         if matrix.dim() == 1:
             matrix = matrix.reshape(1, -1)
         name = f"w{len(self.weight_lines) // 2}"
-        kind = "streamable" if self.streamable and may_stream else "resident"
+        kind = "streamable" if self.streamable and may_stream and self.stripped is None else "resident"
         self.weight_lines.append(f"weight {name} {kind} {matrix.shape[0]} {matrix.shape[1]}")
-        self.weight_lines.append("values " + " ".join(_literal(v) for v in matrix.reshape(-1).tolist()))
+        if self.stripped is not None:
+            self.stripped[name] = matrix.contiguous()
+            self.weight_lines.append("values stripped")
+        else:
+            self.weight_lines.append("values " + " ".join(_literal(v) for v in matrix.reshape(-1).tolist()))
         return name
 
     def arg(self, value: object, op: str) -> str:
@@ -192,17 +216,21 @@ def plan_text(
     activation_extra: int = 0,
     run_delay_us: int = 0,
     alias_state: bool = False,
+    stripped: Optional[Dict[str, torch.Tensor]] = None,
 ) -> str:
     """The double plan computing ``request.module`` (see DoubleEngineBuilder for
-    the extras); NotImplementedError names what it lacks."""
+    the extras); NotImplementedError names what it lacks. With the compile
+    spec's ``external_weights`` the plan is weight-stripped and its weights go
+    to ``stripped``."""
     streamable = bool(request.compile_spec.enable_weight_streaming)
     for spec in (*request.input_specs, *request.output_specs):
-        if spec.dtype != FLOAT32:
-            raise NotImplementedError(f"double builder: tensor {spec.name} is not float32")
+        if spec.dtype != FLOAT32 and not (spec.dtype == INT64 and spec in request.output_specs):
+            raise NotImplementedError(f"double builder: tensor {spec.name} is not float32 (or nonzero's int64)")
     module = request.module
     if not isinstance(module, torch.fx.GraphModule):
         module = torch.export.export(module, tuple(request.example_inputs), strict=False).module()
-    emitter = _Emitter(module, streamable)
+    external = bool(getattr(request.compile_spec, "external_weights", False))
+    emitter = _Emitter(module, streamable, (stripped if stripped is not None else {}) if external else None)
     graph = module.graph
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(request.input_specs):
@@ -218,6 +246,7 @@ def plan_text(
             direct[value] = spec.name
         else:
             copies.append((spec.name, value))
+    pending: Dict[torch.fx.Node, str] = {}  # nonzero nodes whose row-major copy is the output
     for node in graph.nodes:
         if node.op != "call_function":
             if node.op in ("placeholder", "output", "get_attr") or node.target == "_guards_fn":
@@ -229,7 +258,16 @@ def plan_text(
             continue
         dst = direct.get(node) or emitter.temp()
         emitter.names[node] = dst
-        if op in _LINEAR:
+        if op == _NONZERO:
+            if node not in direct:
+                pending[node] = emitter.arg(node.args[0], op)  # its row-major copy is the output
+            else:
+                emitter.emit(dst, "nonzero", [emitter.arg(node.args[0], op)])
+        elif op in _UNARY and node.args[0] in pending:
+            if node not in direct:
+                raise NotImplementedError("double builder: nonzero's result must be an engine output")
+            emitter.emit(dst, "nonzero", [pending[node.args[0]]])
+        elif op in _LINEAR:
             _emit_linear(emitter, node, dst)
         elif op in _UNARY:
             emitter.emit(dst, _UNARY[op], [emitter.arg(node.args[0], op)])

@@ -49,6 +49,7 @@ class Double:
         self.lib = ctypes.CDLL(str(DOUBLE))
         self.lib.trt_double_memory_overlaps.restype = ctypes.c_int64
         self.lib.trt_double_identity.restype = ctypes.c_char_p
+        self.lib.trt_double_refits.restype = ctypes.c_int64
 
     def counters(self) -> Counters:
         out = Counters()
@@ -154,9 +155,11 @@ def contract_checks() -> None:
 
 # ----------------------------------------------------------------- C++ Module (the runner)
 
-def run_runner(name: str, inputs: Sequence[torch.Tensor], *options: str) -> subprocess.CompletedProcess:
+def run_runner(
+    name: str, inputs: Sequence[torch.Tensor], *options: str, data_path: str = ""
+) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as tmp:
-        args = [str(RUNNER), "--model", program(name), "--verbose"]
+        args = [str(RUNNER), "--model", program(name), "--verbose"] + (["--data-path", data_path] if data_path else [])
         for i, t in enumerate(inputs):
             path = Path(tmp) / f"in{i}.bin"
             path.write_bytes(t.contiguous().numpy().tobytes())
@@ -614,6 +617,30 @@ def bad_dtype_shape() -> None:
     close(p.forward(*inputs), expected, "after the refusals")
 
 
+@check("python-data-dependent-nonzero-sized-after-the-run")
+def data_dependent_host() -> None:
+    # The adapter's IOutputAllocator gives the double the planned memory and
+    # reads back the count it notifies; the output is resized to it.
+    p = load(program("nonzero"))
+    for inputs, expected in CASES["nonzero"]["counts"] + CASES["nonzero"]["counts"][::-1]:
+        (indices,) = p.forward(*inputs)
+        assert torch.equal(indices, expected[0]), (indices, expected[0])
+    bounded = load(program("nonzero_bounded"))
+    over = CASES["nonzero_bounded"]["over"]
+    raises(lambda: bounded.forward(*over), r"output 'output_0'", r"at most \[5, 2\]", r"torch\._check")
+    inputs, expected = case("nonzero_bounded")
+    (indices,) = bounded.forward(*inputs)
+    assert torch.equal(indices, expected[0]), "after the refusal"
+
+
+@check("python-data-dependent-nonzero-device-io")
+def data_dependent_device() -> None:
+    p = load(program("nonzero_device"), device="cuda")
+    for inputs, expected in CASES["nonzero"]["counts"]:
+        (indices,) = p.forward(*[t.cuda() for t in inputs])
+        assert indices.is_cuda and torch.equal(indices.cpu(), expected[0]), (indices, expected[0])
+
+
 @check("bad-out-of-device-memory-then-recovers")
 def out_of_memory() -> None:
     inputs, expected = case("mlp_big")
@@ -683,6 +710,34 @@ def state_methods() -> None:
     for method, outputs in expected:
         close(p.run(method, [x]), outputs, method)
     close([p.read_state("cache")], [CASES["state_methods"]["cache"]], "read_state")
+# ----------------------------------------------------------------- external weights (refit)
+
+def ptd(name: str) -> str:
+    return str(PROGRAMS / f"{name}.ptd")
+
+
+@check("external-weights-refit-through-the-adapter")
+def external_weights() -> None:
+    """A weight-stripped plan, its weights in the .ptd: the adapter's IRefitter
+    (createInferRefitter, setNamedWeights, refitCudaEngine) uploads them; the
+    double refuses to run the plan unrefitted."""
+    inputs, expected = case("ext_mlp")
+    refits = DOUBLE_LIB.lib.trt_double_refits()
+    p = load(program("ext_mlp"), data_path=ptd("ext_mlp"))
+    close(p.forward(*inputs), expected, "refitted from the .ptd")
+    (state,) = p.delegate_states
+    assert (state["refitted_weights"], state["refitted_weight_bytes"]) == (2, (16 * 8 + 8) * 4), state
+    p.offload()
+    close(p.forward(*inputs), expected, "after offload (refitted again)")
+    assert DOUBLE_LIB.lib.trt_double_refits() == refits + 2
+    scaled = load(program("ext_mlp"), data_path=ptd("ext_mlp_scaled"))
+    close(scaled.forward(*inputs), CASES["ext_mlp"]["scaled"], "a .ptd with w0 doubled")
+    raises(lambda: load(program("ext_mlp"), data_path=ptd("ext_mlp_shape")), r'"w0".*float32 \[8, 16\].*float32 \[16, 8\]')
+    raises(lambda: load(program("ext_mlp")), r'"w0".*loaded without named data')
+    result = run_runner("ext_mlp", inputs, data_path=ptd("ext_mlp"))
+    sanitizer_clean(result)
+    assert result.returncode == 0, f"rc={result.returncode}: {result.stderr[-1500:]}"
+    close(runner_outputs(result.stdout), expected, "runner --data-path")
 
 
 CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
@@ -690,9 +745,10 @@ CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "runner": RUNNER_CHECKS,
     "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
                     shared_engines, shared_programs, execution_contexts, batch_ranges, device_planning, pinned_staging,
-                    graphs_lifecycle, state_aliased, state_copy, state_offload_reset, state_methods],
+                    graphs_lifecycle, state_aliased, state_copy, state_offload_reset, state_methods,
+                    data_dependent_host, external_weights],
     "python_device": [device_io, reuse_outputs, device_io_batches, callers_stream, graphs_device_io,
-                      shared_memory_two_streams],
+                      shared_memory_two_streams, data_dependent_device],
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],
     # Under compute-sanitizer: without filling the GPU (the tools hold device memory of their own).
     "bad_input_sanitized": [bad_device, bad_dtype_shape],

@@ -24,6 +24,9 @@ from executorch_tensorrt.exporter import (
     register_engine_builder,
     save,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the .ptd helpers
+from ptd_files import rewrite_ptd, weight_keys  # noqa: E402
 from executorch_tensorrt.exporter.blob import Flavour
 from executorch_tensorrt.exporter.device_planning import DevicePlanning
 
@@ -129,6 +132,30 @@ def _state_programs(out: Path, cases: Dict[str, Dict[str, object]]) -> None:
         cache = cache + x if method == "grow" else cache * 0.5
         expected_methods.append((method, [cache * 2.0 if method == "grow" else cache + x]))
     cases["state_methods"] = {"inputs": [x], "expected": expected_methods, "cache": cache}
+class Nonzero(torch.nn.Module):
+    """A data-dependent output: the indices of the positive elements."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nonzero(torch.relu(x))
+
+
+NONZERO_BOUND = 5
+
+
+class BoundedNonzero(torch.nn.Module):
+    """Promises torch.export at most NONZERO_BOUND positive elements."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        indices = torch.nonzero(torch.relu(x))
+        torch._check(indices.shape[0] <= NONZERO_BOUND)
+        return indices
+
+
+def with_positives(count: int) -> torch.Tensor:
+    """A [4, 8] input whose first `count` elements (row-major) are positive."""
+    x = -torch.ones(32)
+    x[:count] = torch.arange(1, count + 1, dtype=torch.float32)
+    return x.reshape(4, 8)
 
 
 class _NotAPlan:
@@ -145,6 +172,20 @@ def _expected(model: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> List[to
     with torch.no_grad():
         out = model(*inputs)
     return [t.clone() for t in (out if isinstance(out, (tuple, list)) else (out,))]
+
+
+def _external_weights(out: Path, cases: Dict[str, Dict[str, object]], mlp: torch.nn.Module, x, y) -> None:  # type: ignore[no-untyped-def]
+    """ext_mlp.pte with its weights in ext_mlp.ptd (a weight-stripped plan the
+    adapter refits), and two .ptd that differ: w0 (fc's weight, [16, 8] in the
+    plan) doubled, and w0 reshaped to [8, 16]."""
+    save(mlp, out / "ext_mlp.pte", inputs=(x, y), engine_builder="trt_double", external_weights=True)
+    key = weight_keys(out / "ext_mlp.pte")["w0"]
+    rewrite_ptd(out / "ext_mlp.ptd", out / "ext_mlp_scaled.ptd", lambda k, t: t * 2 if k == key else t)
+    rewrite_ptd(out / "ext_mlp.ptd", out / "ext_mlp_shape.ptd", lambda k, t: t.reshape(8, 16) if k == key else t)
+    scaled = Mlp()
+    with torch.no_grad():
+        scaled.fc.weight.mul_(2.0)
+    cases["ext_mlp"] = {"inputs": [x, y], "expected": _expected(mlp, (x, y)), "scaled": _expected(scaled, (x, y))}
 
 
 def main(out_dir: str) -> None:
@@ -217,6 +258,15 @@ def main(out_dir: str) -> None:
     add("scale_device_slow", Scale(), slow_inputs, engine_builder="trt_double_slow",
         device_planning=DevicePlanning(device_io=True))
     _state_programs(out, cases)
+    # Data-dependent output shapes (nonzero through IOutputAllocator).
+    add("nonzero", Nonzero(), (with_positives(3),), engine_builder="trt_double")
+    add("nonzero_device", Nonzero(), (with_positives(3),), engine_builder="trt_double",
+        device_planning=DevicePlanning(device_io=True))
+    add("nonzero_bounded", BoundedNonzero(), (with_positives(3),), engine_builder="trt_double")
+    counts = [(with_positives(n),) for n in (0, 1, 7, 32)]
+    cases["nonzero"]["counts"] = [(list(x), _expected(Nonzero(), x)) for x in counts]
+    cases["nonzero_bounded"]["over"] = [with_positives(NONZERO_BOUND + 3)]
+    _external_weights(out, cases, mlp, x, y)
     torch.save(cases, out / "cases.pt")
     print(f"wrote {len(cases)} programs to {out}")
 

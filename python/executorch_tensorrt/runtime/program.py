@@ -71,6 +71,17 @@ def _check_backend_options(options: Mapping[str, BackendOptionValue]) -> Dict[st
     return checked
 
 
+def _check_data_path(data_path: Optional[Union[str, os.PathLike]]) -> str:
+    """The ``.ptd`` path as text ('' for none); refuses one that is no file."""
+    if data_path is None:
+        return ""
+    if not isinstance(data_path, (str, os.PathLike)):
+        raise TypeError(f"data_path must be a path to a .ptd file, got {type(data_path).__name__}")
+    if not Path(data_path).is_file():
+        raise FileNotFoundError(f"no named-data file (.ptd) at {data_path}")
+    return str(data_path)
+
+
 _DEVICES = ("cpu", "cuda")
 
 
@@ -363,6 +374,7 @@ def load(
     device: str = "cpu",
     reuse_outputs: bool = False,
     load_mode: str = "mmap",
+    data_path: Optional[Union[str, os.PathLike]] = None,
 ) -> Program:
     """Loads a ``.pte`` program through ExecuTorch with the TensorRT delegate.
 
@@ -387,6 +399,12 @@ def load(
     old one, as the exporter does. ``load_mode="read"`` reads the program's
     data into memory instead, for deployments that overwrite files in place.
 
+    ``data_path`` is the program's ``.ptd`` (ExecuTorch's named data), which
+    ``save(..., external_weights=True)`` writes beside the ``.pte``: the
+    constants left on the CPU and the engines' weights, which the delegate
+    refits its weight-stripped engines with. A program that needs it refuses
+    to load without it.
+
     Before ExecuTorch reads it, the whole file is checked (segments inside the
     file and not overlapping, each piece of data read by the part it belongs
     to, sizes that do not overflow); each method's backends and kernels are
@@ -397,6 +415,7 @@ def load(
     if not program_path.is_file():
         raise FileNotFoundError(f"no program file at {program_path}")
     options = _check_backend_options(backend_options or {})
+    data = _check_data_path(data_path)
     if not isinstance(load_mode, str):
         raise TypeError(f"load_mode must be a str ('mmap' or 'read'), got {type(load_mode).__name__}")
     device = _check_device(device, reuse_outputs)
@@ -410,7 +429,7 @@ def load(
         )
     try:
         native = _runtime.LoadedProgram(
-            str(program_path), {_native.BACKEND_ID: options} if options else {}, load_mode=load_mode
+            str(program_path), {_native.BACKEND_ID: options} if options else {}, load_mode=load_mode, data_path=data
         )
     except RuntimeError as err:
         raise DelegateError(str(err)) from None

@@ -85,7 +85,9 @@ def cli_run(args: argparse.Namespace) -> int:
     """Runs ``args.pte``; returns the process exit code."""
     try:
         options = parse_backend_options(args.backend_option or [])
-        program = load(Path(args.pte), backend_options=options, load_methods=False)
+        beside = Path(args.pte).with_suffix(".ptd")
+        data_path = getattr(args, "data_path", None) or (beside if beside.is_file() else None)
+        program = load(Path(args.pte), backend_options=options, load_methods=False, data_path=data_path)
         if args.verbose:
             print(f"program: {args.pte}")
             print(f"methods: {', '.join(program.method_names)}")

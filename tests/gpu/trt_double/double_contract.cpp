@@ -104,6 +104,7 @@ void host_checks() {
       {"plan-size-mismatch", "trt-runtime-double-plan 1\nprofiles 1\ninput x 1\ninput u 1\noutput y\nrange x 0 1 2 4\n"
                              "range u 0 1 2 5\nop y = add x u\n", "differ in size"},
       {"plan-garbage", head + "\x01\x02\n", "cannot read"},
+      {"plan-stripped-streamable", head + "weight w streamable 1 2\nvalues stripped\n", "needs 2 values"},
   };
   for (const Bad& b : bad) {
     const int ok = trt_double_describe_plan(b.plan.data(), b.plan.size(), text, sizeof(text));
@@ -167,6 +168,66 @@ bool linear_correct(const std::vector<float>& out, int rows) {
     }
   }
   return true;
+}
+
+// The linear plan's weights stripped (resident, one profile): refitted
+// through IRefitter before it runs.
+std::string stripped_plan() {
+  return "trt-runtime-double-plan 1\nprofiles 1\ninput x 2\noutput y\noutput z\nrange x 0 1,4 2,4 8,4\n"
+         "weight w resident 4 3\nvalues stripped\nweight b resident 1 3\nvalues stripped\n"
+         "op t0 = linear x w b\nop t1 = relu t0\nop y = mul t1 2\nop z = sub x 1\n";
+}
+
+int32_t missing_weights(IRefitter& refitter) {
+  return refitter.getMissingWeights(0, nullptr);
+}
+
+void refit_checks(IRuntime& runtime, RecordingLogger& logger, cudaStream_t stream, void* x, void* y, void* z) {
+  const std::string plan = stripped_plan();
+  std::unique_ptr<ICudaEngine> engine(runtime.deserializeCudaEngine(plan.data(), plan.size()));
+  check("stripped-plan-refittable", engine && engine->isRefittable(), logger.take());
+  if (!engine) {
+    return;
+  }
+  std::unique_ptr<IExecutionContext> context(engine->createExecutionContext(ExecutionContextAllocationStrategy::kSTATIC));
+  check("stripped-plan-unrefitted-refused", run_linear(*context, stream, 5, x, y, z).empty() &&
+                                                contains(logger.take(), "weight-stripped and was not refitted"));
+  std::unique_ptr<IRefitter> refitter(createInferRefitter(*engine, logger));
+  check("refitter-created", refitter != nullptr, logger.take());
+  if (!refitter) {
+    return;
+  }
+  const char* names[2] = {nullptr, nullptr};
+  check("refitter-lists-every-weight", refitter->getAllWeights(2, names) == 2 && names[0] == std::string("w") &&
+                                           names[1] == std::string("b"));
+  check("refitter-missing-before", missing_weights(*refitter) == 2);
+  check("refitter-prototype", refitter->getWeightsPrototype("w").count == 12 &&
+                                  refitter->getWeightsPrototype("w").type == DataType::kFLOAT &&
+                                  refitter->getWeightsPrototype("nope").count == -1);
+  const float w[12] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1};
+  const float b[3] = {0.5f, -100.f, 0.f};
+  check("refitter-wrong-count-refused", !refitter->setNamedWeights("w", Weights{DataType::kFLOAT, w, 11}) &&
+                                            contains(logger.take(), "takes 12 kFLOAT values"));
+  check("refitter-unknown-name-refused", !refitter->setNamedWeights("nope", Weights{DataType::kFLOAT, w, 12}) &&
+                                             contains(logger.take(), "no weight 'nope'"));
+  check("refitter-set-one", refitter->setNamedWeights("w", Weights{DataType::kFLOAT, w, 12}) &&
+                                missing_weights(*refitter) == 1);
+  check("refit-with-one-missing-refused", !refitter->refitCudaEngine() && contains(logger.take(), "weight 'b' is missing"));
+  check("refit", refitter->setNamedWeights("b", Weights{DataType::kFLOAT, b, 3}) && missing_weights(*refitter) == 0 &&
+                     refitter->refitCudaEngine(), logger.take());
+  check("refitted-computes", linear_correct(run_linear(*context, stream, 5, x, y, z), 5), logger.take());
+  check("refitted-nothing-missing", missing_weights(*refitter) == 0);
+  refitter.reset();
+  context.reset();
+  std::unique_ptr<IHostMemory> serialized(engine->serialize());
+  std::unique_ptr<ICudaEngine> again(runtime.deserializeCudaEngine(serialized->data(), serialized->size()));
+  std::unique_ptr<IExecutionContext> again_context(again->createExecutionContext(ExecutionContextAllocationStrategy::kSTATIC));
+  check("stripped-plan-serializes-stripped", run_linear(*again_context, stream, 5, x, y, z).empty() &&
+                                                 contains(logger.take(), "not refitted"));
+  const std::string full = linear_plan();
+  std::unique_ptr<ICudaEngine> plain(runtime.deserializeCudaEngine(full.data(), full.size()));
+  std::unique_ptr<IRefitter> none(createInferRefitter(*plain, logger));
+  check("refitter-of-unrefittable-engine-refused", !none && contains(logger.take(), "not built refittable"));
 }
 
 void gpu_checks() {
@@ -320,6 +381,7 @@ void gpu_checks() {
   }
   const int64_t separate = overlaps_with(other);
   check("separate-memory-no-overlap", separate == 0, std::to_string(separate));
+  refit_checks(*runtime, logger, stream, x, y, z);
   slow_engine.reset();
   cudaFree(other);
   cudaFree(memory);

@@ -63,7 +63,8 @@ bool parse_dims(const std::string& text, int rank, Shape* out) {
 bool op_kind(const std::string& name, OpKind* kind, size_t* min_args, size_t* max_args) {
   static const std::map<std::string, OpKind> kinds = {
       {"add", OpKind::kAdd}, {"sub", OpKind::kSub}, {"mul", OpKind::kMul}, {"relu", OpKind::kRelu},
-      {"neg", OpKind::kNeg}, {"copy", OpKind::kCopy}, {"linear", OpKind::kLinear}};
+      {"neg", OpKind::kNeg}, {"copy", OpKind::kCopy}, {"linear", OpKind::kLinear},
+      {"nonzero", OpKind::kNonzero}};
   const auto it = kinds.find(name);
   if (it == kinds.end()) {
     return false;
@@ -76,6 +77,15 @@ bool op_kind(const std::string& name, OpKind* kind, size_t* min_args, size_t* ma
 }
 
 } // namespace
+
+bool Plan::is_data_dependent(const std::string& name) const {
+  for (const std::string& output : data_dependent) {
+    if (output == name) {
+      return true;
+    }
+  }
+  return false;
+}
 
 const IoTensor* Plan::find_io(const std::string& name) const {
   for (const IoTensor& t : io) {
@@ -202,6 +212,12 @@ bool parse_plan(const std::string& text, Plan* plan, std::string* error) {
         return fail("bad weight '" + w[1] + "'");
       }
       plan->weights.push_back(weight);
+    } else if (kind == "values" && w.size() == 2 && w[1] == "stripped" && !plan->weights.empty() &&
+               plan->weights.back().values.empty() && !plan->weights.back().streamable) {
+      // A weight-stripped plan's weight: the engine holds zeros until refitted.
+      Weight& weight = plan->weights.back();
+      weight.stripped = true;
+      weight.values.assign(static_cast<size_t>(weight.rows * weight.cols), 0.0f);
     } else if (kind == "values" && !plan->weights.empty() && plan->weights.back().values.empty()) {
       Weight& weight = plan->weights.back();
       if (static_cast<int64_t>(w.size()) - 1 != weight.rows * weight.cols) {
@@ -248,6 +264,9 @@ bool parse_plan(const std::string& text, Plan* plan, std::string* error) {
       for (size_t i = 4; i < w.size(); ++i) {
         Arg arg;
         arg.name = w[i];
+        if (plan->is_data_dependent(w[i])) {
+          return fail("'" + w[i] + "' is nonzero's int64 result: it can only be an output");
+        }
         if (defined.count(w[i])) {
           arg.kind = Arg::kTensor;
           has_tensor = true;
@@ -272,7 +291,12 @@ bool parse_plan(const std::string& text, Plan* plan, std::string* error) {
       if (defined.count(op.dst) || (target && target->is_input) || plan->find_weight(op.dst)) {
         return fail("'" + op.dst + "' is assigned twice or is an input");
       }
-      if (!target) {
+      if (op.kind == OpKind::kNonzero) {
+        if (!target) {
+          return fail("nonzero's result '" + op.dst + "' must be an output");
+        }
+        plan->data_dependent.push_back(op.dst);
+      } else if (!target) {
         plan->temps.push_back(op.dst);
       }
       defined.insert(op.dst);
@@ -345,6 +369,12 @@ bool infer_shapes(
       Shape out = x;
       out.back() = w->cols;
       (*shapes)[op.dst] = out;
+      continue;
+    }
+    if (op.kind == OpKind::kNonzero) {
+      // Its largest case (every element nonzero); the run reports the count.
+      const Shape& source = shapes->at(op.args[0].name);
+      (*shapes)[op.dst] = Shape{element_count(source), static_cast<int64_t>(source.size())};
       continue;
     }
     const Shape* first = nullptr;

@@ -34,11 +34,12 @@ struct Weight {
   bool streamable = false;
   int64_t rows = 0, cols = 0;
   std::vector<float> values;
+  bool stripped = false;        // `values stripped`: zeros until refitted (IRefitter)
   int64_t offset = 0;           // in its area (resident or streamable), aligned
   int64_t bytes() const { return rows * cols * 4; }
 };
 
-enum class OpKind { kAdd, kSub, kMul, kRelu, kNeg, kCopy, kLinear };
+enum class OpKind { kAdd, kSub, kMul, kRelu, kNeg, kCopy, kLinear, kNonzero };
 
 struct Arg {
   enum Kind { kTensor, kWeight, kLiteral } kind = kLiteral;
@@ -65,7 +66,12 @@ struct Plan {
   int64_t run_delay_us = 0;
   std::map<std::string, std::string> aliases; // `alias OUT IN`: output -> the input it updates in place
 
+  // Outputs assigned by `nonzero`: int64 [count, rank], count known only
+  // during the run (a data-dependent shape, reported through IOutputAllocator).
+  std::vector<std::string> data_dependent;
+
   const IoTensor* find_io(const std::string& name) const;
+  bool is_data_dependent(const std::string& name) const;
   const Weight* find_weight(const std::string& name) const;
   int input_count() const;
 };

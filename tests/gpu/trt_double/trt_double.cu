@@ -41,6 +41,7 @@ std::atomic<uint64_t> g_context_ids{1};
 // Enqueues in flight on the host now and the most at once on one engine
 // (contexts of one engine called from several threads).
 std::atomic<int64_t> g_max_enqueues_on_one_engine{0};
+std::atomic<int64_t> g_refits{0};  // refitCudaEngine calls that succeeded
 
 __device__ unsigned long long g_overlaps;
 
@@ -141,6 +142,32 @@ __global__ void linear_kernel(const float* x, const float* w, const float* bias,
   }
 }
 
+// nonzero, in one thread (order matters; the double's tensors are small):
+// the count of nonzero elements of `x` (`n` of them, of `rank` dims).
+__global__ void nonzero_count_kernel(const float* x, int64_t n, long long* count) {
+  long long found = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    found += x[k] != 0.0f ? 1 : 0;
+  }
+  *count = found;
+}
+
+// Their row-major indices, one row of `rank` int64 per nonzero element.
+__global__ void nonzero_write_kernel(const float* x, int64_t n, const int64_t* dims, int rank, int64_t* out) {
+  int64_t row = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    if (x[k] == 0.0f) {
+      continue;
+    }
+    int64_t rest = k;
+    for (int d = rank - 1; d >= 0; --d) {
+      out[row * rank + d] = dims[d] == 0 ? 0 : rest % dims[d];
+      rest = dims[d] == 0 ? 0 : rest / dims[d];
+    }
+    ++row;
+  }
+}
+
 __global__ void stamp_kernel(unsigned long long* slot, unsigned long long value) {
   *slot = value;
 }
@@ -233,8 +260,11 @@ class ContextImpl final : public apiv::VExecutionContext {
   void* getOutputTensorAddress(char const* tensorName) const noexcept override {
     return const_cast<void*>(getTensorAddress(tensorName));
   }
-  bool setOutputAllocator(char const*, IOutputAllocator*) noexcept override { return false; }
-  IOutputAllocator* getOutputAllocator(char const*) noexcept override { return nullptr; }
+  bool setOutputAllocator(char const* tensorName, IOutputAllocator* allocator) noexcept override;
+  IOutputAllocator* getOutputAllocator(char const* tensorName) noexcept override {
+    const auto it = tensorName ? allocators_.find(tensorName) : allocators_.end();
+    return it == allocators_.end() ? nullptr : it->second;
+  }
   int64_t getMaxOutputSize(char const*) const noexcept override { return -1; }
   bool setTemporaryStorageAllocator(IGpuAllocator*) noexcept override { return false; }
   IGpuAllocator* getTemporaryStorageAllocator() const noexcept override { return nullptr; }
@@ -258,6 +288,11 @@ class ContextImpl final : public apiv::VExecutionContext {
 
  private:
   bool input_shapes(std::map<std::string, trt_double::Shape>* out) const;
+  // One nonzero op, as TensorRT runs a data-dependent shape: count on the
+  // GPU, wait for the count on the host, ask the output's IOutputAllocator
+  // for memory (refused: fail, nothing written), write, notify the shape.
+  bool run_nonzero(const Op& op, const float* source, const trt_double::Shape& dims, char* scratch_count,
+                   cudaStream_t stream);
 
   EngineImpl& engine_;
   IExecutionContext* owner_;
@@ -269,6 +304,7 @@ class ContextImpl final : public apiv::VExecutionContext {
   bool owns_memory_ = false;
   std::map<std::string, trt_double::Shape> shapes_;  // inputs set with setInputShape
   std::map<std::string, void*> addresses_;
+  std::map<std::string, IOutputAllocator*> allocators_; // setOutputAllocator, not owned
   const uint64_t id_; // unique per context in the process
   uint64_t runs_ = 0;
 };
@@ -422,7 +458,45 @@ class EngineImpl final : public apiv::VCudaEngine {
     }
     return context.release();
   }
-  bool isRefittable() const noexcept override { return false; }
+  bool isRefittable() const noexcept override { return stripped_weights() > 0 || refitted_; }
+
+  // -- refit (RefitterImpl): weight-stripped plans
+  size_t stripped_weights() const {
+    size_t count = 0;
+    for (const Weight& w : plan_.weights) {
+      count += w.stripped && !refitted_ ? 1 : 0;
+    }
+    return count;
+  }
+  bool weight_refitted(const Weight& w) const { return !w.stripped || refitted_; }
+  // Uploads `values` (host memory, count floats each) over the weights named;
+  // every stripped weight must be among them unless refitted before.
+  bool refit(const std::map<std::string, Weights>& values) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Weight& w : plan_.weights) {
+      auto given = values.find(w.name);
+      if (given == values.end()) {
+        if (!weight_refitted(w)) {
+          log_error(logger_, "refitCudaEngine: weight '%s' is missing", w.name.c_str());
+          return false;
+        }
+        continue;
+      }
+      if (w.streamable) {
+        log_error(logger_, "refitCudaEngine: the double refits resident weights only ('%s' streams)", w.name.c_str());
+        return false;
+      }
+      if (cudaMemcpy(static_cast<char*>(resident_) + w.offset, given->second.values, w.bytes(), cudaMemcpyHostToDevice) !=
+          cudaSuccess) {
+        cudaGetLastError();
+        log_error(logger_, "refitCudaEngine: uploading weight '%s' failed", w.name.c_str());
+        return false;
+      }
+    }
+    refitted_ = true;
+    ++g_refits;
+    return true;
+  }
   char const* getName() const noexcept override { return "trt-runtime-double-engine"; }
   int32_t getNbOptimizationProfiles() const noexcept override { return plan_.profiles; }
   EngineCapability getEngineCapability() const noexcept override { return EngineCapability::kSTANDARD; }
@@ -468,11 +542,15 @@ class EngineImpl final : public apiv::VCudaEngine {
           }
         }
       }
+      if (plan_.is_data_dependent(name)) {
+        out.d[0] = -1; // nonzero's count: known only during the run
+      }
     }
     return out;
   }
   DataType getTensorDataType(char const* name) const noexcept override {
-    return DataType::kFLOAT; // the double computes float32 only
+    // float32 everywhere but nonzero's indices
+    return name && plan_.is_data_dependent(name) ? DataType::kINT64 : DataType::kFLOAT;
   }
   TensorLocation getTensorLocation(char const*) const noexcept override { return TensorLocation::kDEVICE; }
   bool isShapeInferenceIO(char const*) const noexcept override { return false; }
@@ -608,6 +686,7 @@ class EngineImpl final : public apiv::VCudaEngine {
   void* host_streamable_ = nullptr;    // pinned copy of all streamable weights
   int64_t budget_ = 0;
   std::atomic<int> contexts_{0};
+  bool refitted_ = false;  // every stripped weight was uploaded by a refit
   std::atomic<int64_t> enqueues_in_flight_{0};
   std::mutex mutex_;
   mutable std::map<std::string, trt_double::Shape> max_shapes_;
@@ -617,6 +696,7 @@ class CudaEngine final : public ICudaEngine {
  public:
   explicit CudaEngine(ILogger* logger) : impl_(this, logger) { mImpl = &impl_; }
   bool init(const void* blob, std::size_t size) { return impl_.init(blob, size); }
+  EngineImpl& impl() { return impl_; }
 
  private:
   EngineImpl impl_;
@@ -735,7 +815,68 @@ Dims ContextImpl::getTensorShape(char const* name) const noexcept {
     const auto it = shapes_.find(name);
     return it != shapes_.end() ? to_trt(it->second) : engine_.getTensorShape(name);
   }
-  return to_trt(shapes.at(name));
+  Dims64 out = to_trt(shapes.at(name));
+  if (engine_.plan().is_data_dependent(name)) {
+    out.d[0] = -1; // like TensorRT: a data-dependent dim stays -1 with every input shape set
+  }
+  return out;
+}
+
+bool ContextImpl::setOutputAllocator(char const* name, IOutputAllocator* allocator) noexcept {
+  const IoTensor* t = name ? engine_.plan().find_io(name) : nullptr;
+  if (!t || t->is_input) {
+    log_error(engine_.logger(), "setOutputAllocator: '%s' is not an output tensor", name ? name : "(null)");
+    return false;
+  }
+  if (allocator) {
+    allocators_[name] = allocator;
+  } else {
+    allocators_.erase(name);
+  }
+  return true;
+}
+
+bool ContextImpl::run_nonzero(const Op& op, const float* source, const trt_double::Shape& dims, char* scratch_count,
+                              cudaStream_t stream) {
+  ILogger* logger = engine_.logger();
+  const auto allocator = allocators_.find(op.dst);
+  if (allocator == allocators_.end()) {
+    log_error(logger, "enqueueV3: output '%s' has a data-dependent shape and no IOutputAllocator", op.dst.c_str());
+    return false;
+  }
+  const int64_t n = element_count(dims);
+  const int rank = static_cast<int>(dims.size());
+  auto* count = reinterpret_cast<long long*>(scratch_count);
+  auto* device_dims = reinterpret_cast<int64_t*>(scratch_count + 8);
+  if (cudaMemcpyAsync(device_dims, dims.data(), sizeof(int64_t) * dims.size(), cudaMemcpyHostToDevice, stream) !=
+      cudaSuccess) {
+    log_error(logger, "enqueueV3: copying nonzero's dims failed");
+    return false;
+  }
+  nonzero_count_kernel<<<1, 1, 0, stream>>>(source, n, count);
+  long long found = 0;
+  if (cudaMemcpyAsync(&found, count, sizeof(found), cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
+      cudaStreamSynchronize(stream) != cudaSuccess) {
+    log_error(logger, "enqueueV3: reading nonzero's count failed: %s", cudaGetErrorString(cudaGetLastError()));
+    return false;
+  }
+  const int64_t bytes = static_cast<int64_t>(found) * rank * 8;
+  const auto current = addresses_.find(op.dst);
+  void* memory = allocator->second->reallocateOutputAsync(
+      op.dst.c_str(), current == addresses_.end() ? nullptr : current->second, static_cast<uint64_t>(bytes > 0 ? bytes : 1),
+      kAlignment, stream);
+  if (memory == nullptr) {
+    log_error(logger, "enqueueV3: the IOutputAllocator of '%s' gave no memory for %lld bytes", op.dst.c_str(),
+              static_cast<long long>(bytes));
+    return false;
+  }
+  nonzero_write_kernel<<<1, 1, 0, stream>>>(source, n, device_dims, rank, static_cast<int64_t*>(memory));
+  Dims64 shape{};
+  shape.nbDims = 2;
+  shape.d[0] = found;
+  shape.d[1] = rank;
+  allocator->second->notifyShape(op.dst.c_str(), shape);
+  return true;
 }
 
 Dims ContextImpl::getTensorStrides(char const* name) const noexcept {
@@ -779,6 +920,11 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
     log_error(logger, "enqueueV3: current device %d is not the engine's device %d", device, engine_.device());
     return false;
   }
+  if (engine_.stripped_weights() > 0) {
+    log_error(logger, "enqueueV3: the engine is weight-stripped and was not refitted (%zu weights missing)",
+              engine_.stripped_weights());
+    return false;
+  }
   std::map<std::string, trt_double::Shape> inputs, shapes;
   for (const IoTensor& t : plan.io) {
     if (t.is_input && !shapes_.count(t.name)) {
@@ -786,7 +932,8 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
       return false;
     }
     const auto it = addresses_.find(t.name);
-    if (it == addresses_.end() || it->second == nullptr) {
+    const bool allocated_later = !t.is_input && allocators_.count(t.name) != 0; // by its IOutputAllocator
+    if (!allocated_later && (it == addresses_.end() || it->second == nullptr)) {
       log_error(logger, "enqueueV3: %s '%s' has no address set (call setTensorAddress)", t.is_input ? "input" : "output",
                 t.name.c_str());
       return false;
@@ -837,6 +984,13 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
     return reinterpret_cast<float*>(temp != offsets.end() ? temps + temp->second : static_cast<char*>(addresses_.at(arg.name)));
   };
   for (const Op& op : plan.ops) {
+    if (op.kind == OpKind::kNonzero) {
+      // The stamp's slot holds 8 bytes; the count and dims follow in its 256.
+      if (!run_nonzero(op, address(op.args[0]), shapes.at(op.args[0].name), base + 8, stream)) {
+        return false;
+      }
+      continue;
+    }
     Arg dst;
     dst.kind = Arg::kTensor;
     dst.name = op.dst;
@@ -863,6 +1017,98 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
   ++g_enqueues;
   return true;
 }
+
+// ---------------------------------------------------------------- refitter
+
+// TensorRT's IRefitter by weight name (the ONNX parser's names), for the
+// double's weight-stripped plans. setNamedWeights keeps the caller's pointer,
+// as TensorRT does: the values are read by refitCudaEngine.
+class RefitterImpl final : public apiv::VRefitter {
+ public:
+  RefitterImpl(IRefitter* owner, EngineImpl& engine, ILogger* logger) : owner_(owner), engine_(engine), logger_(logger) {}
+  IRefitter* getPImpl() noexcept override { return owner_; }
+  bool setWeights(char const*, WeightsRole, const Weights) noexcept override {
+    log_error(logger_, "setWeights (by layer and role) is not provided by the double; use setNamedWeights");
+    return false;
+  }
+  bool refitCudaEngine() noexcept override { return engine_.refit(given_); }
+  int32_t getMissing(int32_t, char const**, WeightsRole*) noexcept override { return 0; }
+  int32_t getAll(int32_t, char const**, WeightsRole*) noexcept override { return 0; }
+  void setErrorRecorder(IErrorRecorder*) noexcept override {}
+  IErrorRecorder* getErrorRecorder() const noexcept override { return nullptr; }
+  bool setNamedWeights(char const* name, Weights weights) noexcept override {
+    const Weight* w = name ? engine_.plan().find_weight(name) : nullptr;
+    if (!w) {
+      log_error(logger_, "setNamedWeights: the engine has no weight '%s'", name ? name : "(null)");
+      return false;
+    }
+    if (weights.type != DataType::kFLOAT || weights.count != w->rows * w->cols || !weights.values) {
+      log_error(logger_, "setNamedWeights: weight '%s' takes %lld kFLOAT values, got %lld of type %d", name,
+                static_cast<long long>(w->rows * w->cols), static_cast<long long>(weights.count),
+                static_cast<int>(weights.type));
+      return false;
+    }
+    given_[name] = weights;
+    return true;
+  }
+  int32_t getMissingWeights(int32_t size, char const** names) noexcept override {
+    return list(size, names, [this](const Weight& w) { return !engine_.weight_refitted(w) && !given_.count(w.name); });
+  }
+  int32_t getAllWeights(int32_t size, char const** names) noexcept override {
+    return list(size, names, [](const Weight&) { return true; });
+  }
+  ILogger* getLogger() const noexcept override { return logger_; }
+  bool setMaxThreads(int32_t) noexcept override { return true; }
+  int32_t getMaxThreads() const noexcept override { return 1; }
+  bool setNamedWeightsWithLocation(char const* name, Weights weights, TensorLocation location) noexcept override {
+    if (location != TensorLocation::kHOST) {
+      log_error(logger_, "setNamedWeightsWithLocation: the double takes host weights only");
+      return false;
+    }
+    return setNamedWeights(name, weights);
+  }
+  Weights getNamedWeights(char const* name) const noexcept override {
+    auto it = name ? given_.find(name) : given_.end();
+    return it != given_.end() ? it->second : Weights{DataType::kFLOAT, nullptr, 0};
+  }
+  TensorLocation getWeightsLocation(char const*) const noexcept override { return TensorLocation::kHOST; }
+  bool unsetNamedWeights(char const* name) noexcept override { return name && given_.erase(name) > 0; }
+  void setWeightsValidation(bool) noexcept override {}
+  bool getWeightsValidation() const noexcept override { return true; }
+  bool refitCudaEngineAsync(cudaStream_t) noexcept override { return refitCudaEngine(); }
+  Weights getWeightsPrototype(char const* name) const noexcept override {
+    const Weight* w = name ? engine_.plan().find_weight(name) : nullptr;
+    return Weights{DataType::kFLOAT, nullptr, w ? w->rows * w->cols : -1};
+  }
+
+ private:
+  template <typename Keep>
+  int32_t list(int32_t size, char const** names, Keep keep) const {
+    int32_t count = 0;
+    for (const Weight& w : engine_.plan().weights) {
+      if (keep(w)) {
+        if (names && count < size) {
+          names[count] = w.name.c_str();
+        }
+        ++count;
+      }
+    }
+    return count;
+  }
+
+  IRefitter* owner_;
+  EngineImpl& engine_;
+  ILogger* logger_;
+  std::map<std::string, Weights> given_;
+};
+
+class Refitter final : public IRefitter {
+ public:
+  Refitter(EngineImpl& engine, ILogger* logger) : impl_(this, engine, logger) { mImpl = &impl_; }
+
+ private:
+  RefitterImpl impl_;
+};
 
 // ---------------------------------------------------------------- runtime
 
@@ -937,6 +1183,24 @@ TRT_DOUBLE_EXPORT void* createInferRuntime_INTERNAL(void* logger, int32_t versio
   }
   return static_cast<nvinfer1::IRuntime*>(new (std::nothrow) trt_double::Runtime(log));
 }
+
+// The engine is one the double's runtime deserialized (a CudaEngine); the
+// adapter never passes another.
+TRT_DOUBLE_EXPORT void* createInferRefitter_INTERNAL(void* engine, void* logger, int32_t version) noexcept {
+  auto* log = static_cast<nvinfer1::ILogger*>(logger);
+  if (version / 10000 != trt_double::kMajor || engine == nullptr) {
+    trt_double::log_error(log, "createInferRefitter: headers of TensorRT version %d or no engine", version);
+    return nullptr;
+  }
+  auto& cuda_engine = *static_cast<trt_double::CudaEngine*>(static_cast<nvinfer1::ICudaEngine*>(engine));
+  if (!cuda_engine.impl().isRefittable()) {
+    trt_double::log_error(log, "createInferRefitter: the engine was not built refittable");
+    return nullptr;
+  }
+  return static_cast<nvinfer1::IRefitter*>(new (std::nothrow) trt_double::Refitter(cuda_engine.impl(), log));
+}
+
+TRT_DOUBLE_EXPORT int64_t trt_double_refits() { return trt_double::g_refits.load(); }
 
 TRT_DOUBLE_EXPORT int32_t getInferLibMajorVersion() noexcept { return trt_double::kMajor; }
 TRT_DOUBLE_EXPORT int32_t getInferLibMinorVersion() noexcept { return trt_double::kMinor; }
