@@ -64,6 +64,16 @@ Error truncated(const ByteReader& reader, const char* what) {
       kBlobHeaderSize + reader.position());
 }
 
+// Every byte of a length-delimited part was read; `where` ends the message
+// ("after the metadata").
+Error expect_consumed(const ByteReader& reader, const char* where) {
+  if (reader.remaining() == 0) {
+    return Error::Ok;
+  }
+  return report_error(
+      Error::InvalidProgram, "malformed delegate blob: %zu trailing bytes %s", reader.remaining(), where);
+}
+
 Error read_string(ByteReader& reader, uint32_t max_bytes, const char* what, std::string* out) {
   uint32_t length = 0;
   if (!reader.read(&length)) {
@@ -485,13 +495,7 @@ Error read_external_weights(const BlobSection& section, std::vector<ExternalWeig
           quoted(weight.key).c_str());
     }
   }
-  if (reader.remaining() != 0) {
-    return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: %zu trailing bytes after the external weights",
-        reader.remaining());
-  }
-  return Error::Ok;
+  return expect_consumed(reader, "after the external weights");
 }
 
 // The named_engines payload: u32 count (= the engines), then one str key per
@@ -537,13 +541,7 @@ Error read_named_engines(const DelegateBlob& blob, std::vector<EngineBlob>* engi
       return err;
     }
   }
-  if (reader.remaining() != 0) {
-    return report_error(
-        Error::InvalidProgram,
-        "malformed delegate blob: %zu trailing bytes in the named_engines section",
-        reader.remaining());
-  }
-  return Error::Ok;
+  return expect_consumed(reader, "in the named_engines section");
 }
 
 } // namespace
@@ -599,9 +597,8 @@ Result<DelegateBlob> parse_delegate_blob(const void* data, size_t size) {
   if ((err = read_sections(reader, &blob.sections)) != Error::Ok) {
     return err;
   }
-  if (reader.remaining() != 0) {
-    return report_error(
-        Error::InvalidProgram, "malformed delegate blob: %zu trailing bytes after the metadata", reader.remaining());
+  if ((err = expect_consumed(reader, "after the metadata")) != Error::Ok) {
+    return err;
   }
   if (const BlobSection* weights = blob.section(BlobSectionKind::kExternalWeights)) {
     if ((err = read_external_weights(*weights, &blob.external_weights)) != Error::Ok) {
