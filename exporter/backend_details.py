@@ -94,10 +94,12 @@ class ExecutorchTensorRTBackend(BackendDetails):
         sections, _records = external_weights_section(external, store)
         data = blob.encode_engines(ordered, sections, named_engines=spec.named_engines)
         if spec.named_engines:
-            for entry in ordered:
-                # Keyed by their SHA-256: ExecuTorch stores each distinct key
-                # once, however many delegates (of any method) hold it.
-                store.add_named_data(blob.named_engine_key(entry.blob.engine), entry.blob.engine, blob.ENGINE_ALIGNMENT)
+            # Keyed by their SHA-256 (the keys the blob records; its metadata
+            # is all it holds): ExecuTorch stores each distinct key once,
+            # however many delegates (of any method) hold it.
+            recorded, _sections = blob.decode_delegate(data)
+            for entry, named in zip(ordered, recorded, strict=True):
+                store.add_named_data(named.named_key, entry.blob.engine, blob.ENGINE_ALIGNMENT)
         info = DelegateBuildInfo(
             name, seconds, constant_bytes(edge_program) if weights is None else weights, onnx_seconds
         )

@@ -191,16 +191,17 @@ class EngineEntry:
         return self.named_size if self.named_key else len(self.blob.engine)
 
 
-def engine_digest(engine: bytes) -> int:
-    """The engine's identity recorded in its table entry: the first 8 bytes of
-    its SHA-256, little-endian (never 0, which means "not recorded"); the
-    delegate keys sharing on it without reading the engine."""
-    return int.from_bytes(hashlib.sha256(engine).digest()[:8], "little") or 1
+def engine_digest(sha256: bytes) -> int:
+    """The engine's identity recorded in its table entry, from the SHA-256 of
+    its bytes: the first 8 bytes, little-endian (never 0, which means "not
+    recorded"); the delegate keys sharing on it without reading the engine."""
+    return int.from_bytes(sha256[:8], "little") or 1
 
 
-def named_engine_key(engine: bytes) -> str:
-    """The named-data key of an engine kept in the program's named data."""
-    return NAMED_ENGINE_KEY_PREFIX + hashlib.sha256(engine).hexdigest()
+def named_engine_key(sha256: bytes) -> str:
+    """The named-data key of an engine kept in the program's named data, from
+    the SHA-256 of its bytes."""
+    return NAMED_ENGINE_KEY_PREFIX + sha256.hex()
 
 
 class BlobFormatError(ValueError):
@@ -431,7 +432,8 @@ def encode_engines(
     """Serialize a delegate of one or more engines and its sections. With
     ``named_engines`` the engine bytes stay out of the blob: a ``named_engines``
     section names each engine's key in the program's named data
-    (``named_engine_key``), where the caller stores them."""
+    (``named_engine_key``, read back by ``decode_delegate``), where the caller
+    stores them."""
     entries = list(entries)
     if not 1 <= len(entries) <= MAX_ENGINES:
         raise ValueError(f"a delegate holds 1..{MAX_ENGINES} engines, got {len(entries)}")
@@ -447,8 +449,10 @@ def encode_engines(
         raise ValueError(f"the engines of one delegate must agree on all but their shape ranges: {problem}")
     signature = _encode_signature(entries[0].blob.metadata)
     ranges = [_encode_ranges(i, e.blob.metadata) for i, e in enumerate(entries)]
+    # One pass over each engine's bytes gives both its digest and its key.
+    hashes = [hashlib.sha256(e.blob.engine).digest() for e in entries]
     if named_engines:
-        sections = [*sections, _named_engines_section([named_engine_key(e.blob.engine) for e in entries])]
+        sections = [*sections, _named_engines_section([named_engine_key(h) for h in hashes])]
     section_bytes = _encode_sections(sections)
     metadata_size = len(signature) + 8 + sum(_ENGINE_ENTRY.size + len(r) for r in ranges) + len(section_bytes)
     offsets, offset = [], _align(HEADER_SIZE + metadata_size)
@@ -459,12 +463,12 @@ def encode_engines(
     # with no growing buffer nor final copy beside them.
     parts = [_HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, metadata_size, 0)]
     parts.append(signature + struct.pack("<II", len(entries), 0))
-    for entry, start, engine_ranges in zip(entries, offsets, ranges, strict=True):
+    for entry, start, engine_ranges, sha256 in zip(entries, offsets, ranges, hashes, strict=True):
         meta = entry.blob.metadata
         parts.append(
             _ENGINE_ENTRY.pack(
                 start, len(entry.blob.engine), entry.execution_memory_bytes, entry.weight_bytes,
-                engine_digest(entry.blob.engine), meta.num_profiles, 0,
+                engine_digest(sha256), meta.num_profiles, 0,
             )
         )
         parts.append(engine_ranges)
