@@ -23,6 +23,8 @@ function(ettrt_add_delegate_library target adapter_target)
     ${ETTRT_BACKEND_DIR}/backend_registration.cpp
     ${ETTRT_BACKEND_DIR}/blob/delegate_blob.cpp
     ${ETTRT_BACKEND_DIR}/blob/engine_metadata.cpp
+    ${ETTRT_BACKEND_DIR}/blob/state_section.cpp
+    ${ETTRT_BACKEND_DIR}/state/delegate_state.cpp
     ${ETTRT_BACKEND_DIR}/common/error_report.cpp
     ${ETTRT_BACKEND_DIR}/common/printable_text.cpp
     ${ETTRT_BACKEND_DIR}/control/delegate_control.cpp

@@ -21,7 +21,9 @@ from .compile_specs import TensorRTCompileSpec
 from .device_planning import builder_specs
 from .engine_ranges import ProfileGroup, ascending, engine_examples, profile_groups, select_profiles
 from .external_weights import external_weights_section
-from .io_specs import DelegateIO, derive_io, example_inputs
+from .io_specs import DelegateIO, derive_io, example_inputs, with_state_io
+from .state import OwnedState, builder_module, owned_states, state_input_name, state_output_name, state_specs
+from .state_section import encode_state_section
 from .program_policies import partition_position
 
 _LOG = logging.getLogger("executorch_tensorrt.exporter")
@@ -55,14 +57,17 @@ class ExecutorchTensorRTBackend(BackendDetails):
     @staticmethod
     def preprocess(edge_program: ExportedProgram, compile_specs: List[CompileSpec]) -> PreprocessResult:
         spec = TensorRTCompileSpec.from_compile_specs(builder_specs(compile_specs))
-        io = derive_io(edge_program, spec.optimization_profiles)
+        states = owned_states(edge_program)
+        user_io = derive_io(edge_program, spec.optimization_profiles, [s.fqn for s in states])
         builder = get_engine_builder(spec.engine_builder)
         name = getattr(builder, "name", type(builder).__name__)
+        num_profiles = len(user_io.inputs[0].ranges) if user_io.inputs else 1
         # Edge ops are callable and dispatch to aten, so the unlifted module
-        # (weights as attributes, user inputs as arguments) runs as aten.
-        module = edge_program.module()
+        # (weights as attributes, user inputs as arguments) runs as aten. With
+        # owned state the engine also reads each buffer and returns its new value.
+        io = _state_io(user_io, states, num_profiles)
+        module = builder_module(edge_program, states) if states else edge_program.module()
         examples = example_inputs(io)
-        num_profiles = len(io.inputs[0].ranges) if io.inputs else 1
         groups = profile_groups(num_profiles, spec.batch_engines)
         operators = [n.name for n in edge_program.graph.nodes if n.op == "call_function"]
         _LOG.info(
@@ -87,11 +92,21 @@ class ExecutorchTensorRTBackend(BackendDetails):
             weights = built.weight_bytes if weights is None else weights
             external = _same_external_weights(external, built.external_weights, index)
         seconds = time.perf_counter() - start
+        entries, state_names = _split_state(entries, len(user_io.inputs), len(user_io.outputs))
         ordered = ascending(entries)
         # One store for the delegate's named data: its external weights (to the
-        # .ptd) and, with named_engines, its engines (in the .pte).
+        # .ptd), its state's initial values and, with named_engines, its
+        # engines (in the .pte).
         store = NamedDataStore()
+        records = state_specs(states, [t.dtype for t in io.inputs[len(user_io.inputs):]], state_names, store)
+        if records and external:
+            raise ValueError(
+                "a delegate owning state (mutable buffers) with external weights is not supported yet: "
+                "export with external_weights=False or without mutable buffers"
+            )
         sections, _records = external_weights_section(external, store)
+        if records:
+            sections = [encode_state_section(records)]
         data = blob.encode_engines(ordered, sections, named_engines=spec.named_engines)
         if spec.named_engines:
             # Keyed by their SHA-256 (the keys the blob records; its metadata
@@ -105,8 +120,29 @@ class ExecutorchTensorRTBackend(BackendDetails):
         )
         total = sum(len(e.blob.engine) for e in ordered) if spec.named_engines else len(data)
         _LOG.info("built %d engine(s) of %s bytes in %.2f s", len(entries), f"{total:,}", seconds)
-        named_data = store.get_named_data_store_output() if (external or spec.named_engines) else None
+        named_data = store.get_named_data_store_output() if (external or records or spec.named_engines) else None
         return PreprocessResult(processed_bytes=data, data_store_output=named_data, _delegate_info_meta=info)
+
+
+def _state_io(io: DelegateIO, states: Tuple[OwnedState, ...], num_profiles: int) -> DelegateIO:
+    named = [(state_input_name(k), state_output_name(k), s.value) for k, s in enumerate(states)]
+    return with_state_io(io, named, num_profiles) if states else io
+
+
+def _split_state(
+    entries: List[blob.EngineEntry], num_inputs: int, num_outputs: int
+) -> Tuple[List[blob.EngineEntry], List[Tuple[str, str]]]:
+    """The engines with only the delegate's arguments in their signature, and
+    the engine's (input, output) tensor names of each state after them (as
+    the builder named them): ExecuTorch never passes the state."""
+    meta = entries[0].blob.metadata
+    names = [(i.name, o.name) for i, o in zip(meta.inputs[num_inputs:], meta.outputs[num_outputs:], strict=True)]
+    split = []
+    for entry in entries:
+        m = entry.blob.metadata
+        trimmed = dataclasses.replace(m, inputs=m.inputs[:num_inputs], outputs=m.outputs[:num_outputs])
+        split.append(dataclasses.replace(entry, blob=blob.DelegateBlob(trimmed, entry.blob.engine)))
+    return split, names
 
 
 def _same_external_weights(

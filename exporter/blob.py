@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
 
-from ..dtypes import ITEMSIZES, SCALAR_TYPE_NAMES
+from ..dtypes import ITEMSIZES, DtypeAndShape, dtype_name
 from ..option_table import KEY_DEVICE_INDEX, KEY_EXECUTION_MEMORY_BYTES, KEY_VERSION_COMPATIBLE
 
 MAGIC = b"ETRT"
@@ -93,7 +93,7 @@ class BlobSection:
 
 
 @dataclass(frozen=True)
-class ExternalWeight:
+class ExternalWeight(DtypeAndShape):
     """One weight an engine was built without (section ``external_weights``):
     the engine's name for it (TensorRT's refit name: the ONNX initializer),
     the program's named-data key it is stored under (in the ``.ptd``), and
@@ -103,17 +103,6 @@ class ExternalWeight:
     key: str
     dtype: int  # ExecuTorch ScalarType code
     shape: Tuple[int, ...]
-
-    @property
-    def nbytes(self) -> int:
-        total = ITEMSIZES[self.dtype]
-        for dim in self.shape:
-            total *= dim
-        return total
-
-    @property
-    def dtype_name(self) -> str:
-        return SCALAR_TYPE_NAMES.get(self.dtype, f"scalar_type_{self.dtype}")
 
 
 @dataclass(frozen=True)
@@ -149,7 +138,7 @@ class TensorSpec:
 
     @property
     def dtype_name(self) -> str:
-        return SCALAR_TYPE_NAMES.get(self.dtype, f"scalar_type_{self.dtype}")
+        return dtype_name(self.dtype)
 
 
 @dataclass(frozen=True)

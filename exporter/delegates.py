@@ -19,6 +19,7 @@ from executorch.exir.lowered_backend_module import LoweredBackendModule
 from . import blob
 from .backend_details import DelegateBuildInfo, ExecutorchTensorRTBackend
 from .engine_ranges import ranges_text
+from .state_section import StateSpec, delegate_states
 
 BACKEND_ID = ExecutorchTensorRTBackend.__name__
 # Where ExecuTorch keeps PreprocessResult._delegate_info_meta on the lowered module.
@@ -65,6 +66,7 @@ class EngineBuildRecord:
     seconds: float
     engines: Tuple[RangeEngineRecord, ...] = ()  # in blob order; engine_bytes is their sum
     onnx_seconds: float = 0.0  # of ``seconds``: the builder's conversion to ONNX
+    states: Tuple[StateSpec, ...] = ()  # the mutable buffers the delegate owns (blob section ``state``)
     # Weights kept outside the engines, in the .ptd (external_weights=True).
     external_weights: int = 0
     external_weight_bytes: int = 0
@@ -94,6 +96,7 @@ def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
         seconds=info.seconds,
         engines=engines,
         onnx_seconds=info.onnx_seconds,
+        states=delegate_states(sections, entries[0].blob.metadata),
         external_weights=len(weights),
         external_weight_bytes=sum(w.nbytes for w in weights),
     )

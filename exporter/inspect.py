@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from .._native import BACKEND_ID
 from ..option_table import COMPILE_SPEC, KEY_DIM_NAMES, KEY_INPUT_NAMES, KEY_OPTIMIZATION_PROFILES, keys
 from . import blob
+from .state_section import delegate_states
 from .compile_specs import KEY_BATCH_ENGINES, KEY_EXECUTION_MEMORY, decode_compile_specs
 from .pte_file import DELEGATE_CALL, PteFile, PtePlan, read_pte
 
@@ -67,6 +68,9 @@ class DelegateReport:
     # Per optimization profile: {dimension: [min, opt, max]}, keyed by the
     # torch.export.Dim names given at export where recorded.
     profiles: List[Dict[str, List[int]]] = field(default_factory=list)
+    # The mutable buffers the delegate owns (blob section ``state``), e.g.
+    # "cache float32 [2, 3] (in state_in_0, out state_out_0)".
+    states: List[str] = field(default_factory=list)
     # Weights the engines were built without, kept in the program's named
     # data (.ptd) and refitted at load (section external_weights).
     external_weights: int = 0
@@ -159,6 +163,7 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
     payload = pte.delegate_payload(data, plan_index, delegate_index)
     specs: Dict[str, str] = {}
     engines: List[EngineReport] = []
+    states: List[str] = []
     errors: List[str] = []
     # A bad blob or bad specs is reported, not raised: inspect is for
     # looking at programs that may well be broken.
@@ -170,6 +175,7 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
     try:
         entries, sections = blob.decode_delegate(payload)
         engines = [_engine_report(entry) for entry in entries]
+        states = [state.describe() for state in delegate_states(sections, entries[0].blob.metadata)]
         weights = blob.external_weights_of(sections)
     except blob.BlobFormatError as err:
         errors.append(f"delegate blob: {err}")
@@ -182,7 +188,7 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
     first = engines[0] if engines else None
     error = "; ".join(errors) or None
     return DelegateReport(
-        delegate_index, delegate.id, len(payload), specs, first, error, engines, profiles,
+        delegate_index, delegate.id, len(payload), specs, first, error, engines, profiles, states,
         len(weights), sum(w.nbytes for w in weights),
     )
 
@@ -335,4 +341,5 @@ def _engine_lines(d: DelegateReport) -> List[str]:
             f"        engine {index}: {engine.engine_bytes:,} bytes{where}, execution memory "
             f"{need_text(engine.execution_memory_bytes, engine.flavour)}; {ranges}"
         )
+    lines += [f"      owns state: {state}" for state in d.states]
     return lines

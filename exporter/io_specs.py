@@ -155,13 +155,17 @@ def delegate_profiles(input_values: Sequence[object], profiles: Sequence[Profile
     return tuple(profiles) if dynamic and profiles else ({},)
 
 
-def derive_io(edge_program: ExportedProgram, profiles: Sequence[Profile] = ()) -> DelegateIO:
+def derive_io(
+    edge_program: ExportedProgram, profiles: Sequence[Profile] = (), owned_state: Sequence[str] = ()
+) -> DelegateIO:
     """I/O specs (one shape range per optimization profile) and example values
     of the delegate's user inputs/outputs.
 
     A delegate without dynamic dimensions gets one static profile. Otherwise
     ``profiles`` (``{symbol: (min, opt, max)}`` each) give the ranges, and
     symbols a profile leaves out take torch.export's range and example size.
+    The new values of the buffers in ``owned_state`` (FQNs the delegate owns,
+    exporter/state.py) are the engine's business, not delegate outputs.
     """
     signature = edge_program.graph_signature
     profiles = delegate_profiles(
@@ -187,10 +191,12 @@ def derive_io(edge_program: ExportedProgram, profiles: Sequence[Profile] = ()) -
         )
     outputs: List[TensorSpec] = []
     for position, (arg, spec) in enumerate(zip(returned, signature.output_specs, strict=True)):
+        if spec.kind == OutputKind.BUFFER_MUTATION and spec.target in owned_state:
+            continue
         if spec.kind != OutputKind.USER_OUTPUT:
             raise ValueError(
                 f"delegated graph output {position} is a {spec.kind.name} ({spec.target}); "
-                "only user outputs are supported (buffer mutation inside a TensorRT engine is not)"
+                "only user outputs and the buffers the delegate owns are supported"
             )
         what = f"delegate output {len(outputs)}"
         if not isinstance(arg, torch.fx.Node):
@@ -212,3 +218,18 @@ def example_inputs(io: DelegateIO) -> Tuple[torch.Tensor, ...]:
         fill = torch.ones if fake.dtype.is_floating_point else torch.zeros
         tensors.append(fill(hint_shape(fake), dtype=fake.dtype))
     return tuple(tensors)
+
+
+def with_state_io(io: DelegateIO, states: Sequence[Tuple[str, str, torch.Tensor]], num_profiles: int) -> DelegateIO:
+    """``io`` plus, per state (engine input name, engine output name, value),
+    an engine input after the user inputs and an engine output after the user
+    outputs, of the buffer's static shape in every profile."""
+    inputs, outputs, values = list(io.inputs), list(io.outputs), list(io.input_values)
+    for input_name_, output_name_, value in states:
+        what = f"state buffer ({input_name_})"
+        spec = _tensor_spec(input_name_, what, value)
+        ranges = spec.ranges * num_profiles
+        inputs.append(TensorSpec(input_name_, spec.dtype, ranges))
+        outputs.append(TensorSpec(output_name_, spec.dtype, ranges))
+        values.append(value)
+    return DelegateIO(tuple(inputs), tuple(outputs), tuple(values))

@@ -38,6 +38,7 @@ from .export_options import dim_names
 from .io_specs import delegate_profiles
 from .op_selection import OpLike, is_selected, normalize_ops, op_label
 from .program_policies import delegate_overrides, partition_tag, with_overrides
+from .state import tag_owned_state
 
 REASON_USER = "kept on the CPU by torch_executed_ops"
 
@@ -73,6 +74,7 @@ class PartitionReport:
     # The nodes a failed TensorRT build moved to the CPU (also in cpu_nodes).
     fallbacks: List[CpuNode] = field(default_factory=list)
     seconds: float = 0.0  # spent deciding (the export summary's partitioning phase)
+    owned_state: List[str] = field(default_factory=list)  # FQNs of the mutated buffers delegates own
 
 
 class _Supported(OperatorSupportBase):
@@ -231,6 +233,10 @@ class TensorRTPartitioner(Partitioner):
         # Weights used only inside a partition move into it, so TensorRT
         # embeds them in the engine instead of the .pte keeping a copy.
         tag_constant_data(exported_program)
+        # Mutated buffers read and written only inside one partition go into
+        # it, where the builder can build engines that update them (state.py).
+        if getattr(get_engine_builder(self.compile_spec.engine_builder), "builds_state", False):
+            self.report.owned_state = tag_owned_state(exported_program)
         tags = self._specs(exported_program, partitions)
         self.report.seconds = time.perf_counter() - started
         return PartitionResult(tagged_exported_program=exported_program, partition_tags=tags)
@@ -240,13 +246,17 @@ class TensorRTPartitioner(Partitioner):
         spec = self.compile_spec
         symbols = {s: name for name, found in dim_names(program).items() for s in found if s != name}
         partition_of = {n: index for index, nodes in enumerate(partitions) for n in nodes}
+        owned = set(self.report.owned_state)
+        state = {name for name, fqn in program.graph_signature.inputs_to_buffers.items() if fqn in owned}
         weights, engines, recorded = [], [], []
         for index, nodes in enumerate(partitions):
             inside = set(nodes)
             outside = {a for n in nodes for a in n.all_input_nodes if a not in inside}
             tag = partition_tag(index, len(partitions))
-            # Constants tagged into the partition are what its engine embeds.
-            weights.append(sum(_bytes(a) for a in outside if a.meta.get("delegation_tag") == tag))
+            # Constants tagged into the partition are what its engine embeds
+            # (owned state is the delegate's device buffer, not weights).
+            embedded = [a for a in outside if a.meta.get("delegation_tag") == tag and a.name not in state]
+            weights.append(sum(_bytes(a) for a in embedded))
             values = [a.meta.get("val") for a in outside if a.meta.get("delegation_tag") != tag]
             profiles = delegate_profiles(values, spec.optimization_profiles)
             engines.append(len(profile_groups(len(profiles), spec.batch_engines)))

@@ -27,6 +27,7 @@ from executorch_tensorrt.exporter.blob import (
     ShapeRange,
     TensorSpec,
 )
+from executorch_tensorrt.exporter.state_section import StateSpec, encode_state_section
 from executorch_tensorrt.runtime import _runtime
 
 
@@ -178,9 +179,10 @@ def test_layout_matches_the_spec() -> None:
     assert data[:end].count(b"input_0") == 1
 
 
+# A state payload both readers parse (exporter/state_section.py; tests/test_delegate_state.py covers it).
 WEIGHTS = (blob.ExternalWeight("fc.weight", "etrt/0123/fc.weight", 6, (4, 3)), blob.ExternalWeight("b", "etrt/0123/b", 5, ()))
 SECTIONS = (
-    blob.BlobSection(blob.SectionKind.STATE, b"state bytes"),
+    encode_state_section([StateSpec("cache", "state_in_0", "state_out_0", 6, (2, 3))]),
     blob.BlobSection(blob.SectionKind.EXTERNAL_WEIGHTS, blob.encode_external_weights(WEIGHTS)),
 )
 

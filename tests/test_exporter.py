@@ -461,8 +461,9 @@ def test_test_builder_refuses_what_the_test_engine_lacks() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x * self.weight
 
-    with pytest.raises(NotImplementedError, match="only scalar constants"):
-        TestEngineBuilder().build(_request(Scale(), (torch.randn(2),)))
+    # A weight tensor becomes a `const` line of the program (PROGRAM_FORMAT.md).
+    program = TestEngineBuilder().build(_request(Scale(), (torch.randn(2),))).engine.decode()
+    assert "const w0 [2] 1.0 1.0" in program
 
 
 def test_test_builder_names_unsupported_ops(test_engine_builder: TestEngineBuilder) -> None:

@@ -64,6 +64,24 @@ struct BlobSection {
   size_t size = 0;
 };
 
+// Where a state buffer's initial value is (docs/blob_format.md, "state").
+enum class StateInitialValue : uint8_t {
+  kZeros = 0, // every byte 0
+  kNamedData = 1, // the bytes under `initial_key` in the program's named data
+};
+
+// One mutable buffer the delegate owns (section `state`): `name` is the
+// buffer's fully qualified name in the model; every engine reads it as
+// EngineMetadata::state_inputs[k] and writes it as state_outputs[k].
+struct StateSpec {
+  std::string name;
+  uint8_t dtype = 0;
+  Shape shape;
+  uint64_t nbytes = 0; // counted without overflow (< 2^63)
+  StateInitialValue initial = StateInitialValue::kZeros;
+  std::string initial_key;
+};
+
 // One weight the delegate's engines were built without (section
 // external_weights): the engine's name for it (TensorRT's refit name), the
 // program's named-data key holding it (a .ptd), and what those bytes must be.
@@ -82,6 +100,7 @@ struct ExternalWeightSpec {
 struct DelegateBlob {
   std::vector<EngineBlob> engines;
   std::vector<BlobSection> sections;
+  std::vector<StateSpec> states; // from section `state` (blob/state_section.h), in its order
   // The external_weights section's entries (empty without one), checked.
   std::vector<ExternalWeightSpec> external_weights;
   size_t metadata_end = 0; // header + metadata bytes: everything but inline engine bytes

@@ -67,6 +67,13 @@ struct EngineMetadata {
   uint32_t num_profiles = 1;
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
+  // The engine's tensors for the mutable buffers the delegate owns (blob
+  // section `state`, parallel: state_inputs[k] reads buffer k, state_outputs[k]
+  // writes its new value). Not delegate arguments: ExecuTorch never passes
+  // them, the delegate binds them to its device copy of each buffer. Static
+  // shapes, one range per profile.
+  std::vector<TensorSpec> state_inputs;
+  std::vector<TensorSpec> state_outputs;
 };
 
 } // namespace executorch_tensorrt

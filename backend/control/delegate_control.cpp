@@ -8,6 +8,7 @@
 #include <executorch/runtime/platform/log.h>
 
 #include "control/delegate_registry.h"
+#include "state/delegate_state.h"
 #include "common/error_report.h"
 
 namespace executorch_tensorrt {
@@ -25,6 +26,9 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
         kOptionExecutionContexts);
   }
   AllLanesLock lock(delegate.lanes);
+  if (request.reset_state.has_value() && delegate.states != nullptr) {
+    delegate.states->reset(*request.reset_state); // no call of the delegate is running
+  }
   delegate.update_policies(wanted);
   const PoliciesInForce& now = delegate.policies;
   if (wanted.output_buffers.has_value() || wanted.host_staging.has_value() || wanted.cuda_graphs.has_value()) {
@@ -65,6 +69,16 @@ Error apply_option_request(LoadedDelegate& delegate, const OptionRequest& reques
 Error apply_option_request_to_live_delegates(const OptionRequest& request) {
   if (!request.notes.empty()) {
     ET_LOG(Info, "ExecutorchTensorRTBackend: %s", request.notes.c_str());
+  }
+  if (request.reset_state.has_value()) {
+    std::optional<uint64_t> owner;
+    if (request.program.has_value()) {
+      owner = static_cast<uint64_t>(*request.program);
+    }
+    Error err = check_state_name(owner, *request.reset_state);
+    if (err != Error::Ok) {
+      return err;
+    }
   }
   Error first_error = Error::Ok;
   const size_t visited = for_each_live_delegate(request.program, [&](LoadedDelegate& delegate) {
@@ -161,6 +175,15 @@ std::optional<std::string> query_value(const char* key, const DelegateReport& re
   }
   if (std::strcmp(key, kOptionContextsCreated) == 0) {
     return std::to_string(report.contexts_created);
+  }
+  if (std::strcmp(key, kOptionStateHostCopies) == 0) {
+    return std::to_string(report.counters.state_host_copies);
+  }
+  if (std::strcmp(key, kOptionStateDeviceUpdates) == 0) {
+    return std::to_string(report.counters.state_device_updates);
+  }
+  if (std::strcmp(key, kOptionStateBytes) == 0) {
+    return std::to_string(report.state_bytes);
   }
   if (std::strcmp(key, kOptionRefittedWeights) == 0) {
     return std::to_string(report.refitted_weights);

@@ -103,6 +103,7 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
   report.init_policy = init_policy_name(policies.init_policy);
   report.output_buffers = output_buffer_policy_name(policies.output_buffers);
   report.counters = delegate.counters();
+  report.state_bytes = delegate.states != nullptr ? delegate.states->device_bytes() : 0;
   report.host_staging = host_staging_name(policies.host_staging);
   report.cuda_graphs = policies.cuda_graphs;
   report.cuda_graph_status = delegate.cuda_graph_status();

@@ -12,6 +12,7 @@
 #include "engines/named_data.h"
 #include "common/error_report.h"
 #include "control/program_tag.h"
+#include "state/delegate_state.h"
 
 namespace executorch_tensorrt {
 
@@ -27,11 +28,11 @@ Result<DelegateOptions> load_time_options(BackendInitContext& context) {
   if (!request.ok()) {
     return request.error();
   }
-  if (request->offload || request->program.has_value()) {
+  if (request->offload || request->program.has_value() || request->reset_state.has_value()) {
     return report_error(
         Error::InvalidArgument,
         "load-time option '%s' is only meaningful for set_option() on a loaded program",
-        request->offload ? kOptionOffload : kOptionProgram);
+        request->offload ? kOptionOffload : request->program.has_value() ? kOptionProgram : kOptionResetState);
   }
   if (!request->notes.empty()) {
     ET_LOG(Info, "ExecutorchTensorRTBackend: %s", request->notes.c_str());
@@ -66,6 +67,34 @@ uint64_t pool_owner(BackendInitContext& context) {
   const void* map = context.get_named_data_map();
   const void* owner = map != nullptr ? map : static_cast<const void*>(context.get_runtime_allocator());
   return reinterpret_cast<uintptr_t>(owner) | (uint64_t{1} << 63);
+}
+
+// The buffers the delegate owns, shared with the program's other delegates
+// owning them (keyed like shared execution memory: the program tag, else
+// the method's allocator), handed to every lane's executor. Lanes would run
+// at once on the one buffer, so a delegate with state has one.
+Error attach_states(BackendInitContext& context, const DelegateBlob& blob, LoadedDelegate& delegate) {
+  if (blob.states.empty()) {
+    return Error::Ok;
+  }
+  if (delegate.lanes.size() > 1) {
+    return report_error(
+        Error::InvalidArgument,
+        "the delegate owns state buffer '%s' (updated in place by every call), so its calls cannot run at once: "
+        "load the program with %s=1",
+        blob.states[0].name.c_str(), kOptionExecutionContexts);
+  }
+  const EngineMetadata& io = delegate.metadata.io;
+  Result<std::unique_ptr<DelegateStates>> states = DelegateStates::create(
+      pool_owner(context), blob.states, context.get_named_data_map(), io.flavour, io.device_index);
+  if (!states.ok()) {
+    return states.error();
+  }
+  delegate.states = std::move(*states);
+  for (auto& lane : delegate.lanes) {
+    lane->executor.set_states(delegate.states.get());
+  }
+  return Error::Ok;
 }
 
 } // namespace
@@ -131,9 +160,13 @@ Result<LoadedDelegate*> create_delegate(
   if (!delegate) {
     return report_error(Error::MemoryAllocationFailed, "out of host memory creating the delegate");
   }
+  Error err = attach_states(context, *blob, *delegate);
+  if (err != Error::Ok) {
+    return err;
+  }
   {
     AllLanesLock lock(delegate->lanes);
-    Error err = initialize_now(*delegate);
+    err = initialize_now(*delegate);
     if (err != Error::Ok) {
       return err;
     }

@@ -187,16 +187,18 @@ Error check_engine_matches_blob(const EngineDescription& engine, const EngineMet
         "the engine has " + std::to_string(*engine.num_profiles) + " optimization profiles, the blob records " +
         std::to_string(blob.num_profiles));
   }
-  const size_t expected = blob.inputs.size() + blob.outputs.size();
+  const size_t states = blob.state_inputs.size() + blob.state_outputs.size();
+  const size_t expected = blob.inputs.size() + blob.outputs.size() + states;
   if (engine.tensors.size() != expected) {
     return mismatch(
         "the engine has " + std::to_string(engine.tensors.size()) + " I/O tensors, the blob records " +
         std::to_string(expected) + " (" + std::to_string(blob.inputs.size()) + " inputs, " +
-        std::to_string(blob.outputs.size()) + " outputs)");
+        std::to_string(blob.outputs.size()) + " outputs, " + std::to_string(states) + " for owned state)");
   }
-  for (const auto* list : {&blob.inputs, &blob.outputs}) {
+  // A state tensor's dtype and shape are the buffer's (section `state`).
+  for (const auto* list : {&blob.inputs, &blob.outputs, &blob.state_inputs, &blob.state_outputs}) {
     for (const TensorSpec& spec : *list) {
-      Error err = check_tensor(engine, spec, list == &blob.inputs);
+      Error err = check_tensor(engine, spec, list == &blob.inputs || list == &blob.state_inputs);
       if (err != Error::Ok) {
         return err;
       }

@@ -314,6 +314,21 @@ class Engine {
 
   // Waits until all work enqueued on the stream in use has finished.
   virtual Error synchronize() = 0;
+
+  // --- State the delegate owns (backend/state/delegate_state.h) -------------
+
+  // True when the engine's output `output` shares the memory of its input
+  // `input` (TensorRT: getAliasedInputTensor(output) names `input`): the
+  // delegate then binds both to the same address and the engine updates it
+  // in place. False (the default): distinct memory.
+  virtual bool output_aliases_input(const std::string& /*output*/, const std::string& /*input*/) const {
+    return false;
+  }
+  // Enqueues a device-to-device copy on the stream in use (cudaMemcpyAsync
+  // D2D): how a state output bound to scratch memory updates the state.
+  virtual Error copy_device_to_device(void* /*destination*/, const void* /*source*/, size_t /*nbytes*/) {
+    return Error::NotSupported;
+  }
 };
 
 // Turns engine bytes into engines. One instance per flavour, process-wide.
@@ -330,6 +345,19 @@ class EngineRuntime {
   // Checks that `device_index` names a usable device. Called before any other
   // work for a delegate, so a machine without a GPU gets that message first.
   virtual Error check_device(int32_t device_index) = 0;
+
+  // Device memory that outlives every engine (the state a delegate owns,
+  // kept across offload and shared by a program's methods); freed through
+  // free_persistent(). NotSupported: this runtime cannot hold state.
+  virtual Result<void*> allocate_persistent(int32_t /*device_index*/, size_t /*nbytes*/) {
+    return Error::NotSupported;
+  }
+  virtual void free_persistent(int32_t /*device_index*/, void* /*pointer*/) {}
+  // Waits for the device's work, then copies `nbytes` of persistent device
+  // memory to `host` (reading state back; never on the execute path).
+  virtual Error read_persistent(int32_t /*device_index*/, void* /*host*/, const void* /*device*/, size_t /*nbytes*/) {
+    return Error::NotSupported;
+  }
 
   // Deserializes `engine` (the blob's engine bytes, valid for this call only).
   virtual Result<std::unique_ptr<Engine>> deserialize(

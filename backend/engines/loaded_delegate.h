@@ -87,6 +87,9 @@ struct LoadedDelegate {
   DelegateOptions option_overrides; // load-time options, then set_option()
   PoliciesInForce policies; // the one value the executors and engines were given
   EngineSet engines;
+  // The mutable buffers it owns (blob section `state`), shared with the
+  // program's other delegates owning them; set at init, before any call.
+  std::unique_ptr<DelegateStates> states;
   std::vector<std::unique_ptr<ExecutionLane>> lanes; // policies.execution_contexts of them, fixed at load
   const int64_t program_tag;
   // Calls running now and the most at once (contexts_in_use, _peak); read

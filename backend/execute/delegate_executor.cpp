@@ -131,7 +131,7 @@ DelegateExecutor::DelegateExecutor(const EngineMetadata& metadata, std::vector<P
       output_bindings_(metadata.outputs.size()),
       inputs_(metadata.inputs.size()),
       outputs_(metadata.outputs.size()),
-      graphs_(metadata.inputs.size(), metadata.outputs.size()) {
+      graphs_(metadata.inputs.size() + metadata.state_inputs.size(), metadata.outputs.size() + metadata.state_outputs.size()) {
   for (size_t i = 0; i < inputs_.size(); ++i) {
     inputs_[i].spec = &metadata.inputs[i];
   }
@@ -479,6 +479,91 @@ void DelegateExecutor::reserve_for_profile_maximum(bool enable) {
 void DelegateExecutor::release_device_buffers() {
   graphs_.clear();
   staging_.release(counters_);
+  release_state_scratch();
+}
+
+void DelegateExecutor::set_states(DelegateStates* states) {
+  states_ = states != nullptr && !states->empty() ? states : nullptr;
+  if (states_ == nullptr) {
+    return;
+  }
+  const size_t count = states_->buffers().size();
+  // The execute path must not allocate host memory: sized once here.
+  all_inputs_.reserve(metadata_.inputs.size() + count);
+  all_outputs_.reserve(metadata_.outputs.size() + count);
+  state_locks_.reserve(count);
+  state_scratch_.assign(count, nullptr);
+}
+
+void DelegateExecutor::release_state_scratch() {
+  for (void*& scratch : state_scratch_) {
+    if (scratch != nullptr && scratch_owner_ != nullptr) {
+      scratch_owner_->free_device(scratch);
+    }
+    scratch = nullptr;
+  }
+  scratch_owner_ = nullptr;
+}
+
+// The call's tensors, then each state's: its input bound to the buffer's
+// device memory, its output to the same address when the engine aliases it,
+// else to scratch memory (update_states copies it back on the device).
+// Holds each buffer's lock until the call ends.
+Error DelegateExecutor::bind_states(Engine& engine) {
+  all_inputs_.assign(inputs_.begin(), inputs_.end());
+  all_outputs_.assign(outputs_.begin(), outputs_.end());
+  const auto& buffers = states_->buffers();
+  for (size_t k = 0; k < buffers.size(); ++k) {
+    StateBuffer& buffer = *buffers[k];
+    state_locks_.emplace_back(buffer.mutex());
+    Result<void*> memory = buffer.prepare_locked(engine, counters_);
+    if (!memory.ok()) {
+      return memory.error();
+    }
+    const TensorSpec& in = metadata_.state_inputs[k];
+    const TensorSpec& out = metadata_.state_outputs[k];
+    const size_t nbytes = static_cast<size_t>(buffer.spec.nbytes);
+    void* written = *memory;
+    if (!engine.output_aliases_input(out.name, in.name)) {
+      if (scratch_owner_ != nullptr && scratch_owner_ != &engine) {
+        release_state_scratch(); // another engine of the delegate serves this call
+      }
+      if (state_scratch_[k] == nullptr) {
+        Result<void*> scratch = engine.allocate_device(nbytes == 0 ? 1 : nbytes);
+        if (!scratch.ok()) {
+          return scratch.error();
+        }
+        state_scratch_[k] = *scratch;
+        scratch_owner_ = &engine;
+        ++counters_.allocations;
+        counters_.bytes_allocated += nbytes;
+      }
+      written = state_scratch_[k];
+    }
+    all_inputs_.push_back(DeviceTensor{&in, *memory, nbytes, buffer.spec.shape});
+    all_outputs_.push_back(DeviceTensor{&out, written, nbytes, buffer.spec.shape});
+  }
+  return Error::Ok;
+}
+
+// After the enqueue, on its stream: each state written to scratch is copied
+// into the buffer on the device; an aliased one is already updated.
+Error DelegateExecutor::update_states(Engine& engine) {
+  const size_t first = outputs_.size();
+  const auto& buffers = states_->buffers();
+  for (size_t k = 0; k < buffers.size(); ++k) {
+    const DeviceTensor& written = all_outputs_[first + k];
+    const DeviceTensor& state = all_inputs_[inputs_.size() + k];
+    if (written.data != state.data && written.nbytes > 0) {
+      Error err = engine.copy_device_to_device(state.data, written.data, written.nbytes);
+      if (err != Error::Ok) {
+        return report_error(
+            err, "state buffer '%s': the device-to-device update after the run failed", buffers[k]->spec.name.c_str());
+      }
+    }
+    ++counters_.state_device_updates;
+  }
+  return Error::Ok;
 }
 
 // Gives every host tensor of the call a slot in the staging buffer; returns
@@ -615,14 +700,20 @@ Error DelegateExecutor::run(Engine& engine, uint32_t profile, const ExecutionMem
     TracedPhase phase(tracer, "stage_in");
     err = stage_in(engine, *staging);
   }
+  if (err == Error::Ok && states_ != nullptr) {
+    err = bind_states(engine);
+  }
   if (err == Error::Ok) {
     TracedPhase phase(tracer, "enqueue");
-    err = graphs_.run(
-        engine, profile, execution_memory, {inputs_.data(), inputs_.size()}, {outputs_.data(), outputs_.size()},
-        counters_);
+    const std::vector<DeviceTensor>& in = states_ != nullptr ? all_inputs_ : inputs_;
+    const std::vector<DeviceTensor>& out = states_ != nullptr ? all_outputs_ : outputs_;
+    err = graphs_.run(engine, profile, execution_memory, {in.data(), in.size()}, {out.data(), out.size()}, counters_);
     if (has_data_dependent_outputs_) {
       err = size_data_dependent_outputs(engine, err);
     }
+  }
+  if (err == Error::Ok && states_ != nullptr) {
+    err = update_states(engine);
   }
   if (err == Error::Ok) {
     TracedPhase phase(tracer, "stage_out");
@@ -637,6 +728,7 @@ Error DelegateExecutor::run(Engine& engine, uint32_t profile, const ExecutionMem
     }
   }
   staging_.end_call(counters_);
+  state_locks_.clear();
   return err;
 }
 

@@ -12,6 +12,7 @@
 #include "execute/cuda_graph_cache.h"
 #include "execute/execute_counters.h"
 #include "memory/staging_buffers.h"
+#include "state/delegate_state.h"
 
 namespace executorch_tensorrt {
 
@@ -103,6 +104,10 @@ class DelegateExecutor {
   // the first call, so that no later call grows it.
   void reserve_for_profile_maximum(bool enable);
 
+  // The buffers the delegate owns (null: none); bound to the engine's state
+  // tensors at every call. Set before the first call; outlives the executor.
+  void set_states(DelegateStates* states);
+
   // Frees every device buffer and CUDA graph this executor owns. Must be
   // called while the engine those came from is still alive (before offload
   // destroys it); the next execute allocates again.
@@ -145,6 +150,9 @@ class DelegateExecutor {
   Error stage_in(Engine& engine, const StagingBuffer& staging);
   Error stage_out(Engine& engine, const StagingBuffer& staging);
   void finish_stage_out(const StagingBuffer& staging);
+  Error bind_states(Engine& engine);
+  Error update_states(Engine& engine);
+  void release_state_scratch();
 
   const EngineMetadata& metadata_;
   const std::vector<ProfileSlot> slots_;
@@ -162,6 +170,15 @@ class DelegateExecutor {
   OutputBufferPolicy requested_policy_ = OutputBufferPolicy::kReuse;
   ExecuteCounters counters_;
   std::vector<BatchServed> batches_served_; // capacity reserved up front
+  // Owned state: the call's tensors with the state tensors after them, the
+  // buffers' locks for the call, and per state the scratch memory its output
+  // is bound to when the engine does not alias it (null: aliased or not yet).
+  DelegateStates* states_ = nullptr;
+  std::vector<DeviceTensor> all_inputs_;
+  std::vector<DeviceTensor> all_outputs_;
+  std::vector<std::unique_lock<std::mutex>> state_locks_;
+  std::vector<void*> state_scratch_;
+  Engine* scratch_owner_ = nullptr;
 };
 
 } // namespace executorch_tensorrt

@@ -23,6 +23,12 @@ struct ExecuteCounters {
   uint64_t graph_replays = 0; // calls that replayed one
   uint64_t pinned_allocations = 0; // pinned host mirrors of the staging buffer
   uint64_t pinned_bytes = 0; // their total size
+  // Owned state (backend/state/delegate_state.h): host-to-device copies of
+  // it (its initial fill and each refill after a reset, never per call), and
+  // updates made on the device (in place through an aliased output, or a
+  // device-to-device copy from scratch).
+  uint64_t state_host_copies = 0;
+  uint64_t state_device_updates = 0;
 
   // Sums (a delegate's lanes).
   ExecuteCounters& operator+=(const ExecuteCounters& o) {
@@ -41,6 +47,8 @@ struct ExecuteCounters {
     graph_replays += o.graph_replays;
     pinned_allocations += o.pinned_allocations;
     pinned_bytes += o.pinned_bytes;
+    state_host_copies += o.state_host_copies;
+    state_device_updates += o.state_device_updates;
     return *this;
   }
 };

@@ -281,6 +281,11 @@ Result<OptionRequest> parse_backend_options(Span<const BackendOption> options, c
         return wrong_type(where, option.key, "a bool");
       }
       request.offload = *bool_value;
+    } else if (key == kOptionResetState) {
+      if (text == nullptr || text_size == 0) {
+        return wrong_type(where, option.key, "a string: a state buffer's name or \"all\"");
+      }
+      request.reset_state = std::string(text, text_size);
     } else if (key == kOptionProgram) {
       if (int_value == nullptr) {
         return wrong_type(where, option.key, "an int (a program tag)");

@@ -65,6 +65,7 @@ struct OptionRequest {
   DelegateOptions options;
   bool offload = false; // release device memory now (set_option only)
   std::optional<int64_t> program; // restrict set_option to one program tag
+  std::optional<std::string> reset_state; // a state buffer's name or "all" (set_option only)
   std::string notes; // things reported and ignored (e.g. an empty budget)
 };
 

@@ -69,6 +69,9 @@ TensorRTEngine::TensorRTEngine(
     output_names_.push_back(spec.name);
     output_dtypes_.push_back(spec.dtype);
   }
+  for (const TensorSpec& spec : metadata.state_inputs) {
+    state_input_shapes_.emplace_back(spec.name, spec.ranges.empty() ? Shape{} : spec.ranges[0].min);
+  }
   output_allocators_.resize(output_names_.size());
 }
 
@@ -198,6 +201,19 @@ Error TensorRTEngine::infer_output_shapes(
           logger_.take_last_error().c_str());
     }
   }
+  // Owned state has the buffer's static shape.
+  for (const auto& [name, shape] : state_input_shapes_) {
+    nvinfer1::Dims dims{};
+    dims.nbDims = shape.rank;
+    for (uint8_t d = 0; d < shape.rank; ++d) {
+      dims.d[d] = shape.dims[d];
+    }
+    if (!context_->setInputShape(name.c_str(), dims)) {
+      return report_error(
+          Error::InvalidArgument, "TensorRT refused shape %s for state input '%s': %s", shape.to_string().c_str(),
+          name.c_str(), logger_.take_last_error().c_str());
+    }
+  }
   for (size_t i = 0; i < output_names_.size(); ++i) {
     const nvinfer1::Dims dims = context_->getTensorShape(output_names_[i].c_str());
     if (dims.nbDims < 0 || dims.nbDims > static_cast<int32_t>(kMaxRank)) {
@@ -292,6 +308,18 @@ Error TensorRTEngine::copy_to_host(void* host, const void* device_data, size_t n
       cudaMemcpyAsync(host, device_data, nbytes, cudaMemcpyDeviceToHost, active_stream_);
   return status == cudaSuccess ? Error::Ok
                                : cuda_failure(Error::Internal, "copying an output to the host", status);
+}
+
+bool TensorRTEngine::output_aliases_input(const std::string& output, const std::string& input) const {
+  const char* aliased = engine_->getAliasedInputTensor(output.c_str());
+  return aliased != nullptr && input == aliased;
+}
+
+Error TensorRTEngine::copy_device_to_device(void* destination, const void* source, size_t nbytes) {
+  ScopedDevice device(device_index_);
+  const cudaError_t status = cudaMemcpyAsync(destination, source, nbytes, cudaMemcpyDeviceToDevice, active_stream_);
+  return status == cudaSuccess ? Error::Ok
+                               : cuda_failure(Error::Internal, "updating owned state on the device", status);
 }
 
 Error TensorRTEngine::check_device_address(const DeviceTensor& tensor, const char* role, size_t slot) {

@@ -57,6 +57,9 @@ class TensorRTEngine final : public Engine {
   Error copy_to_host(void* host, const void* device, size_t nbytes) override;
   Error enqueue(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) override;
   Error synchronize() override;
+  // Owned state: getAliasedInputTensor, and a D2D copy on the stream in use.
+  bool output_aliases_input(const std::string& output, const std::string& input) const override;
+  Error copy_device_to_device(void* destination, const void* source, size_t nbytes) override;
 
   // Streams, pinned staging and CUDA graphs (tensorrt_engine_graphs.cpp).
   Error use_stream(const CallerStream& stream) override;
@@ -112,6 +115,7 @@ class TensorRTEngine final : public Engine {
   bool shares_weights_ = false; // made by share_engine(): the weights are the original's
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
+  std::vector<std::pair<std::string, Shape>> state_input_shapes_; // the owned state's engine inputs
   std::vector<uint8_t> output_dtypes_; // ExecuTorch ScalarType codes, from the blob
   std::vector<const void*> checked_addresses_; // per binding, the last address found on the device
   CudaStream stream_;

@@ -182,7 +182,8 @@ TensorRTEngine::TensorRTEngine(const TensorRTEngine& original)
       shares_weights_(true),
       input_names_(original.input_names_),
       output_names_(original.output_names_),
-      output_dtypes_(original.output_dtypes_) {
+      output_dtypes_(original.output_dtypes_),
+      state_input_shapes_(original.state_input_shapes_) {
   output_allocators_.resize(output_names_.size()); // its own, per context
 }
 

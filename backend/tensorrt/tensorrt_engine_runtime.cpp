@@ -70,6 +70,30 @@ class TensorRTEngineRuntime final : public EngineRuntime {
     return Error::Ok;
   }
 
+  // Owned state outlives engines: plain device memory of the device.
+  Result<void*> allocate_persistent(int32_t device_index, size_t nbytes) override {
+    return device_allocate(device_index, nbytes, "cudaMalloc for owned state");
+  }
+
+  void free_persistent(int32_t device_index, void* pointer) override {
+    ScopedDevice device(device_index);
+    cudaFree(pointer); // nothing to do about a failure on the release path
+  }
+
+  // Not on the execute path: waits for all of the device's work (a call on a
+  // caller's stream may still be writing the state), then copies.
+  Error read_persistent(int32_t device_index, void* host, const void* source, size_t nbytes) override {
+    ScopedDevice device(device_index);
+    if (device.status() != cudaSuccess) {
+      return device_failure(device_index, device);
+    }
+    cudaError_t status = cudaDeviceSynchronize();
+    if (status == cudaSuccess) {
+      status = cudaMemcpy(host, source, nbytes, cudaMemcpyDeviceToHost);
+    }
+    return status == cudaSuccess ? Error::Ok : cuda_failure(Error::Internal, "reading owned state back", status);
+  }
+
   Result<std::unique_ptr<Engine>> deserialize(
       const uint8_t* engine_bytes,
       size_t engine_size,

@@ -39,3 +39,27 @@ ITEMSIZES: Dict[int, int] = {t.code: t.itemsize for t in SCALAR_TYPES}
 # The dtypes a TensorRT engine takes as inputs and outputs.
 TENSORRT_IO: Tuple[ScalarType, ...] = tuple(t for t in SCALAR_TYPES if t.tensorrt is not None)
 TENSORRT_CODES: Dict[str, int] = {t.tensorrt: t.code for t in TENSORRT_IO if t.tensorrt is not None}
+
+
+def dtype_name(code: int) -> str:
+    """``float32`` for an ExecuTorch ScalarType code; ``scalar_type_<code>`` for one not in the table."""
+    return SCALAR_TYPE_NAMES.get(code, f"scalar_type_{code}")
+
+
+class DtypeAndShape:
+    """For records holding an ExecuTorch ``dtype`` code and a ``shape``
+    (an external weight, an owned buffer): their byte size and dtype name."""
+
+    dtype: int
+    shape: Tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        total = ITEMSIZES[self.dtype]
+        for dim in self.shape:
+            total *= dim
+        return total
+
+    @property
+    def dtype_name(self) -> str:
+        return dtype_name(self.dtype)

@@ -113,6 +113,7 @@ KEY_EXECUTION_CONTEXTS = "execution_contexts"
 KEY_CONTEXTS_IN_USE = "contexts_in_use"
 KEY_CONTEXTS_IN_USE_PEAK = "contexts_in_use_peak"
 KEY_CONTEXTS_CREATED = "contexts_created"
+KEY_RESET_STATE = "reset_state"
 KEY_EXTERNAL_WEIGHTS = "external_weights"
 KEY_REFITTED_WEIGHTS = "refitted_weights"
 KEY_REFITTED_WEIGHT_BYTES = "refitted_weight_bytes"
@@ -198,6 +199,13 @@ OPTIONS: Tuple[Option, ...] = (
            "execution contexts)"),
     Option(KEY_CONTEXTS_IN_USE_PEAK, (QUERY,), REPORT, "the most calls that ran on the delegate at once since load"),
     Option(KEY_CONTEXTS_CREATED, (QUERY,), REPORT, "execution contexts that exist now, over its engines and lanes"),
+    Option(KEY_RESET_STATE, (SET,), TEXT, "start the owned state buffer of this name (or all) from its initial value "
+           "at the next call"),
+    Option("state_host_copies", (QUERY,), REPORT, "host-to-device copies of its owned state: the initial fill and "
+           "one per reset, never per call"),
+    Option("state_device_updates", (QUERY,), REPORT, "owned-state updates made on the device (in place or a "
+           "device-to-device copy)"),
+    Option("state_bytes", (QUERY,), REPORT, "device bytes of the state buffers it owns"),
     Option(KEY_REFITTED_WEIGHTS, (QUERY,), REPORT, "weights its engines were refitted with from the program's named "
            "data (.ptd) at their last deserialization; 0: none kept outside the engines"),
     Option(KEY_REFITTED_WEIGHT_BYTES, (QUERY,), REPORT, "bytes of those weights"),

@@ -1,4 +1,5 @@
 #include "program_control.h"
+#include "../../backend/state/delegate_state.h"
 
 #include <pybind11/stl.h>
 
@@ -128,7 +129,10 @@ py::list program_delegate_reports(int64_t tag) {
     counters[kOptionCudaGraphReplays] = c.graph_replays;
     counters["pinned_allocations"] = c.pinned_allocations;
     counters[kOptionPinnedBytes] = c.pinned_bytes;
+    counters[kOptionStateHostCopies] = c.state_host_copies;
+    counters[kOptionStateDeviceUpdates] = c.state_device_updates;
     entry["counters"] = counters;
+    entry[kOptionStateBytes] = report.state_bytes;
     entry[kOptionExecutionMemory] = report.execution_memory;
     entry[kOptionExecutionMemoryBytes] = report.execution_memory_bytes;
     entry["pool"] = report.pool.has_value() ? py::object(pool_dict(*report.pool)) : py::object(py::none());
@@ -167,6 +171,29 @@ py::list program_delegate_reports(int64_t tag) {
     out.append(entry);
   }
   return out;
+}
+
+pybind11::list program_state_buffers(int64_t tag) {
+  pybind11::list names;
+  for (const auto& buffer : program_states(static_cast<uint64_t>(tag))) {
+    names.append(buffer->spec.name);
+  }
+  return names;
+}
+
+pybind11::tuple read_program_state_bytes(int64_t tag, const std::string& name) {
+  clear_last_error();
+  StateSpec spec;
+  Result<std::vector<uint8_t>> bytes = read_program_state(static_cast<uint64_t>(tag), name, &spec);
+  if (!bytes.ok()) {
+    raise_error("read_state", bytes.error());
+  }
+  pybind11::list shape;
+  for (uint8_t d = 0; d < spec.shape.rank; ++d) {
+    shape.append(spec.shape.dims[d]);
+  }
+  return pybind11::make_tuple(
+      pybind11::bytes(reinterpret_cast<const char*>(bytes->data()), bytes->size()), spec.dtype, shape);
 }
 
 } // namespace executorch_tensorrt

@@ -23,4 +23,10 @@ pybind11::dict get_program_options(int64_t tag, const std::vector<std::string>& 
 // source, policies, init time.
 pybind11::list program_delegate_reports(int64_t tag);
 
+// The names of the state buffers the program's delegates own
+// (backend/state/delegate_state.h), and one buffer's bytes now as
+// (bytes, ScalarType code, shape); an unknown name raises, naming the known.
+pybind11::list program_state_buffers(int64_t tag);
+pybind11::tuple read_program_state_bytes(int64_t tag, const std::string& name);
+
 } // namespace executorch_tensorrt

@@ -572,5 +572,9 @@ PYBIND11_MODULE(_runtime, m) {
       .def("get_option", [](LoadedProgram& self, const std::vector<std::string>& keys) {
              return get_program_options(self.tag(), keys);
            }, py::arg("keys"))
-      .def("delegate_reports", [](LoadedProgram& self) { return program_delegate_reports(self.tag()); });
+      .def("delegate_reports", [](LoadedProgram& self) { return program_delegate_reports(self.tag()); })
+      .def("state_buffers", [](LoadedProgram& self) { return program_state_buffers(self.tag()); })
+      .def("read_state", [](LoadedProgram& self, const std::string& name) {
+        return read_program_state_bytes(self.tag(), name);
+      }, py::arg("name"));
 }

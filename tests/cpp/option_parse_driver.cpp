@@ -78,6 +78,9 @@ std::string parse_one(const std::string& source, const std::string& key, const s
   if (key == kOptionProgram) {
     return "ok\t" + std::to_string(parsed->program.value_or(-1));
   }
+  if (key == kOptionResetState) {
+    return "ok\t" + parsed->reset_state.value_or("");
+  }
   return "ok\t" + (parsed->notes.empty() ? normalized(parsed->options) : "ignored");
 }
 

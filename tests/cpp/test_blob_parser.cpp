@@ -136,14 +136,37 @@ TEST(BlobParser, OlderVersionsAskForAReExportNewerOnesForAnUpgrade) {
   expect_rejected(encode_blob(parts), "format version 5 is not supported", Error::DelegateInvalidCompatibility);
 }
 
+// A `state` payload (docs/blob_format.md) of one float32 buffer of shape [4].
+static std::string state_payload(const std::string& input) {
+  std::string out;
+  auto u32 = [&out](uint32_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  auto text = [&](const std::string& t) { u32(static_cast<uint32_t>(t.size())); out += t; };
+  u32(1);
+  u32(0);
+  text("cache");
+  text(input);
+  text("state_out_0");
+  out += std::string("\x06\x01\x00\x00", 4);
+  const int64_t dim = 4;
+  out.append(reinterpret_cast<const char*>(&dim), sizeof(dim));
+  return out;
+}
+
 TEST(BlobParser, ReadsSectionsAndRefusesUnknownRepeatedOrTruncatedOnes) {
-  const auto bytes = encode_engines({BlobParts{}}, nullptr, {{1, "state"}});
+  const std::string payload = state_payload("state_in_0");
+  const auto bytes = encode_engines({BlobParts{}}, nullptr, {{1, payload}});
   auto parsed = parse_delegate_blob(bytes.data(), bytes.size());
   ASSERT_TRUE(parsed.ok());
   ASSERT_EQ(parsed->sections.size(), 1u);
   const BlobSection* state = parsed->section(BlobSectionKind::kState);
   ASSERT_NE(state, nullptr);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(state->payload), state->size), "state");
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(state->payload), state->size), payload);
+  ASSERT_EQ(parsed->states.size(), 1u);
+  EXPECT_EQ(parsed->states[0].name, "cache");
+  EXPECT_EQ(parsed->states[0].nbytes, 16u);
+  ASSERT_EQ(parsed->engines[0].metadata.state_inputs.size(), 1u);
+  EXPECT_EQ(parsed->engines[0].metadata.state_outputs[0].name, "state_out_0");
+  expect_rejected(encode_engines({BlobParts{}}, nullptr, {{1, payload.substr(0, payload.size() - 1)}}), "truncated shape");
   EXPECT_EQ(parsed->section(BlobSectionKind::kNamedEngines), nullptr);
   EXPECT_EQ(parsed->section(BlobSectionKind::kExternalWeights), nullptr);
   EXPECT_TRUE(parsed->external_weights.empty());

@@ -81,7 +81,7 @@ TEST(EngineMatchesBlob, Table) {
       {"profile count", [](EngineDescription& e) { e.num_profiles = 2; },
        "the engine has 2 optimization profiles, the blob records 1"},
       {"extra tensor", [](EngineDescription& e) { e.tensors.push_back(e.tensors[0]); },
-       "the engine has 4 I/O tensors, the blob records 3 (2 inputs, 1 outputs)"},
+       "the engine has 4 I/O tensors, the blob records 3 (2 inputs, 1 outputs, 0 for owned state)"},
       {"renamed", [](EngineDescription& e) { e.tensors[0].name = "pixels"; },
        "the blob's input \"x\" is not a tensor of the engine (it has \"pixels\", \"y\", \"ids\")"},
       {"role", [](EngineDescription& e) { e.tensors[1].is_input = true; },

@@ -20,6 +20,7 @@ struct DeviceMemoryState {
   int64_t h2d_bytes = 0;
   int64_t d2h_copies = 0;
   int64_t d2h_bytes = 0;
+  int64_t d2d_copies = 0;
 };
 
 DeviceMemoryState& state() {
@@ -112,6 +113,17 @@ bool device_copy_to_host(void* host, const void* device, size_t bytes) {
   return true;
 }
 
+bool device_copy_on_device(void* destination, const void* source, size_t bytes) {
+  DeviceMemoryState& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  if (!inside_allocation(s, destination, bytes) || !inside_allocation(s, source, bytes)) {
+    return false;
+  }
+  std::memmove(destination, source, bytes);
+  ++s.d2d_copies;
+  return true;
+}
+
 } // namespace test_engine
 } // namespace executorch_tensorrt
 
@@ -167,7 +179,12 @@ void etrt_test_device_reset_counters() {
   std::lock_guard<std::mutex> lock(s.mutex);
   s.allocation_count = 0;
   s.peak_bytes = s.bytes_in_use;
-  s.h2d_copies = s.h2d_bytes = s.d2h_copies = s.d2h_bytes = 0;
+  s.h2d_copies = s.h2d_bytes = s.d2h_copies = s.d2h_bytes = s.d2d_copies = 0;
+}
+int64_t etrt_test_device_d2d_copies() {
+  auto& s = executorch_tensorrt::test_engine::state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  return s.d2d_copies;
 }
 void etrt_test_device_set_capacity(int64_t bytes) {
   auto& s = executorch_tensorrt::test_engine::state();

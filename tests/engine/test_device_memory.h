@@ -23,6 +23,8 @@ bool is_device_pointer(const void* pointer);
 // is not a live simulated allocation large enough for `bytes`.
 bool device_copy_from_host(void* device, const void* host, size_t bytes);
 bool device_copy_to_host(void* host, const void* device, size_t bytes);
+// A counted copy between two live simulated allocations.
+bool device_copy_on_device(void* destination, const void* source, size_t bytes);
 
 } // namespace test_engine
 } // namespace executorch_tensorrt
@@ -43,6 +45,7 @@ int64_t etrt_test_device_h2d_copies();
 int64_t etrt_test_device_h2d_bytes();
 int64_t etrt_test_device_d2h_copies();
 int64_t etrt_test_device_d2h_bytes();
+int64_t etrt_test_device_d2d_copies();
 // Resets the allocation and copy counts and the peak (to the bytes in use now).
 void etrt_test_device_reset_counters();
 // Limits bytes in use (0: unlimited) to simulate a small GPU.

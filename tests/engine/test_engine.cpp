@@ -6,6 +6,7 @@
 // init/execute path on a machine without a GPU. It is never shipped.
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -150,6 +151,7 @@ struct Declared {
   std::string name;
   std::optional<Shape> shape;
   std::vector<ShapeRange> profiles;
+  uint8_t dtype = kFloat32; // an input may be int64 (read as floats: positions)
 };
 
 // `weight NAME [SHAPE]`: a float32 tensor the program was built without
@@ -166,9 +168,13 @@ struct ProgramText {
   std::vector<Declared> outputs;
   std::vector<DeclaredWeight> weights;
   std::vector<Instruction> body;
+  std::map<std::string, std::string> aliases; // `alias OUT IN`: output -> the input it updates in place
+  // `const NAME [SHAPE] v0 v1 ...`: weights the program embeds.
+  std::map<std::string, std::pair<Shape, std::vector<float>>> constants;
   // Outputs assigned by `nonzero`: int64, their dim 0 known only after the run.
   std::map<std::string, bool> data_dependent;
 };
+
 
 // "[2,-1,3]" (rank 3; -1 a dynamic dim) or "[]" (rank 0).
 bool parse_shape(const std::string& text, Shape* out) {
@@ -188,15 +194,45 @@ bool parse_shape(const std::string& text, Shape* out) {
   return true;
 }
 
-// `input NAME [SHAPE]`, `output NAME [SHAPE]` or `profile NAME MIN OPT MAX`.
-bool parse_declaration(const std::vector<std::string>& w, ProgramText* out) {
-  if ((w[0] == "input" || w[0] == "output") && (w.size() == 2 || w.size() == 3)) {
-    Declared tensor{w[1], std::nullopt, {}};
-    Shape shape;
-    if (w.size() == 3 && !parse_shape(w[2], &shape)) {
+// `const NAME [SHAPE] v0 v1 ...`, one value per element.
+bool parse_constant(const std::vector<std::string>& w, ProgramText* out) {
+  Shape shape;
+  if (w.size() < 3 || !parse_shape(w[2], &shape)) {
+    return false;
+  }
+  size_t count = 1;
+  for (uint8_t d = 0; d < shape.rank; ++d) {
+    if (shape.dims[d] < 0 || shape.dims[d] > (1 << 24)) {
       return false;
     }
-    tensor.shape = w.size() == 3 ? std::optional<Shape>(shape) : std::nullopt;
+    count *= static_cast<size_t>(shape.dims[d]);
+  }
+  if (w.size() != 3 + count) {
+    return false;
+  }
+  std::vector<float> values;
+  for (size_t i = 3; i < w.size(); ++i) {
+    char* end = nullptr;
+    values.push_back(std::strtof(w[i].c_str(), &end));
+    if (end == w[i].c_str() || *end != '\0') {
+      return false;
+    }
+  }
+  out->constants[w[1]] = {shape, std::move(values)};
+  return true;
+}
+
+// `input NAME [SHAPE]`, `output NAME [SHAPE]` or `profile NAME MIN OPT MAX`.
+bool parse_declaration(const std::vector<std::string>& w, ProgramText* out) {
+  const bool int64_input = w[0] == "input" && w.size() == 4 && w[3] == "int64";
+  if ((w[0] == "input" || w[0] == "output") && (w.size() == 2 || w.size() == 3 || int64_input)) {
+    Declared tensor{w[1], std::nullopt, {}};
+    Shape shape;
+    if (w.size() >= 3 && !parse_shape(w[2], &shape)) {
+      return false;
+    }
+    tensor.shape = w.size() >= 3 ? std::optional<Shape>(shape) : std::nullopt;
+    tensor.dtype = int64_input ? kInt64 : kFloat32;
     (w[0] == "input" ? out->inputs : out->outputs).push_back(tensor);
     return true;
   }
@@ -214,13 +250,18 @@ bool parse_declaration(const std::vector<std::string>& w, ProgramText* out) {
 }
 
 size_t arity(const std::string& op) {
-  if (op == "add" || op == "sub" || op == "mul") {
+  if (op == "add" || op == "sub" || op == "mul" || op == "mm") {
     return 2;
   }
-  if (op == "relu" || op == "neg" || op == "copy" || op == "nonzero") {
+  if (op == "relu" || op == "neg" || op == "copy" || op == "transpose" || op == "softmax" || op == "nonzero") {
     return 1;
   }
-  return 0;
+  return op == "index_put" ? 3 : 0;
+}
+
+// Ops that see their operands' shapes (PROGRAM_FORMAT.md); the rest are elementwise.
+bool is_shaped(const std::string& op) {
+  return op == "mm" || op == "transpose" || op == "softmax" || op == "index_put";
 }
 
 Error bad_program(const std::string& why) {
@@ -294,6 +335,20 @@ Error parse_program(const std::string& text, ProgramText* out) {
       *field = value;
       continue;
     }
+    if (w[0] == "const") {
+      if (!parse_constant(w, out)) {
+        return bad_program("cannot parse constant '" + w[1] + "': 'const NAME [SHAPE]' then one value per element" + where);
+      }
+      defined[w[1]] = true;
+      continue;
+    }
+    if (w[0] == "alias") {
+      if (w.size() != 3) {
+        return bad_program("'alias' takes an output and an input" + where);
+      }
+      out->aliases[w[1]] = w[2];
+      continue;
+    }
     if (w[0] == "weight") {
       DeclaredWeight weight{w.size() == 3 ? w[1] : "", Shape{}};
       bool fixed = w.size() == 3 && parse_shape(w[2], &weight.shape) && defined.count(w[1]) == 0;
@@ -343,6 +398,9 @@ Error parse_program(const std::string& text, ProgramText* out) {
     if (!ins.args[0].is_tensor && (ins.args.size() < 2 || !ins.args[1].is_tensor)) {
       return bad_program("an op needs at least one tensor argument" + where);
     }
+    if (is_shaped(ins.op) && !std::all_of(ins.args.begin(), ins.args.end(), [](const Operand& a) { return a.is_tensor; })) {
+      return bad_program("'" + ins.op + "' takes tensor arguments only" + where);
+    }
     if (ins.op == "nonzero") {
       out->data_dependent[ins.dst] = true;
     }
@@ -352,6 +410,14 @@ Error parse_program(const std::string& text, ProgramText* out) {
   for (const Declared& output : out->outputs) {
     if (defined.count(output.name) == 0) {
       return bad_program("output '" + output.name + "' is never assigned");
+    }
+  }
+  for (const auto& [output, input] : out->aliases) {
+    auto declared = [](const std::vector<Declared>& list, const std::string& name) {
+      return std::any_of(list.begin(), list.end(), [&](const Declared& d) { return d.name == name; });
+    };
+    if (!declared(out->outputs, output) || !declared(out->inputs, input)) {
+      return bad_program("'alias " + output + " " + input + "' needs a declared output and input");
     }
   }
   for (const auto& entry : out->data_dependent) {
@@ -384,6 +450,118 @@ float apply(const std::string& op, float a, float b) {
     return -a;
   }
   return a; // copy
+}
+
+// The shape of an op's result from its operands' (`shapes` holds every
+// tensor defined so far); false with `why` when they do not fit the op.
+bool result_shape(const Instruction& ins, const std::map<std::string, Shape>& shapes, Shape* out, std::string* why) {
+  auto shape_of = [&](size_t i) -> const Shape& {
+    static const Shape kScalar{};
+    auto it = ins.args[i].is_tensor ? shapes.find(ins.args[i].name) : shapes.end();
+    return it != shapes.end() ? it->second : kScalar;
+  };
+  if (ins.op == "mm") {
+    const Shape &a = shape_of(0), &b = shape_of(1);
+    if (a.rank != 2 || b.rank != 2 || a.dims[1] != b.dims[0]) {
+      *why = "mm of " + a.to_string() + " and " + b.to_string();
+      return false;
+    }
+    *out = Shape{};
+    out->rank = 2;
+    out->dims[0] = a.dims[0];
+    out->dims[1] = b.dims[1];
+    return true;
+  }
+  if (ins.op == "transpose") {
+    const Shape& a = shape_of(0);
+    if (a.rank != 2) {
+      *why = "transpose of rank " + std::to_string(a.rank);
+      return false;
+    }
+    *out = a;
+    std::swap(out->dims[0], out->dims[1]);
+    return true;
+  }
+  *out = shape_of(ins.args[0].is_tensor ? 0 : 1);
+  return true;
+}
+
+int64_t numel(const Shape& shape) {
+  int64_t n = 1;
+  for (uint8_t d = 0; d < shape.rank; ++d) {
+    n *= shape.dims[d];
+  }
+  return n;
+}
+
+// mm, transpose, softmax (over the last dim) and index_put (rows of the
+// first dim of SELF at the positions IDX holds, from VALUES) into `result`.
+bool apply_shaped(
+    const Instruction& ins,
+    const std::vector<const std::vector<float>*>& args,
+    const std::vector<Shape>& shapes,
+    std::vector<float>* result,
+    std::string* why) {
+  const Shape& a = shapes[0];
+  if (ins.op == "mm") {
+    const int64_t m = a.dims[0], k = a.dims[1], n = shapes[1].dims[1];
+    result->assign(static_cast<size_t>(m * n), 0.0f);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        float sum = 0.0f;
+        for (int64_t t = 0; t < k; ++t) {
+          sum += (*args[0])[i * k + t] * (*args[1])[t * n + j];
+        }
+        (*result)[i * n + j] = sum;
+      }
+    }
+    return true;
+  }
+  if (ins.op == "transpose") {
+    const int64_t rows = a.dims[0], cols = a.dims[1];
+    result->resize(args[0]->size());
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < cols; ++j) {
+        (*result)[j * rows + i] = (*args[0])[i * cols + j];
+      }
+    }
+    return true;
+  }
+  if (ins.op == "softmax") {
+    const int64_t last = a.rank == 0 ? 1 : a.dims[a.rank - 1];
+    *result = *args[0];
+    for (size_t row = 0; last > 0 && row < result->size(); row += static_cast<size_t>(last)) {
+      float* x = result->data() + row;
+      const float top = *std::max_element(x, x + last);
+      float total = 0.0f;
+      for (int64_t i = 0; i < last; ++i) {
+        total += (x[i] = std::exp(x[i] - top));
+      }
+      for (int64_t i = 0; i < last; ++i) {
+        x[i] /= total;
+      }
+    }
+    return true;
+  }
+  // index_put SELF IDX VALUES
+  const int64_t rows = a.rank == 0 ? 1 : a.dims[0];
+  const size_t width = rows == 0 ? 0 : args[0]->size() / static_cast<size_t>(rows);
+  *result = *args[0];
+  if (args[2]->size() != args[1]->size() * width) {
+    *why = "index_put of " + std::to_string(args[1]->size()) + " positions with " + std::to_string(args[2]->size()) +
+        " values into rows of " + std::to_string(width);
+    return false;
+  }
+  for (size_t i = 0; i < args[1]->size(); ++i) {
+    const float position = (*args[1])[i];
+    if (!(position >= 0.0f && position < static_cast<float>(rows)) || position != std::floor(position)) {
+      *why = "index_put position " + std::to_string(position) + " outside [0, " + std::to_string(rows) + ")";
+      return false;
+    }
+    std::copy_n(args[2]->begin() + static_cast<ptrdiff_t>(i * width), width,
+                result->begin() + static_cast<ptrdiff_t>(static_cast<size_t>(position) * width));
+  }
+  return true;
 }
 
 // What the sharers of one deserialized engine have in common
@@ -433,7 +611,7 @@ class TestEngine final : public Engine {
 
   Result<std::unique_ptr<Engine>> share_engine() override {
     ++g_shares;
-    return std::unique_ptr<Engine>(new TestEngine(core_, input_names_, output_names_));
+    return std::unique_ptr<Engine>(new TestEngine(core_, input_names_, output_names_, state_shapes_));
   }
 
   int64_t streamable_weights_bytes() const override {
@@ -591,7 +769,7 @@ class TestEngine final : public Engine {
     EngineDescription out;
     for (const auto* list : {&program_.inputs, &program_.outputs}) {
       for (const Declared& tensor : *list) {
-        const uint8_t dtype = program_.data_dependent.count(tensor.name) != 0 ? kInt64 : kFloat32;
+        const uint8_t dtype = program_.data_dependent.count(tensor.name) != 0 ? kInt64 : tensor.dtype;
         out.tensors.push_back(TensorDescription{tensor.name, list == &program_.inputs, dtype, tensor.shape, tensor.profiles});
         if (!tensor.profiles.empty() && !out.num_profiles.has_value()) {
           out.num_profiles = static_cast<uint32_t>(tensor.profiles.size());
@@ -610,19 +788,46 @@ class TestEngine final : public Engine {
     for (const TensorSpec& spec : metadata.outputs) {
       output_names_.push_back(spec.name);
     }
+    for (const TensorSpec& spec : metadata.state_inputs) {
+      state_shapes_.emplace_back(spec.name, spec.ranges.empty() ? Shape{} : spec.ranges[0].min);
+    }
   }
   // A sharer (share_engine): same core, its own id, context and memory.
-  TestEngine(std::shared_ptr<EngineCore> core, std::vector<std::string> inputs, std::vector<std::string> outputs)
+  TestEngine(
+      std::shared_ptr<EngineCore> core,
+      std::vector<std::string> inputs,
+      std::vector<std::string> outputs,
+      std::vector<std::pair<std::string, Shape>> states)
       : core_(std::move(core)),
         program_(core_->program),
         id_(g_next_engine_id.fetch_add(1)),
         shares_(true),
         input_names_(std::move(inputs)),
-        output_names_(std::move(outputs)) {}
+        output_names_(std::move(outputs)),
+        state_shapes_(std::move(states)) {}
 
  public:
   Error infer_output_shapes(uint32_t /*profile*/, Span<const Shape> input_shapes, Span<Shape> output_shapes) override {
-    const std::map<std::string, Shape> shapes = shapes_for(input_shapes);
+    std::map<std::string, Shape> shapes(state_shapes_.begin(), state_shapes_.end());
+    for (size_t i = 0; i < input_names_.size(); ++i) {
+      shapes[input_names_[i]] = input_shapes[i];
+    }
+    for (const auto& [name, constant] : program_.constants) {
+      shapes[name] = constant.first;
+    }
+    for (const DeclaredWeight& weight : program_.weights) {
+      shapes[weight.name] = weight.shape;
+    }
+    for (const Instruction& ins : program_.body) {
+      std::string why;
+      if (ins.op == "nonzero") {
+        shapes[ins.dst] = nonzero_shape(shapes[ins.args[0].name]);
+        continue;
+      }
+      if (!result_shape(ins, shapes, &shapes[ins.dst], &why)) {
+        return report_error(Error::InvalidArgument, "test engine: '%s': %s", ins.dst.c_str(), why.c_str());
+      }
+    }
     for (size_t i = 0; i < output_names_.size(); ++i) {
       output_shapes[i] = shapes.at(output_names_[i]);
       if (program_.data_dependent.count(output_names_[i]) != 0) {
@@ -776,6 +981,17 @@ class TestEngine final : public Engine {
         return report_error(Error::Internal, "test engine: output '%s' is not in device memory", t.spec->name.c_str());
       }
     }
+    // Like TensorRT, an aliased output must be bound to its input's memory.
+    for (const DeviceTensor& out : outputs) {
+      auto alias = program_.aliases.find(out.spec->name);
+      for (const DeviceTensor& in : inputs) {
+        if (alias != program_.aliases.end() && alias->second == in.spec->name && in.data != out.data) {
+          return report_error(
+              Error::InvalidArgument, "test engine: output '%s' aliases input '%s' but is bound to other memory",
+              out.spec->name.c_str(), in.spec->name.c_str());
+        }
+      }
+    }
     Result<void*> scratch = execution_memory();
     if (!scratch.ok()) {
       return scratch.error();
@@ -803,11 +1019,22 @@ class TestEngine final : public Engine {
     return Error::Ok;
   }
 
+  bool output_aliases_input(const std::string& output, const std::string& input) const override {
+    auto it = program_.aliases.find(output);
+    return it != program_.aliases.end() && it->second == input;
+  }
+
+  Error copy_device_to_device(void* destination, const void* source, size_t nbytes) override {
+    return device_copy_on_device(destination, source, nbytes)
+        ? Error::Ok
+        : report_error(Error::Internal, "test engine: a device-to-device copy outside simulated device memory");
+  }
+
  private:
   Error evaluate(Span<const DeviceTensor> inputs, Span<const DeviceTensor> outputs) {
     ++g_run_count;
     std::map<std::string, std::vector<float>> values;
-    std::vector<Shape> input_shapes;
+    std::map<std::string, Shape> shapes;
     {
       std::lock_guard<std::mutex> lock(core_->mutex);
       if (core_->weight_values.size() != program_.weights.size()) {
@@ -818,35 +1045,36 @@ class TestEngine final : public Engine {
       }
       values = core_->weight_values;
     }
-    for (const DeviceTensor& input : inputs) {
-      if (input.spec->dtype != kFloat32) {
-        return report_error(Error::NotSupported, "test engine: input '%s' is not float32", input.spec->name.c_str());
-      }
-      const auto* data = static_cast<const float*>(input.data);
-      values[input.spec->name].assign(data, data + input.nbytes / sizeof(float));
-      input_shapes.push_back(input.shape);
+    for (const DeclaredWeight& weight : program_.weights) {
+      shapes[weight.name] = weight.shape;
     }
-    const std::map<std::string, Shape> shapes = shapes_for({input_shapes.data(), input_shapes.size()});
+    for (const DeviceTensor& input : inputs) {
+      if (input.spec->dtype == kInt64) {
+        const auto* data = static_cast<const int64_t*>(input.data);
+        values[input.spec->name].assign(data, data + input.nbytes / sizeof(int64_t));
+      } else if (input.spec->dtype == kFloat32) {
+        const auto* data = static_cast<const float*>(input.data);
+        values[input.spec->name].assign(data, data + input.nbytes / sizeof(float));
+      } else {
+        return report_error(Error::NotSupported, "test engine: input '%s' is neither float32 nor int64", input.spec->name.c_str());
+      }
+      shapes[input.spec->name] = input.shape;
+    }
+    for (const auto& [name, constant] : program_.constants) {
+      values[name] = constant.second;
+      shapes[name] = constant.first;
+    }
     std::map<std::string, std::vector<int64_t>> indices; // nonzero's results
     for (const Instruction& ins : program_.body) {
       if (ins.op == "nonzero") {
+        shapes[ins.dst] = nonzero_shape(shapes[ins.args[0].name]);
         indices[ins.dst] = nonzero_indices(values[ins.args[0].name], shapes.at(ins.args[0].name));
         continue;
       }
-      const std::vector<float>* a = ins.args[0].is_tensor ? &values[ins.args[0].name] : nullptr;
-      const std::vector<float>* b =
-          ins.args.size() > 1 && ins.args[1].is_tensor ? &values[ins.args[1].name] : nullptr;
-      const size_t n = a ? a->size() : b->size();
-      if (a && b && a->size() != b->size()) {
-        return report_error(Error::InvalidArgument, "test engine: '%s' mixes sizes %zu and %zu", ins.dst.c_str(), a->size(), b->size());
+      Error err = is_shaped(ins.op) ? compute_shaped(ins, values, shapes) : compute_elementwise(ins, values, shapes);
+      if (err != Error::Ok) {
+        return err;
       }
-      std::vector<float> result(n);
-      for (size_t k = 0; k < n; ++k) {
-        const float x = a ? (*a)[k] : ins.args[0].constant;
-        const float y = ins.args.size() < 2 ? 0.0f : (b ? (*b)[k] : ins.args[1].constant);
-        result[k] = apply(ins.op, x, y);
-      }
-      values[ins.dst] = std::move(result);
     }
     // Like TensorRT with an output allocator that refuses to grow: a
     // data-dependent output that needs more than its bound memory fails
@@ -884,33 +1112,58 @@ class TestEngine final : public Engine {
     return Error::Ok;
   }
 
-  // The shape of every tensor of the program for these input shapes (DST
-  // takes its first tensor argument's; nonzero's is [count, rank] with the
-  // count of the largest case, every element nonzero).
-  std::map<std::string, Shape> shapes_for(Span<const Shape> input_shapes) const {
-    std::map<std::string, Shape> shapes;
-    for (size_t i = 0; i < input_names_.size() && i < input_shapes.size(); ++i) {
-      shapes[input_names_[i]] = input_shapes[i];
+  using Values = std::map<std::string, std::vector<float>>;
+
+  static Error compute_elementwise(const Instruction& ins, Values& values, std::map<std::string, Shape>& shapes) {
+    const std::vector<float>* a = ins.args[0].is_tensor ? &values[ins.args[0].name] : nullptr;
+    const std::vector<float>* b = ins.args.size() > 1 && ins.args[1].is_tensor ? &values[ins.args[1].name] : nullptr;
+    const size_t n = a ? a->size() : b->size();
+    if (a && b && a->size() != b->size()) {
+      return report_error(Error::InvalidArgument, "test engine: '%s' mixes sizes %zu and %zu", ins.dst.c_str(), a->size(), b->size());
     }
-    for (const DeclaredWeight& weight : program_.weights) {
-      shapes[weight.name] = weight.shape;
+    std::vector<float> result(n);
+    for (size_t k = 0; k < n; ++k) {
+      const float x = a ? (*a)[k] : ins.args[0].constant;
+      const float y = ins.args.size() < 2 ? 0.0f : (b ? (*b)[k] : ins.args[1].constant);
+      result[k] = apply(ins.op, x, y);
     }
-    for (const Instruction& ins : program_.body) {
-      const Operand& first = ins.args[0].is_tensor ? ins.args[0] : ins.args[1];
-      const Shape source = shapes[first.name];
-      if (ins.op != "nonzero") {
-        shapes[ins.dst] = source;
-        continue;
+    std::string why;
+    result_shape(ins, shapes, &shapes[ins.dst], &why);
+    values[ins.dst] = std::move(result);
+    return Error::Ok;
+  }
+
+  static Error compute_shaped(const Instruction& ins, Values& values, std::map<std::string, Shape>& shapes) {
+    std::vector<const std::vector<float>*> args;
+    std::vector<Shape> arg_shapes;
+    for (const Operand& operand : ins.args) {
+      args.push_back(&values[operand.name]);
+      arg_shapes.push_back(shapes[operand.name]);
+      if (static_cast<int64_t>(args.back()->size()) != numel(arg_shapes.back())) {
+        return report_error(Error::InvalidArgument, "test engine: '%s': operand '%s' has no shape", ins.dst.c_str(), operand.name.c_str());
       }
-      uint64_t elements = 0, bytes = 0;
-      checked_shape_bytes(source, kFloat32, &elements, &bytes);
-      Shape indices;
-      indices.rank = 2;
-      indices.dims[0] = static_cast<int64_t>(elements);
-      indices.dims[1] = source.rank;
-      shapes[ins.dst] = indices;
     }
-    return shapes;
+    Shape shape;
+    std::string why;
+    std::vector<float> result;
+    if (!result_shape(ins, shapes, &shape, &why) || !apply_shaped(ins, args, arg_shapes, &result, &why)) {
+      return report_error(Error::InvalidArgument, "test engine: '%s': %s", ins.dst.c_str(), why.c_str());
+    }
+    shapes[ins.dst] = shape;
+    values[ins.dst] = std::move(result);
+    return Error::Ok;
+  }
+
+  // nonzero's result shape: [count, rank] with the count of the largest
+  // case (every element nonzero); the run reports the real count.
+  static Shape nonzero_shape(const Shape& source) {
+    uint64_t elements = 0, bytes = 0;
+    checked_shape_bytes(source, kFloat32, &elements, &bytes);
+    Shape indices;
+    indices.rank = 2;
+    indices.dims[0] = static_cast<int64_t>(elements);
+    indices.dims[1] = source.rank;
+    return indices;
   }
 
   // torch.nonzero: the row-major indices of the nonzero elements of a
@@ -1017,6 +1270,7 @@ class TestEngine final : public Engine {
   int64_t bound_bytes_ = -1; // -1: nothing bound since the context was created
   std::vector<std::string> input_names_;
   std::vector<std::string> output_names_;
+  std::vector<std::pair<std::string, Shape>> state_shapes_; // the state inputs' static shapes
   DeviceBlock activation_;
   std::vector<ProducedOutput> produced_; // the last run's, per output (metadata order)
   bool has_context_ = false;
@@ -1043,6 +1297,24 @@ class TestEngineRuntime final : public EngineRuntime {
           count);
     }
     return Error::Ok;
+  }
+
+  Result<void*> allocate_persistent(int32_t /*device_index*/, size_t nbytes) override {
+    void* pointer = device_allocate(nbytes);
+    if (pointer == nullptr) {
+      return report_error(Error::MemoryAllocationFailed, "test engine: out of simulated device memory (%zu bytes asked)", nbytes);
+    }
+    return pointer;
+  }
+
+  void free_persistent(int32_t /*device_index*/, void* pointer) override {
+    device_free(pointer);
+  }
+
+  Error read_persistent(int32_t /*device_index*/, void* host, const void* device, size_t nbytes) override {
+    return device_copy_to_host(host, device, nbytes)
+        ? Error::Ok
+        : report_error(Error::Internal, "test engine: read_persistent source is not simulated device memory");
   }
 
   Result<std::unique_ptr<Engine>> deserialize(

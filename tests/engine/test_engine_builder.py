@@ -2,7 +2,8 @@
 
 It lets the whole export -> .pte -> delegate path run on machines without a
 GPU: instead of a TensorRT plan, the "engine" is a small text program of
-float32 elementwise ops that the test engine interprets.
+float32 elementwise ops, weights and the 2-d ops a small decoder's attention
+needs (mm, transpose, softmax, index_put) that the test engine interprets.
 
 Register it with ``register_engine_builder("test", TestEngineBuilder())`` (the
 ``test_engine_builder`` fixture in ``tests/conftest.py`` does).
@@ -17,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 from executorch_tensorrt.exporter.blob import Flavour, TensorSpec
 from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildRequest
+from executorch_tensorrt.exporter.state import state_aliases
 
 HEADER = "etrt-test-engine 1"
 FLOAT32 = 6  # ExecuTorch ScalarType code
@@ -46,6 +48,15 @@ _UNARY = {
     "dim_order_ops::_clone_dim_order": "copy",
 }
 
+# Ops that see their operands' shapes (PROGRAM_FORMAT.md), what a small
+# decoder's attention needs: matmul, transpose, softmax, a cache write.
+_SHAPED = {
+    "aten::mm": "mm",
+    "aten::permute_copy": "transpose",
+    "aten::_softmax": "softmax",
+    "aten::index_put": "index_put",
+}
+
 Arg = Union[str, float]  # a tensor name in the program, or a float literal
 
 
@@ -56,11 +67,26 @@ class TestEngineBuilder:
 
     name = "test"
     version = "1.0.0"
+    # Engines may read and write the mutable buffers a delegate owns (the
+    # partitioner then puts them inside; exporter/state.py).
+    builds_state = True
+    alias_state = False
+
+    def __init__(self, alias_state: bool = False) -> None:
+        """``alias_state``: each state output is declared aliased to its input
+        (``alias`` lines), as TensorRT's getAliasedInputTensor reports; else
+        the delegate updates the state with a device-to-device copy."""
+        self.alias_state = alias_state
 
     def unsupported_nodes(self, program: object, nodes: Sequence[torch.fx.Node], spec: object) -> Dict[str, str]:
         """``{node name: reason}`` for what the test engine cannot compute, so
         the partitioner leaves those nodes on the CPU."""
-        user_inputs = set(program.graph_signature.user_inputs)  # type: ignore[attr-defined]
+        signature = program.graph_signature  # type: ignore[attr-defined]
+        mutated = set(signature.buffers_to_mutate.values())
+        # A mutated buffer is an engine input like a user input (the delegate may own it).
+        user_inputs = set(signature.user_inputs) | {
+            name for name, fqn in signature.inputs_to_buffers.items() if fqn in mutated
+        }
         external = bool(getattr(spec, "external_weights", False))
         reasons = {}
         for node in nodes:
@@ -71,7 +97,7 @@ class TestEngineBuilder:
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
         weights: Dict[str, torch.Tensor] = {}
-        program = program_text(request, weights)
+        program = program_text(request, self.alias_state, weights)
         return BuiltEngine(
             engine=program.encode("utf-8"), flavour=Flavour.TEST, builder_version=self.version, version_compatible=False,
             external_weights=tuple(weights.items()),
@@ -105,6 +131,7 @@ class _Emitter:
         self.weights = weights
         self.names: Dict[torch.fx.Node, str] = {}
         self.lines: List[str] = []
+        self.constants: List[str] = []  # `const` lines of the weights used
         self._temps = 0
 
     def temp(self) -> str:
@@ -125,21 +152,25 @@ class _Emitter:
         return float(value)
 
     def _constant(self, node: torch.fx.Node, op: str) -> Arg:
-        # Scalars of the model (x * 2.0) arrive as lifted 0-d tensor constants.
+        # Scalars of the model (x * 2.0) arrive as lifted 0-d tensor
+        # constants and become literals; weights become `const` lines, or
+        # `weight` lines (refitted at load) with external weights.
         owner: object = self.module
         for part in str(node.target).split("."):
             owner = getattr(owner, part)
-        if isinstance(owner, torch.Tensor) and owner.numel() != 1 and self.weights is not None:
-            if owner.dtype != torch.float32:
-                raise NotImplementedError(f"test engine builder: weight {node.target} is {owner.dtype}, not float32")
+        if not isinstance(owner, torch.Tensor) or owner.dtype != torch.float32:
+            raise NotImplementedError(f"test engine builder: {op} uses the constant {node.target}, not a float32 tensor")
+        if owner.numel() == 1 and op not in _SHAPED:
+            return float(owner.reshape(()).item())
+        if self.weights is not None:
             self.weights[str(node.target)] = owner.detach().contiguous()
             return str(node.target)
-        if not isinstance(owner, torch.Tensor) or owner.numel() != 1:
-            raise NotImplementedError(
-                f"test engine builder: {op} uses the constant {node.target} of shape "
-                f"{list(getattr(owner, 'shape', []))}; only scalar constants can be literals"
-            )
-        return float(owner.reshape(()).item())
+        if node not in self.names:
+            name = f"w{len(self.constants)}"
+            values = " ".join(_literal(v) for v in owner.detach().reshape(-1).tolist())
+            self.constants.append(f"const {name} {_shape(list(owner.shape))} {values}")
+            self.names[node] = name
+        return self.names[node]
 
     def emit(self, dst: str, op: str, args: Sequence[Arg]) -> None:
         if not any(isinstance(a, str) for a in args):
@@ -174,6 +205,28 @@ def _no_broadcast(node: torch.fx.Node, op: str, module: torch.fx.GraphModule) ->
                 raise NotImplementedError(f"test engine builder: {op} broadcasts {list(shape)} to {list(result.shape)}")
 
 
+def _shaped_problem(node: torch.fx.Node, op: str) -> str:
+    """Why a shaped op (``_SHAPED``) is outside what the test engine takes."""
+    args = node.args
+    if op == "aten::permute_copy" and list(args[1]) != [1, 0]:
+        return "the test engine transposes 2-d tensors only"
+    if op == "aten::_softmax" and args[1] not in (-1, len(node.meta["val"].shape) - 1):
+        return "the test engine's softmax runs over the last dim only"
+    if op == "aten::index_put":
+        indices = args[1]
+        if len(indices) != 1 or not isinstance(indices[0], torch.fx.Node) or (len(args) > 3 and args[3]):
+            return "the test engine writes whole rows of dim 0 (index_put with one index tensor, no accumulate)"
+    if op == "aten::mm" and any(len(a.meta["val"].shape) != 2 for a in node.all_input_nodes):
+        return "the test engine multiplies 2-d matrices only"
+    return ""
+
+
+def _float32_values(node: torch.fx.Node) -> List[object]:
+    """The values that must be float32: all but index_put's positions (int64 is fine there)."""
+    skip = set(node.args[1]) if _op_name(node.target) == "aten::index_put" else set()
+    return [node.meta.get("val"), *(a.meta.get("val") for a in node.all_input_nodes if a.op != "get_attr" and a not in skip)]
+
+
 def node_problem(node: torch.fx.Node, user_inputs: "set[str]", external_weights: bool = False) -> str:
     """Why the test engine cannot compute ``node`` ('' when it can). Weight
     tensors it takes only when they are kept outside the engine (refitted)."""
@@ -182,23 +235,19 @@ def node_problem(node: torch.fx.Node, user_inputs: "set[str]", external_weights:
         return _data_dependent_problem(node)
     if op in _UNARY and _is_nonzero(node.args[0]):
         return ""  # the row-major clone of nonzero's result (exporter/data_dependent.py): nonzero writes row-major
-    if op not in _UNARY and op not in _BINARY:
+    if op not in _UNARY and op not in _BINARY and op not in _SHAPED:
         return f"the test engine has no {op}"
-    values = [node.meta.get("val"), *(a.meta.get("val") for a in node.all_input_nodes if a.op != "get_attr")]
-    if any(isinstance(v, torch.Tensor) and v.dtype != torch.float32 for v in values):
+    if any(isinstance(v, torch.Tensor) and v.dtype != torch.float32 for v in _float32_values(node)):
         return "the test engine computes float32 only"
+    if op in _SHAPED:
+        return _shaped_problem(node, op)
     result = node.meta.get("val")
     for arg in node.args[:2]:
         if not isinstance(arg, torch.fx.Node):
             continue
         shape = arg.meta["val"].shape
-        if arg.op == "placeholder" and arg.name not in user_inputs:  # a lifted weight or constant
-            numel = arg.meta["val"].numel()
-            if numel != 1 and not external_weights:
-                return "the test engine takes no weight tensors (only scalar constants)"
-            if numel != 1 and isinstance(result, torch.Tensor) and shape != result.shape:
-                return f"the test engine cannot broadcast weight {list(shape)} to {list(result.shape)}"
-        elif isinstance(result, torch.Tensor) and shape != result.shape:
+        scalar = arg.op == "placeholder" and arg.name not in user_inputs and arg.meta["val"].numel() == 1
+        if not scalar and isinstance(result, torch.Tensor) and shape != result.shape:
             return f"the test engine cannot broadcast {list(shape)} to {list(result.shape)}"
     return ""
 
@@ -224,10 +273,14 @@ def _nonzero_results(module: torch.fx.GraphModule) -> "set[torch.fx.Node]":
     return {n for n in nodes if _is_nonzero(n)} | copies
 
 
-def program_text(request: EngineBuildRequest, weights: Optional[Dict[str, torch.Tensor]] = None) -> str:
+def program_text(
+    request: EngineBuildRequest, alias_state: bool = False, weights: Optional[Dict[str, torch.Tensor]] = None
+) -> str:
     """The test-engine program computing ``request.module``. With
     ``compile_spec.external_weights`` it is weight-stripped: weight tensors are
-    declared (`weight` lines) and collected into ``weights`` by name.
+    declared (`weight` lines) and collected into ``weights`` by name. With
+    ``alias_state`` each state output (``state_out_<k>``) is declared aliased
+    to its input (``state_in_<k>``).
 
     Raises NotImplementedError naming any operator the test engine lacks.
     """
@@ -264,8 +317,8 @@ def program_text(request: EngineBuildRequest, weights: Optional[Dict[str, torch.
         else:
             copies.append((spec.name, value))
     for spec in request.input_specs:
-        if spec.dtype != FLOAT32:
-            raise NotImplementedError(f"test engine builder: tensor {spec.name} is not float32")
+        if spec.dtype not in (FLOAT32, INT64):
+            raise NotImplementedError(f"test engine builder: tensor {spec.name} is not float32 (or an int64 input)")
     for value, spec in zip(results, request.output_specs, strict=True):
         expected = INT64 if value in data_dependent and direct.get(value) == spec.name else FLOAT32
         if spec.dtype != expected:
@@ -297,8 +350,17 @@ def program_text(request: EngineBuildRequest, weights: Optional[Dict[str, torch.
             source = emitter.arg(node.args[0], op) if op in _DATA_DEPENDENT else pending[node.args[0]]
             emitter.emit(dst, "nonzero", [source])
             continue
-        _check_float32(node, f"{op} ({node.name})")
-        if op in _UNARY:
+        if op not in _SHAPED:
+            _check_float32(node, f"{op} ({node.name})")
+        if op in _SHAPED:
+            problem = _shaped_problem(node, op)
+            if problem:
+                raise NotImplementedError(f"test engine builder: {op} ({node.name}): {problem}")
+            operands = [node.args[0], node.args[1][0], node.args[2]] if op == "aten::index_put" else node.args[:2]
+            if op in ("aten::permute_copy", "aten::_softmax"):
+                operands = node.args[:1]
+            emitter.emit(dst, _SHAPED[op], [emitter.arg(a, _SHAPED[op]) for a in operands])
+        elif op in _UNARY:
             emitter.emit(dst, _UNARY[op], [emitter.arg(node.args[0], op)])
         elif op in _BINARY:
             _no_broadcast(node, op, module)
@@ -312,7 +374,7 @@ def program_text(request: EngineBuildRequest, weights: Optional[Dict[str, torch.
                 right = scaled
             emitter.emit(dst, _BINARY[op], [left, right])
         else:
-            supported = ", ".join(sorted({*_BINARY, *_UNARY, *_DATA_DEPENDENT}))
+            supported = ", ".join(sorted({*_BINARY, *_UNARY, *_SHAPED, *_DATA_DEPENDENT}))
             raise NotImplementedError(
                 f"test engine builder: operator {op} ({node.name}) is not supported; supported: {supported}"
             )
@@ -323,7 +385,7 @@ def program_text(request: EngineBuildRequest, weights: Optional[Dict[str, torch.
     # Like a TensorRT engine, the program records the shapes it was built for
     # (the delegate checks them against the blob at load).
     lines = [HEADER]
-    lines += [f"input {spec.name} {_engine_shape(spec)}" for spec in request.input_specs]
+    lines += [f"input {spec.name} {_engine_shape(spec)}{' int64' if spec.dtype == INT64 else ''}" for spec in request.input_specs]
     # Reversed on purpose: the delegate must bind engine tensors by name, not position.
     lines += [f"output {spec.name} {_engine_shape(spec)}" for spec in reversed(request.output_specs)]
     lines += [
@@ -331,6 +393,9 @@ def program_text(request: EngineBuildRequest, weights: Optional[Dict[str, torch.
         for spec in request.input_specs
         for r in spec.ranges
     ]
+    if alias_state:
+        lines += [f"alias {out} {inp}" for out, inp in state_aliases([s.name for s in request.output_specs])]
+    lines += emitter.constants
     lines += [f"weight {name} {_shape(tensor.shape)}" for name, tensor in weights.items()]
     lines += emitter.lines
     return "\n".join(lines) + "\n"
@@ -360,7 +425,7 @@ def parse_program(text: str) -> Dict[str, List[str]]:
             result["weights"].append(rest.split()[0])
         elif kind == "output":
             result["outputs"].append(rest.split()[0])
-        elif kind != "profile":
+        elif kind not in ("profile", "alias"):
             result["ops"].append(line)
     return result
 
@@ -368,8 +433,9 @@ def parse_program(text: str) -> Dict[str, List[str]]:
 def run_program(text: str, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Interpret a test-engine program in Python (a reference for the tests).
 
-    Mirrors PROGRAM_FORMAT.md: float32 elementwise ops, DST takes the shape of
-    its first tensor argument; nonzero gives int64 indices. ``inputs`` also holds the program's weights.
+    Mirrors PROGRAM_FORMAT.md's elementwise ops (DST takes the shape of its
+    first tensor argument); nonzero gives int64 indices; programs with shaped
+    ops or constants are the engine's alone. ``inputs`` also holds the program's weights.
     """
     parsed = parse_program(text)
     names = parsed["inputs"] + parsed["weights"]

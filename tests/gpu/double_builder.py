@@ -19,6 +19,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from executorch_tensorrt.exporter.blob import Flavour
 from executorch_tensorrt.exporter.builders import BuiltEngine, EngineBuildRequest
+from executorch_tensorrt.exporter.state import state_aliases
 
 HEADER = "trt-runtime-double-plan 1"
 FLOAT32 = 6  # ExecuTorch ScalarType code
@@ -62,6 +63,10 @@ class DoubleEngineBuilder:
     pad_bytes: int = 0
     activation_extra: int = 0
     run_delay_us: int = 0
+    # Owned state (exporter/state.py): engines read and write the buffers a
+    # delegate owns; with alias_state each state output aliases its input.
+    builds_state = True
+    alias_state: bool = False
     plans: List[bytes] = field(default_factory=list, repr=False)  # every plan built, in order
 
     def unsupported_nodes(self, program: object, nodes: Sequence[torch.fx.Node], spec: object) -> Dict[str, str]:
@@ -70,7 +75,9 @@ class DoubleEngineBuilder:
 
     def build(self, request: EngineBuildRequest) -> BuiltEngine:
         stripped: Dict[str, torch.Tensor] = {}
-        text = plan_text(request, self.pad_bytes, self.activation_extra, self.run_delay_us, stripped)
+        text = plan_text(
+            request, self.pad_bytes, self.activation_extra, self.run_delay_us, self.alias_state, stripped
+        )
         self.plans.append(text.encode("utf-8"))
         return BuiltEngine(
             engine=self.plans[-1],
@@ -208,6 +215,7 @@ def plan_text(
     pad_bytes: int = 0,
     activation_extra: int = 0,
     run_delay_us: int = 0,
+    alias_state: bool = False,
     stripped: Optional[Dict[str, torch.Tensor]] = None,
 ) -> str:
     """The double plan computing ``request.module`` (see DoubleEngineBuilder for
@@ -289,5 +297,7 @@ def plan_text(
         lines.append(f"pad {'streamable' if streamable else 'resident'} {pad_bytes}")
     lines.append(f"activation_extra {activation_extra}")
     lines.append(f"run_delay_us {run_delay_us}")
+    if alias_state:
+        lines += [f"alias {out} {inp}" for out, inp in state_aliases([s.name for s in request.output_specs])]
     lines += emitter.lines
     return "\n".join(lines) + "\n"

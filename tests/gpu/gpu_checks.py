@@ -685,6 +685,52 @@ def out_of_memory() -> None:
     close(p.forward(*inputs), expected, "after memory came back")
 
 
+# ----------------------------------------------------------------- owned state
+
+def _state_steps(p, name: str) -> None:  # type: ignore[no-untyped-def]
+    steps, expected = case(name)
+    close(p.forward(steps[0]), expected[0], f"{name} step 0")  # allocates and fills the state
+    before = CALLS.snapshot()
+    for index in range(1, len(steps)):
+        close(p.forward(steps[index]), expected[index], f"{name} step {index}")
+    copies = CallCounter.delta(before, CALLS.snapshot()) if CALLS.available else {}
+    # Each step stages x in and the output out (one pinned copy each way); the state never crosses.
+    if copies:
+        assert copies["h2d_copies"] == len(steps) - 1 and copies["d2h_copies"] == len(steps) - 1, copies
+    counters = p.delegate_states[0]["counters"]
+    assert counters["state_host_copies"] == 1 and counters["state_device_updates"] == len(steps), counters
+    close([p.read_state("cache")], [CASES[name]["cache"]], f"{name} read_state")
+
+
+@check("state-in-place-aliased-output")
+def state_aliased() -> None:
+    _state_steps(load(program("state_aliased")), "state_aliased")
+
+
+@check("state-device-to-device-update")
+def state_copy() -> None:
+    _state_steps(load(program("state_copy")), "state_copy")
+
+
+@check("state-kept-across-offload-reset-and-refused-names")
+def state_offload_reset() -> None:
+    steps, expected = case("state_aliased")
+    p = load(program("state_aliased"))
+    close(p.forward(steps[0]), expected[0], "step 0")
+    p.offload()
+    close(p.forward(steps[1]), expected[1], "step 1 after offload")  # the state outlived the engine
+    p.reset_state()
+    close(p.forward(steps[0]), expected[0], "step 0 after reset")
+    raises(lambda: p.read_state("kv"), r"known buffers: cache")
+
+
+@check("state-shared-by-two-methods")
+def state_methods() -> None:
+    (x,), expected = case("state_methods")
+    p = load(program("state_methods"))
+    for method, outputs in expected:
+        close(p.run(method, [x]), outputs, method)
+    close([p.read_state("cache")], [CASES["state_methods"]["cache"]], "read_state")
 # ----------------------------------------------------------------- external weights (refit)
 
 def ptd(name: str) -> str:
@@ -720,7 +766,8 @@ CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "runner": RUNNER_CHECKS,
     "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
                     shared_engines, shared_programs, execution_contexts, batch_ranges, device_planning, pinned_staging,
-                    graphs_lifecycle, data_dependent_host, external_weights, two_methods],
+                    graphs_lifecycle, state_aliased, state_copy, state_offload_reset, state_methods,
+                    data_dependent_host, external_weights, two_methods],
     "python_device": [device_io, reuse_outputs, device_io_batches, callers_stream, graphs_device_io,
                       shared_memory_two_streams, data_dependent_device],
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],

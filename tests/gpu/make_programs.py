@@ -17,10 +17,16 @@ from executorch.exir import to_edge_transform_and_lower
 
 from double_builder import DoubleEngineBuilder
 from two_engines import TwoEnginePartitioner
+from executorch_tensorrt.exporter import (
+    BuiltEngine,
+    TensorRTCompileSpec,
+    TensorRTPartitioner,
+    register_engine_builder,
+    save,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: the .ptd helpers
 from ptd_files import rewrite_ptd, weight_keys  # noqa: E402
-from executorch_tensorrt.exporter import BuiltEngine, TensorRTCompileSpec, register_engine_builder, save
 from executorch_tensorrt.exporter.blob import Flavour
 from executorch_tensorrt.exporter.device_planning import DevicePlanning
 
@@ -76,6 +82,56 @@ class Scale(torch.nn.Module):
         return tuple(x * 2.0 + 1.0 for x in xs)
 
 
+class Accumulate(torch.nn.Module):
+    """A state the delegate owns: cache += x, returns cache * 2 (a cache updated in place)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("cache", torch.ones(4, 16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.cache.add_(x)
+        return self.cache * 2.0
+
+
+class Decay(torch.nn.Module):
+    """A second method over the same buffer: cache *= 0.5, returns cache + x."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("cache", torch.ones(4, 16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.cache.mul_(0.5)
+        return self.cache + x
+
+
+STATE_STEPS = 5
+
+
+def _state_programs(out: Path, cases: Dict[str, Dict[str, object]]) -> None:
+    """state_aliased / state_copy: steps of Accumulate (in place through an
+    aliased output, or a device-to-device copy); state_methods: grow and decay
+    methods sharing the buffer."""
+    steps = [torch.randn(4, 16) for _ in range(STATE_STEPS)]
+    for alias in (True, False):
+        name = "state_aliased" if alias else "state_copy"
+        register_engine_builder(name, DoubleEngineBuilder(name=name, alias_state=alias))
+        save(Accumulate(), out / f"{name}.pte", inputs=(steps[0],), engine_builder=name)
+        eager = Accumulate()
+        expected = [_expected(eager, (x,)) for x in steps]
+        cases[name] = {"inputs": steps, "expected": expected, "cache": eager.cache.clone()}
+    x = torch.randn(4, 16)
+    exported = {"grow": torch.export.export(Accumulate(), (x,)), "decay": torch.export.export(Decay(), (x,))}
+    partitioner = TensorRTPartitioner(TensorRTCompileSpec(engine_builder="state_aliased"))
+    lowered = to_edge_transform_and_lower(exported, partitioner=[partitioner]).to_executorch()
+    (out / "state_methods.pte").write_bytes(lowered.buffer)
+    cache = torch.ones(4, 16)
+    expected_methods = []
+    for method in ("grow", "decay", "grow"):
+        cache = cache + x if method == "grow" else cache * 0.5
+        expected_methods.append((method, [cache * 2.0 if method == "grow" else cache + x]))
+    cases["state_methods"] = {"inputs": [x], "expected": expected_methods, "cache": cache}
 class Nonzero(torch.nn.Module):
     """A data-dependent output: the indices of the positive elements."""
 
@@ -208,6 +264,7 @@ def main(out_dir: str) -> None:
     slow_inputs = [torch.randn(1, IO_FEATURES) for _ in range(2)]
     add("scale_device_slow", Scale(), slow_inputs, engine_builder="trt_double_slow",
         device_planning=DevicePlanning(device_io=True))
+    _state_programs(out, cases)
     # Data-dependent output shapes (nonzero through IOutputAllocator).
     add("nonzero", Nonzero(), (with_positives(3),), engine_builder="trt_double")
     add("nonzero_device", Nonzero(), (with_positives(3),), engine_builder="trt_double",

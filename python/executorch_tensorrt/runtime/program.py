@@ -323,6 +323,31 @@ class Program:
         self.set_option(offload=True)
 
     @property
+    def state_buffers(self) -> List[str]:
+        """The names (FQNs) of the mutable buffers this program's delegates
+        own and update on the device (README, "State in place")."""
+        return sorted(self._native.state_buffers())
+
+    def read_state(self, name: str) -> torch.Tensor:
+        """A host copy of the owned buffer ``name`` now (its initial value
+        before the first call or after a reset). Call between calls."""
+        if not isinstance(name, str):
+            raise TypeError(f"read_state takes a buffer name (str), got {type(name).__name__}")
+        try:
+            data, scalar_type, shape = self._native.read_state(name)
+        except RuntimeError as err:
+            raise DelegateError(str(err)) from None
+        dtype = _dtype_of(scalar_type, f"state buffer {name!r}")
+        return torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype).reshape(shape).clone()
+
+    def reset_state(self, name: Optional[str] = None) -> None:
+        """Starts the owned buffer ``name`` (every one when None) from its
+        initial value at the next call; an unknown name is refused naming the known ones."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"reset_state takes a buffer name (str) or None, got {type(name).__name__}")
+        self.set_option(reset_state="all" if name is None else name)
+
+    @property
     def delegate_states(self) -> List[Dict[str, Any]]:
         """Per delegate, in load order: ``state`` (host, deserialized, device),
         ``device_bytes``, ``host_bytes``, ``weight_streaming_budget`` and its

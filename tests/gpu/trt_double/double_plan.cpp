@@ -238,6 +238,13 @@ bool parse_plan(const std::string& text, Plan* plan, std::string* error) {
       if (!parse_int(w[1], 0, int64_t(1) << 36, &plan->activation_extra)) {
         return fail("bad activation_extra");
       }
+    } else if (kind == "alias" && w.size() == 3) {
+      const IoTensor* out = plan->find_io(w[1]);
+      const IoTensor* in = plan->find_io(w[2]);
+      if (!out || out->is_input || !in || !in->is_input) {
+        return fail("alias needs a declared output, then a declared input");
+      }
+      plan->aliases[w[1]] = w[2];
     } else if (kind == "run_delay_us" && w.size() == 2) {
       if (!parse_int(w[1], 0, 10000000, &plan->run_delay_us)) {
         return fail("bad run_delay_us");

@@ -64,6 +64,7 @@ struct Plan {
   int64_t streamable_weights_end = 0;  // the streamable weights ops read (the pad follows)
   int64_t activation_extra = 0;
   int64_t run_delay_us = 0;
+  std::map<std::string, std::string> aliases; // `alias OUT IN`: output -> the input it updates in place
 
   // Outputs assigned by `nonzero`: int64 [count, rank], count known only
   // during the run (a data-dependent shape, reported through IOutputAllocator).

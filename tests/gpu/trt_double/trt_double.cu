@@ -647,7 +647,12 @@ class EngineImpl final : public apiv::VCudaEngine {
   int64_t getEngineStat(EngineStat stat) const noexcept override {
     return stat == EngineStat::kTOTAL_WEIGHTS_SIZE ? plan_.resident_bytes + plan_.streamable_bytes : 0;
   }
-  char const* getAliasedInputTensor(char const*) const noexcept override { return nullptr; }
+  // The plan's `alias OUT IN` lines, as TensorRT reports an output that
+  // updates its input in place (e.g. a KV cache).
+  char const* getAliasedInputTensor(char const* name) const noexcept override {
+    const auto it = name != nullptr ? plan_.aliases.find(name) : plan_.aliases.end();
+    return it != plan_.aliases.end() ? it->second.c_str() : nullptr;
+  }
 
  private:
   const trt_double::Shape& max_shape(const std::string& name) const {
@@ -931,6 +936,13 @@ bool ContextImpl::enqueueV3(cudaStream_t stream) noexcept {
     if (!allocated_later && (it == addresses_.end() || it->second == nullptr)) {
       log_error(logger, "enqueueV3: %s '%s' has no address set (call setTensorAddress)", t.is_input ? "input" : "output",
                 t.name.c_str());
+      return false;
+    }
+  }
+  for (const auto& [output, input] : plan.aliases) {
+    if (addresses_.at(output) != addresses_.at(input)) {
+      log_error(logger, "enqueueV3: output '%s' aliases input '%s' and must be bound to its address", output.c_str(),
+                input.c_str());
       return false;
     }
   }
