@@ -263,11 +263,14 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   const int calls = std::atoi(argv[2]);
+  // Progress on stderr: under a sanitizer a slow phase is named, not silent.
+  const auto phase = [](const char* name) { std::fprintf(stderr, "execute_bench: %s\n", name); };
   (void)engine_runtime_for(Flavour::kTensorRT); // registers ExecuTorch's CUDA DeviceAllocator
   cudaStream_t stream = nullptr;
   cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
   const double floor = bare_graph_us(dir + "/io16.plan", stream, calls);
 
+  phase("programs");
   BackendOptionList graphs_on;
   graphs_on.add_bool(kOptionCudaGraphs, true);
   Program plain = make(dir + "/io16_device.pte", true, BackendOptionList());
@@ -282,18 +285,21 @@ int main(int argc, char** argv) {
 
   double threads_1 = 0, threads_4 = 0, threads_1_graphs = 0, threads_4_graphs = 0;
   {
+    phase("threads");
     std::vector<Program> single = instances_of(dir + "/io2.pte", 1, false);
     std::vector<Program> four = instances_of(dir + "/io2.pte", 4, false);
     threads_1 = calls_per_second(single, 1, calls);
     threads_4 = calls_per_second(four, 4, calls);
   }
   {
+    phase("threads with graphs");
     std::vector<Program> single = instances_of(dir + "/io2.pte", 1, true);
     std::vector<Program> four = instances_of(dir + "/io2.pte", 4, true);
     threads_1_graphs = calls_per_second(single, 1, calls);
     threads_4_graphs = calls_per_second(four, 4, calls);
   }
 
+  phase("caller stream");
   CallerStreamGuard on_stream(stream);
   const double plain_us = median_us(stream, calls, [&] { run(plain); });
   const uint64_t waits_before = host_waits();
