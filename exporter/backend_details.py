@@ -57,16 +57,11 @@ class ExecutorchTensorRTBackend(BackendDetails):
     @staticmethod
     def preprocess(edge_program: ExportedProgram, compile_specs: List[CompileSpec]) -> PreprocessResult:
         spec = TensorRTCompileSpec.from_compile_specs(builder_specs(compile_specs))
-        states = owned_states(edge_program)
-        user_io = derive_io(edge_program, spec.optimization_profiles, [s.fqn for s in states])
+        graph = engine_graph(edge_program, spec)
+        states, user_io, io, module = graph.states, graph.user_io, graph.io, graph.module
         builder = get_engine_builder(spec.engine_builder)
         name = getattr(builder, "name", type(builder).__name__)
-        num_profiles = len(user_io.inputs[0].ranges) if user_io.inputs else 1
-        # Edge ops are callable and dispatch to aten, so the unlifted module
-        # (weights as attributes, user inputs as arguments) runs as aten. With
-        # owned state the engine also reads each buffer and returns its new value.
-        io = _state_io(user_io, states, num_profiles)
-        module = builder_module(edge_program, states) if states else edge_program.module()
+        num_profiles = graph.num_profiles
         examples = example_inputs(io)
         groups = profile_groups(num_profiles, spec.batch_engines)
         operators = [n.name for n in edge_program.graph.nodes if n.op == "call_function"]
@@ -124,9 +119,36 @@ class ExecutorchTensorRTBackend(BackendDetails):
         return PreprocessResult(processed_bytes=data, data_store_output=named_data, _delegate_info_meta=info)
 
 
-def _state_io(io: DelegateIO, states: Tuple[OwnedState, ...], num_profiles: int) -> DelegateIO:
+@dataclass(frozen=True)
+class EngineGraph:
+    """What a partition's engine computes: ``module`` takes ``io.inputs``
+    (the delegate's arguments, then each owned state's value) and returns
+    ``io.outputs`` (its results, then each state's new value); ``user_io``
+    is the delegate's own arguments and results."""
+
+    module: torch.nn.Module
+    io: DelegateIO
+    user_io: DelegateIO
+    states: Tuple[OwnedState, ...]
+
+    @property
+    def num_profiles(self) -> int:
+        return len(self.user_io.inputs[0].ranges) if self.user_io.inputs else 1
+
+
+def engine_graph(program: ExportedProgram, spec: TensorRTCompileSpec) -> EngineGraph:
+    """The engine's graph of a partition's program (``preprocess`` builds it;
+    ``validate`` checks the same graph's ONNX)."""
+    states = owned_states(program)
+    user_io = derive_io(program, spec.optimization_profiles, [s.fqn for s in states])
+    if not states:
+        # Edge ops are callable and dispatch to aten, so the unlifted module
+        # (weights as attributes, user inputs as arguments) runs as aten.
+        return EngineGraph(program.module(), user_io, user_io, states)
+    num_profiles = len(user_io.inputs[0].ranges) if user_io.inputs else 1
     named = [(state_input_name(k), state_output_name(k), s.value) for k, s in enumerate(states)]
-    return with_state_io(io, named, num_profiles) if states else io
+    io = with_state_io(user_io, named, num_profiles)
+    return EngineGraph(builder_module(program, states), io, user_io, states)
 
 
 def _split_state(

@@ -86,7 +86,7 @@ class ExportSummary:
                         f"    range engine {k}: {engine.ranges}; {engine.engine_bytes:,} bytes, execution memory {need}"
                     )
             for state in record.states:
-                lines.append(f"    owns state {state.describe()}, updated in place on the device")
+                lines.append(f"    owns state {state.describe()}, kept and updated on the device")
         moved = {n.name for n in self.fallbacks}
         for op, count, reason in summarize_cpu_nodes([n for n in self.cpu_nodes if n.name not in moved]):
             lines.append(f"  on the CPU: {op} x{count}: {reason}")

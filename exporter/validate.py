@@ -35,14 +35,14 @@ from torch.export import ExportedProgram
 from torch.utils._pytree import tree_leaves
 
 from ..runtime import DelegateError, load
-from .backend_details import build_request
+from .backend_details import EngineGraph, build_request, engine_graph
 from .builders import get_engine_builder
 from .builders.onnx_export import request_onnx
 from .builders.tensorrt import MAX_IN_MEMORY_ONNX_BYTES
 from .compile_specs import TensorRTCompileSpec
 from .delegates import is_tensorrt_delegate
 from .device_planning import builder_specs
-from .io_specs import derive_io, example_inputs
+from .io_specs import example_inputs
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def eager_outputs(exported: ExportedProgram) -> Tuple[Tuple[Any, ...], List[torc
         )
     args, kwargs = examples
     with torch.no_grad():
-        outputs = exported.module()(*args, **kwargs)
+        outputs = unmutating_module(exported)(*args, **kwargs)
     return tuple(tree_leaves((args, kwargs))), [t for t in tree_leaves(outputs) if isinstance(t, torch.Tensor)]
 
 
@@ -205,18 +205,32 @@ def _tensors(value: Any) -> List[torch.Tensor]:
     return [t for t in tree_leaves(value) if isinstance(t, torch.Tensor)]
 
 
-def _run_program(module: torch.fx.GraphModule, args: Sequence[Any], run_tensorrt: DelegateRunner) -> List[torch.Tensor]:
+def unmutating_module(program: ExportedProgram) -> torch.fx.GraphModule:
+    """``program.module()`` with its own copies of the program's buffers:
+    ``ExportedProgram.module()`` shares them (and so the user's model's), and
+    a check must change neither (an owned state's initial value is the
+    program's buffer). Every buffer, not only ``buffers_to_mutate``: a program
+    torch.export has not decomposed yet writes them with in-place ops."""
+    module = program.module()
+    for fqn, buffer in list(module.named_buffers()):
+        owner, _, name = fqn.rpartition(".")
+        module.get_submodule(owner).register_buffer(name, buffer.clone())
+    return module
+
+
+def _run_program(program: ExportedProgram, args: Sequence[Any], run_tensorrt: DelegateRunner) -> List[torch.Tensor]:
     """The program's outputs with its TensorRT delegates run by ``run_tensorrt``
     (in call order, which is ``tensorrt_delegates``' order) and any other
-    backend's delegate by its PyTorch graph."""
+    backend's delegate by its PyTorch graph; every run starts from the
+    program's buffers as they are."""
 
     def run(lowered: LoweredBackendModule, inputs: Tuple[torch.Tensor, ...]) -> Any:
         if is_tensorrt_delegate(lowered.backend_id):
             return run_tensorrt(lowered, inputs)
-        return lowered.original_module.module()(*inputs)
+        return unmutating_module(lowered.original_module)(*inputs)
 
     with torch.no_grad():
-        return _tensors(_ProgramRun(module, run).run(*args))
+        return _tensors(_ProgramRun(unmutating_module(program), run).run(*args))
 
 
 @dataclass
@@ -227,20 +241,22 @@ class _Partition:
     inputs: Tuple[torch.Tensor, ...]
     outputs: Any  # as the delegate returns them
     onnx: Any  # ONNXProgram: what the delegate's builder gives TensorRT's parser
-    output_names: List[str]
+    output_names: List[str]  # the engine's: the delegate's outputs, then each owned state's new value
+    # The buffers the delegate owns: the engine reads each after the inputs
+    # (their values before the call) and writes its new value after the outputs.
+    state_values: Tuple[torch.Tensor, ...] = ()
+    state_updates: Tuple[torch.Tensor, ...] = ()
     session: Any = None  # onnxruntime.InferenceSession
     problem: str = ""  # why ONNX Runtime cannot run it
 
 
-def _partition_onnx(lowered: LoweredBackendModule) -> Tuple[Any, List[str]]:
+def _partition_onnx(lowered: LoweredBackendModule) -> Tuple[Any, EngineGraph]:
     """The delegate's ONNX as its TensorRT builder makes it (one engine for
-    all its profiles: same names, dynamic axes and example values), and its output names."""
+    all its profiles: same names, dynamic axes and example values), and the graph it is of."""
     spec = TensorRTCompileSpec.from_compile_specs(builder_specs(list(lowered.compile_specs)))
-    program = lowered.original_module
-    io = derive_io(program, spec.optimization_profiles)
-    num_profiles = len(io.inputs[0].ranges) if io.inputs else 1
-    request = build_request(spec, program.module(), io, example_inputs(io), tuple(range(num_profiles)))
-    return _builders_onnx(spec.engine_builder, request), [s.name for s in io.outputs]
+    graph = engine_graph(lowered.original_module, spec)
+    request = build_request(spec, graph.module, graph.io, example_inputs(graph.io), tuple(range(graph.num_profiles)))
+    return _builders_onnx(spec.engine_builder, request), graph
 
 
 def _builders_onnx(engine_builder: str, request: Any) -> Any:
@@ -253,17 +269,24 @@ def _builders_onnx(engine_builder: str, request: Any) -> Any:
     return onnx_of(request) if callable(onnx_of) else request_onnx(request)
 
 
-def _partitions(module: torch.fx.GraphModule, args: Sequence[Any]) -> List[_Partition]:
-    """Each TensorRT delegate with the inputs it gets and the outputs its PyTorch graph gives."""
+def _partitions(program: ExportedProgram, args: Sequence[Any]) -> List[_Partition]:
+    """Each TensorRT delegate with the inputs it gets and the outputs its
+    PyTorch graph gives (and its owned states before and after the call)."""
     partitions: List[_Partition] = []
 
     def run(lowered: LoweredBackendModule, inputs: Tuple[torch.Tensor, ...]) -> Any:
-        outputs = lowered.original_module.module()(*inputs)
-        onnx, names = _partition_onnx(lowered)
-        partitions.append(_Partition(len(partitions), tuple(t.clone() for t in inputs), outputs, onnx, names))
+        module = unmutating_module(lowered.original_module)
+        onnx, graph = _partition_onnx(lowered)
+        before = tuple(s.value.clone() for s in graph.states)
+        outputs = module(*inputs)
+        after = tuple(module.get_buffer(s.fqn).clone() for s in graph.states)
+        names = [s.name for s in graph.io.outputs]
+        partitions.append(
+            _Partition(len(partitions), tuple(t.clone() for t in inputs), outputs, onnx, names, before, after)
+        )
         return outputs
 
-    _run_program(module, args, run)
+    _run_program(program, args, run)
     return partitions
 
 
@@ -331,10 +354,10 @@ def check_partitions(
     ``tolerance`` None only writes the partitions' ONNX to ``keep_onnx``."""
     args, eager = example
     method = "forward"
-    module = manager.exported_program(method).module()
+    program = manager.exported_program(method)
     comparisons: List[Comparison] = []
     skipped: List[str] = []
-    partitions = _partitions(module, args)
+    partitions = _partitions(program, args)
     kept = [_keep(p, method, keep_onnx) for p in partitions] if keep_onnx is not None else []
     if tolerance is None:
         return ValidationReport(None, onnx_files=tuple(kept))
@@ -345,17 +368,19 @@ def check_partitions(
             if partition.session is None:
                 skipped.append(f"{check}: {partition.problem}")
                 continue
-            got = _run_onnx(partition, partition.inputs)
-            comparisons += _compare_all(check, partition.output_names, got, _tensors(partition.outputs), tolerance)
+            got = _run_onnx(partition, (*partition.inputs, *partition.state_values))
+            want = [*_tensors(partition.outputs), *partition.state_updates]
+            comparisons += _compare_all(check, partition.output_names, got, want, tolerance)
         check = f"{method}: program with ONNX Runtime partitions vs eager PyTorch"
         if all(p.session is not None for p in partitions):
             order = iter(partitions)
 
             def run(lowered: LoweredBackendModule, inputs: Tuple[torch.Tensor, ...]) -> Any:
                 partition = next(order)
-                return _as_returned(partition.outputs, _run_onnx(partition, inputs))
+                got = _run_onnx(partition, (*inputs, *partition.state_values))
+                return _as_returned(partition.outputs, got[: len(got) - len(partition.state_updates)])
 
-            got = _run_program(module, args, run)
+            got = _run_program(program, args, run)
             comparisons += _compare_all(check, _output_names(len(eager)), got, eager, tolerance)
         else:
             skipped.append(f"{check}: not every partition runs in ONNX Runtime")

@@ -363,3 +363,50 @@ def test_an_engine_whose_state_tensor_disagrees_with_the_buffer_is_refused(
         unregister_engine_builder("test")
     with pytest.raises(DelegateError, match=r'tensor "state_in_0" dim 0 is 3 in the engine'):
         load(path).forward(torch.ones(SHAPE))
+
+
+# --- validate and the TensorRT builders ---------------------------------------
+
+def test_validate_checks_the_state_update_and_changes_no_buffer(test_engine: ctypes.CDLL, tmp_path: Path) -> None:
+    """validate=True runs the model, its partitions and their ONNX from the
+    buffers' values without writing them: ExportedProgram.module() shares the
+    user's buffers, and the .pte's initial value is the buffer's."""
+    model = Accumulator(start=1.0)
+    register_engine_builder("test", TestEngineBuilder())
+    try:
+        summary = executorch_tensorrt.save(
+            model, tmp_path / "m.pte", inputs=(torch.ones(SHAPE),), engine_builder="test", validate=True
+        ).summary
+    finally:
+        unregister_engine_builder("test")
+    torch.testing.assert_close(model.cache, torch.ones(SHAPE))
+    report = summary.validation
+    assert report is not None and report.passed, report.format_lines()
+    outputs = [c.output for c in report.comparisons if c.check == "forward delegate 0: ONNX Runtime vs PyTorch"]
+    assert len(outputs) == 2 and outputs[-1] == "state_out_0"  # the cache's new value is compared too
+    (first,) = load(tmp_path / "m.pte").forward(torch.ones(SHAPE))
+    torch.testing.assert_close(first, torch.full(SHAPE, 4.0))  # (1 + 1) * 2: the cache started at 1
+
+
+def test_tensorrt_rtx_builds_engines_that_own_the_decoders_caches(tmp_path: Path) -> None:
+    """TensorRT-RTX's builder (on this CPU) takes each cache as an engine
+    input and its new value as an output; validate compares the engine's
+    ONNX, caches included, with PyTorch. The engine cannot run here (no GPU)."""
+    pytest.importorskip("tensorrt_rtx")
+    from tiny_decoder import DecoderConfig, TinyDecoder, step_inputs
+
+    config = DecoderConfig()
+    torch.manual_seed(0)
+    model = TinyDecoder(config).eval()
+    inputs = step_inputs(config, torch.tensor([3, 1, 4, 1]), 0)
+    summary = executorch_tensorrt.save(
+        model, tmp_path / "decoder.pte", inputs=inputs, engine_builder="tensorrt_rtx", validate=True
+    ).summary
+    caches = sorted(f"layers.{i}.{kind}_cache" for i in range(config.layers) for kind in ("k", "v"))
+    (delegate,) = executorch_tensorrt.exporter.inspect_program(tmp_path / "decoder.pte").tensorrt_delegates
+    assert sorted(s.split()[0] for s in delegate.states) == caches
+    report = summary.validation
+    assert report is not None and report.passed, report.format_lines()
+    compared = {c.output for c in report.comparisons if c.check == "forward delegate 0: ONNX Runtime vs PyTorch"}
+    assert {f"state_out_{k}" for k in range(len(caches))} <= compared
+    assert all(float(getattr(layer, kind).abs().sum()) == 0 for layer in model.layers for kind in ("k_cache", "v_cache"))

@@ -63,7 +63,12 @@ class BuiltEngine:
 
 @runtime_checkable
 class EngineBuilder(Protocol):
-    """Builds an engine; register implementations with ``register_engine_builder``."""
+    """Builds an engine; register implementations with ``register_engine_builder``.
+
+    Optional attribute ``builds_state`` (read with ``getattr``, default
+    False): the builder builds engines that take owned state (README, "State
+    in place") as extra inputs and outputs, so the partitioner moves mutable
+    buffers into its partitions."""
 
     name: str
 

@@ -42,6 +42,11 @@ MAX_IN_MEMORY_ONNX_BYTES = 2**31 - 2**20
 class TensorRTEngineBuilder:
     """Builds engines with the ``tensorrt`` or the ``tensorrt_rtx`` package."""
 
+    # Owned state is an ordinary engine input and output to TensorRT (the
+    # ONNX reads the buffer and returns its new value); the delegate copies
+    # the new value back on the device, no aliasing needed.
+    builds_state = True
+
     def __init__(self, module_name: str) -> None:
         if module_name not in _FLAVOURS:
             raise ValueError(f"module_name must be one of {sorted(_FLAVOURS)}, got {module_name!r}")
