@@ -30,8 +30,13 @@ Record = Tuple[bytes, bytes]
 
 
 def test_engine_blobs() -> Dict[str, bytes]:
+    from executorch_tensorrt.exporter.state_section import StateSpec, encode_state_section
     from executorch_tensorrt.exporter.blob import (
+        BlobSection,
         DelegateBlob,
+        ExternalWeight,
+        SectionKind,
+        encode_external_weights,
         EngineEntry,
         EngineMetadata,
         Flavour,
@@ -88,6 +93,16 @@ def test_engine_blobs() -> Dict[str, bytes]:
             ]
         ),
         "tensorrt_flavour": encode(DelegateBlob(EngineMetadata(Flavour.TENSORRT, "11.1.0", two_in_two_out.inputs, two_in_two_out.outputs), b"ftrt" + b"\0" * 60)),
+        # One seed per section kind (docs/blob_format.md, "Sections").
+        "test_state_section": encode_engines(
+            [EngineEntry(DelegateBlob(scalar, one))],
+            [encode_state_section([StateSpec("cache", "state_in_0", "state_out_0", f32, (2, 3))])],
+        ),
+        "test_named_engines": encode_engines([EngineEntry(DelegateBlob(scalar, one))], named_engines=True),
+        "test_external_weights": encode_engines(
+            [EngineEntry(DelegateBlob(scalar, one))],
+            [BlobSection(SectionKind.EXTERNAL_WEIGHTS, encode_external_weights([ExternalWeight("w0", "etrt/0/w0", f32, (3, 3))]))],
+        ),
     }
 
 
