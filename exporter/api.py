@@ -188,7 +188,7 @@ def export(
     _check_bool("strict", strict)
     plan = resolve_device_planning(device_planning)
     parsed = _with_methods(parse_options(options, "export"), methods, options)
-    checks = _checks(validate, keep_onnx, parsed, methods)
+    checks = _checks(validate, keep_onnx, parsed)
     manager, summary = _export(model_or_exported_program, inputs, methods, parsed, plan, strict, checks)
     return ExportedTensorRTProgram(manager, summary)
 
@@ -229,7 +229,7 @@ def save(
     parsed = _with_methods(parse_options(options, "save"), methods, options)
     parsed = dataclasses.replace(parsed, spec=parsed.spec.replace(external_weights=external_weights))
     plan = resolve_device_planning(device_planning)
-    checks = _checks(validate, keep_onnx, parsed, methods)
+    checks = _checks(validate, keep_onnx, parsed)
     target = checked_target(path)
     manager, summary = _export(model_or_exported_program, inputs, methods, parsed, plan, strict, checks)
     started = time.perf_counter()
@@ -272,13 +272,7 @@ def _checks(
     validate: Union[bool, Tolerance],
     keep_onnx: Optional[Union[str, os.PathLike]],
     options: ExportOptions,
-    methods: object = None,
 ) -> _Checks:
-    if methods is not None and (validate is not False or keep_onnx is not None):
-        raise ValueError(
-            "validate and keep_onnx check one method (forward); with methods= export each method on its own "
-            "to check it, or leave them out"
-        )
     directory = None
     if keep_onnx is not None:
         if not isinstance(keep_onnx, (str, os.PathLike)):
@@ -302,7 +296,7 @@ def _export(
     programs = _to_exported_programs(model, inputs, methods, options)
     exported_at = time.perf_counter()
     # The reference comes from the program as torch.export traced it, before lowering.
-    example = eager_outputs(programs[DEFAULT_METHOD]) if checks.wanted else None
+    examples = {name: eager_outputs(program) for name, program in programs.items()} if checks.wanted else None
     lowering_at = time.perf_counter()
     specs = _method_specs(programs, methods, options)
     spec = next(iter(specs.values()))
@@ -311,14 +305,14 @@ def _export(
         records = [build_record(d) for d in tensorrt_delegates(edge)]
         lowered_at = time.perf_counter()
         # (validate and keep_onnx take each partition's ONNX from the support query's, as the builds did)
-        validation = check_partitions(edge, example, checks.tolerance, checks.keep_onnx) if example is not None else None
+        validation = check_partitions(edge, examples, checks.tolerance, checks.keep_onnx) if examples else None
     finally:
         _forget_support_probe(spec.engine_builder)
     emit_at = time.perf_counter()
     manager = edge.to_executorch(_backend_config(plan, bool(spec.external_weights)))
     emitted_at = time.perf_counter()
-    if validation is not None and example is not None:
-        validation = check_program_file(validation, manager.buffer, example)
+    if validation is not None and examples:
+        validation = check_program_file(validation, manager.buffer, examples)
     validating = (lowering_at - exported_at) + (emit_at - lowered_at) + (time.perf_counter() - emitted_at)
     validating = validating if checks.wanted else 0.0
     phases = _phases(records, report.seconds, redone, exported_at - started, lowered_at - lowering_at)

@@ -26,7 +26,7 @@ import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from executorch.exir import EdgeProgramManager
@@ -344,16 +344,34 @@ def _keep(partition: _Partition, method: str, directory: Path) -> str:
     return str(path)
 
 
+Example = Tuple[Tuple[Any, ...], List[torch.Tensor]]  # a method's inputs and its eager outputs
+
+
 def check_partitions(
     manager: EdgeProgramManager,
-    example: Tuple[Tuple[Any, ...], List[torch.Tensor]],
+    examples: Mapping[str, Example],
     tolerance: Optional[Tolerance],
     keep_onnx: Optional[Path],
 ) -> ValidationReport:
-    """Checks 1 and 2 (see the module doc) for the ``forward`` method; with
-    ``tolerance`` None only writes the partitions' ONNX to ``keep_onnx``."""
+    """Checks 1 and 2 (see the module doc) for each method of ``examples``;
+    with ``tolerance`` None only writes the partitions' ONNX to ``keep_onnx``."""
+    reports = [_check_method(manager, method, example, tolerance, keep_onnx) for method, example in examples.items()]
+    return ValidationReport(
+        tolerance,
+        tuple(c for r in reports for c in r.comparisons),
+        tuple(s for r in reports for s in r.skipped),
+        tuple(f for r in reports for f in r.onnx_files),
+    )
+
+
+def _check_method(
+    manager: EdgeProgramManager,
+    method: str,
+    example: Example,
+    tolerance: Optional[Tolerance],
+    keep_onnx: Optional[Path],
+) -> ValidationReport:
     args, eager = example
-    method = "forward"
     program = manager.exported_program(method)
     comparisons: List[Comparison] = []
     skipped: List[str] = []
@@ -391,22 +409,25 @@ def _output_names(count: int) -> List[str]:
     return [f"output {i}" for i in range(count)]
 
 
-def check_program_file(
-    report: ValidationReport, buffer: bytes, example: Tuple[Tuple[Any, ...], List[torch.Tensor]]
-) -> ValidationReport:
-    """``report`` with check 3: the ``.pte`` run through the delegate, where its engines can run here."""
+def check_program_file(report: ValidationReport, buffer: bytes, examples: Mapping[str, Example]) -> ValidationReport:
+    """``report`` with check 3 for each method: the ``.pte`` run through the
+    delegate, where its engines can run here. Each method runs on a program
+    loaded for it: state the methods share starts from its initial value, as
+    in the eager reference."""
     if report.tolerance is None:
         return report
-    args, eager = example
-    check = "forward: the .pte through the delegate vs eager PyTorch"
     with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_validate_") as scratch:
         path = Path(scratch) / "program.pte"
         path.write_bytes(buffer)
-        try:
-            outputs = load(path).run("forward", list(args))
-        except DelegateError as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            skipped = f"{check}: the engines cannot run in this process ({reason})"
-            return dataclasses.replace(report, skipped=(*report.skipped, skipped))
-    compared = _compare_all(check, _output_names(len(eager)), _tensors(outputs), eager, report.tolerance)
-    return dataclasses.replace(report, comparisons=(*report.comparisons, *compared))
+        for method, (args, eager) in examples.items():
+            check = f"{method}: the .pte through the delegate vs eager PyTorch"
+            try:
+                outputs = load(path).run(method, list(args))
+            except DelegateError as err:
+                reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+                skipped = f"{check}: the engines cannot run in this process ({reason})"
+                report = dataclasses.replace(report, skipped=(*report.skipped, skipped))
+                continue
+            compared = _compare_all(check, _output_names(len(eager)), _tensors(outputs), eager, report.tolerance)
+            report = dataclasses.replace(report, comparisons=(*report.comparisons, *compared))
+    return report

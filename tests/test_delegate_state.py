@@ -293,11 +293,14 @@ def _decoder_program(tmp_path: Path, alias: bool):  # type: ignore[no-untyped-de
     path = tmp_path / "decoder.pte"
     register_engine_builder("test", TestEngineBuilder(alias_state=alias))
     try:
-        executorch_tensorrt.save(
-            model, path, methods=methods, dynamic_shapes=({0: sequence},) * 3, engine_builder="test"
-        )
+        report = executorch_tensorrt.save(
+            model, path, methods=methods, dynamic_shapes=({0: sequence},) * 3, engine_builder="test", validate=True
+        ).summary.validation
     finally:
         unregister_engine_builder("test")
+    # Each method checked from the caches' initial values (the .pte on a fresh load per method).
+    assert report is not None and report.passed and not report.skipped, report.format_lines()
+    assert {c.check.split()[0].rstrip(":") for c in report.comparisons} == {"prefill", "decode"}
     return config, model, prompt, path
 
 

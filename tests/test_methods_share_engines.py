@@ -185,8 +185,28 @@ def test_methods_and_inputs_are_exclusive() -> None:
         executorch_tensorrt.save(Elementwise(), "/tmp/never.pte", inputs=(PREFILL,), methods={"a": (PREFILL,)})
     with pytest.raises(ValueError, match="Python identifier"):
         executorch_tensorrt.save(Elementwise(), "/tmp/never.pte", methods={"not a name": (PREFILL,)})
-    with pytest.raises(ValueError, match="validate and keep_onnx check one method"):
-        executorch_tensorrt.save(Elementwise(), "/tmp/never.pte", methods={"a": (PREFILL,)}, validate=True)
+
+
+def test_validate_and_keep_onnx_check_every_method(test_engine, tmp_path: Path) -> None:
+    methods = {"prefill": (PREFILL,), "decode": (DECODE,)}
+    with registered("methods_validate", MemoryTestBuilder(MEMORY)) as builder:
+        saved = executorch_tensorrt.save(
+            Elementwise(), tmp_path / "m.pte", methods=methods, dynamic_shapes=({1: SEQUENCE},),
+            engine_builder=builder, validate=True, keep_onnx=tmp_path,
+        )
+    report = saved.summary.validation
+    assert report is not None and report.passed and not report.skipped, report.format_lines()
+    checks = sorted({c.check for c in report.comparisons})
+    assert checks == sorted(
+        f"{method}{check}"
+        for method in methods
+        for check in (
+            " delegate 0: ONNX Runtime vs PyTorch",
+            ": program with ONNX Runtime partitions vs eager PyTorch",
+            ": the .pte through the delegate vs eager PyTorch",  # the test engine runs here
+        )
+    )
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == ["decode_delegate0.onnx", "prefill_delegate0.onnx"]
 
 
 def ctypes_int64():
