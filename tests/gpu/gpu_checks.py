@@ -731,6 +731,30 @@ def state_methods() -> None:
     for method, outputs in expected:
         close(p.run(method, [x]), outputs, method)
     close([p.read_state("cache")], [CASES["state_methods"]["cache"]], "read_state")
+
+
+@check("state-decoder-prefill-and-decode-share-one-engine-and-the-cache")
+def state_decoder() -> None:
+    """prefill then decode steps of one program: one deserialized engine (its
+    weights on the device once) for both methods, the cache updated on the
+    device only (each step stages x in and the output out, nothing else)."""
+    steps, expected = case("state_decoder")
+    p = load(program("state_decoder"))
+    close(p.run("prefill", [steps[0]]), expected[0], "prefill")  # allocates and fills the cache
+    before = CALLS.snapshot()
+    for index in range(1, len(steps)):
+        close(p.run("decode", [steps[index]]), expected[index], f"decode step {index}")
+    copies = CallCounter.delta(before, CALLS.snapshot()) if CALLS.available else {}
+    if copies:
+        assert copies["h2d_copies"] == len(steps) - 1 and copies["d2h_copies"] == len(steps) - 1, copies
+    reports = p.delegate_states
+    assert sorted(r["engines_shared"] for r in reports) == [0, 1], [r["engines_shared"] for r in reports]
+    decode = next(r for r in reports if r["counters"]["executes"] == len(steps) - 1)
+    assert decode["counters"]["state_host_copies"] == 0, decode["counters"]
+    assert decode["counters"]["state_device_updates"] == len(steps) - 1, decode["counters"]
+    close([p.read_state("cache")], [CASES["state_decoder"]["cache"]], "read_state")
+
+
 # ----------------------------------------------------------------- external weights (refit)
 
 def ptd(name: str) -> str:
@@ -766,7 +790,7 @@ CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "runner": RUNNER_CHECKS,
     "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
                     shared_engines, shared_programs, execution_contexts, batch_ranges, device_planning, pinned_staging,
-                    graphs_lifecycle, state_aliased, state_copy, state_offload_reset, state_methods,
+                    graphs_lifecycle, state_aliased, state_copy, state_offload_reset, state_methods, state_decoder,
                     data_dependent_host, external_weights, two_methods],
     "python_device": [device_io, reuse_outputs, device_io_batches, callers_stream, graphs_device_io,
                       shared_memory_two_streams, data_dependent_device],

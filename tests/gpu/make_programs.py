@@ -8,6 +8,8 @@ Usage: python tests/gpu/make_programs.py OUT_DIR
 
 from __future__ import annotations
 
+import copy
+
 import sys
 from pathlib import Path
 from typing import Dict, List, Sequence
@@ -106,6 +108,21 @@ class Decay(torch.nn.Module):
         return self.cache + x
 
 
+class CachedLinear(torch.nn.Module):
+    """A decode step's shape: a cache updated in place (cache += x) read by a
+    layer with weights (returns linear(cache)): prefill and decode methods of
+    it share one engine, its weights and the cache."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("cache", torch.zeros(4, 16))
+        self.proj = torch.nn.Linear(16, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.cache.add_(x)
+        return self.proj(self.cache)
+
+
 STATE_STEPS = 5
 
 
@@ -132,6 +149,13 @@ def _state_programs(out: Path, cases: Dict[str, Dict[str, object]]) -> None:
         cache = cache + x if method == "grow" else cache * 0.5
         expected_methods.append((method, [cache * 2.0 if method == "grow" else cache + x]))
     cases["state_methods"] = {"inputs": [x], "expected": expected_methods, "cache": cache}
+    torch.manual_seed(0)
+    decoder = CachedLinear()
+    save(decoder, out / "state_decoder.pte", methods={"prefill": (steps[0],), "decode": (steps[1],)},
+         engine_builder="state_aliased")
+    eager = copy.deepcopy(decoder)
+    expected = [_expected(eager, (x,)) for x in steps]
+    cases["state_decoder"] = {"inputs": steps, "expected": expected, "cache": eager.cache.clone()}
 class Nonzero(torch.nn.Module):
     """A data-dependent output: the indices of the positive elements."""
 
