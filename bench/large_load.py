@@ -43,8 +43,9 @@ def build_program(folder: Path, engine_bytes: int) -> Path:
     import torch
 
     import executorch_tensorrt
-    from large_programs import EndedEngineBuilder, enlarge_engine, is_sparse
+    from large_programs import enlarge_engine, is_sparse
     from memory_programs import AddOne, registered
+    from test_engine_builder import EndedEngineBuilder
 
     folder.mkdir(parents=True, exist_ok=True)
     small = folder / "large_load_small.pte"

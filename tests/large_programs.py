@@ -1,11 +1,18 @@
 """Programs past 4 GiB on disk that cost a few KiB to make: a small
-test-engine program whose delegate segment is enlarged by a sparse hole.
+one-engine program whose delegate segment is enlarged by a sparse hole.
 
-The test engine stops reading its program at a line ``end``
-(tests/engine/PROGRAM_FORMAT.md), so the hole after it is never read; every
-size that covers the engine (the blob's engine entry, the segment table, the
+Its engine must end in a line ``end``, after which the engine runtime reads
+nothing: the CPU test engine (tests/engine/PROGRAM_FORMAT.md; built by
+``EndedEngineBuilder`` in tests/engine/test_engine_builder.py) and the
+TensorRT runtime double (tests/gpu/trt_double/PLAN_FORMAT.md;
+``DoubleEngineBuilder(end_line=True)``), so the hole is never read. Every size
+that covers the engine (the blob's engine entry, the segment table, the
 extended header's segment data size, the file) is rewritten consistently, so
 ExecuTorch, the whole-program check and the delegate see a real large file.
+
+Nothing here depends on a builder or on ExecuTorch's Python: the GPU checks
+(tests/gpu/gpu_checks.py) run it on the GPU machine, which has only torch,
+the package and the flatbuffers package tests/gpu/bundle.sh copies.
 """
 
 from __future__ import annotations
@@ -17,31 +24,13 @@ from typing import Tuple
 
 from flatbuffers.table import Table
 
-from test_engine_builder import TestEngineBuilder
-
 from executorch_tensorrt.exporter import blob
-from executorch_tensorrt.exporter.builders.base import BuiltEngine, EngineBuildRequest
 from executorch_tensorrt.exporter.pte_file import SEGMENT, read_pte
 
 FOUR_GIB = 2**32
 # Program.segments and DataSegment.size (executorch/schema/program.fbs slots).
 _PROGRAM_SEGMENTS_SLOT, _SEGMENT_SIZE_SLOT = 4, 1
 _EXTENDED_HEADER_AT = 8
-
-
-class EndedEngineBuilder(TestEngineBuilder):
-    """The test builder, each program closed by an ``end`` line."""
-
-    __test__ = False
-
-    def build(self, request: EngineBuildRequest) -> BuiltEngine:
-        built = super().build(request)
-        return BuiltEngine(
-            engine=built.engine.rstrip(b"\n") + b"\nend\n",
-            flavour=built.flavour,
-            builder_version=built.builder_version,
-            version_compatible=built.version_compatible,
-        )
 
 
 def _field_position(table: Table, slot: int) -> int:

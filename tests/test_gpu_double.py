@@ -104,6 +104,8 @@ def test_builder_plans_parse_in_the_double(double_lib: ctypes.CDLL) -> None:
         (lambda p: p.replace("op output_1 = sub", "op output_1 = div"), "unknown op 'div'"),
         (lambda p: p.replace("trt-runtime-double-plan 1", "trt-runtime-double-plan 7"), "not a double plan"),
         (lambda p: p.replace("weight w0 resident 4 3", "weight w0 resident 5 3"), "needs 15 values"),
+        (lambda p: p + "end now\n", "cannot read 'end now'"),
+        (lambda p: p.replace("op ", "end\nop ", 1), "is never assigned"),  # nothing after `end` is read
     ],
 )
 def test_malformed_plans_are_refused_with_the_reason(double_lib: ctypes.CDLL, edit, error) -> None:  # type: ignore[no-untyped-def]
@@ -111,3 +113,13 @@ def test_malformed_plans_are_refused_with_the_reason(double_lib: ctypes.CDLL, ed
     ok, text = describe(double_lib, plan.encode())
     assert ok == 0 and error in text, text
 
+
+def test_an_end_line_ends_the_plan_and_what_follows_is_not_read(double_lib: ctypes.CDLL) -> None:
+    request = _request()
+    plain = DoubleEngineBuilder().build(request).engine
+    ended = DoubleEngineBuilder(end_line=True).build(request).engine
+    assert ended == plain + b"end\n"
+    ok, text = describe(double_lib, plain)
+    assert ok == 1, text
+    # What a large program holds after its plan: bytes that are no plan lines.
+    assert describe(double_lib, ended + b"\x00\xff no plan line\nop output_0 = div input_0\n" * 1000) == (ok, text)

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from large_programs import FOUR_GIB, EndedEngineBuilder, enlarge_engine, is_sparse, set_engine_size
+from large_programs import FOUR_GIB, enlarge_engine, is_sparse, set_engine_size
 from memory_programs import AddOne, registered
 from native_build import TEST_ENGINE_LIBRARY
+from test_engine_builder import EndedEngineBuilder
 
 import executorch_tensorrt
 from executorch_tensorrt.exporter.inspect import inspect_program

@@ -11,6 +11,7 @@ Register it with ``register_engine_builder("test", TestEngineBuilder())`` (the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from typing import Dict, List, Optional, Sequence, Union
@@ -465,3 +466,15 @@ def run_program(text: str, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.T
             raise ValueError(f"unknown op {op!r}")
         env[dst] = torch.as_tensor(out, dtype=torch.float32).reshape(first.shape)
     return {name: env[name] for name in parsed["outputs"]}
+
+
+class EndedEngineBuilder(TestEngineBuilder):
+    """The test builder, each program closed by an ``end`` line (after which
+    the test engine reads nothing: tests/large_programs.py grows such programs
+    past 4 GiB with a sparse hole)."""
+
+    __test__ = False
+
+    def build(self, request: EngineBuildRequest) -> BuiltEngine:
+        built = super().build(request)
+        return dataclasses.replace(built, engine=built.engine.rstrip(b"\n") + b"\nend\n")

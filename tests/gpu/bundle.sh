@@ -29,6 +29,8 @@ for lib in libexecutorch.so libexecutorch_threadpool.so libexecutorch_kernels_op
   cp "$et/lib/$lib" "$out/site/executorch/lib/"
 done
 cp -L "$cuda/lib64/libcudart.so.13" "$out/site/nvidia/cu13/lib/"
+# flatbuffers (pure Python): tests/large_programs.py reads and rewrites programs with it on the GPU machine.
+cp -r "$("$python" -c "import flatbuffers, os; print(os.path.dirname(flatbuffers.__file__))")" "$out/site/"
 
 # The Python extension for the GPU machine's CPython (same sources as the wheel's).
 py_include=$("$gpu_python" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
@@ -70,6 +72,6 @@ if [ -n "${GPU_RIG_PROGRAMS:-}" ]; then
 else
   PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" "$python" "$here/make_programs.py" "$out/programs"
 fi
-cp "$here/run_all.sh" "$here/gpu_checks.py" "$out/"
-cp "$repo/bench/gpu_execute.py" "$repo/bench/gpu_threads.py" "$out/bench/"
+cp "$here/run_all.sh" "$here/gpu_checks.py" "$repo/tests/large_programs.py" "$out/"
+cp "$repo/bench/gpu_execute.py" "$repo/bench/gpu_threads.py" "$repo/bench/deferred_load.py" "$out/bench/"
 du -sh "$out"

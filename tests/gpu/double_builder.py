@@ -55,7 +55,9 @@ class DoubleEngineBuilder:
     With the compile spec's ``enable_weight_streaming`` the weights (not the
     biases) are the engine's streamable weights. ``pad_bytes``: extra weight
     bytes no op reads (streamable with weight streaming), to give engines a size;
-    ``activation_extra``/``run_delay_us``: see PLAN_FORMAT.md.
+    ``activation_extra``/``run_delay_us``: see PLAN_FORMAT.md. ``end_line``:
+    each plan ends in an ``end`` line, after which the double reads nothing
+    (tests/large_programs.py grows such programs past 4 GiB).
     """
 
     __test__ = False
@@ -67,6 +69,7 @@ class DoubleEngineBuilder:
     # delegate owns; with alias_state each state output aliases its input.
     builds_state = True
     alias_state: bool = False
+    end_line: bool = False
     plans: List[bytes] = field(default_factory=list, repr=False)  # every plan built, in order
 
     def unsupported_nodes(self, program: object, nodes: Sequence[torch.fx.Node], spec: object) -> Dict[str, str]:
@@ -78,7 +81,7 @@ class DoubleEngineBuilder:
         text = plan_text(
             request, self.pad_bytes, self.activation_extra, self.run_delay_us, self.alias_state, stripped
         )
-        self.plans.append(text.encode("utf-8"))
+        self.plans.append((text + "end\n" if self.end_line else text).encode("utf-8"))
         return BuiltEngine(
             engine=self.plans[-1],
             flavour=Flavour.TENSORRT,

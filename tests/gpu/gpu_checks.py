@@ -21,7 +21,7 @@ import tempfile
 import threading
 import traceback
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
@@ -29,6 +29,7 @@ BUNDLE = Path(__file__).resolve().parent
 PROGRAMS = BUNDLE / "programs"
 DOUBLE = BUNDLE / "double" / "libnvinfer_lean.so.11"
 RUNNER = BUNDLE / "site" / "executorch_tensorrt" / "bin" / "executorch-tensorrt-runner"
+sys.path.insert(1, str(BUNDLE / "bench"))  # deferred_load (its targets); large_programs is in BUNDLE
 CASES: Dict[str, Dict] = torch.load(PROGRAMS / "cases.pt")
 
 from executorch_tensorrt.runtime import load  # noqa: E402
@@ -86,12 +87,13 @@ DOUBLE_LIB = Double()
 CALLS = CallCounter()
 
 
-def check(name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
-    def wrap(fn: Callable[[], None]) -> Callable[[], None]:
+def check(name: str) -> Callable[[Callable[[], Optional[str]]], Callable[[], None]]:
+    """A check; what ``fn`` returns (figures, if any) follows its PASS line: "PASS name: figures"."""
+    def wrap(fn: Callable[[], Optional[str]]) -> Callable[[], None]:
         def run() -> None:
             try:
-                fn()
-                RESULTS.append(f"PASS {name}")
+                figures = fn()
+                RESULTS.append(f"PASS {name}" + (f": {figures}" if figures else ""))
             except Exception as err:  # noqa: BLE001 - every failure is reported, the rest still run
                 detail = f"{type(err).__name__}: {err}".replace("\n", " | ")[:600]
                 RESULTS.append(f"FAIL {name}: {detail}")
@@ -785,6 +787,84 @@ def external_weights() -> None:
     close(runner_outputs(result.stdout), expected, "runner --data-path")
 
 
+# ----------------------------------------------------------------- programs past 2 GiB and 4 GiB
+
+DEFERRED = {"init_policy": "deferred"}
+
+
+def brief(state: Dict) -> Dict:
+    """What a failure of the large-program checks needs of a delegate state."""
+    return {k: state.get(k) for k in ("state", "host_bytes", "device_bytes", "init_ms", "initializations")}
+
+
+def large_program_check(check_name: str, engine_bytes: int) -> Callable[[], None]:
+    """large_mlp (one double plan closed by an `end` line) grown here to a
+    sparse file whose engine is ``engine_bytes`` (tests/large_programs.py, every
+    size rewritten; a few KiB on disk): loaded deferred within the targets of
+    bench/deferred_load.py, the delegate holds it on the host, then the first
+    call deserializes it (the double reads the plan up to `end` only) and
+    computes, and offload keeps the plan serialize() gives back (up to `end`)."""
+
+    @check(check_name)
+    def run() -> str:
+        from deferred_load import TARGET_INIT_MS, TARGET_RSS_FRACTION, measure_once
+        from large_programs import enlarge_engine, is_sparse
+
+        inputs, expected = case("large_mlp")
+        small = Path(program("large_mlp"))
+        # The first load in a process costs more whatever the size (and
+        # --only large starts here): one load and call first.
+        warm = load(small, backend_options=DEFERRED)
+        plan_bytes = warm.delegate_states[0]["host_bytes"]  # the plan through its `end` line
+        close(warm.forward(*inputs), expected, "the small program")
+        del warm
+        with tempfile.TemporaryDirectory(prefix="gpu_checks_large_") as tmp:
+            path = enlarge_engine(small, Path(tmp) / "large.pte", engine_bytes)
+            info = path.stat()
+            assert is_sparse(path), f"{tmp} keeps no sparse files: {info.st_blocks * 512} bytes on disk for {info.st_size}"
+            reference = measure_once(small, DEFERRED)
+            figures = measure_once(path, DEFERRED)  # asserts every delegate is "host", policy deferred
+            fraction = figures["rss_growth_bytes"] / figures["file_bytes"]
+            summary = (
+                f"{info.st_size:,}-byte file ({info.st_size / 2**30:.2f} GiB, {info.st_blocks * 512} on disk): "
+                f"load+init {figures['load_ms']:.2f} ms (target < {TARGET_INIT_MS:g}), resident "
+                f"+{figures['rss_growth_bytes'] / 2**20:.1f} MiB = rss_fraction {fraction:.5f} (target < {TARGET_RSS_FRACTION:g}); "
+                f"the {reference['file_bytes']}-byte program before it grew: {reference['load_ms']:.2f} ms, "
+                f"+{reference['rss_growth_bytes'] / 2**20:.1f} MiB"
+            )
+            print(f"    {summary}", flush=True)
+            assert figures["load_ms"] < TARGET_INIT_MS and fraction < TARGET_RSS_FRACTION, summary
+            gc.collect()
+            live = DOUBLE_LIB.live()
+            p = load(path, backend_options=DEFERRED)
+            (state,) = p.delegate_states
+            assert (state["state"], state["host_bytes"]) == ("host", engine_bytes), f"after load: {brief(state)}"
+            assert DOUBLE_LIB.live() == live, f"device bytes at a deferred load: {DOUBLE_LIB.live() - live}"
+            close(p.forward(*inputs), expected, "the large program")
+            (state,) = p.delegate_states
+            first_init_ms = state["init_ms"]
+            assert state["state"] == "device" and state["host_bytes"] == 0, f"after the first call: {brief(state)}"
+            held = DOUBLE_LIB.live() - live
+            assert held > 0, f"the double holds no device memory for the large program: {brief(state)}"
+            p.offload()
+            (state,) = p.delegate_states
+            # The double's serialize(): the plan through its `end` line, not the hole.
+            assert (state["state"], state["host_bytes"]) == ("host", plan_bytes), f"after offload: {brief(state)}, plan {plan_bytes} bytes"
+            assert DOUBLE_LIB.live() == live, f"device bytes after offload: {DOUBLE_LIB.live() - live} of {held}"
+            close(p.forward(*inputs), expected, "the large program after offload")
+            offloaded = state["host_bytes"]
+            del p
+        return f"{summary}; first call's init {first_init_ms:.2f} ms; offloaded to {offloaded} host bytes"
+
+    return run
+
+
+LARGE_CHECKS = [
+    large_program_check("large-program-past-2-gib-deferred-runs-and-offloads", 2**31 + 4097),
+    large_program_check("large-program-past-4-gib-deferred-runs-and-offloads", 2**32 + 4097),
+]
+
+
 CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "double": [double_loaded, contract_checks],
     "runner": RUNNER_CHECKS,
@@ -797,12 +877,14 @@ CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],
     # Under compute-sanitizer: without filling the GPU (the tools hold device memory of their own).
     "bad_input_sanitized": [bad_device, bad_dtype_shape],
+    # File sizes and host memory, no new GPU path: the plain run only (run_all.sh's sanitizer passes name their groups).
+    "large": LARGE_CHECKS,
 }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="double,runner,python_host,python_device,bad_input")
+    parser.add_argument("--only", default="double,runner,python_host,python_device,bad_input,large")
     args = parser.parse_args()
     print(f"device: {torch.cuda.get_device_name(0)}; TensorRT replaced by: {DOUBLE_LIB.lib.trt_double_identity().decode()}")
     for group in args.only.split(","):

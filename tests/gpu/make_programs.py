@@ -222,6 +222,8 @@ def main(out_dir: str) -> None:
     register_engine_builder("trt_double_big", DoubleEngineBuilder(name="trt_double_big", activation_extra=BIG_ACTIVATION))
     register_engine_builder("trt_double_huge", DoubleEngineBuilder(name="trt_double_huge", pad_bytes=HUGE_PAD))
     register_engine_builder("not_a_plan", _NotAPlan())
+    # Plans closed by an `end` line: gpu_checks.py grows large_mlp past 2 and 4 GiB (tests/large_programs.py).
+    register_engine_builder("trt_double_ended", DoubleEngineBuilder(name="trt_double_ended", end_line=True))
     cases: Dict[str, Dict[str, object]] = {}
     mlp, dyn = Mlp(), {"x": {0: BATCH}, "y": {0: BATCH}}
     x, y = torch.randn(4, 16), torch.randn(4, 16)
@@ -260,6 +262,7 @@ def main(out_dir: str) -> None:
          engine_builder="trt_double", init_policy="eager")
     cases["two_methods"] = {"inputs": {"prefill": [x, y], "decode": [x2, y2]},
                             "expected": {"prefill": _expected(mlp, (x, y)), "decode": _expected(mlp, (x2, y2))}}
+    add("large_mlp", mlp, (x, y), engine_builder="trt_double_ended")
     add("device7", mlp, (x, y), engine_builder="trt_double", device_index=7)
     add("not_a_plan", mlp, (x, y), engine_builder="not_a_plan")
     try:

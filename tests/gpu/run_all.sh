@@ -4,9 +4,11 @@
 # Runs, through ExecuTorch's real runtime and the real TensorRT adapter,
 # with TensorRT's runtime REPLACED BY A TEST DOUBLE (DIR/double; nothing
 # here runs TensorRT): the double's contract checks, the C++ runner
-# (Module) and the Python loader (host and torch CUDA tensors) checks, the
-# same under compute-sanitizer memcheck (leak check), racecheck, synccheck
-# and initcheck (with the C++ execute benchmark's paths), then
+# (Module) and the Python loader (host and torch CUDA tensors) checks and
+# programs grown past 2 GiB and 4 GiB (sparse files, deferred load: plain
+# run only), the same but the large programs under compute-sanitizer
+# memcheck (leak check), racecheck, synccheck and initcheck (with the C++
+# execute benchmark's paths), then
 # bench/gpu_execute.py and bench/gpu_threads.py. Last line:
 #   gpu_checks=N failed=M sanitizer_errors=K
 set -uo pipefail

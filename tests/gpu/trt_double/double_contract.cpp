@@ -10,6 +10,8 @@
 
 #include <NvInferRuntime.h>
 #include <cuda_runtime_api.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -74,6 +76,35 @@ std::string linear_plan(int64_t pad = 0, int64_t delay_us = 0) {
   return p.str();
 }
 
+// A plan ending in an `end` line at the start of a 5 GiB reservation whose
+// every page after the first cannot be read: a reader that copied or scanned
+// past `end` would crash. size() is the whole reservation.
+class EndedPlanRegion {
+ public:
+  static constexpr size_t kSize = (size_t(5) << 30) + 4097;
+  explicit EndedPlanRegion(const std::string& plan) : plan_(plan + "end\n") {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    void* base = mmap(nullptr, kSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED || plan_.size() > page || mprotect(base, page, PROT_READ | PROT_WRITE) != 0) {
+      base_ = nullptr;
+      return;
+    }
+    base_ = static_cast<char*>(base);
+    std::memcpy(base_, plan_.data(), plan_.size());
+  }
+  ~EndedPlanRegion() {
+    if (base_) {
+      munmap(base_, kSize);
+    }
+  }
+  const char* data() const { return base_; }
+  size_t size() const { return kSize; }
+  const std::string& plan() const { return plan_; } // through its `end` line
+ private:
+  std::string plan_;
+  char* base_ = nullptr;
+};
+
 void host_checks() {
   char text[512];
   const std::string good = linear_plan(1024);
@@ -105,11 +136,24 @@ void host_checks() {
                              "range u 0 1 2 5\nop y = add x u\n", "differ in size"},
       {"plan-garbage", head + "\x01\x02\n", "cannot read"},
       {"plan-stripped-streamable", head + "weight w streamable 1 2\nvalues stripped\n", "needs 2 values"},
+      {"plan-end-stops-reading", head + "end\nop y = relu x\n", "output 'y' is never assigned"},
+      {"plan-end-with-words", head + "op y = relu x\nend now\n", "cannot read 'end now'"},
+      {"plan-end-before-header", "end\ntrt-runtime-double-plan 1\n", "not a double plan"},
   };
   for (const Bad& b : bad) {
     const int ok = trt_double_describe_plan(b.plan.data(), b.plan.size(), text, sizeof(text));
     check(b.name, ok == 0 && contains(text, b.expected), std::string("got: ") + text);
   }
+  const std::string trailing = good + "end\n\x01\x02 not a plan line\nop y = div x\n";
+  check("plan-end-ignores-what-follows",
+        trt_double_describe_plan(trailing.data(), trailing.size(), text, sizeof(text)) == 1 &&
+            contains(text, "resident_bytes=256 streamable_bytes=1280"),
+        text);
+  const EndedPlanRegion region(good);
+  check("plan-end-reads-nothing-after-it",
+        region.data() && trt_double_describe_plan(region.data(), region.size(), text, sizeof(text)) == 1 &&
+            contains(text, "resident_bytes=256 streamable_bytes=1280"),
+        region.data() ? text : "mmap of the 5 GiB reservation failed");
   check("identity-says-double", contains(trt_double_identity(), "not TensorRT"), trt_double_identity());
   check("versions", getInferLibMajorVersion() == 11 && getInferLibMinorVersion() == 1 && getInferLibPatchVersion() == 0);
   RecordingLogger logger;
@@ -228,6 +272,28 @@ void refit_checks(IRuntime& runtime, RecordingLogger& logger, cudaStream_t strea
   std::unique_ptr<ICudaEngine> plain(runtime.deserializeCudaEngine(full.data(), full.size()));
   std::unique_ptr<IRefitter> none(createInferRefitter(*plain, logger));
   check("refitter-of-unrefittable-engine-refused", !none && contains(logger.take(), "not built refittable"));
+}
+
+// A plan followed by 5 GiB nobody may read (EndedPlanRegion): deserialized
+// from the first page alone, it runs, and serialize() gives back the plan
+// through its `end` line, which deserializes again.
+void ended_plan_checks(IRuntime& runtime, RecordingLogger& logger, cudaStream_t stream, void* x, void* y, void* z) {
+  const EndedPlanRegion region(linear_plan());
+  std::unique_ptr<ICudaEngine> engine(region.data() ? runtime.deserializeCudaEngine(region.data(), region.size()) : nullptr);
+  check("ended-plan-deserialized-from-its-own-bytes", engine != nullptr,
+        region.data() ? logger.take() : "mmap of the 5 GiB reservation failed");
+  if (!engine) {
+    return;
+  }
+  std::unique_ptr<IExecutionContext> context(engine->createExecutionContext(ExecutionContextAllocationStrategy::kSTATIC));
+  check("ended-plan-computes", context && linear_correct(run_linear(*context, stream, 5, x, y, z), 5), logger.take());
+  context.reset();
+  std::unique_ptr<IHostMemory> serialized(engine->serialize());
+  const std::string bytes = serialized ? std::string(static_cast<const char*>(serialized->data()), serialized->size()) : "";
+  check("ended-plan-serializes-through-end", bytes == region.plan(),
+        std::to_string(bytes.size()) + " bytes, expected " + std::to_string(region.plan().size()));
+  std::unique_ptr<ICudaEngine> again(runtime.deserializeCudaEngine(bytes.data(), bytes.size()));
+  check("ended-plan-serialized-deserializes", again != nullptr, logger.take());
 }
 
 void gpu_checks() {
@@ -382,6 +448,7 @@ void gpu_checks() {
   const int64_t separate = overlaps_with(other);
   check("separate-memory-no-overlap", separate == 0, std::to_string(separate));
   refit_checks(*runtime, logger, stream, x, y, z);
+  ended_plan_checks(*runtime, logger, stream, x, y, z);
   slow_engine.reset();
   cudaFree(other);
   cudaFree(memory);

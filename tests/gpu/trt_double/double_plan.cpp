@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -133,6 +134,19 @@ std::string dims_text(const Shape& dims) {
   return out + "]";
 }
 
+std::size_t plan_extent(const char* bytes, std::size_t size) {
+  std::size_t at = 0;
+  while (at < size) {
+    const char* newline = static_cast<const char*>(std::memchr(bytes + at, '\n', size - at));
+    const std::size_t line_end = newline ? static_cast<std::size_t>(newline - bytes) : size;
+    if (line_end - at == 3 && std::memcmp(bytes + at, "end", 3) == 0) {
+      return newline ? line_end + 1 : size;
+    }
+    at = line_end + 1;
+  }
+  return size;
+}
+
 bool parse_plan(const std::string& text, Plan* plan, std::string* error) {
   *plan = Plan();
   std::istringstream in(text);
@@ -159,6 +173,9 @@ bool parse_plan(const std::string& text, Plan* plan, std::string* error) {
       }
       header = true;
       continue;
+    }
+    if (line == "end") {
+      break; // the plan ends here; nothing after this line is read
     }
     const std::vector<std::string> w = split(line, ' ');
     const std::string& kind = w[0];

@@ -4,6 +4,7 @@
 // inference, host-only so CI can check it without a GPU. A test double, not
 // TensorRT.
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -76,7 +77,14 @@ struct Plan {
   int input_count() const;
 };
 
-// Parses `text`; on failure returns false with the reason in `*error`.
+// How many of the `size` bytes at `bytes` are the plan: through its `end`
+// line and that line's newline, or all of them when no line is `end`
+// (PLAN_FORMAT.md). Reads nothing past that line, so a plan followed by a
+// hole of gigabytes costs its own bytes only.
+std::size_t plan_extent(const char* bytes, std::size_t size);
+
+// Parses `text` (up to its `end` line, if any); on failure returns false
+// with the reason in `*error`.
 bool parse_plan(const std::string& text, Plan* plan, std::string* error);
 
 // Shapes of every tensor (inputs, temporaries, outputs) for the given input

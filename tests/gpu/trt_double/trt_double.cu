@@ -336,7 +336,9 @@ class EngineImpl final : public apiv::VCudaEngine {
 
   bool init(const void* blob, std::size_t size) {
     std::string error;
-    text_.assign(static_cast<const char*>(blob), size);
+    // Only the plan's own bytes: a plan ending in an `end` line may be
+    // followed by gigabytes nobody reads (a hole in a program file).
+    text_.assign(static_cast<const char*>(blob), plan_extent(static_cast<const char*>(blob), size));
     if (!parse_plan(text_, &plan_, &error)) {
       log_error(logger_, "cannot deserialize: %s", error.c_str());
       return false;
@@ -445,6 +447,7 @@ class EngineImpl final : public apiv::VCudaEngine {
   // -- VCudaEngine
   ICudaEngine* getPImpl() noexcept override { return owner_; }
   int32_t getNbLayers() const noexcept override { return static_cast<int32_t>(plan_.ops.size()); }
+  // The plan as deserialized: through its `end` line, never the bytes after it.
   IHostMemory* serialize() const noexcept override { return new (std::nothrow) HostMemory(text_); }
   IExecutionContext* createExecutionContext(ExecutionContextAllocationStrategy strategy) noexcept override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -1242,7 +1245,8 @@ TRT_DOUBLE_EXPORT int64_t trt_double_memory_overlaps() {
 TRT_DOUBLE_EXPORT int trt_double_describe_plan(const void* bytes, size_t size, char* text, size_t capacity) {
   trt_double::Plan plan;
   std::string error;
-  const bool ok = bytes && trt_double::parse_plan(std::string(static_cast<const char*>(bytes), size), &plan, &error);
+  const char* chars = static_cast<const char*>(bytes);
+  const bool ok = bytes && trt_double::parse_plan(std::string(chars, trt_double::plan_extent(chars, size)), &plan, &error);
   std::string line;
   if (!ok) {
     line = "invalid plan: " + (bytes ? error : std::string("null"));
