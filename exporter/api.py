@@ -26,7 +26,7 @@ from .cpu_kernels import missing_kernels, missing_kernels_message, runtime_kerne
 from .data_dependent import RemoveGraphAssertsPass, row_major_nonzero
 from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
-from .files import checked_target, write_all_atomically
+from .files import Content, checked_target, write_all_atomically
 from .export_options import ExportOptions, convert_precision, parse_options, profiles_from_dims, resolve_profiles
 from .methods import DEFAULT_METHOD, Method, check_methods, shared_profiles
 from .partitioner import PartitionReport, TensorRTPartitioner, source_line
@@ -233,7 +233,8 @@ def save(
     target = checked_target(path)
     manager, summary = _export(model_or_exported_program, inputs, methods, parsed, plan, strict, checks)
     started = time.perf_counter()
-    files = {target: manager.buffer}
+    # Written from the program's pieces: no contiguous copy of the whole file first.
+    files: Dict[Path, Content] = {target: manager.write_to_file}
     if external_weights:
         files.update(_external_data(manager, target))
     write_all_atomically(files)

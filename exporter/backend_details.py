@@ -54,6 +54,15 @@ class ExecutorchTensorRTBackend(BackendDetails):
     back any other way.
     """
 
+    @classmethod
+    def copy_exported_program_for_preprocess(
+        cls, edge_program: ExportedProgram, compile_specs: List[CompileSpec]
+    ) -> ExportedProgram:
+        """The partition's program itself: ``preprocess`` only reads it (builders
+        get its ``module()``, a graph of their own over the same weights), so
+        ExecuTorch's default deep copy, a copy of every weight, is not needed."""
+        return edge_program
+
     @staticmethod
     def preprocess(edge_program: ExportedProgram, compile_specs: List[CompileSpec]) -> PreprocessResult:
         spec = TensorRTCompileSpec.from_compile_specs(builder_specs(compile_specs))

@@ -75,7 +75,8 @@ class EngineBuildRecord:
 def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
     """The delegate's record: sizes and needs from its blob, builder and time
     from what ``preprocess`` returned beside it."""
-    entries, sections = blob.decode_delegate(bytes(lowered.processed_bytes))
+    # A view: the engines are measured, not copied.
+    entries, sections = blob.decode_delegate(memoryview(lowered.processed_bytes))
     weights = blob.external_weights_of(sections)
     info = (lowered.meta or {}).get(_BUILD_INFO_KEY)
     if not isinstance(info, DelegateBuildInfo):

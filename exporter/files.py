@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Dict, Union
+from typing import BinaryIO, Callable, Dict, Union
+
+# A file's content: its bytes, or a function writing them to an open file
+# (e.g. ``ExecutorchProgramManager.write_to_file``: no contiguous copy first).
+Content = Union[bytes, Callable[[BinaryIO], None]]
 
 
 def checked_target(path: Union[str, os.PathLike]) -> Path:
@@ -20,7 +24,7 @@ def checked_target(path: Union[str, os.PathLike]) -> Path:
     return target
 
 
-def write_all_atomically(files: Dict[Path, bytes]) -> None:
+def write_all_atomically(files: Dict[Path, Content]) -> None:
     # Each file is written beside its target, then all are renamed; a failure
     # before the renames leaves every target untouched.
     staged = []
@@ -34,14 +38,17 @@ def write_all_atomically(files: Dict[Path, bytes]) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def stage(target: Path, data: bytes) -> Path:
+def stage(target: Path, data: Content) -> Path:
     # Same directory as the target, so os.replace is a rename on one filesystem.
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     # 0o666 filtered by the umask, like a plain open(); mkstemp would make it 0600.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as file:
-            file.write(data)
+            if callable(data):
+                data(file)
+            else:
+                file.write(data)
             file.flush()
             os.fsync(file.fileno())
     except BaseException:

@@ -38,7 +38,7 @@ from ..runtime import DelegateError, load
 from .backend_details import EngineGraph, build_request, engine_graph
 from .builders import get_engine_builder
 from .builders.onnx_export import request_onnx
-from .builders.tensorrt import MAX_IN_MEMORY_ONNX_BYTES
+from .builders.tensorrt import serialized_onnx
 from .compile_specs import TensorRTCompileSpec
 from .delegates import is_tensorrt_delegate
 from .device_planning import builder_specs
@@ -298,11 +298,9 @@ def _open_session(partition: _Partition, scratch: Path) -> None:
         return
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: its warnings are about CPU provider choices
-    proto = partition.onnx.model_proto
     try:
-        if proto.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES:
-            model: Any = proto.SerializeToString()
-        else:
+        model: Any = serialized_onnx(partition.onnx.model_proto)
+        if model is None:
             model = str(scratch / f"delegate{partition.index}.onnx")
             partition.onnx.save(model, external_data=True)
         partition.session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -339,7 +337,7 @@ def onnx_file_name(method: str, index: int) -> str:
 
 def _keep(partition: _Partition, method: str, directory: Path) -> str:
     path = directory / onnx_file_name(method, partition.index)
-    large = partition.onnx.model_proto.ByteSize() >= MAX_IN_MEMORY_ONNX_BYTES
+    large = serialized_onnx(partition.onnx.model_proto) is None
     partition.onnx.save(str(path), external_data=large)
     return str(path)
 

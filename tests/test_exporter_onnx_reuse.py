@@ -91,3 +91,46 @@ def test_the_build_reuses_the_support_query_onnx(monkeypatch: pytest.MonkeyPatch
     assert len(result.summary.engines) == 2
     assert converted == []  # both partitions cut out of the support query's ONNX, for the build and the check
     assert result.summary.validation is not None and result.summary.validation.passed
+
+
+def test_a_cut_takes_initializers_held_outside_the_model() -> None:
+    from executorch_tensorrt.exporter.builders.onnx_slice import slice_maker
+
+    probe = _chain()
+    del probe.graph.initializer[:]  # as the support probe keeps it: w held as a tensor, not in the model
+    made = []
+    held = {"w": lambda: made.append("w") or numpy_helper.from_array(np.array([1.0, 2.0], dtype=np.float32), name="w")}
+    make = slice_maker(probe, [("a", "input_0")], [("c", "output_0")], held=held)
+    assert make is not None and made == []  # made with each cut, not before
+    cut = make()
+    assert made == ["w"] and [t.name for t in cut.graph.initializer] == ["w"]
+    (out,) = _run(cut, {"input_0": np.array([1.0, -1.0], dtype=np.float32)})
+    np.testing.assert_array_equal(out, [-2.0, -1.0])
+
+
+def test_the_support_probe_keeps_no_copy_of_the_weights() -> None:
+    trt = pytest.importorskip("tensorrt_rtx")
+    from executorch_tensorrt.exporter.builders.node_support import unsupported_by_onnx_parser
+    from executorch_tensorrt.exporter.builders.trt_logging import make_logger
+
+    linear = torch.nn.Linear(4, 3)
+    program = torch.export.export(linear, (torch.randn(2, 4),), strict=False)
+    nodes = [n for n in program.graph.nodes if n.op == "call_function"]
+    reasons, probe = unsupported_by_onnx_parser(trt, make_logger(trt, quiet=True), program, nodes)
+    assert reasons == {} and probe is not None
+    assert len(probe.model.graph.initializer) == 0  # taken out once the parser had them
+    held = {name: np.asarray(tensor.numpy()) for name, tensor in probe.initializers.items()}
+    assert any(np.array_equal(value, linear.weight.detach().numpy()) for value in held.values())
+
+
+def test_serialized_onnx_is_none_past_the_in_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from executorch_tensorrt.exporter.builders import tensorrt
+
+    model = _chain()
+    assert tensorrt.serialized_onnx(model) == model.SerializeToString()
+    # 8 bytes of initializers: refused from their size, before any serialization
+    monkeypatch.setattr(tensorrt, "MAX_IN_MEMORY_ONNX_BYTES", 8)
+    assert tensorrt.serialized_onnx(model) is None
+    # initializers under the limit, the whole model over it
+    monkeypatch.setattr(tensorrt, "MAX_IN_MEMORY_ONNX_BYTES", 9)
+    assert tensorrt.serialized_onnx(model) is None

@@ -18,7 +18,9 @@ class EngineBuildRequest:
     Attributes:
         module: an aten-level callable taking the delegate's user inputs in
             order and returning its outputs in order (for the backend: the edge
-            program's ``module()``; its edge ops dispatch to aten).
+            program's ``module()``; its edge ops dispatch to aten). Its graph
+            is the builder's to change; its weights are the program's (not
+            copied), to read only.
         example_inputs: one tensor per input spec, of its shape and dtype.
         input_specs: the delegate's inputs; engines must name theirs alike.
         output_specs: the delegate's outputs; engines must name theirs alike.

@@ -14,11 +14,12 @@ program's real weights, each partition's build cuts its ONNX out of it
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import torch
 from torch._subclasses.fake_tensor import FakeTensor
@@ -96,6 +97,39 @@ class SupportProbe:
     # constant differently.
     weights: Mapping[Tuple[str, int], Any]
     traced: Any  # the graph the ONNX exporter translated (build failures map ONNX nodes back through it)
+    # The ONNX IR's initializers, name -> the tensor each serializes from (a
+    # weight of the program itself, or a constant the exporter folded): once
+    # the support query is done ``model`` holds none (``holding_weights``),
+    # and a cut serializes the ones it needs from these.
+    initializers: Mapping[str, Any] = field(default_factory=dict)
+
+    def holding_weights(self) -> "SupportProbe":
+        """This probe with ``model``'s initializers taken out (``initializers``
+        makes them again), so it holds no copy of the weights while the
+        engines build; itself when one of them has no IR tensor."""
+        model = self.model
+        if any(t.name not in self.initializers for t in model.graph.initializer):
+            return self
+        model.graph.ClearField("initializer")
+        # Copied into a new message: the old one's memory, the initializers' bytes with it, goes with it.
+        stripped = type(model)()
+        stripped.CopyFrom(model)
+        return dataclasses.replace(self, model=stripped)
+
+    def _held(self) -> Dict[str, Callable[[], Any]]:
+        """Initializers no longer in ``model``: name -> makes its TensorProto."""
+        from onnx_ir import serde
+
+        def make(name: str) -> Callable[[], Any]:
+            def proto() -> Any:
+                tensor = serde.serialize_tensor(self.initializers[name])
+                tensor.name = name
+                return tensor
+
+            return proto
+
+        inside = {t.name for t in self.model.graph.initializer}
+        return {name: make(name) for name in self.initializers if name not in inside}
 
     def partition_onnx(self, request: EngineBuildRequest) -> Optional[OnnxSlice]:
         """The request's ONNX cut out of this one; None unless it is exactly
@@ -142,7 +176,7 @@ class SupportProbe:
                     return None
                 named.append((value, spec.name))
             pairs.append(named)
-        make = slice_maker(self.model, pairs[0], pairs[1], constants)
+        make = slice_maker(self.model, pairs[0], pairs[1], constants, self._held())
         return OnnxSlice(make, TracedGraph(self.traced)) if make is not None else None
 
 
@@ -242,7 +276,12 @@ def _export_probe(
         try:
             onnx_program = export_onnx(module, inputs, input_names, output_names)
             traced = getattr(getattr(onnx_program, "exported_program", None), "graph", None)
-            probe = SupportProbe(onnx_program.model_proto, values, targets, weights, traced)
+            initializers = {
+                name: value.const_value
+                for name, value in onnx_program.model.graph.initializers.items()
+                if value.const_value is not None
+            }
+            probe = SupportProbe(onnx_program.model_proto, values, targets, weights, traced, initializers)
             return probe, names, output_names
         except RuntimeError as err:
             failing = _untranslatable(err, [n for n in probed if n.name not in cut])
@@ -309,7 +348,7 @@ def unsupported_by_onnx_parser(
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
     if parser.supports_model_v2(model.SerializeToString()):
-        return reasons, probe
+        return reasons, probe.holding_weights()
     output_owner = dict(zip(output_names, names, strict=True))
     for i in range(parser.num_errors):
         error = parser.get_error(i)
@@ -322,4 +361,4 @@ def unsupported_by_onnx_parser(
         detail = f"{trt.__name__} {trt.__version__} ONNX parser refuses its {onnx_node.op_type} ({check})"
         for owner in _downstream_owners(model.graph, index, output_owner):
             reasons.setdefault(owner, detail)
-    return reasons, probe
+    return reasons, probe.holding_weights()

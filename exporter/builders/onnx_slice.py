@@ -110,14 +110,17 @@ def slice_maker(
     inputs: Sequence[Tuple[str, str]],
     outputs: Sequence[Tuple[str, str]],
     constants: Optional[Mapping[str, Any]] = None,
+    held: Optional[Mapping[str, Callable[[], Any]]] = None,
 ) -> Optional[Callable[[], Any]]:
     """``slice_model``'s checks now, and a function making the cut (each
     call a new model: no copy of the weights is kept in between); None when
-    it cannot be cut exactly."""
+    it cannot be cut exactly. ``held``: initializers of ``model`` kept out
+    of it, name -> a function making its TensorProto."""
     constants = dict(constants or {})
+    held = dict(held or {})
     graph = model.graph
     infos = {v.name: v for v in (*graph.input, *graph.output, *graph.value_info)}
-    initializers = {t.name: t for t in graph.initializer}
+    initializers = {t.name for t in graph.initializer} | set(held)
     values = {name for node in graph.node for name in node.output} | set(initializers) | set(infos)
     for value, name in (*inputs, *outputs):
         if value not in infos or (name != value and name in values):
@@ -128,7 +131,7 @@ def slice_maker(
     if any(_initializer(name, value) is None for name, value in constants.items()):
         return None
     indices, used = found
-    return lambda: _make_cut(model, inputs, outputs, constants, indices, sorted(used))
+    return lambda: _make_cut(model, inputs, outputs, constants, indices, sorted(used), held)
 
 
 def _make_cut(
@@ -138,6 +141,7 @@ def _make_cut(
     constants: Mapping[str, Any],
     indices: Sequence[int],
     used: Sequence[str],
+    held: Mapping[str, Callable[[], Any]],
 ) -> Any:
     graph = model.graph
     infos = {v.name: v for v in (*graph.input, *graph.output)}
@@ -155,7 +159,7 @@ def _make_cut(
         if name != value:
             cut.graph.node.add(op_type="Identity", input=[name], output=[value], name=f"{name}_identity")
     cut.graph.node.extend(graph.node[i] for i in indices)
-    cut.graph.initializer.extend(initializers[name] for name in used)
+    cut.graph.initializer.extend(initializers[name] if name in initializers else held[name]() for name in used)
     cut.graph.initializer.extend(_initializer(name, value) for name, value in sorted(constants.items()))
     for value, name in outputs:
         cut.graph.output.add().CopyFrom(infos[value])

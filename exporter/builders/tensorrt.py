@@ -39,6 +39,32 @@ _INSTALL = {"tensorrt": "pip install tensorrt", "tensorrt_rtx": "pip install ten
 # through a file with external weights (a margin keeps headers in budget).
 MAX_IN_MEMORY_ONNX_BYTES = 2**31 - 2**20
 
+# ONNX TensorProto element type -> bytes per element (the fixed-size ones).
+_ONNX_ELEMENT_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2}
+
+
+def serialized_onnx(proto: Any) -> Optional[bytes]:
+    """``proto``'s bytes, or None when it is too large to serialize in memory
+    (``MAX_IN_MEMORY_ONNX_BYTES``; it then goes through a file with external
+    data). One serialization: protobuf's ``ByteSize`` serializes the message
+    to measure it, and fails beyond 2 GiB as ``SerializeToString`` does. A
+    model whose initializers alone are too large is not serialized at all."""
+    from google.protobuf.message import EncodeError
+
+    weights = 0
+    for initializer in proto.graph.initializer:
+        count = 1
+        for dim in initializer.dims:
+            count *= int(dim)
+        weights += count * _ONNX_ELEMENT_BYTES.get(initializer.data_type, 0)
+    if weights >= MAX_IN_MEMORY_ONNX_BYTES:
+        return None
+    try:
+        data = proto.SerializeToString()
+    except EncodeError:
+        return None
+    return data if len(data) < MAX_IN_MEMORY_ONNX_BYTES else None
+
 class TensorRTEngineBuilder:
     """Builds engines with the ``tensorrt`` or the ``tensorrt_rtx`` package."""
 
@@ -105,22 +131,27 @@ class TensorRTEngineBuilder:
         onnx_program = self.onnx_of(request)
         onnx_seconds = time.perf_counter() - started
         what = "the ONNX export of the delegated graph"
-        proto = onnx_program.model_proto
-        data = proto.SerializeToString() if proto.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES else None
-        del proto
+        data = serialized_onnx(onnx_program.model_proto)
         key = _request_key(data, spec, flags, capabilities, request) if data is not None else None
         if key is not None and key in self._built:
             # The same ONNX with the same build settings (e.g. one partition
             # in two methods): the same engine, built once.
             self.reused_builds += 1
             return dataclasses.replace(self._built[key], onnx_seconds=onnx_seconds)
-        parse = lambda parser: bool(parser.parse(data)) if data is not None else _parse(parser, onnx_program)  # noqa: E731
+        # The parser keeps its own copy of the model (the network's weights
+        # point into it), so the bytes go once parsed, before TensorRT builds.
+        unparsed = [data] if data is not None else []
+        del data
+
+        def parse(parser: Any) -> bool:
+            return bool(parser.parse(unparsed.pop())) if unparsed else _parse(parser, onnx_program)
+
         traced = getattr(getattr(onnx_program, "exported_program", None), "graph", None)
 
         def blame(messages: Sequence[str], build: bool) -> Tuple[str, ...]:
             model = onnx_program.model_proto
             named = named_onnx_nodes(messages, model.graph)
-            if not named and build and model.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES:
+            if not named and build and serialized_onnx(model) is not None:
                 culprit = self.first_failing_node(trt, spec, flags, capabilities, model, request.input_specs)
                 named = [culprit] if culprit is not None else []
             return fx_nodes_of(named, traced, request.module)
@@ -250,7 +281,9 @@ def _request_key(
 ) -> str:
     """What decides the engine: the ONNX the parser gets and every build setting."""
     settings = repr((spec, [str(f) for f in flags], [str(c) for c in capabilities], request.input_specs, request.output_specs))
-    return hashlib.sha256(onnx_bytes + b"\0" + settings.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(onnx_bytes)  # (fed in parts: no joined copy of the ONNX)
+    digest.update(b"\0" + settings.encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _without_source_locations(errors: Sequence[str]) -> List[str]:
@@ -368,10 +401,8 @@ def _network_flags(trt: ModuleType) -> int:
 
 
 def _parse(parser: Any, onnx_program: Any) -> bool:
-    proto = onnx_program.model_proto
-    if proto.ByteSize() < MAX_IN_MEMORY_ONNX_BYTES:
-        data = proto.SerializeToString()
-        del proto  # one copy of the weights less while the parser reads (model_proto makes it anew)
+    data = serialized_onnx(onnx_program.model_proto)  # (model_proto makes it anew: no copy kept beside data)
+    if data is not None:
         return bool(parser.parse(data))
     with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_onnx_") as tmp:
         path = os.path.join(tmp, "model.onnx")
