@@ -30,6 +30,7 @@ function(ettrt_add_delegate_library target adapter_target)
     ${ETTRT_BACKEND_DIR}/control/delegate_control.cpp
     ${ETTRT_BACKEND_DIR}/control/delegate_registry.cpp
     ${ETTRT_BACKEND_DIR}/control/program_tag.cpp
+    ${ETTRT_BACKEND_DIR}/control/report_fields.cpp
     ${ETTRT_BACKEND_DIR}/engines/deferred_engine.cpp
     ${ETTRT_BACKEND_DIR}/engines/delegate_init.cpp
     ${ETTRT_BACKEND_DIR}/engines/delegate_metadata.cpp

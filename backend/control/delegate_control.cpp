@@ -1,6 +1,5 @@
 #include "control/delegate_control.h"
 
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <variant>
@@ -8,6 +7,7 @@
 #include <executorch/runtime/platform/log.h>
 
 #include "control/delegate_registry.h"
+#include "control/report_fields.h"
 #include "state/delegate_state.h"
 #include "common/error_report.h"
 
@@ -101,109 +101,6 @@ Error apply_option_request_to_live_delegates(const OptionRequest& request) {
   return first_error;
 }
 
-namespace {
-
-// The value of `key` for one delegate as text, or nullopt for an unknown key.
-std::optional<std::string> query_value(const char* key, const DelegateReport& report) {
-  if (std::strcmp(key, kOptionWeightStreamingBudget) == 0) {
-    return report.has_budget() ? std::to_string(report.budget_bytes) : std::string("none");
-  }
-  if (std::strcmp(key, kOptionWeightStreamingBudgetSource) == 0) {
-    return report.budget_source;
-  }
-  if (std::strcmp(key, kOptionInitPolicy) == 0) {
-    return report.init_policy;
-  }
-  if (std::strcmp(key, kOptionOutputBuffers) == 0) {
-    return report.output_buffers;
-  }
-  if (std::strcmp(key, kOptionState) == 0) {
-    return report.state;
-  }
-  if (std::strcmp(key, kOptionDeviceBytes) == 0) {
-    return std::to_string(report.device_bytes);
-  }
-  if (std::strcmp(key, kOptionExecutionMemory) == 0) {
-    return report.execution_memory;
-  }
-  if (std::strcmp(key, kOptionExecutionMemoryBytes) == 0) {
-    return std::to_string(report.execution_memory_bytes);
-  }
-  if (std::strcmp(key, kOptionExecutionMemoryPoolBytes) == 0) {
-    return report.pool.has_value() ? std::to_string(report.pool->capacity_bytes) : std::string("none");
-  }
-  if (std::strcmp(key, kOptionEngines) == 0) {
-    return std::to_string(report.engines.size());
-  }
-  if (std::strcmp(key, kOptionBatchesServed) == 0) {
-    // "4:e0;9:e1": batch size, then the engine that served it.
-    std::string text;
-    for (const DelegateExecutor::BatchServed& served : report.batches_served) {
-      text += (text.empty() ? "" : ";") + std::to_string(served.batch) + ":e" + std::to_string(served.engine);
-    }
-    return text.empty() ? std::string("none") : text;
-  }
-  if (std::strcmp(key, kOptionHostStaging) == 0) {
-    return report.host_staging;
-  }
-  if (std::strcmp(key, kOptionCudaGraphs) == 0) {
-    return std::string(report.cuda_graphs ? "1" : "0");
-  }
-  if (std::strcmp(key, kOptionHostWaits) == 0) {
-    return std::to_string(report.counters.host_waits);
-  }
-  if (std::strcmp(key, kOptionCudaGraphCaptures) == 0) {
-    return std::to_string(report.counters.graph_captures);
-  }
-  if (std::strcmp(key, kOptionCudaGraphReplays) == 0) {
-    return std::to_string(report.counters.graph_replays);
-  }
-  if (std::strcmp(key, kOptionCudaGraphStatus) == 0) {
-    return report.cuda_graph_status;
-  }
-  if (std::strcmp(key, kOptionPinnedBytes) == 0) {
-    return std::to_string(report.counters.pinned_bytes);
-  }
-  if (std::strcmp(key, kOptionExecutionContexts) == 0) {
-    return std::to_string(report.execution_contexts);
-  }
-  if (std::strcmp(key, kOptionContextsInUse) == 0) {
-    return std::to_string(report.contexts_in_use);
-  }
-  if (std::strcmp(key, kOptionContextsInUsePeak) == 0) {
-    return std::to_string(report.contexts_in_use_peak);
-  }
-  if (std::strcmp(key, kOptionContextsCreated) == 0) {
-    return std::to_string(report.contexts_created);
-  }
-  if (std::strcmp(key, kOptionStateHostCopies) == 0) {
-    return std::to_string(report.counters.state_host_copies);
-  }
-  if (std::strcmp(key, kOptionStateDeviceUpdates) == 0) {
-    return std::to_string(report.counters.state_device_updates);
-  }
-  if (std::strcmp(key, kOptionStateBytes) == 0) {
-    return std::to_string(report.state_bytes);
-  }
-  if (std::strcmp(key, kOptionRefittedWeights) == 0) {
-    return std::to_string(report.refitted_weights);
-  }
-  if (std::strcmp(key, kOptionRefittedWeightBytes) == 0) {
-    return std::to_string(report.refitted_weight_bytes);
-  }
-  if (std::strcmp(key, kOptionEnginesShared) == 0) {
-    return std::to_string(report.engines_shared);
-  }
-  if (std::strcmp(key, kOptionInitMs) == 0) {
-    char buffer[32];
-    std::snprintf(buffer, sizeof(buffer), "%.3f", report.last_init_ms);
-    return std::string(buffer);
-  }
-  return std::nullopt;
-}
-
-} // namespace
-
 Error answer_option_queries(Span<BackendOption> options) {
   std::optional<int64_t> program;
   for (const BackendOption& option : options) {
@@ -226,7 +123,7 @@ Error answer_option_queries(Span<BackendOption> options) {
     }
     std::string joined;
     for (size_t i = 0; i < reports.size(); ++i) {
-      std::optional<std::string> value = query_value(option.key, reports[i]);
+      std::optional<std::string> value = report_text(option.key, reports[i]);
       if (!value.has_value()) {
         return report_error(
             Error::InvalidArgument,

@@ -77,7 +77,6 @@ DelegateReport report_delegate(LoadedDelegate& delegate) {
     // one resolved.
     if (status.budget_resolved && !budget_taken) {
       budget_taken = true;
-      report.budget_resolved = true;
       report.budget_bytes = status.budget.apply ? status.budget.bytes : 0;
       report.budget_source = budget_source_name(status.budget.source);
     }

@@ -44,7 +44,6 @@ struct DelegateReport {
   std::string host_staging;
   bool cuda_graphs = false;
   std::string cuda_graph_status; // off | ok | why calls run without a graph
-  bool budget_resolved = false;
   int64_t budget_bytes = 0; // valid when the source is not "not_streamable"
   std::string budget_source; // load_option | compile_spec | automatic | not_streamable | unresolved
   double last_init_ms = 0.0;
@@ -66,12 +65,6 @@ struct DelegateReport {
   uint64_t refitted_weight_bytes = 0;
   uint32_t engines_shared = 0; // engines running on another delegate's deserialized engine
   std::vector<ExecutionMemoryPoolReport> lane_pools; // each lane's shared pool (empty under private)
-
-  // False before a deferred engine resolved its budget, and for engines
-  // that cannot stream: then there is no budget to show.
-  bool has_budget() const {
-    return budget_source != "not_streamable" && budget_source != "unresolved";
-  }
 };
 
 DelegateReport report_delegate(LoadedDelegate& delegate);

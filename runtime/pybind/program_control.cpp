@@ -11,6 +11,7 @@
 #include "../../backend/backend_id.h"
 #include "../../backend/options/delegate_options.h"
 #include "../../backend/control/delegate_registry.h"
+#include "../../backend/control/report_fields.h"
 #include "../../backend/common/error_report.h"
 #include "python_errors.h"
 #include "python_options.h"
@@ -99,42 +100,14 @@ py::list program_delegate_reports(int64_t tag) {
   py::list out;
   for (const DelegateReport& report : reports) {
     py::dict entry;
-    entry[kOptionState] = report.state;
-    entry[kOptionDeviceBytes] = report.device_bytes;
-    entry["host_bytes"] = report.host_bytes;
-    entry[kOptionInitPolicy] = report.init_policy;
-    entry[kOptionOutputBuffers] = report.output_buffers;
-    entry[kOptionHostStaging] = report.host_staging;
-    entry[kOptionCudaGraphs] = report.cuda_graphs;
-    entry[kOptionCudaGraphStatus] = report.cuda_graph_status;
-    entry[kOptionWeightStreamingBudget] =
-        report.has_budget() ? py::object(py::int_(report.budget_bytes)) : py::object(py::none());
-    entry[kOptionWeightStreamingBudgetSource] = report.budget_source;
-    entry[kOptionInitMs] = report.last_init_ms;
-    entry["initializations"] = report.initializations;
-    const ExecuteCounters& c = report.counters;
     py::dict counters;
-    counters["executes"] = c.executes;
-    counters["allocations"] = c.allocations;
-    counters["bytes_allocated"] = c.bytes_allocated;
-    counters["frees"] = c.frees;
-    counters["h2d_copies"] = c.h2d_copies;
-    counters["h2d_bytes"] = c.h2d_bytes;
-    counters["d2h_copies"] = c.d2h_copies;
-    counters["d2h_bytes"] = c.d2h_bytes;
-    counters["device_inputs"] = c.device_inputs;
-    counters["device_outputs"] = c.device_outputs;
-    counters[kOptionHostWaits] = c.host_waits;
-    counters[kOptionCudaGraphCaptures] = c.graph_captures;
-    counters[kOptionCudaGraphReplays] = c.graph_replays;
-    counters["pinned_allocations"] = c.pinned_allocations;
-    counters[kOptionPinnedBytes] = c.pinned_bytes;
-    counters[kOptionStateHostCopies] = c.state_host_copies;
-    counters[kOptionStateDeviceUpdates] = c.state_device_updates;
+    for (const ReportField& field : report_fields()) {
+      if (field.place != kReportStructured) {
+        (field.place == kReportCounter ? counters : entry)[field.key] = field.value(report); // monostate: None
+      }
+    }
     entry["counters"] = counters;
-    entry[kOptionStateBytes] = report.state_bytes;
-    entry[kOptionExecutionMemory] = report.execution_memory;
-    entry[kOptionExecutionMemoryBytes] = report.execution_memory_bytes;
+    // The structured entries, which get_option answers as a count or text.
     entry["pool"] = report.pool.has_value() ? py::object(pool_dict(*report.pool)) : py::object(py::none());
     py::list engines;
     for (const EngineReport& e : report.engines) {
@@ -156,13 +129,6 @@ py::list program_delegate_reports(int64_t tag) {
       batches.append(served);
     }
     entry[kOptionBatchesServed] = batches;
-    entry[kOptionExecutionContexts] = report.execution_contexts;
-    entry[kOptionContextsInUse] = report.contexts_in_use;
-    entry[kOptionContextsInUsePeak] = report.contexts_in_use_peak;
-    entry[kOptionContextsCreated] = report.contexts_created;
-    entry[kOptionRefittedWeights] = report.refitted_weights;
-    entry[kOptionRefittedWeightBytes] = report.refitted_weight_bytes;
-    entry[kOptionEnginesShared] = report.engines_shared;
     py::list lane_pools;
     for (const ExecutionMemoryPoolReport& pool : report.lane_pools) {
       lane_pools.append(pool_dict(pool));
