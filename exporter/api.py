@@ -23,6 +23,7 @@ from torch.export import ExportedProgram
 from ..option_table import KEY_EXTERNAL_WEIGHTS, KEY_NAMED_ENGINES
 from .builders import EngineBuildError, get_engine_builder
 from .cpu_kernels import missing_kernels, missing_kernels_message, runtime_kernels
+from .copy_broadcast import broadcast_copy_sources
 from .data_dependent import RemoveGraphAssertsPass, row_major_nonzero
 from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
@@ -410,7 +411,7 @@ def _lower(
         try:
             edge = to_edge_transform_and_lower(
                 dict(programs),
-                transform_passes=[RemoveGraphAssertsPass(), row_major_nonzero],
+                transform_passes=[RemoveGraphAssertsPass(), row_major_nonzero, broadcast_copy_sources],
                 partitioner={name: [p] for name, p in partitioners.items()},
             )
         except EngineBuildError as err:

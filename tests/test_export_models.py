@@ -118,6 +118,37 @@ def _engines(report: ProgramReport) -> List[blob.EngineMetadata]:
     return [d.engine for d in report.tensorrt_delegates]  # type: ignore[misc]
 
 
+class AssignsIntoASlice(torch.nn.Module):
+    """``y[:, 0] = 0.0``: an ``aten.copy`` whose source (a scalar) is broadcast to the slice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.linear(x)
+        y[:, 0] = 0.0
+        return y
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_rtx_slice_assignment_exports_and_validates(dynamic: bool, tmp_path: Path) -> None:
+    # The ONNX translation of that copy kept the source's shape: TensorRT's
+    # network output was [] where the delegate expects [batch], and the export failed.
+    torch.manual_seed(0)
+    options = {"dynamic_shapes": ({0: Dim("batch", min=1, max=8)},)} if dynamic else {}
+    saved = save(
+        AssignsIntoASlice(), tmp_path / "m.pte", (torch.randn(2, 8),), engine_builder="tensorrt_rtx", validate=True,
+        **options,
+    )
+    report = saved.summary.validation
+    assert report is not None and report.passed, report.format_lines()
+    assert len(saved.summary.engines) == 1 and not saved.summary.cpu_nodes
+    (engine,) = _engines(inspect_program(saved.path))
+    want = "[1, 8]..[8, 8] (opt [2, 8])" if dynamic else "[2, 8]"
+    assert [(t.dtype, t.shapes) for t in engine.outputs] == [("float32", [want])]
+
+
 @pytest.mark.parametrize(
     "name, input_shape, output_shape",
     [
