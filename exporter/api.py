@@ -319,7 +319,7 @@ def _export(
     manager = edge.to_executorch(_backend_config(plan, bool(spec.external_weights)))
     emitted_at = time.perf_counter()
     if validation is not None and example is not None:
-        validation = check_program_file(validation, manager.buffer, example)
+        validation = check_program_file(validation, manager, example)
     validating = (lowering_at - exported_at) + (emit_at - lowered_at) + (time.perf_counter() - emitted_at)
     validating = validating if checks.wanted else 0.0
     phases = _phases(records, report.seconds, redone, exported_at - started, lowered_at - lowering_at)

@@ -26,13 +26,14 @@ import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
-from executorch.exir import EdgeProgramManager
+from executorch.exir import EdgeProgramManager, ExecutorchProgramManager
 from executorch.exir.lowered_backend_module import LoweredBackendModule
 from torch.export import ExportedProgram
-from torch.utils._pytree import tree_leaves
+from torch.export.graph_signature import ExportGraphSignature, InputKind, OutputKind
+from torch.utils._pytree import tree_leaves, tree_map
 
 from ..runtime import DelegateError, load
 from .backend_details import build_request
@@ -168,7 +169,16 @@ def compare(got: torch.Tensor, want: torch.Tensor, tolerance: Tolerance) -> Tupl
     return max_abs, max_rel, passed
 
 
-def eager_outputs(exported: ExportedProgram) -> Tuple[Tuple[Any, ...], List[torch.Tensor]]:
+class Example(NamedTuple):
+    """The example inputs and what eager PyTorch makes of them (``eager_outputs``)."""
+
+    args: Tuple[Any, ...]  # flattened, as given (no run here changes them)
+    outputs: List[torch.Tensor]  # the user outputs, flattened
+    # The inputs after the eager run: a model may write into them (``x.add_(1)``).
+    args_after: Tuple[Any, ...] = ()
+
+
+def eager_outputs(exported: ExportedProgram) -> Example:
     """The example inputs of ``exported`` and its outputs in PyTorch (flattened).
 
     Call before lowering: the reference comes from the program as torch.export traced it.
@@ -179,10 +189,32 @@ def eager_outputs(exported: ExportedProgram) -> Tuple[Tuple[Any, ...], List[torc
             "validate=True needs the example inputs, and this ExportedProgram has none (a deserialized "
             "program?): pass the nn.Module with inputs=..., or export with torch.export.export(model, args)"
         )
-    args, kwargs = examples
+    # A model may write into its inputs: every run here gets copies, so each
+    # sees the inputs as given (and the caller's tensors stay as they were).
+    pristine = tuple(tree_leaves(examples))
+    args, kwargs = tree_map(_copy_tensor, examples)
     with torch.no_grad():
         outputs = exported.module()(*args, **kwargs)
-    return tuple(tree_leaves((args, kwargs))), [t for t in tree_leaves(outputs) if isinstance(t, torch.Tensor)]
+    return Example(pristine, _tensors(outputs), tuple(tree_leaves((args, kwargs))))
+
+
+def _written_inputs(signature: ExportGraphSignature, example: Example) -> List[Tuple[str, torch.Tensor]]:
+    """The inputs a lowered program writes into, each with its value after the eager run, in the
+    order an ExecuTorch method returns them: first, before the user outputs."""
+    user_inputs = [s.arg.name for s in signature.input_specs if s.kind == InputKind.USER_INPUT]
+    return [
+        (s.target, example.args_after[user_inputs.index(s.target)])
+        for s in signature.output_specs
+        if s.kind == OutputKind.USER_INPUT_MUTATION and s.target in user_inputs
+    ]
+
+
+def _copy_tensor(value: Any) -> Any:
+    return value.clone() if isinstance(value, torch.Tensor) else value
+
+
+def _copies(args: Sequence[Any]) -> List[Any]:
+    return [_copy_tensor(a) for a in args]
 
 
 DelegateRunner = Callable[[LoweredBackendModule, Tuple[torch.Tensor, ...]], Any]
@@ -216,7 +248,7 @@ def _run_program(module: torch.fx.GraphModule, args: Sequence[Any], run_tensorrt
         return lowered.original_module.module()(*inputs)
 
     with torch.no_grad():
-        return _tensors(_ProgramRun(module, run).run(*args))
+        return _tensors(_ProgramRun(module, run).run(*_copies(args)))
 
 
 @dataclass
@@ -323,13 +355,13 @@ def _keep(partition: _Partition, method: str, directory: Path) -> str:
 
 def check_partitions(
     manager: EdgeProgramManager,
-    example: Tuple[Tuple[Any, ...], List[torch.Tensor]],
+    example: Example,
     tolerance: Optional[Tolerance],
     keep_onnx: Optional[Path],
 ) -> ValidationReport:
     """Checks 1 and 2 (see the module doc) for the ``forward`` method; with
     ``tolerance`` None only writes the partitions' ONNX to ``keep_onnx``."""
-    args, eager = example
+    args, eager = example.args, example.outputs
     method = "forward"
     module = manager.exported_program(method).module()
     comparisons: List[Comparison] = []
@@ -366,22 +398,23 @@ def _output_names(count: int) -> List[str]:
     return [f"output {i}" for i in range(count)]
 
 
-def check_program_file(
-    report: ValidationReport, buffer: bytes, example: Tuple[Tuple[Any, ...], List[torch.Tensor]]
-) -> ValidationReport:
+def check_program_file(report: ValidationReport, program: ExecutorchProgramManager, example: Example) -> ValidationReport:
     """``report`` with check 3: the ``.pte`` run through the delegate, where its engines can run here."""
     if report.tolerance is None:
         return report
-    args, eager = example
+    written = _written_inputs(program.exported_program("forward").graph_signature, example)
+    args, eager = example.args, [t for _, t in written] + example.outputs
+    names = [f"input {name} as written" for name, _ in written] + _output_names(len(example.outputs))
+    buffer = program.buffer
     check = "forward: the .pte through the delegate vs eager PyTorch"
     with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_validate_") as scratch:
         path = Path(scratch) / "program.pte"
         path.write_bytes(buffer)
         try:
-            outputs = load(path).run("forward", list(args))
+            outputs = load(path).run("forward", _copies(args))
         except DelegateError as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             skipped = f"{check}: the engines cannot run in this process ({reason})"
             return dataclasses.replace(report, skipped=(*report.skipped, skipped))
-    compared = _compare_all(check, _output_names(len(eager)), _tensors(outputs), eager, report.tolerance)
+    compared = _compare_all(check, names, _tensors(outputs), eager, report.tolerance)
     return dataclasses.replace(report, comparisons=(*report.comparisons, *compared))

@@ -145,6 +145,29 @@ def test_validate_fails_the_export_of_a_wrong_engine(test_engine, wrong_engine_b
     assert target.exists()
 
 
+class MutatesItsInput(torch.nn.Module):
+    """Writes into its input before computing with it (ExecuTorch copies the mutation back)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.add_(1.0)
+        return x * 2.0
+
+
+def test_validate_gives_each_run_the_inputs_as_given(test_engine, test_engine_builder, tmp_path: Path) -> None:
+    # Each check (eager, partitions, program, .pte) once ran on the inputs the
+    # previous one had mutated: an export of a correct program failed validation.
+    x = torch.randn(4, 3)
+    given = x.clone()
+    saved = save(MutatesItsInput(), tmp_path / "m.pte", (x,), engine_builder="test", validate=True)
+    report = saved.summary.validation
+    assert report is not None and report.passed and not report.skipped, report.format_lines()
+    # The ExecuTorch method returns the input it wrote first, then forward()'s result.
+    pte = [c.output for c in report.comparisons if c.check == "forward: the .pte through the delegate vs eager PyTorch"]
+    assert pte == ["input x as written", "output 0"]
+    assert all(c.max_abs < 1e-6 for c in report.comparisons)
+    assert torch.equal(x, given)  # the caller's tensor is left as it was
+
+
 def test_keep_onnx_without_validate(test_engine_builder, tmp_path: Path) -> None:
     inputs = (torch.randn(4, 3), torch.randn(4, 3))
     with pytest.raises(NotADirectoryError, match="keep_onnx=.* is not a directory; create it first"):
