@@ -20,13 +20,14 @@ rtol * |want|``; the defaults depend on the precision (``DEFAULT_TOLERANCES``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from executorch.exir import EdgeProgramManager, ExecutorchProgramManager
@@ -193,8 +194,9 @@ def eager_outputs(exported: ExportedProgram) -> Example:
     # sees the inputs as given (and the caller's tensors stay as they were).
     pristine = tuple(tree_leaves(examples))
     args, kwargs = tree_map(_copy_tensor, examples)
-    with torch.no_grad():
-        outputs = exported.module()(*args, **kwargs)
+    module = exported.module()
+    with torch.no_grad(), _buffers_kept(module):
+        outputs = module(*args, **kwargs)
     return Example(pristine, _tensors(outputs), tuple(tree_leaves((args, kwargs))))
 
 
@@ -207,6 +209,20 @@ def _written_inputs(signature: ExportGraphSignature, example: Example) -> List[T
         for s in signature.output_specs
         if s.kind == OutputKind.USER_INPUT_MUTATION and s.target in user_inputs
     ]
+
+
+@contextlib.contextmanager
+def _buffers_kept(module: torch.nn.Module) -> Iterator[None]:
+    """Runs with ``module``'s buffers put back afterwards: a model that updates
+    one (``self.count.add_(x)``) changes the program's own copy, which later
+    checks would start from and the emitted program would hold as its initial value."""
+    saved = [(buffer, buffer.clone()) for _, buffer in module.named_buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
 
 
 def _copy_tensor(value: Any) -> Any:
@@ -248,7 +264,8 @@ def _run_program(module: torch.fx.GraphModule, args: Sequence[Any], run_tensorrt
         return lowered.original_module.module()(*inputs)
 
     with torch.no_grad():
-        return _tensors(_ProgramRun(module, run).run(*_copies(args)))
+        with _buffers_kept(module):
+            return _tensors(_ProgramRun(module, run).run(*_copies(args)))
 
 
 @dataclass
