@@ -28,6 +28,7 @@ from .data_dependent import RemoveGraphAssertsPass, row_major_nonzero
 from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
 from .files import checked_target, write_all_atomically
+from .export_limits import refuse_complex_tensors, specialized_dim_hint
 from .export_options import ExportOptions, convert_precision, parse_options, profiles_from_dims, resolve_profiles
 from .methods import DEFAULT_METHOD, Method, check_methods, shared_profiles
 from .partitioner import PartitionReport, TensorRTPartitioner, source_line
@@ -83,6 +84,11 @@ def _to_exported_program(
     module.eval()
     try:
         return torch.export.export(module, args, dynamic_shapes=dynamic_shapes, strict=False)
+    except Exception as err:  # torch.export raises several types; only one is explained
+        hint = specialized_dim_hint(err)
+        if hint is None:
+            raise
+        raise ValueError(f"{hint}. torch.export said: {err}") from err
     finally:
         for m, training in modes.items():
             m.training = training
@@ -301,6 +307,8 @@ def _export(
 ) -> Tuple[ExecutorchProgramManager, ExportSummary]:
     started = time.perf_counter()
     programs = _to_exported_programs(model, inputs, methods, options)
+    for name, exported in programs.items():
+        refuse_complex_tensors(exported, name)
     exported_at = time.perf_counter()
     # The reference comes from the program as torch.export traced it, before lowering.
     example = eager_outputs(programs[DEFAULT_METHOD]) if checks.wanted else None
