@@ -32,6 +32,7 @@ from .export_limits import refuse_complex_tensors, specialized_dim_hint
 from .export_options import ExportOptions, convert_precision, parse_options, profiles_from_dims, resolve_profiles
 from .methods import DEFAULT_METHOD, Method, check_methods, shared_profiles
 from .partitioner import PartitionReport, TensorRTPartitioner, source_line
+from .stale_views import is_stale_view_error, stale_view_message, views_as_reshapes
 from .summary import ExportSummary, PhaseSeconds
 from .validate import Tolerance, ValidationError, check_partitions, check_program_file, eager_outputs
 from .validate import resolve_tolerance
@@ -316,7 +317,7 @@ def _export(
     specs = _method_specs(programs, methods, options)
     spec = next(iter(specs.values()))
     try:
-        edge, report, redone = _lower(programs, options, specs, plan, strict)
+        edge, report, redone = _lower_with_views_retried(programs, options, specs, plan, strict)
         records = [build_record(d) for d in tensorrt_delegates(edge)]
         lowered_at = time.perf_counter()
         # (validate and keep_onnx take each partition's ONNX from the support query's, as the builds did)
@@ -443,6 +444,28 @@ def _lower(
         f"TensorRT still refused the program after moving {len(moved)} operator(s) to the CPU in "
         f"{MAX_BUILD_FALLBACKS} rounds ({', '.join(sorted(moved))}); keep more on the CPU with torch_executed_ops"
     )
+
+
+def _lower_with_views_retried(
+    programs: Mapping[str, ExportedProgram], *rest: Any
+) -> Tuple[EdgeProgramManager, PartitionReport, float]:
+    """``_lower(programs, *rest)``, retried once with views as reshapes where ExecuTorch's
+    decomposition invalidates one (exporter/stale_views.py)."""
+    try:
+        return _lower(programs, *rest)
+    except (ValueError, RuntimeError) as err:
+        if not is_stale_view_error(err):
+            raise
+        retried = views_as_reshapes(programs)
+        if retried is None:
+            raise ValueError(stale_view_message(err)) from err
+        _LOG.warning("ExecuTorch's decomposition invalidated a view; lowering again with views as reshapes")
+    try:
+        return _lower(retried, *rest)
+    except (ValueError, RuntimeError) as err:
+        if is_stale_view_error(err):
+            raise ValueError(stale_view_message(err)) from err
+        raise
 
 
 def _forget_support_probe(engine_builder: str) -> None:

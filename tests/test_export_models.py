@@ -149,6 +149,44 @@ def test_rtx_slice_assignment_exports_and_validates(dynamic: bool, tmp_path: Pat
     assert [(t.dtype, t.shapes) for t in engine.outputs] == [("float32", [want])]
 
 
+class AttentionThenView(torch.nn.Module):
+    """GPT-2's attention layout: SDPA, transpose, reshape, contiguous, then a view."""
+
+    def __init__(self, writes_in_place: bool = False) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(16, 16)
+        self.writes_in_place = writes_in_place
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape
+        q = x.view(batch, length, 2, 8).transpose(1, 2)
+        if self.writes_in_place:
+            q = q.clone()
+            q.mul_(0.5)
+        o = torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+        o = o.transpose(1, 2).reshape(batch, length, 16).contiguous()
+        return self.proj(o.view(-1, 16))
+
+
+def test_rtx_attention_with_a_dynamic_batch_exports(tmp_path: Path) -> None:
+    # ExecuTorch's decomposition of SDPA gave other strides than torch.export
+    # had seen, and the recorded view failed: "Cannot view a tensor with shape
+    # torch.Size([s77, 4, 16]) and strides (16, 16*s77, 1)"; the exporter retries with reshapes.
+    batch = {"dynamic_shapes": ({0: Dim("batch", min=1, max=8)},)}
+    saved = save(
+        AttentionThenView(), tmp_path / "m.pte", (torch.randn(2, 4, 16),), engine_builder="tensorrt_rtx",
+        validate=True, **batch,
+    )
+    report = saved.summary.validation
+    assert report is not None and report.passed, report.format_lines()
+    assert len(saved.summary.engines) == 1 and not saved.summary.cpu_nodes
+    # With an in-place operator the views are left alone, and the error says what to change.
+    with pytest.raises(ValueError, match="could not keep a view that torch.export recorded.*Make that dimension static"):
+        save(AttentionThenView(writes_in_place=True), tmp_path / "n.pte", (torch.randn(2, 4, 16),),
+             engine_builder="tensorrt_rtx", **batch)
+    assert not (tmp_path / "n.pte").exists()
+
+
 @pytest.mark.parametrize(
     "name, input_shape, output_shape",
     [
