@@ -32,6 +32,7 @@ from .backend_details import ExecutorchTensorRTBackend
 from .builders import get_engine_builder
 from ..option_table import BY_KEY, KEY_MIN_BLOCK_SIZE, KEY_WEIGHT_STREAMING_BUDGET_TOTAL
 from .compile_specs import KEY_DIM_NAMES, KEY_INPUT_NAMES, TensorRTCompileSpec, check_option
+from .control_flow import control_flow_refusals
 from .device_planning import on_device
 from .engine_ranges import profile_groups
 from .export_options import dim_names
@@ -100,6 +101,8 @@ def _refusals(
     for node in candidates:
         if node.name in fallback:
             reasons.setdefault(node, fallback[node.name])
+    for node, reason in control_flow_refusals(candidates).items():
+        reasons.setdefault(node, reason)
     # Tuple elements are asked about too: they carry the results of the
     # tuple-producing node (layer norm, max pool with indices) to the probe.
     asked = [n for n in candidates if n not in reasons]

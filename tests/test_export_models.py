@@ -15,6 +15,7 @@ from typing import Dict, List
 import pytest
 import torch
 from executorch_tensorrt.exporter import blob, inspect_program, register_engine_builder, save, unregister_engine_builder
+from executorch_tensorrt.exporter.control_flow import REASON_CONTROL_FLOW
 from executorch_tensorrt.exporter.inspect import ProgramReport
 from test_engine_builder import TestEngineBuilder
 
@@ -185,6 +186,34 @@ def test_rtx_attention_with_a_dynamic_batch_exports(tmp_path: Path) -> None:
         save(AttentionThenView(writes_in_place=True), tmp_path / "n.pte", (torch.randn(2, 4, 16),),
              engine_builder="tensorrt_rtx", **batch)
     assert not (tmp_path / "n.pte").exists()
+
+
+class Branches(torch.nn.Module):
+    """torch.cond between two elementwise stacks the test engine computes."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(x) * 2.0
+        z = torch.cond(y.sum() > 4.0, lambda v: v + 1.0, lambda v: v * 3.0, (y,))
+        return torch.relu(z) + x
+
+
+def test_cond_stays_on_the_cpu_and_the_program_runs(test_engine, test_engine_builder, tmp_path: Path) -> None:
+    # A partition took the cond call without its branch graphs: torch's
+    # verifier failed deep inside ExecuTorch ("Node.meta submodule_0 is missing val field").
+    from executorch_tensorrt.runtime import load
+
+    saved = save(Branches(), tmp_path / "m.pte", (torch.randn(2, 3),), engine_builder="test", validate=True)
+    report = saved.summary.validation
+    assert report is not None and report.passed and not report.skipped, report.format_lines()
+    cond = [n for n in saved.summary.cpu_nodes if n.op == "cond"]
+    assert len(cond) == 1  # (the test engine has no cond anyway)
+    program = load(saved.path)
+    for x in (torch.ones(2, 3), torch.full((2, 3), 0.1)):  # both branches
+        torch.testing.assert_close(program.forward(x)[0], Branches()(x))
+    # TensorRT-RTX's parser takes the cond (an ONNX If); the partitioner leaves it on the CPU anyway.
+    saved = save(Branches(), tmp_path / "rtx.pte", (torch.randn(2, 3),), engine_builder="tensorrt_rtx", validate=True)
+    assert saved.summary.validation is not None and saved.summary.validation.passed
+    assert [n.reason for n in saved.summary.cpu_nodes if n.op == "cond"] == [REASON_CONTROL_FLOW]
 
 
 @pytest.mark.parametrize(
