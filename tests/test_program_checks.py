@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import pytest
 import torch
@@ -23,7 +23,7 @@ BACKEND_ID = _native.BACKEND_ID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "malformed"))
 
-from program_mutations import name_cases, segment_cases  # noqa: E402
+from program_mutations import _rewrite, name_cases, segment_cases  # noqa: E402
 
 
 
@@ -187,3 +187,15 @@ def test_a_jump_to_the_end_of_a_chain_is_accepted(tmp_path: Path) -> None:
     loaded = load(path)
     torch.testing.assert_close(loaded.forward(torch.ones(2, 3))[0], torch.full((2, 3), 2.0))
     torch.testing.assert_close(loaded.forward(-torch.ones(2, 3))[0], torch.full((2, 3), -3.0))
+
+    # One past the end is still refused.
+    def past_the_end(program: Any) -> None:
+        for instruction in program.execution_plan[0].chains[0].instructions:
+            if isinstance(instruction.instr_args, JumpFalseCall):
+                instruction.instr_args.destination_instruction = len(instructions) + 1
+
+    damaged = tmp_path / "damaged.pte"
+    damaged.write_bytes(_rewrite(buffer, past_the_end))
+    with pytest.raises(DelegateError, match=rf"refers to instruction {len(instructions) + 1}; the method has "
+                                            rf"{len(instructions)} \(the file is damaged\)"):
+        load(damaged)
