@@ -7,13 +7,15 @@ traceback from deep inside ExecuTorch or a bare torch message:
   refuses complex dtypes (a ``SpecViolationError`` about "mismatched dtypes"),
   and neither TensorRT nor ExecuTorch's kernels compute them. The export stops
   before lowering naming the operator, its source line and the remedy.
-- a dynamic dimension whose example size is 0 or 1: ``torch.export``
-  specializes such sizes, so it reports the ``Dim`` as "specialized it to be a
-  constant (1)". The error gets the remedy: an example of size 2 or more.
+- a dynamic dimension that ``torch.export`` specialized ("specialized it to
+  be a constant (N)"): sizes 0 and 1 always are (remedy: an example of size 2
+  or more), others when the code depends on the size (nn.LSTM over a dynamic
+  sequence; remedy: leave it static).
 """
 
 from __future__ import annotations
 
+import re
 from typing import List, Optional
 
 import torch
@@ -48,11 +50,17 @@ def refuse_complex_tensors(exported: ExportedProgram, method: str = "forward") -
 
 
 def specialized_dim_hint(error: Exception) -> Optional[str]:
-    """The remedy for torch.export's "specialized it to be a constant (0|1)" error, else None."""
-    text = str(error)
-    if "specialized it to be a constant (1)" not in text and "specialized it to be a constant (0)" not in text:
+    """The remedy for torch.export's "specialized it to be a constant (N)" error, else None."""
+    found = re.search(r"specialized it to be a constant \((\d+)\)", str(error))
+    if found is None:
         return None
+    if int(found.group(1)) <= 1:
+        return (
+            "torch.export specializes dimensions of size 0 and 1, so a dimension marked dynamic (torch.export.Dim) "
+            "needs an example input of size 2 or more there (its min may still be 1): e.g. an example batch of 2"
+        )
     return (
-        "torch.export specializes dimensions of size 0 and 1, so a dimension marked dynamic (torch.export.Dim) "
-        "needs an example input of size 2 or more there (its min may still be 1): e.g. an example batch of 2"
+        "the model fixes the size of a dimension marked dynamic (torch.export.Dim): its code branches or loops on "
+        "that size, or uses an operator torch.export unrolls over it (nn.LSTM / nn.GRU over the sequence); leave "
+        "that dimension static (no Dim for it) or export one program per size"
     )

@@ -415,7 +415,9 @@ def _output_names(count: int) -> List[str]:
     return [f"output {i}" for i in range(count)]
 
 
-def check_program_file(report: ValidationReport, program: ExecutorchProgramManager, example: Example) -> ValidationReport:
+def check_program_file(
+    report: ValidationReport, program: ExecutorchProgramManager, example: Example
+) -> ValidationReport:
     """``report`` with check 3: the ``.pte`` run through the delegate, where its engines can run here."""
     if report.tolerance is None:
         return report

@@ -613,6 +613,22 @@ def test_a_dynamic_dimension_of_example_size_1_gets_the_remedy(test_engine_build
     export(Double(), inputs=(torch.randn(2, 3),), dynamic_shapes=({0: batch},), engine_builder="test")
 
 
+def test_a_dynamic_dimension_the_model_fixes_gets_the_remedy(test_engine_builder: TestEngineBuilder) -> None:
+    class Recurrent(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(4, 4, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lstm(x)[0]
+
+    sequence = torch.export.Dim("sequence", min=2, max=16)
+    remedy = r"nn\.LSTM / nn\.GRU over the sequence.*leave that dimension static"
+    with pytest.raises(ValueError, match=remedy) as caught:
+        export(Recurrent(), inputs=(torch.randn(1, 6, 4),), dynamic_shapes=({1: sequence},), engine_builder="test")
+    assert "specialized it to be a constant (6)" in str(caught.value)
+
+
 def test_unbounded_dynamic_dims_are_refused(test_engine_builder: TestEngineBuilder) -> None:
     exported = torch.export.export(Double(), (torch.randn(4, 3),), dynamic_shapes=({0: torch.export.Dim("batch")},))
     with pytest.raises(ValueError, match=r"delegate input 0 dimension 0: dynamic dimension s\d+ has no upper bound"):
