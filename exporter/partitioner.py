@@ -192,7 +192,8 @@ class TensorRTPartitioner(Partitioner):
         if not any(node.op == "call_function" for node in graph_module.graph.nodes):
             raise ValueError(
                 "nothing to delegate to TensorRT: the exported graph has no operators "
-                "(it only returns its inputs or constants)"
+                "(it only returns its inputs or constants); such a program needs no TensorRT: write it with "
+                "ExecuTorch directly (executorch.exir.to_edge(torch.export.export(model, inputs)).to_executorch())"
             )
         # Nodes another partitioner already lowered are not ours to take.
         candidates = [n for n in get_non_lowered_nodes(graph_module.graph) if n.op == "call_function"]
