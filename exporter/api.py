@@ -23,13 +23,16 @@ from torch.export import ExportedProgram
 from ..option_table import KEY_EXTERNAL_WEIGHTS, KEY_NAMED_ENGINES
 from .builders import EngineBuildError, get_engine_builder
 from .cpu_kernels import missing_kernels, missing_kernels_message, runtime_kernels
+from .copy_broadcast import broadcast_copy_sources
 from .data_dependent import RemoveGraphAssertsPass, row_major_nonzero
 from .delegates import EngineBuildRecord, build_record, tensorrt_delegates
 from .device_planning import DevicePlanning, resolve_device_planning
+from .export_limits import refuse_complex_tensors, specialized_dim_hint
 from .files import Content, checked_target, write_all_atomically
 from .export_options import ExportOptions, convert_precision, parse_options, profiles_from_dims, resolve_profiles
 from .methods import DEFAULT_METHOD, Method, check_methods, shared_profiles
 from .partitioner import PartitionReport, TensorRTPartitioner, source_line
+from .stale_views import is_stale_view_error, stale_view_message, views_as_reshapes
 from .summary import ExportSummary, PhaseSeconds
 from .validate import Tolerance, ValidationError, check_partitions, check_program_file, eager_outputs
 from .validate import resolve_tolerance
@@ -82,6 +85,11 @@ def _to_exported_program(
     module.eval()
     try:
         return torch.export.export(module, args, dynamic_shapes=dynamic_shapes, strict=False)
+    except Exception as err:  # torch.export raises several types; only one is explained
+        hint = specialized_dim_hint(err)
+        if hint is None:
+            raise
+        raise ValueError(f"{hint}. torch.export said: {err}") from err
     finally:
         for m, training in modes.items():
             m.training = training
@@ -295,6 +303,8 @@ def _export(
 ) -> Tuple[ExecutorchProgramManager, ExportSummary]:
     started = time.perf_counter()
     programs = _to_exported_programs(model, inputs, methods, options)
+    for name, exported in programs.items():
+        refuse_complex_tensors(exported, name)
     exported_at = time.perf_counter()
     # The reference comes from the program as torch.export traced it, before lowering.
     examples = {name: eager_outputs(program) for name, program in programs.items()} if checks.wanted else None
@@ -302,7 +312,7 @@ def _export(
     specs = _method_specs(programs, methods, options)
     spec = next(iter(specs.values()))
     try:
-        edge, report, redone = _lower(programs, options, specs, plan, strict)
+        edge, report, redone = _lower_with_views_retried(programs, options, specs, plan, strict)
         records = [build_record(d) for d in tensorrt_delegates(edge)]
         lowered_at = time.perf_counter()
         # (validate and keep_onnx take each partition's ONNX from the support query's, as the builds did)
@@ -313,7 +323,7 @@ def _export(
     manager = edge.to_executorch(_backend_config(plan, bool(spec.external_weights)))
     emitted_at = time.perf_counter()
     if validation is not None and examples:
-        validation = check_program_file(validation, manager.buffer, examples)
+        validation = check_program_file(validation, manager, examples)
     validating = (lowering_at - exported_at) + (emit_at - lowered_at) + (time.perf_counter() - emitted_at)
     validating = validating if checks.wanted else 0.0
     phases = _phases(records, report.seconds, redone, exported_at - started, lowered_at - lowering_at)
@@ -405,7 +415,7 @@ def _lower(
         try:
             edge = to_edge_transform_and_lower(
                 dict(programs),
-                transform_passes=[RemoveGraphAssertsPass(), row_major_nonzero],
+                transform_passes=[RemoveGraphAssertsPass(), row_major_nonzero, broadcast_copy_sources],
                 partitioner={name: [p] for name, p in partitioners.items()},
             )
         except EngineBuildError as err:
@@ -429,6 +439,28 @@ def _lower(
         f"TensorRT still refused the program after moving {len(moved)} operator(s) to the CPU in "
         f"{MAX_BUILD_FALLBACKS} rounds ({', '.join(sorted(moved))}); keep more on the CPU with torch_executed_ops"
     )
+
+
+def _lower_with_views_retried(
+    programs: Mapping[str, ExportedProgram], *rest: Any
+) -> Tuple[EdgeProgramManager, PartitionReport, float]:
+    """``_lower(programs, *rest)``, retried once with views as reshapes where ExecuTorch's
+    decomposition invalidates one (exporter/stale_views.py)."""
+    try:
+        return _lower(programs, *rest)
+    except (ValueError, RuntimeError) as err:
+        if not is_stale_view_error(err):
+            raise
+        retried = views_as_reshapes(programs)
+        if retried is None:
+            raise ValueError(stale_view_message(err)) from err
+        _LOG.warning("ExecuTorch's decomposition invalidated a view; lowering again with views as reshapes")
+    try:
+        return _lower(retried, *rest)
+    except (ValueError, RuntimeError) as err:
+        if is_stale_view_error(err):
+            raise ValueError(stale_view_message(err)) from err
+        raise
 
 
 def _forget_support_probe(engine_builder: str) -> None:

@@ -32,6 +32,7 @@ from .backend_details import ExecutorchTensorRTBackend
 from .builders import get_engine_builder
 from ..option_table import BY_KEY, KEY_MIN_BLOCK_SIZE, KEY_WEIGHT_STREAMING_BUDGET_TOTAL
 from .compile_specs import KEY_DIM_NAMES, KEY_INPUT_NAMES, TensorRTCompileSpec, check_option
+from .control_flow import control_flow_refusals
 from .device_planning import on_device
 from .engine_ranges import profile_groups
 from .export_options import dim_names
@@ -102,6 +103,8 @@ def _refusals(
     for node in candidates:
         if node.name in fallback:
             reasons.setdefault(node, fallback[node.name])
+    for node, reason in control_flow_refusals(candidates).items():
+        reasons.setdefault(node, reason)
     # Tuple elements are asked about too: they carry the results of the
     # tuple-producing node (layer norm, max pool with indices) to the probe.
     asked = [n for n in candidates if n not in reasons]
@@ -191,7 +194,8 @@ class TensorRTPartitioner(Partitioner):
         if not any(node.op == "call_function" for node in graph_module.graph.nodes):
             raise ValueError(
                 "nothing to delegate to TensorRT: the exported graph has no operators "
-                "(it only returns its inputs or constants)"
+                "(it only returns its inputs or constants); such a program needs no TensorRT: write it with "
+                "ExecuTorch directly (executorch.exir.to_edge(torch.export.export(model, inputs)).to_executorch())"
             )
         # Nodes another partitioner already lowered are not ours to take.
         candidates = [n for n in get_non_lowered_nodes(graph_module.graph) if n.op == "call_function"]

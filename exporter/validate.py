@@ -26,13 +26,14 @@ import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
-from executorch.exir import EdgeProgramManager
+from executorch.exir import EdgeProgramManager, ExecutorchProgramManager
 from executorch.exir.lowered_backend_module import LoweredBackendModule
 from torch.export import ExportedProgram
-from torch.utils._pytree import tree_leaves
+from torch.export.graph_signature import ExportGraphSignature, InputKind, OutputKind
+from torch.utils._pytree import tree_leaves, tree_map
 
 from ..runtime import DelegateError, load
 from .backend_details import EngineGraph, build_request, engine_graph
@@ -168,7 +169,16 @@ def compare(got: torch.Tensor, want: torch.Tensor, tolerance: Tolerance) -> Tupl
     return max_abs, max_rel, passed
 
 
-def eager_outputs(exported: ExportedProgram) -> Tuple[Tuple[Any, ...], List[torch.Tensor]]:
+class Example(NamedTuple):
+    """A method's example inputs and what eager PyTorch makes of them (``eager_outputs``)."""
+
+    args: Tuple[Any, ...]  # flattened, as given (no run here changes them)
+    outputs: List[torch.Tensor]  # the user outputs, flattened
+    # The inputs after the eager run: a model may write into them (``x.add_(1)``).
+    args_after: Tuple[Any, ...] = ()
+
+
+def eager_outputs(exported: ExportedProgram) -> Example:
     """The example inputs of ``exported`` and its outputs in PyTorch (flattened).
 
     Call before lowering: the reference comes from the program as torch.export traced it.
@@ -179,10 +189,32 @@ def eager_outputs(exported: ExportedProgram) -> Tuple[Tuple[Any, ...], List[torc
             "validate=True needs the example inputs, and this ExportedProgram has none (a deserialized "
             "program?): pass the nn.Module with inputs=..., or export with torch.export.export(model, args)"
         )
-    args, kwargs = examples
+    # A model may write into its inputs: every run here gets copies, so each
+    # sees the inputs as given (and the caller's tensors stay as they were).
+    pristine = tuple(tree_leaves(examples))
+    args, kwargs = tree_map(_copy_tensor, examples)
     with torch.no_grad():
         outputs = unmutating_module(exported)(*args, **kwargs)
-    return tuple(tree_leaves((args, kwargs))), [t for t in tree_leaves(outputs) if isinstance(t, torch.Tensor)]
+    return Example(pristine, _tensors(outputs), tuple(tree_leaves((args, kwargs))))
+
+
+def _written_inputs(signature: ExportGraphSignature, example: Example) -> List[Tuple[str, torch.Tensor]]:
+    """The inputs a lowered program writes into, each with its value after the eager run, in the
+    order an ExecuTorch method returns them: first, before the user outputs."""
+    user_inputs = [s.arg.name for s in signature.input_specs if s.kind == InputKind.USER_INPUT]
+    return [
+        (s.target, example.args_after[user_inputs.index(s.target)])
+        for s in signature.output_specs
+        if s.kind == OutputKind.USER_INPUT_MUTATION and s.target in user_inputs
+    ]
+
+
+def _copy_tensor(value: Any) -> Any:
+    return value.clone() if isinstance(value, torch.Tensor) else value
+
+
+def _copies(args: Sequence[Any]) -> List[Any]:
+    return [_copy_tensor(a) for a in args]
 
 
 DelegateRunner = Callable[[LoweredBackendModule, Tuple[torch.Tensor, ...]], Any]
@@ -230,7 +262,7 @@ def _run_program(program: ExportedProgram, args: Sequence[Any], run_tensorrt: De
         return unmutating_module(lowered.original_module)(*inputs)
 
     with torch.no_grad():
-        return _tensors(_ProgramRun(unmutating_module(program), run).run(*args))
+        return _tensors(_ProgramRun(unmutating_module(program), run).run(*_copies(args)))
 
 
 @dataclass
@@ -277,13 +309,12 @@ def _partitions(program: ExportedProgram, args: Sequence[Any]) -> List[_Partitio
     def run(lowered: LoweredBackendModule, inputs: Tuple[torch.Tensor, ...]) -> Any:
         module = unmutating_module(lowered.original_module)
         onnx, graph = _partition_onnx(lowered)
+        given = tuple(t.clone() for t in inputs)  # before a partition that writes its inputs runs
         before = tuple(s.value.clone() for s in graph.states)
         outputs = module(*inputs)
         after = tuple(module.get_buffer(s.fqn).clone() for s in graph.states)
         names = [s.name for s in graph.io.outputs]
-        partitions.append(
-            _Partition(len(partitions), tuple(t.clone() for t in inputs), outputs, onnx, names, before, after)
-        )
+        partitions.append(_Partition(len(partitions), given, outputs, onnx, names, before, after))
         return outputs
 
     _run_program(program, args, run)
@@ -342,9 +373,6 @@ def _keep(partition: _Partition, method: str, directory: Path) -> str:
     return str(path)
 
 
-Example = Tuple[Tuple[Any, ...], List[torch.Tensor]]  # a method's inputs and its eager outputs
-
-
 def check_partitions(
     manager: EdgeProgramManager,
     examples: Mapping[str, Example],
@@ -369,7 +397,7 @@ def _check_method(
     tolerance: Optional[Tolerance],
     keep_onnx: Optional[Path],
 ) -> ValidationReport:
-    args, eager = example
+    args, eager = example.args, example.outputs
     program = manager.exported_program(method)
     comparisons: List[Comparison] = []
     skipped: List[str] = []
@@ -407,7 +435,9 @@ def _output_names(count: int) -> List[str]:
     return [f"output {i}" for i in range(count)]
 
 
-def check_program_file(report: ValidationReport, buffer: bytes, examples: Mapping[str, Example]) -> ValidationReport:
+def check_program_file(
+    report: ValidationReport, program: ExecutorchProgramManager, examples: Mapping[str, Example]
+) -> ValidationReport:
     """``report`` with check 3 for each method: the ``.pte`` run through the
     delegate, where its engines can run here. Each method runs on a program
     loaded for it: state the methods share starts from its initial value, as
@@ -416,16 +446,19 @@ def check_program_file(report: ValidationReport, buffer: bytes, examples: Mappin
         return report
     with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_validate_") as scratch:
         path = Path(scratch) / "program.pte"
-        path.write_bytes(buffer)
-        for method, (args, eager) in examples.items():
+        path.write_bytes(program.buffer)
+        for method, example in examples.items():
+            written = _written_inputs(program.exported_program(method).graph_signature, example)
+            eager = [t for _, t in written] + example.outputs
+            names = [f"input {name} as written" for name, _ in written] + _output_names(len(example.outputs))
             check = f"{method}: the .pte through the delegate vs eager PyTorch"
             try:
-                outputs = load(path).run(method, list(args))
+                outputs = load(path).run(method, _copies(example.args))
             except DelegateError as err:
                 reason = str(err).splitlines()[0] if str(err) else type(err).__name__
                 skipped = f"{check}: the engines cannot run in this process ({reason})"
                 report = dataclasses.replace(report, skipped=(*report.skipped, skipped))
                 continue
-            compared = _compare_all(check, _output_names(len(eager)), _tensors(outputs), eager, report.tolerance)
+            compared = _compare_all(check, names, _tensors(outputs), eager, report.tolerance)
             report = dataclasses.replace(report, comparisons=(*report.comparisons, *compared))
     return report

@@ -15,6 +15,7 @@ from typing import Dict, List
 import pytest
 import torch
 from executorch_tensorrt.exporter import blob, inspect_program, register_engine_builder, save, unregister_engine_builder
+from executorch_tensorrt.exporter.control_flow import REASON_CONTROL_FLOW
 from executorch_tensorrt.exporter.inspect import ProgramReport
 from test_engine_builder import TestEngineBuilder
 
@@ -116,6 +117,104 @@ def rtx_programs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
 
 def _engines(report: ProgramReport) -> List[blob.EngineMetadata]:
     return [d.engine for d in report.tensorrt_delegates]  # type: ignore[misc]
+
+
+class AssignsIntoASlice(torch.nn.Module):
+    """``y[:, 0] = 0.0``: an ``aten.copy`` whose source (a scalar) is broadcast to the slice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.linear(x)
+        y[:, 0] = 0.0
+        return y
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_rtx_slice_assignment_exports_and_validates(dynamic: bool, tmp_path: Path) -> None:
+    # The ONNX translation of that copy kept the source's shape: TensorRT's
+    # network output was [] where the delegate expects [batch], and the export failed.
+    torch.manual_seed(0)
+    options = {"dynamic_shapes": ({0: Dim("batch", min=1, max=8)},)} if dynamic else {}
+    saved = save(
+        AssignsIntoASlice(), tmp_path / "m.pte", (torch.randn(2, 8),), engine_builder="tensorrt_rtx", validate=True,
+        **options,
+    )
+    report = saved.summary.validation
+    assert report is not None and report.passed, report.format_lines()
+    assert len(saved.summary.engines) == 1 and not saved.summary.cpu_nodes
+    (engine,) = _engines(inspect_program(saved.path))
+    want = "[1, 8]..[8, 8] (opt [2, 8])" if dynamic else "[2, 8]"
+    assert [(t.dtype, t.shapes) for t in engine.outputs] == [("float32", [want])]
+
+
+class AttentionThenView(torch.nn.Module):
+    """GPT-2's attention layout: SDPA, transpose, reshape, contiguous, then a view."""
+
+    def __init__(self, writes_in_place: bool = False) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(16, 16)
+        self.writes_in_place = writes_in_place
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = x.shape
+        q = x.view(batch, length, 2, 8).transpose(1, 2)
+        if self.writes_in_place:
+            q = q.clone()
+            q.mul_(0.5)
+        o = torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+        o = o.transpose(1, 2).reshape(batch, length, 16).contiguous()
+        return self.proj(o.view(-1, 16))
+
+
+def test_rtx_attention_with_a_dynamic_batch_exports(tmp_path: Path) -> None:
+    # ExecuTorch's decomposition of SDPA gave other strides than torch.export
+    # had seen, and the recorded view failed: "Cannot view a tensor with shape
+    # torch.Size([s77, 4, 16]) and strides (16, 16*s77, 1)"; the exporter retries with reshapes.
+    batch = {"dynamic_shapes": ({0: Dim("batch", min=1, max=8)},)}
+    saved = save(
+        AttentionThenView(), tmp_path / "m.pte", (torch.randn(2, 4, 16),), engine_builder="tensorrt_rtx",
+        validate=True, **batch,
+    )
+    report = saved.summary.validation
+    assert report is not None and report.passed, report.format_lines()
+    assert len(saved.summary.engines) == 1 and not saved.summary.cpu_nodes
+    # With an in-place operator the views are left alone, and the error says what to change.
+    refused = "could not keep a view that torch.export recorded.*Make that dimension static"
+    with pytest.raises(ValueError, match=refused):
+        save(AttentionThenView(writes_in_place=True), tmp_path / "n.pte", (torch.randn(2, 4, 16),),
+             engine_builder="tensorrt_rtx", **batch)
+    assert not (tmp_path / "n.pte").exists()
+
+
+class Branches(torch.nn.Module):
+    """torch.cond between two elementwise stacks the test engine computes."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(x) * 2.0
+        z = torch.cond(y.sum() > 4.0, lambda v: v + 1.0, lambda v: v * 3.0, (y,))
+        return torch.relu(z) + x
+
+
+def test_cond_stays_on_the_cpu_and_the_program_runs(test_engine, test_engine_builder, tmp_path: Path) -> None:
+    # A partition took the cond call without its branch graphs: torch's
+    # verifier failed deep inside ExecuTorch ("Node.meta submodule_0 is missing val field").
+    from executorch_tensorrt.runtime import load
+
+    saved = save(Branches(), tmp_path / "m.pte", (torch.randn(2, 3),), engine_builder="test", validate=True)
+    report = saved.summary.validation
+    assert report is not None and report.passed and not report.skipped, report.format_lines()
+    cond = [n for n in saved.summary.cpu_nodes if n.op == "cond"]
+    assert len(cond) == 1  # (the test engine has no cond anyway)
+    program = load(saved.path)
+    for x in (torch.ones(2, 3), torch.full((2, 3), 0.1)):  # both branches
+        torch.testing.assert_close(program.forward(x)[0], Branches()(x))
+    # TensorRT-RTX's parser takes the cond (an ONNX If); the partitioner leaves it on the CPU anyway.
+    saved = save(Branches(), tmp_path / "rtx.pte", (torch.randn(2, 3),), engine_builder="tensorrt_rtx", validate=True)
+    assert saved.summary.validation is not None and saved.summary.validation.passed
+    assert [n.reason for n in saved.summary.cpu_nodes if n.op == "cond"] == [REASON_CONTROL_FLOW]
 
 
 @pytest.mark.parametrize(

@@ -591,8 +591,43 @@ def test_nothing_to_delegate() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x
 
-    with pytest.raises(ValueError, match="nothing to delegate"):
+    with pytest.raises(ValueError, match=r"nothing to delegate.*write it with ExecuTorch directly"):
         export(Identity(), inputs=(torch.randn(2),))
+
+
+def test_complex_tensors_are_refused_naming_the_operator(test_engine_builder: TestEngineBuilder) -> None:
+    class Spectrum(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.fft.rfft(x).abs()
+
+    # (was a SpecViolationError from ExecuTorch's edge verifier about "mismatched dtypes")
+    with pytest.raises(ValueError, match=r"complex tensors cannot be exported.*aten\.fft_rfft.*test_exporter\.py:\d+.*"
+                       r"Compute with real tensors"):
+        export(Spectrum(), inputs=(torch.randn(2, 16),), engine_builder="test")
+
+
+def test_a_dynamic_dimension_of_example_size_1_gets_the_remedy(test_engine_builder: TestEngineBuilder) -> None:
+    batch = torch.export.Dim("batch", min=1, max=8)
+    with pytest.raises(ValueError, match="needs an example input of size 2 or more there") as caught:
+        export(Double(), inputs=(torch.randn(1, 3),), dynamic_shapes=({0: batch},), engine_builder="test")
+    assert "specialized it to be a constant (1)" in str(caught.value)  # torch.export's own words follow
+    export(Double(), inputs=(torch.randn(2, 3),), dynamic_shapes=({0: batch},), engine_builder="test")
+
+
+def test_a_dynamic_dimension_the_model_fixes_gets_the_remedy(test_engine_builder: TestEngineBuilder) -> None:
+    class Recurrent(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(4, 4, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lstm(x)[0]
+
+    sequence = torch.export.Dim("sequence", min=2, max=16)
+    remedy = r"nn\.LSTM / nn\.GRU over the sequence.*leave that dimension static"
+    with pytest.raises(ValueError, match=remedy) as caught:
+        export(Recurrent(), inputs=(torch.randn(1, 6, 4),), dynamic_shapes=({1: sequence},), engine_builder="test")
+    assert "specialized it to be a constant (6)" in str(caught.value)
 
 
 def test_unbounded_dynamic_dims_are_refused(test_engine_builder: TestEngineBuilder) -> None:

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import pytest
 import torch
@@ -23,7 +23,7 @@ BACKEND_ID = _native.BACKEND_ID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "malformed"))
 
-from program_mutations import name_cases, segment_cases  # noqa: E402
+from program_mutations import _rewrite, name_cases, segment_cases  # noqa: E402
 
 
 
@@ -163,3 +163,39 @@ def test_runner_checks_input_paths_before_reading(tmp_path: Path, test_engine, t
         assert result.returncode == 2 and words.encode() in result.stderr, (name, result.stderr)
     ok = _runner(["--model", str(test_programs["add_relu"]), "--input", str(good), "--input", str(good)])
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_jump_to_the_end_of_a_chain_is_accepted(tmp_path: Path) -> None:
+    # ExecuTorch's emitter ends a torch.cond whose false branch is the method's
+    # last code with a jump to instruction == count (the chain's end); the check
+    # once refused it as "refers to instruction 8; the method has 8 (the file is damaged)".
+    from executorch.exir import to_edge
+    from executorch.exir._serialize._program import deserialize_pte_binary
+    from executorch.exir.schema import JumpFalseCall
+
+    class Branch(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cond(x.sum() > 0, lambda v: v + 1.0, lambda v: v * 3.0, (x,))
+
+    buffer = to_edge(torch.export.export(Branch(), (torch.randn(2, 3),), strict=False)).to_executorch().buffer
+    program = deserialize_pte_binary(buffer)
+    instructions = getattr(program, "program", program).execution_plan[0].chains[0].instructions
+    jumps = [i.instr_args.destination_instruction for i in instructions if isinstance(i.instr_args, JumpFalseCall)]
+    assert len(instructions) in jumps  # the case this test is about
+    path = tmp_path / "cond.pte"
+    path.write_bytes(buffer)
+    loaded = load(path)
+    torch.testing.assert_close(loaded.forward(torch.ones(2, 3))[0], torch.full((2, 3), 2.0))
+    torch.testing.assert_close(loaded.forward(-torch.ones(2, 3))[0], torch.full((2, 3), -3.0))
+
+    # One past the end is still refused.
+    def past_the_end(program: Any) -> None:
+        for instruction in program.execution_plan[0].chains[0].instructions:
+            if isinstance(instruction.instr_args, JumpFalseCall):
+                instruction.instr_args.destination_instruction = len(instructions) + 1
+
+    damaged = tmp_path / "damaged.pte"
+    damaged.write_bytes(_rewrite(buffer, past_the_end))
+    with pytest.raises(DelegateError, match=rf"refers to instruction {len(instructions) + 1}; the method has "
+                                            rf"{len(instructions)} \(the file is damaged\)"):
+        load(damaged)

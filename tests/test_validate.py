@@ -145,6 +145,59 @@ def test_validate_fails_the_export_of_a_wrong_engine(test_engine, wrong_engine_b
     assert target.exists()
 
 
+class MutatesItsInput(torch.nn.Module):
+    """Writes into its input before computing with it (ExecuTorch copies the mutation back)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.add_(1.0)
+        return x * 2.0
+
+
+def test_validate_gives_each_run_the_inputs_as_given(test_engine, test_engine_builder, tmp_path: Path) -> None:
+    # Each check (eager, partitions, program, .pte) once ran on the inputs the
+    # previous one had mutated: an export of a correct program failed validation.
+    x = torch.randn(4, 3)
+    given = x.clone()
+    saved = save(MutatesItsInput(), tmp_path / "m.pte", (x,), engine_builder="test", validate=True)
+    report = saved.summary.validation
+    assert report is not None and report.passed and not report.skipped, report.format_lines()
+    # The ExecuTorch method returns the input it wrote first, then forward()'s result.
+    pte = [c.output for c in report.comparisons if c.check == "forward: the .pte through the delegate vs eager PyTorch"]
+    assert pte == ["input x as written", "output 0"]
+    assert all(c.max_abs < 1e-6 for c in report.comparisons)
+    assert torch.equal(x, given)  # the caller's tensor is left as it was
+
+
+class CountsItsInputs(torch.nn.Module):
+    """Updates a buffer on every call (its state lives on in the program)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("total", torch.zeros(4, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.total.add_(x)
+        return x * self.total
+
+
+def test_validate_leaves_a_models_buffers_as_they_were(test_engine, test_engine_builder, tmp_path: Path) -> None:
+    # The eager run and each check once updated the program's own buffer, so
+    # each later check started from the last one's state and failed.
+    from executorch_tensorrt.runtime import load
+
+    x = torch.randn(4, 3)
+    model = CountsItsInputs()
+    saved = save(model, tmp_path / "m.pte", (x,), engine_builder="test", validate=True)
+    report = saved.summary.validation
+    assert report is not None and report.passed and not report.skipped, report.format_lines()
+    assert torch.equal(model.total, torch.zeros(4, 3))
+    # The program starts from the buffer's value at export: x * x, then x * 2x.
+    program = load(saved.path)
+    first, second = program.forward(x.clone())[-1], program.forward(x.clone())[-1]
+    torch.testing.assert_close(first, x * x)
+    torch.testing.assert_close(second, x * 2 * x)
+
+
 def test_keep_onnx_without_validate(test_engine_builder, tmp_path: Path) -> None:
     inputs = (torch.randn(4, 3), torch.randn(4, 3))
     with pytest.raises(NotADirectoryError, match="keep_onnx=.* is not a directory; create it first"):

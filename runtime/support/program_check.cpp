@@ -653,7 +653,11 @@ class ProgramCheck {
             ok = in_range(*first, n_values, "value", at) && in_range(*second, n_values, "value", at);
             break;
           case kJumpFalseCall:
-            ok = in_range(*first, n_values, "value", at) && in_range(*second, instructions->count, "instruction", at);
+            // A jump to the chain's end (index == count) finishes the chain: ExecuTorch's
+            // emitter writes one when a torch.cond's false branch is the method's last code.
+            ok = in_range(*first, n_values, "value", at) &&
+                 (static_cast<int64_t>(*second) == static_cast<int64_t>(instructions->count) ||
+                  in_range(*second, instructions->count, "instruction", at));
             break;
           default: // kFreeCall
             ok = in_range(*first, n_values, "value", at);
