@@ -58,7 +58,7 @@ def _one(name: str, out: Path) -> Dict[str, Any]:
     validation = summary.validation
     result.update(
         export_s=round(time.perf_counter() - started, 1),
-        engines=len(summary.engines),
+        engine_count=len(summary.engines),
         cpu_ops=[n.op for n in summary.cpu_nodes],
         validated=bool(validation is not None and validation.passed),
         max_abs=max((c.max_abs for c in validation.comparisons), default=0.0) if validation else None,
@@ -111,7 +111,7 @@ def main() -> int:
         for name in names:
             results.append(_child(name, out))
             print(json.dumps(results[-1]), flush=True)
-    exported = [r for r in results if "engines" in r]
+    exported = [r for r in results if "engine_count" in r]
     print(
         f"cases={len(results)} exported={len(exported)} validated={sum(r['validated'] for r in exported)} "
         f"loads_ok={sum(_loads_ok(r) for r in exported)} inspect_ok={sum(r.get('inspect_rc') == 0 for r in exported)}"

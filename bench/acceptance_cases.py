@@ -76,9 +76,9 @@ CASES["mobilenet_v2"] = lambda: (MobileNet(), (torch.randn(1, 3, 64, 64),), {})
 
 CASES["mobilenet_v3"] = lambda: (MobileNet(act=nn.Hardswish, se=True), (torch.randn(2, 3, 64, 64),), {})
 
-CASES["mobilenet_v3_fp16"] = lambda: (MobileNet(act=nn.Hardswish, se=True), (torch.randn(2, 3, 64, 64),), {"precision": "fp16"})
+CASES["mobilenet_v3_fp16"] = lambda: (MobileNet(act=nn.Hardswish, se=True), (torch.randn(2, 3, 64, 64),), dict(precision="fp16"))
 
-CASES["mobilenet_v2_dynbatch"] = lambda: (MobileNet(), (torch.randn(2, 3, 64, 64),), {"dynamic_shapes": ({0: Dim("batch", min=1, max=8)},)})
+CASES["mobilenet_v2_dynbatch"] = lambda: (MobileNet(), (torch.randn(2, 3, 64, 64),), dict(dynamic_shapes=({0: Dim("batch", min=1, max=8)},)))
 
 class LSTMModel(nn.Module):
     def __init__(self, vocab=100, emb=32, hidden=32, gru=False):
@@ -226,7 +226,7 @@ def _():
 def _():
     t = _tf()
     m = t.LlamaForCausalLM(_decoder_cfg(t.LlamaConfig))
-    return HFKw(m, ["input_ids"], key="logits", kw={"use_cache": False}), (_ids(1, 16),), {"precision": "fp16"}
+    return HFKw(m, ["input_ids"], key="logits", kw={"use_cache": False}), (_ids(1, 16),), dict(precision="fp16")
 
 @case("mistral")
 def _():
@@ -243,7 +243,7 @@ def _():
 def _llama(batch: int, dims: dict):
     t = _tf()
     m = t.LlamaModel(_decoder_cfg(t.LlamaConfig))
-    return HFKw(m, ["input_ids"], kw={"use_cache": False}), (_ids(batch, 16),), {"dynamic_shapes": ((dims,),)}
+    return HFKw(m, ["input_ids"], kw={"use_cache": False}), (_ids(batch, 16),), dict(dynamic_shapes=((dims,),))
 
 CASES["llama_dynseq"] = lambda: (_llama(1, {1: Dim("seq", min=2, max=64)}))
 
@@ -252,7 +252,7 @@ def _():
     t = _tf()
     cfg = t.GPT2Config(vocab_size=1000, n_positions=128, n_embd=64, n_layer=2, n_head=4)
     m = t.GPT2Model(cfg)
-    return HFKw(m, ["input_ids"], kw={"use_cache": False}), (_ids(1, 16),), {"dynamic_shapes": (({1: Dim("seq", min=2, max=64)},),)}
+    return HFKw(m, ["input_ids"], kw={"use_cache": False}), (_ids(1, 16),), dict(dynamic_shapes=(({1: Dim("seq", min=2, max=64)},),))
 
 @case("gpt2_dynbatch_mask")
 def _():
@@ -260,7 +260,7 @@ def _():
     cfg = t.GPT2Config(vocab_size=1000, n_positions=128, n_embd=64, n_layer=2, n_head=4)
     m = t.GPT2Model(cfg)
     mask = torch.ones(2, 16, dtype=torch.long)
-    return HFKw(m, ["input_ids", "attention_mask"], kw={"use_cache": False}), (_ids(2, 16), mask), {"dynamic_shapes": (({0: Dim("batch", min=1, max=8)}, {0: Dim("batch", min=1, max=8)}),)}
+    return HFKw(m, ["input_ids", "attention_mask"], kw={"use_cache": False}), (_ids(2, 16), mask), dict(dynamic_shapes=(({0: Dim("batch", min=1, max=8)}, {0: Dim("batch", min=1, max=8)}),))
 
 @case("convnext")
 def _():
@@ -352,7 +352,7 @@ def _():
             return o.logits, o.pred_boxes
     return W(), (torch.randn(1, 3, 64, 64),), {}
 
-CASES["inplace_dynbatch"] = lambda: (InPlace(), (torch.randn(2, 8),), {"dynamic_shapes": ({0: Dim("batch", min=1, max=8)},)})
+CASES["inplace_dynbatch"] = lambda: (InPlace(), (torch.randn(2, 8),), dict(dynamic_shapes=({0: Dim("batch", min=1, max=8)},)))
 
 class SliceAssign(Linear8):
     def forward(self, x, v):
@@ -421,7 +421,7 @@ class Bf16(nn.Module):
     def forward(self, x):
         return F.gelu(self.n(self.l(x)))
 
-CASES["bf16_mlp"] = lambda: (Bf16(), (torch.randn(2, 16),), {"precision": "bf16"})
+CASES["bf16_mlp"] = lambda: (Bf16(), (torch.randn(2, 16),), dict(precision="bf16"))
 
 class Int32In(nn.Module):
     def __init__(self):
@@ -470,7 +470,7 @@ class MLPs(nn.Module):
     def forward(self, x):
         return self.l(x)
 
-CASES["mlp_dynbatch_min1"] = lambda: (MLPs(), (torch.randn(1, 8),), {"dynamic_shapes": ({0: Dim("batch", min=1, max=16)},)})
+CASES["mlp_dynbatch_min1"] = lambda: (MLPs(), (torch.randn(1, 8),), dict(dynamic_shapes=({0: Dim("batch", min=1, max=16)},)))
 
 CASES["llama_dynbatch"] = lambda: (_llama(2, {0: Dim("batch", min=1, max=8)}))
 
@@ -480,32 +480,32 @@ def _():
     cfg = t.BertConfig(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, max_position_embeddings=64)
     b, s = Dim("batch", min=1, max=8), Dim("seq", min=2, max=64)
     mask = torch.ones(2, 16, dtype=torch.long)
-    return HFKw(t.BertModel(cfg), ["input_ids", "attention_mask"]), (_ids(2, 16), mask), {"dynamic_shapes": (({0: b, 1: s}, {0: b, 1: s}),)}
+    return HFKw(t.BertModel(cfg), ["input_ids", "attention_mask"]), (_ids(2, 16), mask), dict(dynamic_shapes=(({0: b, 1: s}, {0: b, 1: s}),))
 
 @case("vit_hf_dynbatch")
 def _():
     t = _tf()
     cfg = t.ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
-    return HFKw(t.ViTModel(cfg), ["pixel_values"], key="pooler_output"), (torch.randn(2, 3, 32, 32),), {"dynamic_shapes": (({0: Dim("batch", min=1, max=8)},),)}
+    return HFKw(t.ViTModel(cfg), ["pixel_values"], key="pooler_output"), (torch.randn(2, 3, 32, 32),), dict(dynamic_shapes=(({0: Dim("batch", min=1, max=8)},),))
 
 @case("swin_dynbatch")
 def _():
     t = _tf()
     cfg = t.SwinConfig(image_size=64, patch_size=4, embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=4)
-    return HFKw(t.SwinModel(cfg), ["pixel_values"]), (torch.randn(2, 3, 64, 64),), {"dynamic_shapes": (({0: Dim("batch", min=1, max=4)},),)}
+    return HFKw(t.SwinModel(cfg), ["pixel_values"]), (torch.randn(2, 3, 64, 64),), dict(dynamic_shapes=(({0: Dim("batch", min=1, max=4)},),))
 
 @case("convnext_fp16")
 def _():
     t = _tf()
     cfg = t.ConvNextConfig(num_channels=3, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 2, 1], image_size=64)
-    return HFKw(t.ConvNextModel(cfg), ["pixel_values"], key="pooler_output"), (torch.randn(1, 3, 64, 64),), {"precision": "fp16"}
+    return HFKw(t.ConvNextModel(cfg), ["pixel_values"], key="pooler_output"), (torch.randn(1, 3, 64, 64),), dict(precision="fp16")
 
 @case("t5_dynseq")
 def _():
     t = _tf()
     cfg = t.T5Config(vocab_size=1000, d_model=64, d_kv=16, d_ff=128, num_layers=1, num_decoder_layers=1, num_heads=4)
     m = t.T5EncoderModel(cfg)
-    return HFKw(m, ["input_ids"]), (_ids(1, 12),), {"dynamic_shapes": (({1: Dim("seq", min=2, max=64)},),)}
+    return HFKw(m, ["input_ids"]), (_ids(1, 12),), dict(dynamic_shapes=(({1: Dim("seq", min=2, max=64)},),))
 
 class Cond(nn.Module):
     def __init__(self):
@@ -515,7 +515,7 @@ class Cond(nn.Module):
 
 CASES["torch_cond"] = lambda: (Cond(), (torch.randn(2, 4),), {})
 
-CASES["lstm_dynseq"] = lambda: (LSTMModel(), (torch.randint(0, 100, (2, 12)),), {"dynamic_shapes": ({1: Dim("seq", min=2, max=32)},)})
+CASES["lstm_dynseq"] = lambda: (LSTMModel(), (torch.randint(0, 100, (2, 12)),), dict(dynamic_shapes=({1: Dim("seq", min=2, max=32)},)))
 
 class NoneOut(nn.Module):
     def __init__(self):
