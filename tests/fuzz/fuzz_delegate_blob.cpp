@@ -35,10 +35,15 @@ void check_tensor(const TensorSpec& spec, uint32_t num_profiles) {
   }
 }
 
-void check_engine(const EngineBlob& engine, const std::vector<uint8_t>& bytes) {
+void check_engine(const EngineBlob& engine, const std::vector<uint8_t>& bytes, size_t num_states) {
   const EngineMetadata& meta = engine.metadata;
   require(engine.engine_size > 0);
-  require(engine.engine >= bytes.data() && engine.engine + engine.engine_size <= bytes.data() + bytes.size());
+  if (!engine.named_key.empty()) {
+    // Kept in the program's named data (section `named_engines`): no bytes in the blob.
+    require(engine.engine == nullptr && engine.named_key.size() <= kMaxNamedEngineKeyBytes);
+  } else {
+    require(engine.engine >= bytes.data() && engine.engine + engine.engine_size <= bytes.data() + bytes.size());
+  }
   require(engine.execution_memory_hint >= -1 && engine.weight_bytes >= -1);
   require(is_known_flavour(static_cast<uint8_t>(meta.flavour)));
   require(meta.device_index >= 0);
@@ -51,9 +56,15 @@ void check_engine(const EngineBlob& engine, const std::vector<uint8_t>& bytes) {
   for (const TensorSpec& spec : meta.outputs) {
     check_tensor(spec, meta.num_profiles);
   }
+  // Section `state`: every engine reads and writes each owned buffer.
+  require(meta.state_inputs.size() == num_states && meta.state_outputs.size() == num_states);
+  for (size_t k = 0; k < num_states; ++k) {
+    check_tensor(meta.state_inputs[k], meta.num_profiles);
+    check_tensor(meta.state_outputs[k], meta.num_profiles);
+  }
   // Touch every engine byte: a pointer past the buffer shows up here.
   volatile uint8_t sum = 0;
-  for (size_t i = 0; i < engine.engine_size; ++i) {
+  for (size_t i = 0; engine.engine != nullptr && i < engine.engine_size; ++i) {
     sum = sum + engine.engine[i];
   }
 }
@@ -69,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   require(!blob->engines.empty() && blob->engines.size() <= kMaxEnginesPerDelegate);
   for (const EngineBlob& engine : blob->engines) {
-    check_engine(engine, bytes);
+    check_engine(engine, bytes, blob->states.size());
     // The engines of one delegate share one signature.
     require(engine.metadata.inputs.size() == blob->engines[0].metadata.inputs.size());
     require(engine.metadata.outputs.size() == blob->engines[0].metadata.outputs.size());
