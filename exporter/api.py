@@ -219,10 +219,12 @@ def save(
     """``export`` and write the ``.pte`` to ``path`` atomically.
 
     Either the complete file appears at ``path`` or (on any failure) nothing
-    there changes. ``external_weights=True`` builds weight-stripped engines
-    and writes their weights, with the constants left on the CPU, to
-    ``<path stem>.ptd`` beside it (ExecuTorch's external data file); the
-    delegate refits the engines from it at load.
+    there changes. ``external_weights=True`` writes the engines' weights,
+    with the constants left on the CPU, to ``<path stem>.ptd`` beside it
+    (ExecuTorch's external data file): a builder that can build refittable
+    engines builds them weight-stripped and the delegate refits them from it
+    at load; one that cannot (TensorRT-RTX without a GPU) builds engines that
+    read the weights as inputs, which the delegate keeps on the device.
     ``methods`` writes a program of several methods (``export``'s).
     ``validate`` and ``keep_onnx`` are ``export``'s (a failed validation
     writes nothing); ``verbose=True`` prints the summary as the command line does.

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import List, Optional, Tuple, final
+from typing import List, Optional, Sequence, Tuple, final
 
 import torch
 from executorch.exir.backend.backend_details import BackendDetails, PreprocessResult
@@ -22,7 +22,15 @@ from .device_planning import builder_specs
 from .engine_ranges import ProfileGroup, ascending, engine_examples, profile_groups, select_profiles
 from .external_weights import external_weights_section
 from .io_specs import DelegateIO, derive_io, example_inputs, with_state_io
-from .state import OwnedState, builder_module, owned_states, state_input_name, state_output_name, state_specs
+from .state import (
+    OwnedState,
+    builder_module,
+    engine_weights,
+    owned_states,
+    state_input_name,
+    state_output_name,
+    state_specs,
+)
 from .state_section import encode_state_section
 from .program_policies import partition_position
 
@@ -69,6 +77,9 @@ class ExecutorchTensorRTBackend(BackendDetails):
         graph = engine_graph(edge_program, spec)
         states, user_io, io, module = graph.states, graph.user_io, graph.io, graph.module
         builder = get_engine_builder(spec.engine_builder)
+        if graph.weights_as_inputs:
+            # The engine holds no weights (they are its inputs): nothing to strip.
+            spec = dataclasses.replace(spec, external_weights=False)
         name = getattr(builder, "name", type(builder).__name__)
         num_profiles = graph.num_profiles
         examples = example_inputs(io)
@@ -96,7 +107,7 @@ class ExecutorchTensorRTBackend(BackendDetails):
             weights = built.weight_bytes if weights is None else weights
             external = _same_external_weights(external, built.external_weights, index)
         seconds = time.perf_counter() - start
-        entries, state_names = _split_state(entries, len(user_io.inputs), len(user_io.outputs))
+        entries, state_names = _split_state(entries, len(user_io.inputs), len(user_io.outputs), states)
         ordered = ascending(entries)
         # One store for the delegate's named data: its external weights (to the
         # .ptd), its state's initial values and, with named_engines, its
@@ -105,7 +116,7 @@ class ExecutorchTensorRTBackend(BackendDetails):
         records = state_specs(states, [t.dtype for t in io.inputs[len(user_io.inputs):]], state_names, store)
         if records and external:
             raise ValueError(
-                "a delegate owning state (mutable buffers) with external weights is not supported yet: "
+                "a delegate owning state (mutable buffers) with refitted external weights is not supported yet: "
                 "export with external_weights=False or without mutable buffers"
             )
         sections, _records = external_weights_section(external, store)
@@ -132,13 +143,15 @@ class ExecutorchTensorRTBackend(BackendDetails):
 class EngineGraph:
     """What a partition's engine computes: ``module`` takes ``io.inputs``
     (the delegate's arguments, then each owned state's value) and returns
-    ``io.outputs`` (its results, then each state's new value); ``user_io``
-    is the delegate's own arguments and results."""
+    ``io.outputs`` (its results, then each written state's new value);
+    ``user_io`` is the delegate's own arguments and results. With
+    ``weights_as_inputs`` the states end with the partition's weights."""
 
     module: torch.nn.Module
     io: DelegateIO
     user_io: DelegateIO
     states: Tuple[OwnedState, ...]
+    weights_as_inputs: bool = False
 
     @property
     def num_profiles(self) -> int:
@@ -150,24 +163,43 @@ def engine_graph(program: ExportedProgram, spec: TensorRTCompileSpec) -> EngineG
     ``validate`` checks the same graph's ONNX)."""
     states = owned_states(program)
     user_io = derive_io(program, spec.optimization_profiles, [s.fqn for s in states])
+    as_inputs = weights_as_inputs(spec)
+    if as_inputs:
+        states += engine_weights(program)
     if not states:
         # Edge ops are callable and dispatch to aten, so the unlifted module
         # (weights as attributes, user inputs as arguments) runs as aten.
         return EngineGraph(program.module(), user_io, user_io, states)
     num_profiles = len(user_io.inputs[0].ranges) if user_io.inputs else 1
-    named = [(state_input_name(k), state_output_name(k), s.value) for k, s in enumerate(states)]
+    named = [
+        (state_input_name(k), None if s.constant else state_output_name(k), s.value) for k, s in enumerate(states)
+    ]
     io = with_state_io(user_io, named, num_profiles)
-    return EngineGraph(builder_module(program, states), io, user_io, states)
+    return EngineGraph(builder_module(program, states), io, user_io, states, as_inputs)
+
+
+def weights_as_inputs(spec: TensorRTCompileSpec) -> bool:
+    """Whether ``external_weights`` makes the partition's weights engine
+    inputs: when its builder cannot build refittable engines here (else the
+    engines are weight-stripped and refitted at load)."""
+    if not spec.external_weights:
+        return False
+    return not bool(getattr(get_engine_builder(spec.engine_builder), "builds_refittable_engines", True))
 
 
 def _split_state(
-    entries: List[blob.EngineEntry], num_inputs: int, num_outputs: int
+    entries: List[blob.EngineEntry], num_inputs: int, num_outputs: int, states: Sequence[OwnedState]
 ) -> Tuple[List[blob.EngineEntry], List[Tuple[str, str]]]:
     """The engines with only the delegate's arguments in their signature, and
     the engine's (input, output) tensor names of each state after them (as
-    the builder named them): ExecuTorch never passes the state."""
+    the builder named them; output "" for a weight, which the engine only
+    reads): ExecuTorch never passes the state."""
     meta = entries[0].blob.metadata
-    names = [(i.name, o.name) for i, o in zip(meta.inputs[num_inputs:], meta.outputs[num_outputs:], strict=True)]
+    written = iter(meta.outputs[num_outputs:])
+    names = [
+        (i.name, "" if s.constant else next(written).name)
+        for i, s in zip(meta.inputs[num_inputs:], states, strict=True)
+    ]
     split = []
     for entry in entries:
         m = entry.blob.metadata

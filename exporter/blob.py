@@ -493,8 +493,10 @@ class _Reader:
         self._pos += size
         return values
 
-    def text(self, limit: int, what: str) -> str:
+    def text(self, limit: int, what: str, allow_empty: bool = False) -> str:
         (length,) = self.take("<I")
+        if length == 0 and allow_empty:
+            return ""
         if not 1 <= length <= limit:
             raise BlobFormatError(f"{what} length {length} outside 1..{limit}")
         (raw,) = self.take(f"<{length}s")

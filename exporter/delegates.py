@@ -19,7 +19,7 @@ from executorch.exir.lowered_backend_module import LoweredBackendModule
 from . import blob
 from .backend_details import DelegateBuildInfo, ExecutorchTensorRTBackend
 from .engine_ranges import ranges_text
-from .state_section import StateSpec, delegate_states
+from .state_section import KeptWeights, StateSpec, states_and_weights
 
 BACKEND_ID = ExecutorchTensorRTBackend.__name__
 # Where ExecuTorch keeps PreprocessResult._delegate_info_meta on the lowered module.
@@ -68,8 +68,7 @@ class EngineBuildRecord:
     onnx_seconds: float = 0.0  # of ``seconds``: the builder's conversion to ONNX
     states: Tuple[StateSpec, ...] = ()  # the mutable buffers the delegate owns (blob section ``state``)
     # Weights kept outside the engines, in the .ptd (external_weights=True).
-    external_weights: int = 0
-    external_weight_bytes: int = 0
+    kept_weights: KeptWeights = KeptWeights()
 
 
 def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
@@ -77,7 +76,7 @@ def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
     from what ``preprocess`` returned beside it."""
     # A view: the engines are measured, not copied.
     entries, sections = blob.decode_delegate(memoryview(lowered.processed_bytes))
-    weights = blob.external_weights_of(sections)
+    states, weights = states_and_weights(sections, entries[0].blob.metadata)
     info = (lowered.meta or {}).get(_BUILD_INFO_KEY)
     if not isinstance(info, DelegateBuildInfo):
         raise RuntimeError(
@@ -97,7 +96,6 @@ def build_record(lowered: LoweredBackendModule) -> EngineBuildRecord:
         seconds=info.seconds,
         engines=engines,
         onnx_seconds=info.onnx_seconds,
-        states=delegate_states(sections, entries[0].blob.metadata),
-        external_weights=len(weights),
-        external_weight_bytes=sum(w.nbytes for w in weights),
+        states=states,
+        kept_weights=weights,
     )

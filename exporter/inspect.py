@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from .._native import BACKEND_ID
 from ..option_table import COMPILE_SPEC, KEY_DIM_NAMES, KEY_INPUT_NAMES, KEY_OPTIMIZATION_PROFILES, keys
 from . import blob
-from .state_section import delegate_states
+from .state_section import KeptWeights, states_and_weights
 from .compile_specs import KEY_BATCH_ENGINES, KEY_EXECUTION_MEMORY, decode_compile_specs
 from .pte_file import DELEGATE_CALL, PteFile, PtePlan, read_pte
 
@@ -71,10 +71,9 @@ class DelegateReport:
     # The mutable buffers the delegate owns (blob section ``state``), e.g.
     # "cache float32 [2, 3] (in state_in_0, out state_out_0)".
     states: List[str] = field(default_factory=list)
-    # Weights the engines were built without, kept in the program's named
-    # data (.ptd) and refitted at load (section external_weights).
-    external_weights: int = 0
-    external_weight_bytes: int = 0
+    # Weights kept outside the engines, in the program's named data (.ptd):
+    # refitted at load or read by the engines as inputs.
+    kept_weights: KeptWeights = KeptWeights()
 
 
 @dataclass(frozen=True)
@@ -171,12 +170,12 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
         specs = decode_compile_specs(delegate.compile_specs)
     except (TypeError, ValueError) as err:
         errors.append(f"compile specs: {err}")
-    weights: Tuple[blob.ExternalWeight, ...] = ()
+    weights = KeptWeights()
     try:
         entries, sections = blob.decode_delegate(payload)
         engines = [_engine_report(entry) for entry in entries]
-        states = [state.describe() for state in delegate_states(sections, entries[0].blob.metadata)]
-        weights = blob.external_weights_of(sections)
+        owned, weights = states_and_weights(sections, entries[0].blob.metadata)
+        states = [state.describe() for state in owned]
     except blob.BlobFormatError as err:
         errors.append(f"delegate blob: {err}")
     profiles: List[Dict[str, List[int]]] = []
@@ -188,8 +187,7 @@ def _tensorrt_delegate(pte: PteFile, data: bytes, plan_index: int, delegate_inde
     first = engines[0] if engines else None
     error = "; ".join(errors) or None
     return DelegateReport(
-        delegate_index, delegate.id, len(payload), specs, first, error, engines, profiles, states,
-        len(weights), sum(w.nbytes for w in weights),
+        delegate_index, delegate.id, len(payload), specs, first, error, engines, profiles, states, weights
     )
 
 
@@ -329,10 +327,10 @@ def _engine_lines(d: DelegateReport) -> List[str]:
     lines += _tensor_lines("outputs", e.outputs)
     baked = [f"{k}={d.compile_specs[k]}" for k in (KEY_BATCH_ENGINES, KEY_EXECUTION_MEMORY) if k in d.compile_specs]
     lines.append(f"      engines: {len(d.engines)}" + (f" ({', '.join(baked)})" if baked else ""))
-    if d.external_weights:
+    if d.kept_weights.count:
         lines.append(
-            f"      external weights: {d.external_weights} ({d.external_weight_bytes:,} bytes) in the program's "
-            ".ptd, refitted at load"
+            f"      external weights: {d.kept_weights.count} ({d.kept_weights.nbytes:,} bytes) in the program's "
+            f".ptd, {d.kept_weights.how}"
         )
     for index, engine in enumerate(d.engines):
         ranges = ", ".join(f"{t.name} {' | '.join(t.shapes)}" for t in engine.inputs) or "no inputs"

@@ -8,7 +8,7 @@ returns its outputs in output order; the engine's tensors are named
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import sympy
 import torch
@@ -220,16 +220,20 @@ def example_inputs(io: DelegateIO) -> Tuple[torch.Tensor, ...]:
     return tuple(tensors)
 
 
-def with_state_io(io: DelegateIO, states: Sequence[Tuple[str, str, torch.Tensor]], num_profiles: int) -> DelegateIO:
+def with_state_io(
+    io: DelegateIO, states: Sequence[Tuple[str, Optional[str], torch.Tensor]], num_profiles: int
+) -> DelegateIO:
     """``io`` plus, per state (engine input name, engine output name, value),
     an engine input after the user inputs and an engine output after the user
-    outputs, of the buffer's static shape in every profile."""
+    outputs (none for a read-only state: output name None), of the buffer's
+    static shape in every profile."""
     inputs, outputs, values = list(io.inputs), list(io.outputs), list(io.input_values)
     for input_name_, output_name_, value in states:
         what = f"state buffer ({input_name_})"
         spec = _tensor_spec(input_name_, what, value)
         ranges = spec.ranges * num_profiles
         inputs.append(TensorSpec(input_name_, spec.dtype, ranges))
-        outputs.append(TensorSpec(output_name_, spec.dtype, ranges))
+        if output_name_ is not None:
+            outputs.append(TensorSpec(output_name_, spec.dtype, ranges))
         values.append(value)
     return DelegateIO(tuple(inputs), tuple(outputs), tuple(values))

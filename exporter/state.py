@@ -10,12 +10,18 @@ as an extra output (``owned_states``, ``builder_module``), records them in the
 blob's ``state`` section and the initial value in the program's named data;
 ExecuTorch never passes them, the delegate keeps the buffer on the device.
 A buffer read or written outside the partition stays ExecuTorch's.
+
+With ``external_weights=True`` and a builder that cannot build refittable
+engines on this machine (TensorRT-RTX without a CUDA GPU), the partition's
+weights take the same road as read-only state (``engine_weights``): engine
+inputs the delegate binds to one device copy per program, uploaded from the
+``.ptd`` at the first call, so the engine holds no weight bytes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from executorch.exir._serialize._named_data_store import NamedDataStore
@@ -23,7 +29,9 @@ from executorch.exir.backend.utils import tag_mutated_buffer
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 
-from .state_section import NAMED_DATA_PREFIX, InitialValue, StateSpec
+from ..dtypes import TENSORRT_IO
+from .external_weights import EXTERNAL_TAG, WEIGHT_ALIGNMENT, weights_digest
+from .state_section import NAMED_DATA_PREFIX, WEIGHT_KEY_PREFIX, InitialValue, StateSpec
 
 
 def state_input_name(index: int) -> str:
@@ -80,12 +88,17 @@ def tag_owned_state(program: ExportedProgram) -> List[str]:
 @dataclass(frozen=True)
 class OwnedState:
     """One buffer in a partition's program: its placeholder, the node writing
-    its new value, and its value at export (the initial value)."""
+    its new value (None: a weight the engine only reads), and its value at
+    export (the initial value)."""
 
     fqn: str
     placeholder: torch.fx.Node
-    writer: torch.fx.Node
+    writer: Optional[torch.fx.Node]
     value: torch.Tensor
+
+    @property
+    def constant(self) -> bool:
+        return self.writer is None
 
 
 def owned_states(program: ExportedProgram) -> Tuple[OwnedState, ...]:
@@ -105,10 +118,35 @@ def owned_states(program: ExportedProgram) -> Tuple[OwnedState, ...]:
     return tuple(found)
 
 
+def engine_weights(program: ExportedProgram) -> Tuple[OwnedState, ...]:
+    """The partition's floating-point parameters, buffers and lifted
+    constants that no op writes, as read-only state: what the engine reads
+    as inputs when its weights are kept outside it without a refit. Integer
+    tensors (indices, shape data) stay inside the engine: TensorRT needs some
+    of them at build time and they are not weights."""
+    writers = _mutations(program)
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    kinds = (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR)
+    found = []
+    for spec in program.graph_signature.input_specs:
+        if spec.kind not in kinds or str(spec.target) in writers:
+            continue
+        fqn = str(spec.target)
+        value = program.state_dict.get(fqn, program.constants.get(fqn))
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and _engine_dtype(value) and value.numel() > 0:
+            found.append(OwnedState(fqn, placeholders[spec.arg.name], None, value))
+    return tuple(found)
+
+
+def _engine_dtype(value: torch.Tensor) -> bool:
+    return any(getattr(torch, t.name) == value.dtype for t in TENSORRT_IO)
+
+
 def builder_module(program: ExportedProgram, states: Sequence[OwnedState]) -> torch.fx.GraphModule:
     """The partition as a module taking its user inputs then each state's
-    value, and returning its user outputs then each state's new value (its
-    weights and constants as attributes): what the engine computes."""
+    value, and returning its user outputs then each written state's new
+    value (its other weights and constants as attributes): what the engine
+    computes."""
     signature = program.graph_signature
     graph = torch.fx.Graph()
     root = torch.nn.Module()
@@ -133,7 +171,7 @@ def builder_module(program: ExportedProgram, states: Sequence[OwnedState]) -> to
     output = next(n for n in program.graph.nodes if n.op == "output")
     returned = list(output.args[0])  # type: ignore[arg-type]
     user = [env[returned[i]] for i, spec in enumerate(signature.output_specs) if spec.kind == OutputKind.USER_OUTPUT]
-    graph.output(tuple(user + [env[s.writer] for s in states]))
+    graph.output(tuple(user + [env[s.writer] for s in states if s.writer is not None]))
     return torch.fx.GraphModule(root, graph)
 
 
@@ -144,13 +182,20 @@ def state_specs(
     store: NamedDataStore,
 ) -> Tuple[StateSpec, ...]:
     """The blob's record of each state (engine tensor ``names``: (input,
-    output) each); the initial values that are not all zeros are added to
-    ``store`` (the delegate's named data; a KV cache starts as zeros and
-    stores nothing)."""
+    output) each, output "" for a weight); the initial values that are not
+    all zeros are added to ``store`` (the delegate's named data; a KV cache
+    starts as zeros and stores nothing). A weight always goes to the
+    ``.ptd`` with its layout (so a changed one is refused naming it), under
+    a key holding a digest of its bytes: lifted constants of two methods may
+    share a name, never a key with other bytes."""
     specs = []
     for state, dtype, (input_name, output_name) in zip(states, dtype_codes, names, strict=True):
         value = state.value.detach().contiguous()
-        if bool(torch.any(value != 0)):
+        if state.constant:
+            key = f"{WEIGHT_KEY_PREFIX}{weights_digest([(state.fqn, value)])}.{state.fqn}"
+            store.add_named_data(key, value, alignment=WEIGHT_ALIGNMENT, external_tag=EXTERNAL_TAG)
+            initial, initial_key = InitialValue.NAMED_DATA, key
+        elif bool(torch.any(value != 0)):
             key = NAMED_DATA_PREFIX + state.fqn
             store.add_named_data(key, value.view(torch.uint8).reshape(-1).numpy().tobytes())
             initial, initial_key = InitialValue.NAMED_DATA, key

@@ -66,8 +66,9 @@ class ExportSummary:
         for index, record in enumerate(self.engines):
             ops = self.engine_operators[index] if index < len(self.engine_operators) else []
             external = (
-                f", {record.external_weights} external weights ({record.external_weight_bytes:,} bytes) in the .ptd"
-                if record.external_weights
+                f", {record.kept_weights.count} external weights ({record.kept_weights.nbytes:,} bytes) in the .ptd"
+                + (f", {record.kept_weights.how}" if record.kept_weights.as_inputs else "")
+                if record.kept_weights.count
                 else ""
             )
             lines.append(

@@ -275,7 +275,8 @@ class _Partition:
     onnx: Any  # ONNXProgram: what the delegate's builder gives TensorRT's parser
     output_names: List[str]  # the engine's: the delegate's outputs, then each owned state's new value
     # The buffers the delegate owns: the engine reads each after the inputs
-    # (their values before the call) and writes its new value after the outputs.
+    # (their values before the call) and writes its new value after the
+    # outputs (a weight read as an input: read only).
     state_values: Tuple[torch.Tensor, ...] = ()
     state_updates: Tuple[torch.Tensor, ...] = ()
     session: Any = None  # onnxruntime.InferenceSession
@@ -312,7 +313,7 @@ def _partitions(program: ExportedProgram, args: Sequence[Any]) -> List[_Partitio
         given = tuple(t.clone() for t in inputs)  # before a partition that writes its inputs runs
         before = tuple(s.value.clone() for s in graph.states)
         outputs = module(*inputs)
-        after = tuple(module.get_buffer(s.fqn).clone() for s in graph.states)
+        after = tuple(module.get_buffer(s.fqn).clone() for s in graph.states if not s.constant)
         names = [s.name for s in graph.io.outputs]
         partitions.append(_Partition(len(partitions), given, outputs, onnx, names, before, after))
         return outputs
@@ -447,13 +448,17 @@ def check_program_file(
     with tempfile.TemporaryDirectory(prefix="executorch_tensorrt_validate_") as scratch:
         path = Path(scratch) / "program.pte"
         path.write_bytes(program.buffer)
+        # With external weights, the .ptd the program is loaded with.
+        program.write_tensor_data_to_file(scratch)
+        data = sorted(Path(scratch).glob("*.ptd"))
+        data_path = data[0] if len(data) == 1 else None
         for method, example in examples.items():
             written = _written_inputs(program.exported_program(method).graph_signature, example)
             eager = [t for _, t in written] + example.outputs
             names = [f"input {name} as written" for name, _ in written] + _output_names(len(example.outputs))
             check = f"{method}: the .pte through the delegate vs eager PyTorch"
             try:
-                outputs = load(path).run(method, _copies(example.args))
+                outputs = load(path, data_path=data_path).run(method, _copies(example.args))
             except DelegateError as err:
                 reason = str(err).splitlines()[0] if str(err) else type(err).__name__
                 skipped = f"{check}: the engines cannot run in this process ({reason})"

@@ -239,9 +239,19 @@ def _with_state(payload: bytes) -> bytes:
 
 def test_the_state_section_round_trips_through_both_readers() -> None:
     named = StateSpec("cache", "state_in_1", "state_out_1", 6, (4, 8), InitialValue.NAMED_DATA, "etrt.state.cache")
-    data = encode_engines([EngineEntry(DelegateBlob(_META, b"etrt-test-engine 1\n"))], [encode_state_section([_STATE, named])])
-    assert delegate_states(decode_delegate(data)[1]) == (_STATE, named)
+    weight = StateSpec("fc.weight", "state_in_2", "", 5, (8, 8), InitialValue.NAMED_DATA, "etrt.weight.00.fc.weight")
+    sections = [encode_state_section([_STATE, named, weight])]
+    data = encode_engines([EngineEntry(DelegateBlob(_META, b"etrt-test-engine 1\n"))], sections)
+    assert delegate_states(decode_delegate(data)[1]) == (_STATE, named, weight)
+    assert weight.constant and not named.constant
     assert 1 in _runtime.parse_blob(data)["sections"]
+
+
+def _read_only_zeros() -> bytes:
+    """A read-only entry (empty output) whose value is zeros: the encoder refuses to write it."""
+    name, tensor = b"w", b"state_in_0"
+    entry = struct.pack("<I", len(name)) + name + struct.pack("<I", len(tensor)) + tensor + struct.pack("<I", 0)
+    return struct.pack("<II", 1, 0) + entry + struct.pack("<BBBBq", 6, 1, 0, 0, 2)
 
 
 def _unknown_initial_kind() -> bytes:
@@ -257,8 +267,13 @@ def _unknown_initial_kind() -> bytes:
         encode_state_section([_STATE]).payload + b"\0",
         encode_state_section([StateSpec("s", "x", "state_out_0", 6, (2,))]).payload,
         _unknown_initial_kind(),
+        _read_only_zeros(),
+        struct.pack("<II", 40000, 0) + encode_state_section([_STATE]).payload[8:],
     ],
-    ids=["no_buffers", "truncated", "trailing", "collides_with_an_argument", "unknown_initial_kind"],
+    ids=[
+        "no_buffers", "truncated", "trailing", "collides_with_an_argument", "unknown_initial_kind",
+        "read_only_without_named_data", "count_beyond_the_payload",
+    ],
 )
 def test_a_bad_state_section_is_refused_by_both_readers(payload: bytes) -> None:
     data = _with_state(payload)

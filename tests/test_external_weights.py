@@ -32,7 +32,8 @@ from executorch_tensorrt.exporter.blob import BlobFormatError
 from executorch_tensorrt.exporter.builders.tensorrt import _builder_flags, onnx_weights
 from executorch_tensorrt.exporter.compile_specs import TensorRTCompileSpec
 from executorch_tensorrt.exporter.external_weights import EXTERNAL_TAG, KEY_PREFIX
-from executorch_tensorrt.exporter.inspect import inspect_program
+from executorch_tensorrt.exporter.inspect import format_report, inspect_program
+from executorch_tensorrt.exporter.state_section import delegate_states
 from executorch_tensorrt.runtime import DelegateError, load
 from executorch_tensorrt.runtime import _runtime
 from native_build import TEST_ENGINE_LIBRARY
@@ -115,16 +116,16 @@ def test_keys_are_stable_across_exports_and_differ_with_the_weights(
 def test_summary_and_inspect_say_the_weights_are_external(exported: Path, tmp_path: Path, test_engine_builder) -> None:
     saved = save(Scaled(), tmp_path / "m.pte", (X,), engine_builder="test", external_weights=True)
     (record,) = saved.summary.engines
-    assert (record.external_weights, record.external_weight_bytes) == (2, 48)
+    assert (record.kept_weights.count, record.kept_weights.nbytes) == (2, 48)
     assert "2 external weights (48 bytes) in the .ptd" in saved.summary.format()
     (delegate,) = inspect_program(exported).tensorrt_delegates
-    assert (delegate.external_weights, delegate.external_weight_bytes) == (2, 48)
+    assert (delegate.kept_weights.count, delegate.kept_weights.nbytes) == (2, 48)
 
 
 def test_without_external_weights_the_test_engine_keeps_weight_ops_on_the_cpu(tmp_path: Path, test_engine_builder) -> None:
     saved = save(Scaled(), tmp_path / "m.pte", (X,), engine_builder="test")
     assert saved.external_data == ()
-    assert all(record.external_weights == 0 for record in saved.summary.engines)
+    assert all(record.kept_weights.count == 0 for record in saved.summary.engines)
 
 
 # --- load and refit -------------------------------------------------------------------
@@ -327,14 +328,148 @@ def test_the_weights_are_the_onnx_initializers_by_name() -> None:
     assert onnx  # the integer initializer is shape data TensorRT keeps in the plan
 
 
-def test_tensorrt_rtx_on_a_cpu_refuses_external_weights_clearly(tmp_path: Path) -> None:
+# --- weights as engine inputs (a builder that cannot build refittable engines here) ----
+
+
+@pytest.fixture(scope="module")
+def as_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``Scaled`` exported with a test builder that builds no refittable
+    engines (TensorRT-RTX without a GPU): its weights become engine inputs."""
+    from executorch_tensorrt.exporter import register_engine_builder, unregister_engine_builder
+    from test_engine_builder import TestEngineBuilder
+
+    out = tmp_path_factory.mktemp("as_inputs") / "scaled.pte"
+    register_engine_builder("test", TestEngineBuilder(refits=False))
+    try:
+        saved = save(Scaled(), out, (X,), engine_builder="test", external_weights=True)
+    finally:
+        unregister_engine_builder("test")
+    (record,) = saved.summary.engines
+    assert (record.kept_weights.count, record.kept_weights.nbytes, record.states) == (2, 48, ())
+    assert "2 external weights (48 bytes) in the .ptd, read by the engines as inputs" in saved.summary.format()
+    return out
+
+
+def _input_weight_keys(pte: Path) -> Dict[str, str]:
+    entries, sections = blob.decode_delegate(delegate_blob(pte))
+    return {s.name: s.initial_key for s in delegate_states(sections, entries[0].blob.metadata) if s.constant}
+
+
+def test_weights_as_inputs_leave_the_engine_and_the_pte(as_inputs: Path) -> None:
+    pte, ptd = as_inputs.read_bytes(), as_inputs.with_suffix(".ptd").read_bytes()
+    for weight in (SCALE, SHIFT):
+        assert weight.numpy().tobytes() not in pte
+        assert weight.numpy().tobytes() in ptd
+    entries, sections = blob.decode_delegate(delegate_blob(as_inputs))
+    assert blob.external_weights_of(sections) == ()  # nothing to refit
+    states = delegate_states(sections, entries[0].blob.metadata)
+    assert [(s.name, s.output, s.constant, s.dtype_name, s.shape) for s in states] == [
+        ("scale", "", True, "float32", (2, 3)),
+        ("shift", "", True, "float32", (2, 3)),
+    ]
+    program = entries[0].blob.engine.decode()
+    assert "weight " not in program and f"input {states[0].input} " in program
+    (delegate,) = inspect_program(as_inputs).tensorrt_delegates
+    assert (delegate.kept_weights.count, delegate.kept_weights.as_inputs, delegate.states) == (2, True, [])
+    assert "read by the engines as inputs" in format_report(inspect_program(as_inputs))
+
+
+def test_weights_as_inputs_load_run_and_follow_the_ptd(test_engine, as_inputs: Path, tmp_path: Path) -> None:
+    ptd = as_inputs.with_suffix(".ptd")
+    for policy in ("eager", "deferred"):
+        program = load(as_inputs, {"init_policy": policy}, data_path=ptd)
+        torch.testing.assert_close(program.forward(X)[0], _eager())
+        torch.testing.assert_close(program.forward(X * 2)[0], _eager(x=X * 2))  # uploaded once, bound again
+        assert program.state_buffers == []  # weights are not state to read or reset
+        (state,) = program.delegate_states
+        assert state["state_bytes"] == 48 and state["refitted_weights"] == 0
+    key = _input_weight_keys(as_inputs)["scale"]
+    doubled = rewrite_ptd(ptd, tmp_path / "doubled.ptd", lambda k, t: t * 2 if k == key else t)
+    torch.testing.assert_close(load(as_inputs, data_path=doubled).forward(X)[0], _eager(scale=SCALE * 2))
+    from executorch.runtime import Runtime
+
+    method = Runtime.get().load_program(as_inputs, data_path=ptd).load_method("forward")
+    torch.testing.assert_close(method.execute([X])[0], _eager())
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda t: t.reshape(3, 2), r"weight 'scale' .* is float32 \[3, 2\] in the program.s named data, the engine was "
+         r"built for float32 \[2, 3\].*data_path="),
+        (lambda t: t.to(torch.float16), r"weight 'scale' .* is float16 \[2, 3\] in the program.s named data"),
+        (lambda t: None, r"weight 'scale' .* is missing from the program.s named data.*data_path="),
+    ],
+    ids=["shape", "dtype", "missing"],
+)
+def test_weights_as_inputs_refuse_a_mismatched_ptd_naming_the_tensor(
+    test_engine, as_inputs: Path, tmp_path: Path, change: Callable, match: str
+) -> None:
+    key = _input_weight_keys(as_inputs)["scale"]
+    bad = rewrite_ptd(as_inputs.with_suffix(".ptd"), tmp_path / "bad.ptd", lambda k, t: change(t) if k == key else t)
+    for policy in ("eager", "deferred"):
+        with pytest.raises(DelegateError, match=match):
+            load(as_inputs, {"init_policy": policy}, data_path=bad)
+    with pytest.raises(DelegateError, match=r"weight 'scale' .* ExecuTorch passed the delegate none.*data_path="):
+        load(as_inputs)
+
+
+def test_weights_as_inputs_and_owned_state_live_together(test_engine, tmp_path: Path) -> None:
+    from executorch_tensorrt.exporter import register_engine_builder, unregister_engine_builder
+    from test_engine_builder import TestEngineBuilder
+
+    class Accumulate(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = torch.nn.Parameter(SCALE.clone())
+            self.register_buffer("total", torch.zeros(2, 3))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.total.add_(x * self.scale)
+            return torch.relu(self.total)
+
+    register_engine_builder("test", TestEngineBuilder(refits=False))
+    try:
+        out = tmp_path / "acc.pte"
+        saved = save(Accumulate(), out, (X,), engine_builder="test", external_weights=True)
+    finally:
+        unregister_engine_builder("test")
+    (record,) = saved.summary.engines
+    assert [s.name for s in record.states] == ["total"] and record.kept_weights.count == 1
+    program = load(out, data_path=out.with_suffix(".ptd"))
+    torch.testing.assert_close(program.forward(X)[0], torch.relu(X * SCALE))
+    torch.testing.assert_close(program.forward(X)[0], torch.relu(2 * X * SCALE))
+    assert program.state_buffers == ["total"]
+    program.reset_state()
+    torch.testing.assert_close(program.forward(X)[0], torch.relu(X * SCALE))  # the weight was kept, the state reset
+
+
+def test_tensorrt_rtx_on_a_cpu_exports_external_weights_as_engine_inputs(tmp_path: Path) -> None:
+    """No GPU: TensorRT-RTX builds no refittable engine here, so the weights
+    are engine inputs; every one of them is in the .ptd, none in the .pte,
+    and validate checks the ONNX that reads them."""
     pytest.importorskip("tensorrt_rtx")
     if machine_has_nvidia_gpu():
-        pytest.skip("with a GPU, TensorRT-RTX can build refittable engines")
-    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU())
-    with pytest.raises(ValueError, match=r"external_weights=True: tensorrt_rtx .* needs a CUDA GPU .* leave external_weights off"):
-        save(model, tmp_path / "m.pte", (torch.randn(2, 64),), engine_builder="tensorrt_rtx", external_weights=True)
-    assert not (tmp_path / "m.pte").exists()
+        pytest.skip("with a GPU, TensorRT-RTX builds refittable engines")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 36, 16)
+    ).eval()
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-1, 1)
+        model[1].bias.uniform_(-1, 1)
+    saved = save(
+        model, tmp_path / "m.pte", (torch.randn(1, 3, 8, 8),), engine_builder="tensorrt_rtx", external_weights=True,
+        validate=True,
+    )
+    assert saved.summary.validation is not None and saved.summary.validation.passed
+    pte, ptd = (tmp_path / "m.pte").read_bytes(), (tmp_path / "m.ptd").read_bytes()
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point():
+            raw = tensor.contiguous().numpy().tobytes()
+            assert raw not in pte and raw in ptd, name
+    (record,) = saved.summary.engines
+    assert record.kept_weights.as_inputs and record.kept_weights.count == 8
 
 
 # --- the command line -------------------------------------------------------------------

@@ -73,10 +73,20 @@ inline Error expect_consumed(const ByteReader& reader, const char* where) {
       Error::InvalidProgram, "malformed delegate blob: %zu trailing bytes %s", reader.remaining(), where);
 }
 
-inline Error read_string(ByteReader& reader, uint32_t max_bytes, const char* what, std::string* out) {
+// `allow_empty`: a length of 0 reads "" (a field whose absence means something).
+inline Error read_string(
+    ByteReader& reader,
+    uint32_t max_bytes,
+    const char* what,
+    std::string* out,
+    bool allow_empty = false) {
   uint32_t length = 0;
   if (!reader.read(&length)) {
     return truncated(reader, what);
+  }
+  if (length == 0 && allow_empty) {
+    out->clear();
+    return Error::Ok;
   }
   if (length == 0 || length > max_bytes) {
     return report_error(

@@ -72,12 +72,16 @@ enum class StateInitialValue : uint8_t {
 
 // One mutable buffer the delegate owns (section `state`): `name` is the
 // buffer's fully qualified name in the model; every engine reads it as
-// EngineMetadata::state_inputs[k] and writes it as state_outputs[k].
+// EngineMetadata::state_inputs[k] and writes it as the next of
+// state_outputs. A `read_only` one (no output in the section) is a weight the
+// engine takes as an input (external_weights without a refit): read from
+// the named data once, never written.
 struct StateSpec {
   std::string name;
   uint8_t dtype = 0;
   Shape shape;
   uint64_t nbytes = 0; // counted without overflow (< 2^63)
+  bool read_only = false;
   StateInitialValue initial = StateInitialValue::kZeros;
   std::string initial_key;
 };

@@ -31,7 +31,8 @@ Error read_entry(ByteReader& reader, StateEntry* entry) {
     err = read_string(reader, kMaxNameBytes, "state input", &entry->input);
   }
   if (err == Error::Ok) {
-    err = read_string(reader, kMaxNameBytes, "state output", &entry->output);
+    // Empty: a weight the engine only reads.
+    err = read_string(reader, kMaxNameBytes, "state output", &entry->output, /*allow_empty=*/true);
   }
   if (err != Error::Ok) {
     return err;
@@ -56,6 +57,10 @@ Error read_entry(ByteReader& reader, StateEntry* entry) {
     return bad_state("unknown initial-value kind", spec.name);
   }
   spec.initial = static_cast<StateInitialValue>(initial);
+  spec.read_only = entry->output.empty();
+  if (spec.read_only && spec.initial != StateInitialValue::kNamedData) {
+    return bad_state("a read-only weight without its value in named data", spec.name);
+  }
   if (spec.initial == StateInitialValue::kNamedData) {
     return read_string(reader, kMaxNameBytes, "state initial-value key", &spec.initial_key);
   }
@@ -80,8 +85,12 @@ Error read_state_section(DelegateBlob& blob) {
   if (!reader.read(&count) || !reader.read(&reserved)) {
     return bad_state("truncated count", "");
   }
-  if (count == 0 || count > kMaxStatesPerDelegate) {
-    return bad_state("the buffer count is outside 1..64", "");
+  // An entry takes at least 18 bytes (three lengths, one name byte each
+  // for two of them, four bytes of dtype/rank/kind): a small payload cannot
+  // make the reader size thousands of entries.
+  constexpr uint64_t kMinEntryBytes = 18;
+  if (count == 0 || count > kMaxStatesPerDelegate || uint64_t{count} * kMinEntryBytes > reader.remaining()) {
+    return bad_state("the buffer count is outside 1..65536 or more than the section holds", "");
   }
   const EngineMetadata& signature = blob.engines[0].metadata;
   std::set<std::string> names;
@@ -100,7 +109,8 @@ Error read_state_section(DelegateBlob& blob) {
     if (!buffers.insert(entry.spec.name).second) {
       return bad_state("a buffer named twice", entry.spec.name);
     }
-    if (entry.input == entry.output || !names.insert(entry.input).second || !names.insert(entry.output).second) {
+    if (entry.input == entry.output || !names.insert(entry.input).second ||
+        (!entry.spec.read_only && !names.insert(entry.output).second)) {
       return bad_state("an engine tensor name used twice (by another state or a delegate argument)", entry.spec.name);
     }
   }
@@ -110,7 +120,9 @@ Error read_state_section(DelegateBlob& blob) {
   for (EngineBlob& engine : blob.engines) {
     for (const StateEntry& entry : entries) {
       engine.metadata.state_inputs.push_back(state_tensor(entry.input, entry.spec, engine.metadata.num_profiles));
-      engine.metadata.state_outputs.push_back(state_tensor(entry.output, entry.spec, engine.metadata.num_profiles));
+      if (!entry.spec.read_only) {
+        engine.metadata.state_outputs.push_back(state_tensor(entry.output, entry.spec, engine.metadata.num_profiles));
+      }
     }
   }
   for (StateEntry& entry : entries) {

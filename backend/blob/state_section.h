@@ -9,14 +9,17 @@ namespace executorch_tensorrt {
 
 using executorch::runtime::Error;
 
-inline constexpr uint32_t kMaxStatesPerDelegate = 64;
+// Buffers and weights of one delegate (a model's weights can number thousands).
+inline constexpr uint32_t kMaxStatesPerDelegate = 1u << 16;
 
 // Parses `blob`'s state section, if any, into blob.states and each engine's
 // EngineMetadata::state_inputs/state_outputs (the buffer's static shape in
 // every profile of the engine). Refuses (InvalidProgram, reported) a
-// truncated or oversized payload, a count outside 1..64, unknown dtypes or
-// initial-value kinds, a shape whose bytes cannot be counted in 63 bits, and
-// names that repeat or collide with the delegate's own tensors.
+// truncated or oversized payload, a count outside 1..65536 (or more entries
+// than the payload can hold), unknown dtypes or
+// initial-value kinds, a shape whose bytes cannot be counted in 63 bits,
+// names that repeat or collide with the delegate's own tensors, and a
+// read-only entry (empty output) whose value is not in named data.
 Error read_state_section(DelegateBlob& blob);
 
 } // namespace executorch_tensorrt

@@ -49,7 +49,7 @@ struct DelegateReport {
   double last_init_ms = 0.0;
   uint32_t initializations = 0;
   ExecuteCounters counters; // the execute path's allocations and copies
-  int64_t state_bytes = 0; // device bytes of the state buffers it owns (shared ones counted by each owner)
+  int64_t state_bytes = 0; // device bytes of its state buffers and input weights (shared ones counted by each owner)
   std::string execution_memory; // private | program | process
   int64_t execution_memory_bytes = -1; // the largest need of its engines (-1: none known)
   std::optional<ExecutionMemoryPoolReport> pool; // when drawing on a shared pool

@@ -6,12 +6,12 @@
 
 #include "common/error_report.h"
 #include "common/printable_text.h"
+#include "engines/named_data.h"
 
 namespace executorch_tensorrt {
 
 using executorch::runtime::FreeableBuffer;
 using executorch::runtime::NamedDataMap;
-using executorch::runtime::TensorLayout;
 
 namespace {
 
@@ -24,42 +24,8 @@ std::string described(const ExternalWeightSpec& spec) {
       printable_quoted(spec.key.data(), spec.key.size()) + ")";
 }
 
-std::string layout_text(const TensorLayout& layout) {
-  std::string text = dtype_name(static_cast<uint8_t>(layout.scalar_type())) != nullptr
-      ? dtype_name(static_cast<uint8_t>(layout.scalar_type()))
-      : "scalar_type_" + std::to_string(static_cast<int>(layout.scalar_type()));
-  text += " [";
-  for (size_t d = 0; d < layout.sizes().size(); ++d) {
-    text += (d == 0 ? "" : ", ") + std::to_string(layout.sizes()[d]);
-  }
-  return text + "]";
-}
-
 std::string spec_text(const ExternalWeightSpec& spec) {
   return std::string(dtype_name(spec.dtype)) + " " + spec.shape.to_string();
-}
-
-// Where the named data has a tensor layout for the key, it must be the
-// blob's dtype and shape.
-Error check_layout(const NamedDataMap& map, const ExternalWeightSpec& spec) {
-  Result<const TensorLayout> layout = map.get_tensor_layout(spec.key);
-  if (!layout.ok()) {
-    return Error::Ok; // raw bytes without a layout: the size check decides
-  }
-  bool same = static_cast<uint8_t>(layout->scalar_type()) == spec.dtype && layout->sizes().size() == spec.shape.rank;
-  for (size_t d = 0; same && d < spec.shape.rank; ++d) {
-    same = layout->sizes()[d] == spec.shape.dims[d];
-  }
-  if (same) {
-    return Error::Ok;
-  }
-  return report_error(
-      Error::InvalidProgram,
-      "external weight %s is %s in the program's named data, the engine was built for %s; %s",
-      described(spec).c_str(),
-      layout_text(*layout).c_str(),
-      spec_text(spec).c_str(),
-      kRemedy);
 }
 
 } // namespace
@@ -83,7 +49,7 @@ Result<std::shared_ptr<const ExternalWeights>> ExternalWeights::load(
           specs.size() - 1,
           kRemedy);
     }
-    Error err = check_layout(*map, spec);
+    Error err = check_named_layout(*map, spec.key, spec.dtype, spec.shape, "external weight " + described(spec), kRemedy);
     if (err != Error::Ok) {
       return err;
     }

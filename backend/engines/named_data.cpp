@@ -7,6 +7,49 @@ namespace executorch_tensorrt {
 
 using executorch::runtime::FreeableBuffer;
 using executorch::runtime::NamedDataMap;
+using executorch::runtime::TensorLayout;
+
+namespace {
+
+std::string layout_text(const TensorLayout& layout) {
+  const char* name = dtype_name(static_cast<uint8_t>(layout.scalar_type()));
+  std::string text = name != nullptr ? name : "scalar_type_" + std::to_string(static_cast<int>(layout.scalar_type()));
+  text += " [";
+  for (size_t d = 0; d < layout.sizes().size(); ++d) {
+    text += (d == 0 ? "" : ", ") + std::to_string(layout.sizes()[d]);
+  }
+  return text + "]";
+}
+
+} // namespace
+
+Error check_named_layout(
+    const NamedDataMap& map,
+    const std::string& key,
+    uint8_t dtype,
+    const Shape& shape,
+    const std::string& described,
+    const char* remedy) {
+  Result<const TensorLayout> layout = map.get_tensor_layout(key.c_str());
+  if (!layout.ok()) {
+    return Error::Ok;
+  }
+  bool same = static_cast<uint8_t>(layout->scalar_type()) == dtype && layout->sizes().size() == shape.rank;
+  for (size_t d = 0; same && d < shape.rank; ++d) {
+    same = layout->sizes()[d] == shape.dims[d];
+  }
+  if (same) {
+    return Error::Ok;
+  }
+  return report_error(
+      Error::InvalidProgram,
+      "%s is %s in the program's named data, the engine was built for %s %s; %s",
+      described.c_str(),
+      layout_text(*layout).c_str(),
+      dtype_name(dtype),
+      shape.to_string().c_str(),
+      remedy);
+}
 
 Result<FreeableBuffer> read_named_data(
     const NamedDataMap* map,

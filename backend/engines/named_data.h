@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <executorch/runtime/core/freeable_buffer.h>
@@ -27,6 +28,18 @@ Result<executorch::runtime::FreeableBuffer> read_named_data(
     const std::string& key,
     const char* what,
     uint64_t expected_size);
+
+// Where `map` has a tensor layout for `key` (named data written from a tensor,
+// as a .ptd's weights are, records one), it must be `dtype` and `shape`;
+// else InvalidProgram naming `described` (the tensor and its key), both sides
+// and `remedy`. Raw bytes without a layout pass: the size check decides.
+Error check_named_layout(
+    const executorch::runtime::NamedDataMap& map,
+    const std::string& key,
+    uint8_t dtype,
+    const Shape& shape,
+    const std::string& described,
+    const char* remedy);
 
 // Each engine's bytes: inside `blob_buffer` (the blob ExecuTorch handed
 // init()) or, for engines kept in named data, that data (each its own

@@ -506,23 +506,30 @@ void DelegateExecutor::release_state_scratch() {
 }
 
 // The call's tensors, then each state's: its input bound to the buffer's
-// device memory, its output to the same address when the engine aliases it,
-// else to scratch memory (update_states copies it back on the device).
-// Holds each buffer's lock until the call ends.
+// device memory, its output (none for a read-only weight) to the same
+// address when the engine aliases it, else to scratch memory (update_states
+// copies it back on the device). Holds each written buffer's lock until the
+// call ends; a read-only one is locked only while it is prepared.
 Error DelegateExecutor::bind_states(Engine& engine) {
   all_inputs_.assign(inputs_.begin(), inputs_.end());
   all_outputs_.assign(outputs_.begin(), outputs_.end());
   const auto& buffers = states_->buffers();
+  size_t written_index = 0;
   for (size_t k = 0; k < buffers.size(); ++k) {
     StateBuffer& buffer = *buffers[k];
-    state_locks_.emplace_back(buffer.mutex());
+    std::unique_lock<std::mutex> lock(buffer.mutex());
     Result<void*> memory = buffer.prepare_locked(engine, counters_);
     if (!memory.ok()) {
       return memory.error();
     }
     const TensorSpec& in = metadata_.state_inputs[k];
-    const TensorSpec& out = metadata_.state_outputs[k];
     const size_t nbytes = static_cast<size_t>(buffer.spec.nbytes);
+    all_inputs_.push_back(DeviceTensor{&in, *memory, nbytes, buffer.spec.shape});
+    if (buffer.spec.read_only) {
+      continue;
+    }
+    state_locks_.push_back(std::move(lock));
+    const TensorSpec& out = metadata_.state_outputs[written_index];
     void* written = *memory;
     if (!engine.output_aliases_input(out.name, in.name)) {
       if (scratch_owner_ != nullptr && scratch_owner_ != &engine) {
@@ -540,8 +547,8 @@ Error DelegateExecutor::bind_states(Engine& engine) {
       }
       written = state_scratch_[k];
     }
-    all_inputs_.push_back(DeviceTensor{&in, *memory, nbytes, buffer.spec.shape});
     all_outputs_.push_back(DeviceTensor{&out, written, nbytes, buffer.spec.shape});
+    ++written_index;
   }
   return Error::Ok;
 }
@@ -549,10 +556,13 @@ Error DelegateExecutor::bind_states(Engine& engine) {
 // After the enqueue, on its stream: each state written to scratch is copied
 // into the buffer on the device; an aliased one is already updated.
 Error DelegateExecutor::update_states(Engine& engine) {
-  const size_t first = outputs_.size();
   const auto& buffers = states_->buffers();
+  size_t written_index = outputs_.size();
   for (size_t k = 0; k < buffers.size(); ++k) {
-    const DeviceTensor& written = all_outputs_[first + k];
+    if (buffers[k]->spec.read_only) {
+      continue;
+    }
+    const DeviceTensor& written = all_outputs_[written_index++];
     const DeviceTensor& state = all_inputs_[inputs_.size() + k];
     if (written.data != state.data && written.nbytes > 0) {
       Error err = engine.copy_device_to_device(state.data, written.data, written.nbytes);

@@ -6,6 +6,7 @@
 
 #include "common/error_report.h"
 #include "engines/engine_runtime_registry.h"
+#include "engines/named_data.h"
 
 namespace executorch_tensorrt {
 
@@ -22,33 +23,48 @@ std::map<std::pair<uint64_t, std::string>, std::weak_ptr<StateBuffer>>& registry
   return *buffers;
 }
 
-Result<std::vector<uint8_t>> initial_value(const StateSpec& spec, const NamedDataMap* named_data) {
+std::string described(const StateSpec& spec) {
+  return std::string(spec.read_only ? "weight '" : "state buffer '") + spec.name + "' (named data key '" +
+      spec.initial_key + "')";
+}
+
+Result<FreeableBuffer> initial_value(const StateSpec& spec, const NamedDataMap* named_data) {
   if (spec.initial == StateInitialValue::kZeros) {
-    return std::vector<uint8_t>();
+    return FreeableBuffer();
   }
+  const char* remedy = spec.read_only
+      ? "load the program with the .ptd it was exported with (Python: load(pte, data_path=...); runner: "
+        "--data-path), or re-export it"
+      : "load the program with its named data (the .ptd beside it, if it was written separately), or re-export it";
   if (named_data == nullptr) {
     return report_error(
         Error::NotFound,
-        "state buffer '%s': its initial value '%s' is in the program's named data, but ExecuTorch passed the delegate "
-        "none; load the program with its named data (the .ptd beside it, if it was written separately)",
-        spec.name.c_str(), spec.initial_key.c_str());
+        "%s: its value is in the program's named data, but ExecuTorch passed the delegate none; %s",
+        described(spec).c_str(), remedy);
+  }
+  Error err = check_named_layout(*named_data, spec.initial_key, spec.dtype, spec.shape, described(spec), remedy);
+  if (err != Error::Ok) {
+    return err;
   }
   Result<FreeableBuffer> data = named_data->get_data(spec.initial_key.c_str());
   if (!data.ok()) {
     return report_error(
-        Error::NotFound,
-        "state buffer '%s': its initial value '%s' is missing from the program's named data; re-export the model",
-        spec.name.c_str(), spec.initial_key.c_str());
+        Error::NotFound, "%s is missing from the program's named data; %s", described(spec).c_str(), remedy);
   }
   if (data->size() != spec.nbytes) {
     return report_error(
         Error::InvalidProgram,
-        "state buffer '%s': its initial value '%s' holds %zu bytes, the buffer (%s %s) %llu; re-export the model",
-        spec.name.c_str(), spec.initial_key.c_str(), data->size(), dtype_name(spec.dtype),
-        spec.shape.to_string().c_str(), static_cast<unsigned long long>(spec.nbytes));
+        "%s holds %zu bytes in the program's named data, the engine was built for %s %s (%llu bytes); %s",
+        described(spec).c_str(), data->size(), dtype_name(spec.dtype), spec.shape.to_string().c_str(),
+        static_cast<unsigned long long>(spec.nbytes), remedy);
   }
-  const auto* bytes = static_cast<const uint8_t*>(data->data());
-  return std::vector<uint8_t>(bytes, bytes + data->size());
+  return data;
+}
+
+// Where a buffer is registered: a read-only one by its key (see the header),
+// behind a byte no buffer name starts with.
+std::pair<uint64_t, std::string> registry_key(uint64_t owner, const StateSpec& spec) {
+  return {owner, spec.read_only ? "\x01" + spec.initial_key : spec.name};
 }
 
 std::string known_names(std::optional<uint64_t> owner) {
@@ -61,7 +77,7 @@ std::string known_names(std::optional<uint64_t> owner) {
 
 } // namespace
 
-StateBuffer::StateBuffer(uint64_t owner_, StateSpec spec_, std::vector<uint8_t> initial, EngineRuntime& runtime, int32_t device)
+StateBuffer::StateBuffer(uint64_t owner_, StateSpec spec_, FreeableBuffer initial, EngineRuntime& runtime, int32_t device)
     : owner(owner_), spec(std::move(spec_)), initial_(std::move(initial)), runtime_(runtime), device_(device) {}
 
 StateBuffer::~StateBuffer() {
@@ -82,11 +98,12 @@ Result<void*> StateBuffer::prepare_locked(Engine& engine, ExecuteCounters& count
     filled_ = false;
   }
   if (!filled_) {
-    if (initial_.empty() && zeros_.size() != spec.nbytes) {
+    const bool zeros = initial_.size() == 0;
+    if (zeros && zeros_.size() != spec.nbytes) {
       zeros_.assign(spec.nbytes, 0);
     }
     // The host bytes live as long as the buffer: past the copy's completion.
-    const uint8_t* source = initial_.empty() ? zeros_.data() : initial_.data();
+    const auto* source = zeros ? zeros_.data() : static_cast<const uint8_t*>(initial_.data());
     Error err = spec.nbytes == 0 ? Error::Ok : engine.copy_to_device(memory_, source, spec.nbytes);
     if (err != Error::Ok) {
       return err;
@@ -98,6 +115,9 @@ Result<void*> StateBuffer::prepare_locked(Engine& engine, ExecuteCounters& count
 }
 
 void StateBuffer::reset() {
+  if (spec.read_only) {
+    return;
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   filled_ = false;
 }
@@ -105,7 +125,11 @@ void StateBuffer::reset() {
 Result<std::vector<uint8_t>> StateBuffer::read() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!filled_) {
-    return initial_.empty() ? std::vector<uint8_t>(spec.nbytes, 0) : initial_;
+    if (initial_.size() == 0) {
+      return std::vector<uint8_t>(spec.nbytes, 0);
+    }
+    const auto* bytes = static_cast<const uint8_t*>(initial_.data());
+    return std::vector<uint8_t>(bytes, bytes + initial_.size());
   }
   std::vector<uint8_t> bytes(spec.nbytes);
   Error err = runtime_.read_persistent(device_, bytes.data(), memory_, spec.nbytes);
@@ -136,7 +160,7 @@ Result<std::unique_ptr<DelegateStates>> DelegateStates::create(
   }
   std::lock_guard<std::mutex> lock(g_registry_mutex);
   for (const StateSpec& spec : specs) {
-    std::weak_ptr<StateBuffer>& slot = registry()[{owner, spec.name}];
+    std::weak_ptr<StateBuffer>& slot = registry()[registry_key(owner, spec)];
     std::shared_ptr<StateBuffer> buffer = slot.lock();
     if (buffer != nullptr) {
       if (buffer->spec.dtype != spec.dtype || !(buffer->spec.shape == spec.shape)) {
@@ -147,7 +171,7 @@ Result<std::unique_ptr<DelegateStates>> DelegateStates::create(
             dtype_name(spec.dtype), spec.shape.to_string().c_str());
       }
     } else {
-      Result<std::vector<uint8_t>> initial = initial_value(spec, named_data);
+      Result<FreeableBuffer> initial = initial_value(spec, named_data);
       if (!initial.ok()) {
         return initial.error();
       }
@@ -176,7 +200,7 @@ std::vector<std::shared_ptr<StateBuffer>> program_states(std::optional<uint64_t>
       it = registry().erase(it);
       continue;
     }
-    if (!owner.has_value() || buffer->owner == *owner) {
+    if ((!owner.has_value() || buffer->owner == *owner) && !buffer->spec.read_only) {
       found.push_back(std::move(buffer));
     }
     ++it;

@@ -9,6 +9,13 @@
 // else into a scratch buffer copied back on the device after the run (never
 // through the host). The device memory comes from the engine runtime
 // (EngineRuntime::allocate_persistent), so it outlives any engine (offload).
+//
+// A read-only entry (StateSpec::read_only: a weight the engine takes as an
+// input, external_weights without a refit) is shared the same way, keyed by
+// its named-data key (which holds a digest of its bytes: two methods' lifted
+// constants may share a name, never a key with other bytes); it is uploaded
+// at the first call and never written, so reset() leaves it. Its device
+// bytes count in the delegate's state_bytes.
 
 #include <cstdint>
 #include <memory>
@@ -17,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include <executorch/runtime/core/freeable_buffer.h>
 #include <executorch/runtime/core/named_data_map.h>
 
 #include "blob/delegate_blob.h"
@@ -28,7 +36,14 @@ namespace executorch_tensorrt {
 // One buffer's device copy.
 class StateBuffer {
  public:
-  StateBuffer(uint64_t owner, StateSpec spec, std::vector<uint8_t> initial, EngineRuntime& runtime, int32_t device);
+  // `initial`: the named data's bytes (held, not copied: under the mmap
+  // loader no page is read before the upload); empty: zeros.
+  StateBuffer(
+      uint64_t owner,
+      StateSpec spec,
+      executorch::runtime::FreeableBuffer initial,
+      EngineRuntime& runtime,
+      int32_t device);
   ~StateBuffer();
   StateBuffer(const StateBuffer&) = delete;
   StateBuffer& operator=(const StateBuffer&) = delete;
@@ -38,7 +53,8 @@ class StateBuffer {
   // the first call and after each reset() (a host-to-device copy on the
   // engine's stream, counted in `counters`). Caller holds mutex().
   Result<void*> prepare_locked(Engine& engine, ExecuteCounters& counters);
-  // The next call starts again from the initial value.
+  // The next call starts again from the initial value (a read-only one is
+  // never changed: nothing to do).
   void reset();
   // The buffer's bytes now (the initial value before the first call or
   // after a reset); waits for the device's work.
@@ -52,7 +68,7 @@ class StateBuffer {
   const StateSpec spec;
 
  private:
-  const std::vector<uint8_t> initial_; // empty: zeros
+  const executorch::runtime::FreeableBuffer initial_; // size 0: zeros
   std::vector<uint8_t> zeros_; // made at the first fill of a zero buffer
   EngineRuntime& runtime_;
   const int32_t device_;
@@ -90,7 +106,8 @@ class DelegateStates {
   std::vector<std::shared_ptr<StateBuffer>> buffers_;
 };
 
-// The state buffers program `owner` has now (every program when nullopt).
+// The state buffers program `owner` has now (every program when nullopt);
+// not the read-only weights, which are not state to read or reset.
 std::vector<std::shared_ptr<StateBuffer>> program_states(std::optional<uint64_t> owner);
 
 // NotFound (reported, naming the known buffers) unless `name` is "all" or

@@ -70,7 +70,13 @@ class EngineBuilder(Protocol):
     Optional attribute ``builds_state`` (read with ``getattr``, default
     False): the builder builds engines that take owned state (README, "State
     in place") as extra inputs and outputs, so the partitioner moves mutable
-    buffers into its partitions."""
+    buffers into its partitions.
+
+    Optional attribute ``builds_refittable_engines`` (default True): with
+    ``external_weights`` it builds weight-stripped engines the delegate
+    refits at load; False (TensorRT-RTX on a machine without a CUDA GPU):
+    the engines take their weights as extra inputs instead, which the
+    delegate binds to one device copy read from the ``.ptd``."""
 
     name: str
 

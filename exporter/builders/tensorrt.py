@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import os
 import re
+import sys
 import tempfile
 import time
 from types import ModuleType
@@ -85,9 +86,24 @@ class TensorRTEngineBuilder:
         # share one build; the export forgets them with the support probe).
         self._built: Dict[str, BuiltEngine] = {}
         self.reused_builds = 0  # builds answered from _built since the builder was made
+        self._refittable: Optional[bool] = None
 
     def __repr__(self) -> str:
         return f"TensorRTEngineBuilder({self.name!r})"
+
+    @property
+    def builds_refittable_engines(self) -> bool:
+        """Whether this TensorRT builds weight-stripped refittable engines on
+        this machine: asked once by building a one-layer network so
+        (TensorRT-RTX refuses without a CUDA GPU). An unimportable package
+        answers True: its build then says what is missing."""
+        if self._refittable is None:
+            try:
+                trt = self._import()
+            except EngineBuilderUnavailableError:
+                return True
+            self._refittable = _refittable_build_works(trt)
+        return self._refittable
 
     def _import(self) -> ModuleType:
         try:
@@ -334,6 +350,40 @@ def _builder_flags(name: str, trt: ModuleType, spec: TensorRTCompileSpec) -> Lis
             )
         flags.append(flag)
     return flags
+
+
+def _refittable_build_works(trt: ModuleType) -> bool:
+    """A matrix product with a constant, built STRIP_PLAN + REFIT_IDENTICAL."""
+    import numpy as np
+
+    logger = make_logger(trt, quiet=True)
+    builder = trt.Builder(logger)
+    network = builder.create_network(_network_flags(trt))
+    x = network.add_input("x", trt.float32, (1, 4))
+    weights = np.ones((4, 4), dtype=np.float32)
+    constant = network.add_constant((4, 4), trt.Weights(weights))
+    product = network.add_matrix_multiply(x, trt.MatrixOperation.NONE, constant.get_output(0), trt.MatrixOperation.NONE)
+    network.mark_output(product.get_output(0))
+    config = builder.create_builder_config()
+    for name in ("STRIP_PLAN", "REFIT_IDENTICAL"):
+        flag = getattr(trt.BuilderFlag, name, None)
+        if flag is None:
+            return False
+        config.set_flag(flag)
+    # TensorRT-RTX prints its refusal ("MyelinCheckException ... CUDA") to
+    # the process's stderr itself, past the logger: a question is not an error.
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                return builder.build_serialized_network(network, config) is not None
+            except Exception:  # noqa: BLE001 - any failure means no
+                return False
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _compute_capabilities(name: str, trt: ModuleType, targets: Sequence[str]) -> List[Any]:

@@ -138,7 +138,7 @@ OPTIONS: Tuple[Option, ...] = (
            "build weight-streaming engines (BuilderFlag.WEIGHT_STREAMING)", False),
     Option(KEY_EXTERNAL_WEIGHTS, (EXPORT, RECORD), FLAG, "keep the engines' weights and the constants left on the "
            "CPU in a .ptd beside the .pte (ExecuTorch's named data): engines are built weight-stripped and refitted "
-           "from the .ptd when they load", False),
+           "from the .ptd when they load, or (a builder that cannot refit) read the weights as inputs", False),
     Option(KEY_COMPUTE_CAPABILITIES, _BUILD, TARGETS, "TensorRT-RTX targets, e.g. sm89 (repeatable flag)", (),
            flag="--compute-capability", metavar="SMxx"),
     Option(KEY_OPTIMIZATION_PROFILES, _BUILD, PROFILES, "optimization profiles; on the CLI one --profile each, "
@@ -205,7 +205,10 @@ OPTIONS: Tuple[Option, ...] = (
            "one per reset, never per call"),
     Option("state_device_updates", (QUERY,), REPORT, "owned-state updates made on the device (in place or a "
            "device-to-device copy)"),
-    Option("state_bytes", (QUERY,), REPORT, "device bytes of the state buffers it owns"),
+    Option(
+        "state_bytes", (QUERY,), REPORT,
+        "device bytes of the state buffers it owns and of the weights its engines read as inputs",
+    ),
     Option(KEY_REFITTED_WEIGHTS, (QUERY,), REPORT, "weights its engines were refitted with from the program's named "
            "data (.ptd) at their last deserialization; 0: none kept outside the engines"),
     Option(KEY_REFITTED_WEIGHT_BYTES, (QUERY,), REPORT, "bytes of those weights"),

@@ -73,11 +73,14 @@ class TestEngineBuilder:
     builds_state = True
     alias_state = False
 
-    def __init__(self, alias_state: bool = False) -> None:
+    def __init__(self, alias_state: bool = False, refits: bool = True) -> None:
         """``alias_state``: each state output is declared aliased to its input
         (``alias`` lines), as TensorRT's getAliasedInputTensor reports; else
-        the delegate updates the state with a device-to-device copy."""
+        the delegate updates the state with a device-to-device copy.
+        ``refits=False``: like TensorRT-RTX without a GPU, it builds no
+        refittable engines, so external weights become engine inputs."""
         self.alias_state = alias_state
+        self.builds_refittable_engines = refits
 
     def unsupported_nodes(self, program: object, nodes: Sequence[torch.fx.Node], spec: object) -> Dict[str, str]:
         """``{node name: reason}`` for what the test engine cannot compute, so

@@ -35,7 +35,7 @@ void check_tensor(const TensorSpec& spec, uint32_t num_profiles) {
   }
 }
 
-void check_engine(const EngineBlob& engine, const std::vector<uint8_t>& bytes, size_t num_states) {
+void check_engine(const EngineBlob& engine, const std::vector<uint8_t>& bytes, const std::vector<StateSpec>& states) {
   const EngineMetadata& meta = engine.metadata;
   require(engine.engine_size > 0);
   if (!engine.named_key.empty()) {
@@ -56,11 +56,19 @@ void check_engine(const EngineBlob& engine, const std::vector<uint8_t>& bytes, s
   for (const TensorSpec& spec : meta.outputs) {
     check_tensor(spec, meta.num_profiles);
   }
-  // Section `state`: every engine reads and writes each owned buffer.
-  require(meta.state_inputs.size() == num_states && meta.state_outputs.size() == num_states);
-  for (size_t k = 0; k < num_states; ++k) {
-    check_tensor(meta.state_inputs[k], meta.num_profiles);
-    check_tensor(meta.state_outputs[k], meta.num_profiles);
+  // Section `state`: every engine reads each state and writes each one that is
+  // not read only (a weight read from named data).
+  size_t written = 0;
+  for (const StateSpec& state : states) {
+    require(!state.read_only || state.initial == StateInitialValue::kNamedData);
+    written += state.read_only ? 0 : 1;
+  }
+  require(meta.state_inputs.size() == states.size() && meta.state_outputs.size() == written);
+  for (const TensorSpec& spec : meta.state_inputs) {
+    check_tensor(spec, meta.num_profiles);
+  }
+  for (const TensorSpec& spec : meta.state_outputs) {
+    check_tensor(spec, meta.num_profiles);
   }
   // Touch every engine byte: a pointer past the buffer shows up here.
   volatile uint8_t sum = 0;
@@ -80,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   require(!blob->engines.empty() && blob->engines.size() <= kMaxEnginesPerDelegate);
   for (const EngineBlob& engine : blob->engines) {
-    check_engine(engine, bytes, blob->states.size());
+    check_engine(engine, bytes, blob->states);
     // The engines of one delegate share one signature.
     require(engine.metadata.inputs.size() == blob->engines[0].metadata.inputs.size());
     require(engine.metadata.outputs.size() == blob->engines[0].metadata.outputs.size());

@@ -30,7 +30,7 @@ Record = Tuple[bytes, bytes]
 
 
 def test_engine_blobs() -> Dict[str, bytes]:
-    from executorch_tensorrt.exporter.state_section import StateSpec, encode_state_section
+    from executorch_tensorrt.exporter.state_section import InitialValue, StateSpec, encode_state_section
     from executorch_tensorrt.exporter.blob import (
         BlobSection,
         DelegateBlob,
@@ -97,6 +97,18 @@ def test_engine_blobs() -> Dict[str, bytes]:
         "test_state_section": encode_engines(
             [EngineEntry(DelegateBlob(scalar, one))],
             [encode_state_section([StateSpec("cache", "state_in_0", "state_out_0", f32, (2, 3))])],
+        ),
+        # A weight read by the engine as an input: read-only state from named data.
+        "test_read_only_state": encode_engines(
+            [EngineEntry(DelegateBlob(scalar, one))],
+            [
+                encode_state_section(
+                    [
+                        StateSpec("cache", "state_in_0", "state_out_0", f32, (2, 3)),
+                        StateSpec("fc.weight", "state_in_1", "", f32, (3, 3), InitialValue.NAMED_DATA, "etrt.weight.0.fc.weight"),
+                    ]
+                )
+            ],
         ),
         "test_named_engines": encode_engines([EngineEntry(DelegateBlob(scalar, one))], named_engines=True),
         "test_external_weights": encode_engines(

@@ -69,6 +69,9 @@ class DoubleEngineBuilder:
     # delegate owns; with alias_state each state output aliases its input.
     builds_state = True
     alias_state: bool = False
+    # False: like TensorRT-RTX without a GPU, no weight-stripped refittable
+    # plans; external weights become engine inputs (read-only state).
+    builds_refittable_engines: bool = True
     end_line: bool = False
     plans: List[bytes] = field(default_factory=list, repr=False)  # every plan built, in order
 

@@ -791,6 +791,34 @@ def external_weights() -> None:
     close(runner_outputs(result.stdout), expected, "runner --data-path")
 
 
+@check("external-weights-as-engine-inputs-stay-on-the-device")
+def weights_as_inputs() -> None:
+    """Weights the engine reads as inputs (a builder without refittable plans,
+    as TensorRT-RTX on a CPU): uploaded once from the .ptd, bound by address
+    on every call (each step copies x in and the output out, nothing else),
+    kept across an offload; a changed .ptd is followed, a reshaped one refused."""
+    steps, expected = case("weights_inputs")
+    p = load(program("weights_inputs"), data_path=ptd("weights_inputs"))
+    close(p.forward(steps[0]), expected[0], "step 0")  # uploads the weights
+    before = CALLS.snapshot()
+    for index in range(1, len(steps)):
+        close(p.forward(steps[index]), expected[index], f"step {index}")
+    copies = CallCounter.delta(before, CALLS.snapshot()) if CALLS.available else {}
+    if copies:
+        counted = len(steps) - 1
+        assert copies["h2d_copies"] == counted and copies["d2h_copies"] == counted and copies["mallocs"] == 0, copies
+    (state,) = p.delegate_states
+    assert state["state_bytes"] == 2 * 4 * 16 * 4 and state["refitted_weights"] == 0, state
+    assert p.state_buffers == [], p.state_buffers
+    p.offload()
+    close(p.forward(steps[1]), expected[1], "after offload")
+    scaled = load(program("weights_inputs"), data_path=ptd("weights_inputs_scaled"))
+    close(scaled.forward(steps[0]), CASES["weights_inputs"]["scaled"], "a .ptd with scale doubled")
+    raises(lambda: load(program("weights_inputs"), data_path=ptd("weights_inputs_shape")),
+           r"weight 'scale'", r"float32 \[16, 4\]", r"float32 \[4, 16\]")
+    raises(lambda: load(program("weights_inputs")), r"weight 'scale'", r"data_path=")
+
+
 # ----------------------------------------------------------------- programs past 2 GiB and 4 GiB
 
 DEFERRED = {"init_policy": "deferred"}
@@ -875,7 +903,7 @@ CHECK_GROUPS: Dict[str, List[Callable[[], None]]] = {
     "python_host": [python_host, init_policies, budget_precedence, budget_set_option, budget_refused, offload, dropped_program,
                     shared_engines, shared_programs, execution_contexts, batch_ranges, device_planning, pinned_staging,
                     graphs_lifecycle, state_aliased, state_copy, state_offload_reset, state_methods, state_decoder,
-                    data_dependent_host, external_weights, two_methods],
+                    data_dependent_host, external_weights, weights_as_inputs, two_methods],
     "python_device": [device_io, reuse_outputs, device_io_batches, callers_stream, graphs_device_io,
                       shared_memory_two_streams, data_dependent_device],
     "bad_input": [bad_device, bad_dtype_shape, out_of_memory],

@@ -212,6 +212,38 @@ def _external_weights(out: Path, cases: Dict[str, Dict[str, object]], mlp: torch
     cases["ext_mlp"] = {"inputs": [x, y], "expected": _expected(mlp, (x, y)), "scaled": _expected(scaled, (x, y))}
 
 
+class ScaledShift(torch.nn.Module):
+    """relu(x * scale + shift): two [4, 16] weights used elementwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.randn(4, 16))
+        self.shift = torch.nn.Parameter(torch.randn(4, 16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x * self.scale + self.shift)
+
+
+def _weights_as_inputs(out: Path, cases: Dict[str, Dict[str, object]]) -> None:
+    """weights_inputs.pte: external weights with a builder that builds no
+    refittable plans, so the engine reads scale and shift as inputs from
+    weights_inputs.ptd (read-only state); weights_inputs_scaled.ptd has scale
+    doubled, weights_inputs_shape.ptd scale reshaped to [16, 4]."""
+    register_engine_builder("weights_inputs", DoubleEngineBuilder(name="weights_inputs", builds_refittable_engines=False))
+    torch.manual_seed(1)
+    model, steps = ScaledShift(), [torch.randn(4, 16) for _ in range(STATE_STEPS)]
+    save(model, out / "weights_inputs.pte", inputs=(steps[0],), engine_builder="weights_inputs", external_weights=True)
+    ptd = out / "weights_inputs.ptd"
+    is_scale = lambda key: key.startswith("etrt.weight.") and key.endswith(".scale")  # noqa: E731
+    rewrite_ptd(ptd, out / "weights_inputs_scaled.ptd", lambda k, t: t * 2 if is_scale(k) else t)
+    rewrite_ptd(ptd, out / "weights_inputs_shape.ptd", lambda k, t: t.reshape(16, 4) if is_scale(k) else t)
+    scaled = copy.deepcopy(model)
+    with torch.no_grad():
+        scaled.scale.mul_(2.0)
+    cases["weights_inputs"] = {"inputs": steps, "expected": [_expected(model, (x,)) for x in steps],
+                               "scaled": _expected(scaled, (steps[0],))}
+
+
 def main(out_dir: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -301,6 +333,7 @@ def main(out_dir: str) -> None:
     cases["nonzero"]["counts"] = [(list(x), _expected(Nonzero(), x)) for x in counts]
     cases["nonzero_bounded"]["over"] = [with_positives(NONZERO_BOUND + 3)]
     _external_weights(out, cases, mlp, x, y)
+    _weights_as_inputs(out, cases)
     torch.save(cases, out / "cases.pt")
     print(f"wrote {len(cases)} programs to {out}")
 
